@@ -1,0 +1,16 @@
+"""The one exception type users see.
+
+Raise :class:`VfxkeyError` for anything caused by the user's input (a missing file,
+a bad frame, an unknown colour space, an unwritable folder). The CLI prints its
+message on one line and exits with code 2, without a traceback. Messages name the
+file, and the frame where there is one.
+"""
+
+
+class VfxkeyError(Exception):
+    """A user-facing error whose message is a complete, one-line explanation."""
+
+
+def where(path: object, frame: int | None = None) -> str:
+    """Format a location for an error message: ``'plate.1001.exr'`` or ``'plate.mov' frame 1001``."""
+    return f"{path}" if frame is None else f"{path} (frame {frame})"
