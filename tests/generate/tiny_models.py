@@ -1,0 +1,253 @@
+"""Tiny, randomly initialised Stable Diffusion 1.5-layout models for tests.
+
+Everything is built in-process with a fixed torch seed, so two calls give bitwise equal
+weights and no weights are ever downloaded. The layout follows SD1.5 (4 latent channels,
+cross-attention UNet, CLIP text encoder, ``AutoencoderKL``) at toy sizes:
+
+- ``AutoencoderKL`` with ``block_out_channels=(32, 64)``: one downsample, so a 64x64 image
+  has a 32x32 latent, and ``vae.decoder.up_blocks[-1]`` outputs 32 channels at full
+  resolution (the feature the matting head reads; 128 channels in the real SD VAE).
+- ``UNet2DConditionModel`` with ``block_out_channels=(32, 64)``, ``layers_per_block=2``
+  (as in SD1.5, so the original-checkpoint key layout is the real one), cross-attention
+  dim 32.
+- ``CLIPTextModel`` (hidden 32, 2 layers) and a ``CLIPTokenizer`` over a byte-level vocab
+  written here (every byte as a token, with and without the end-of-word mark).
+- ``DDIMScheduler`` with SD1.5's beta schedule.
+
+``save_diffusers_folder`` writes ``pipe.save_pretrained`` output; ``save_single_file``
+writes one ``.safetensors`` in the original (LDM) key layout that
+``StableDiffusionPipeline.from_single_file(path, config=<diffusers folder>)`` reads back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from safetensors.torch import save_file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+SEED = 0
+IMAGE_SIZE = 64  # pixels; the latent is IMAGE_SIZE // 2
+BLOCKS = (32, 64)
+LAYERS_PER_BLOCK = 2
+
+
+def _byte_vocab() -> tuple[dict[str, int], list[str]]:
+    """A byte-level BPE vocab: each of the 256 byte characters alone and as a word end."""
+    # GPT-2 / CLIP byte-to-unicode table: printable bytes map to themselves, the rest
+    # are moved to code points 256 and up so every byte is one visible character.
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    chars, extra = [], 0
+    for byte in range(256):
+        if byte in printable:
+            chars.append(chr(byte))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    tokens = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: index for index, token in enumerate(tokens)}
+    return vocab, []
+
+
+def build_tokenizer() -> CLIPTokenizer:
+    """A CLIP tokenizer over the byte vocab, 77 tokens long like SD1.5's."""
+    vocab, merges = _byte_vocab()
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+
+
+def build_unet(block_out_channels: tuple[int, ...] = BLOCKS, cross_attention_dim: int = 32,
+               sample_size: int = IMAGE_SIZE // 2) -> UNet2DConditionModel:
+    """An SD1.5-layout UNet: cross-attention in every block but the deepest, 4 latent channels."""
+    depth = len(block_out_channels)
+    return UNet2DConditionModel(
+        sample_size=sample_size,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=block_out_channels,
+        layers_per_block=LAYERS_PER_BLOCK,
+        down_block_types=("CrossAttnDownBlock2D",) * (depth - 1) + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * (depth - 1),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=8,
+        norm_num_groups=32,
+    )
+
+
+def build_vae(block_out_channels: tuple[int, ...] = BLOCKS) -> AutoencoderKL:
+    """An SD-layout VAE with 4 latent channels and SD1.5's scaling factor."""
+    depth = len(block_out_channels)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * depth,
+        up_block_types=("UpDecoderBlock2D",) * depth,
+        block_out_channels=block_out_channels,
+        layers_per_block=LAYERS_PER_BLOCK,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=IMAGE_SIZE,
+        scaling_factor=0.18215,
+    )
+
+
+def build_text_encoder(hidden_size: int = 32, vocab_size: int | None = None) -> CLIPTextModel:
+    """A two-layer CLIP text encoder whose vocab matches :func:`build_tokenizer`."""
+    if vocab_size is None:
+        vocab_size = len(_byte_vocab()[0])
+    config = CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+    )
+    return CLIPTextModel(config)
+
+
+def build_scheduler() -> DDIMScheduler:
+    """DDIM with SD1.5's scaled-linear beta schedule."""
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+
+
+def build_pipeline(seed: int = SEED, unet_blocks: tuple[int, ...] = BLOCKS,
+                   vae_blocks: tuple[int, ...] = BLOCKS, text_hidden: int = 32) -> StableDiffusionPipeline:
+    """Assemble a randomly initialised SD1.5-layout pipeline on CPU in float32.
+
+    The weights depend only on ``seed`` and the sizes (the global torch RNG is reseeded
+    here and restored afterwards, so callers' random state is untouched).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = build_unet(unet_blocks, cross_attention_dim=text_hidden)
+        vae = build_vae(vae_blocks)
+        text_encoder = build_text_encoder(text_hidden)
+    pipe = StableDiffusionPipeline(
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=build_tokenizer(),
+        unet=unet.eval(),
+        scheduler=build_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def save_diffusers_folder(pipe: StableDiffusionPipeline, folder: str | Path) -> Path:
+    """Write ``pipe`` as a local diffusers folder (model_index.json, unet/, vae/, ...)."""
+    folder = Path(folder)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def save_single_file(pipe: StableDiffusionPipeline, path: str | Path) -> Path:
+    """Write ``pipe``'s UNet, VAE and text encoder as one original-layout ``.safetensors``.
+
+    Keys follow the CompVis/LDM checkpoints SD1.5 ships as
+    (``model.diffusion_model.*``, ``first_stage_model.*``, ``cond_stage_model.transformer.*``),
+    so diffusers' single-file converter reads it like a real checkpoint.
+    """
+    state = {}
+    state.update({f"model.diffusion_model.{k}": v for k, v in _unet_to_ldm(pipe.unet).items()})
+    state.update({f"first_stage_model.{k}": v for k, v in _vae_to_ldm(pipe.vae).items()})
+    state.update({f"cond_stage_model.transformer.text_model.{k}": v for k, v in pipe.text_encoder.state_dict().items()})
+    path = Path(path)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path
+
+
+# --- diffusers -> original (LDM) key names, the inverse of diffusers' single-file converter ---
+
+_RESNET_TO_LDM = {
+    "norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
+    "norm2": "out_layers.0", "conv2": "out_layers.3", "conv_shortcut": "skip_connection",
+}
+
+
+def _rename(key: str, table: dict[str, str]) -> str:
+    for new, old in table.items():
+        key = key.replace(f".{new}.", f".{old}.")
+    return key
+
+
+def _unet_to_ldm(unet: UNet2DConditionModel) -> dict[str, torch.Tensor]:
+    config = unet.config
+    per_down = config.layers_per_block + 1  # LDM input blocks per level: resnets + downsampler
+    per_up = config.layers_per_block + 1    # diffusers up blocks have one resnet more
+    prefixes = {
+        "time_embedding.linear_1.": "time_embed.0.", "time_embedding.linear_2.": "time_embed.2.",
+        "conv_in.": "input_blocks.0.0.", "conv_norm_out.": "out.0.", "conv_out.": "out.2.",
+        "mid_block.resnets.0.": "middle_block.0.", "mid_block.attentions.0.": "middle_block.1.",
+        "mid_block.resnets.1.": "middle_block.2.",
+    }
+    for i, block in enumerate(unet.down_blocks):
+        for j in range(config.layers_per_block):
+            prefixes[f"down_blocks.{i}.resnets.{j}."] = f"input_blocks.{per_down * i + j + 1}.0."
+            prefixes[f"down_blocks.{i}.attentions.{j}."] = f"input_blocks.{per_down * i + j + 1}.1."
+        if block.downsamplers is not None:
+            prefixes[f"down_blocks.{i}.downsamplers.0.conv."] = f"input_blocks.{per_down * (i + 1)}.0.op."
+    for i, block in enumerate(unet.up_blocks):
+        for j in range(per_up):
+            prefixes[f"up_blocks.{i}.resnets.{j}."] = f"output_blocks.{per_up * i + j}.0."
+            prefixes[f"up_blocks.{i}.attentions.{j}."] = f"output_blocks.{per_up * i + j}.1."
+        if block.upsamplers is not None:
+            slot = 2 if hasattr(block, "attentions") else 1
+            prefixes[f"up_blocks.{i}.upsamplers.0.conv."] = f"output_blocks.{per_up * i + per_up - 1}.{slot}.conv."
+    out = {}
+    for key, value in unet.state_dict().items():
+        new, old = next((n, o) for n, o in prefixes.items() if key.startswith(n))
+        renamed = old + key[len(new):]
+        if ".resnets." in new or new.startswith("mid_block.resnets"):
+            renamed = _rename("." + renamed, _RESNET_TO_LDM)[1:]
+        out[renamed] = value
+    return out
+
+
+def _vae_to_ldm(vae: AutoencoderKL) -> dict[str, torch.Tensor]:
+    n_up = len(vae.decoder.up_blocks)
+    prefixes = {}
+    for part in ("encoder", "decoder"):
+        prefixes.update({
+            f"{part}.mid_block.resnets.0.": f"{part}.mid.block_1.",
+            f"{part}.mid_block.resnets.1.": f"{part}.mid.block_2.",
+            f"{part}.mid_block.attentions.0.": f"{part}.mid.attn_1.",
+            f"{part}.conv_norm_out.": f"{part}.norm_out.",
+            f"{part}.conv_in.": f"{part}.conv_in.", f"{part}.conv_out.": f"{part}.conv_out.",
+        })
+    for i in range(len(vae.encoder.down_blocks)):
+        prefixes[f"encoder.down_blocks.{i}.resnets."] = f"encoder.down.{i}.block."
+        prefixes[f"encoder.down_blocks.{i}.downsamplers.0."] = f"encoder.down.{i}.downsample."
+    for i in range(n_up):
+        prefixes[f"decoder.up_blocks.{i}.resnets."] = f"decoder.up.{n_up - 1 - i}.block."
+        prefixes[f"decoder.up_blocks.{i}.upsamplers.0."] = f"decoder.up.{n_up - 1 - i}.upsample."
+    prefixes["quant_conv."] = "quant_conv."
+    prefixes["post_quant_conv."] = "post_quant_conv."
+    attention = {"group_norm.": "norm.", "to_q.": "q.", "to_k.": "k.", "to_v.": "v.", "to_out.0.": "proj_out."}
+    out = {}
+    for key, value in vae.state_dict().items():
+        new, old = next((n, o) for n, o in prefixes.items() if key.startswith(n))
+        rest = key[len(new):]
+        if "attentions" in new:
+            name, ldm_name = next((n, o) for n, o in attention.items() if rest.startswith(n))
+            rest = ldm_name + rest[len(name):]
+            if value.ndim == 2:  # LDM stores the attention projections as 1x1 convolutions
+                value = value[:, :, None, None]
+        else:
+            rest = rest.replace("conv_shortcut.", "nin_shortcut.")
+        out[old + rest] = value
+    return out
