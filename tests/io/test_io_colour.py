@@ -1,0 +1,58 @@
+"""Colour transforms against published sRGB / ACES values."""
+
+import numpy as np
+import pytest
+
+from vfxkey.errors import VfxkeyError
+from vfxkey.io import colour
+
+
+def test_srgb_decoding_matches_the_srgb_formula():
+    # IEC 61966-2-1: 0.5 -> ((0.5 + 0.055) / 1.055) ** 2.4 = 0.214041; the linear segment below 0.04045.
+    encoded = np.array([[0.0, 0.5, 1.0], [0.04, 0.2, 0.8]], np.float32)
+    linear = colour.convert(encoded, "sRGB Encoded Rec.709 (sRGB)", "Linear Rec.709 (sRGB)")
+    assert linear[0] == pytest.approx([0.0, 0.214041, 1.0], abs=2e-6)
+    assert linear[1] == pytest.approx([0.04 / 12.92, 0.0331048, 0.6038273], abs=2e-6)
+
+
+def test_linear_to_acescg_on_pure_red_is_the_bt709_to_ap1_matrix_column():
+    # First column of the Rec.709 -> AP1 (ACEScg) matrix with Bradford D65 -> ACES white.
+    red = np.array([1.0, 0.0, 0.0], np.float32)
+    acescg = colour.convert(red, "Linear Rec.709 (sRGB)", "ACEScg")
+    assert acescg == pytest.approx([0.61309732, 0.07019372, 0.02061559], abs=1e-5)
+    back = colour.convert(acescg, "ACEScg", "Linear Rec.709 (sRGB)")
+    assert back == pytest.approx([1.0, 0.0, 0.0], abs=1e-5)
+
+
+def test_camera_rec709_decoding_matches_the_bt709_oetf():
+    # BT.709 OETF: V = 1.099 L^0.45 - 0.099 above L = 0.018, so V = 0.5 -> L = ((0.599)/1.099)^(1/0.45).
+    linear = colour.convert(np.array([0.5, 0.081, 1.0], np.float32)[None], "Camera Rec.709", colour.WORKING_SPACE)
+    assert linear[0] == pytest.approx([(0.599 / 1.099) ** (1 / 0.45), 0.081 / 4.5, 1.0], abs=1e-4)
+
+
+def test_convert_leaves_its_input_alone_and_returns_float32():
+    rgb = np.full((2, 3, 3), 0.5, np.float64)
+    out = colour.convert(rgb, "srgb_rec709_scene", "lin_rec709_scene")
+    assert out.dtype == np.float32 and out.shape == (2, 3, 3)
+    assert np.all(rgb == 0.5)
+
+
+@pytest.mark.parametrize(
+    "name, canonical",
+    [
+        ("ACEScg", "ACEScg"),
+        ("lin_rec709_scene", "Linear Rec.709 (sRGB)"),
+        ("lin_srgb", "Linear Rec.709 (sRGB)"),
+        ("linear", "Linear Rec.709 (sRGB)"),
+        ("srgb_rec709_scene", "sRGB Encoded Rec.709 (sRGB)"),
+        ("Camera Rec.709", "Camera Rec.709"),
+    ],
+)
+def test_check_colorspace_resolves_aliases(name, canonical):
+    assert colour.check_colorspace(name) == canonical
+
+
+def test_unknown_colorspace_suggests_close_names():
+    with pytest.raises(VfxkeyError, match=r"unknown colour space 'ACEScgg'.*'ACEScg'") as info:
+        colour.check_colorspace("ACEScgg")
+    assert "\n" not in str(info.value)

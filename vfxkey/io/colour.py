@@ -1,0 +1,89 @@
+"""Colour conversion through OpenColorIO with one pinned built-in config.
+
+vfxkey works in scene-linear light in a *working space* (``Linear Rec.709 (sRGB)`` by
+default, or ``ACEScg``). Files are linearised into it on read and encoded out of it on
+write; only this module talks to OCIO. The config is a versioned built-in one, so no
+config file is needed and results do not change with the OCIO version
+(``ocio://default`` would).
+
+Only colour channels are converted: callers pass ``(..., 3)`` RGB and keep alpha aside
+(OCIO's CPU processors may nudge a fourth channel, e.g. alpha 1.0 -> 1.0000116).
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from vfxkey.errors import VfxkeyError
+
+# The ACES studio config: the cg-config names plus camera spaces such as ``Camera Rec.709``.
+CONFIG_URI = "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4"
+
+WORKING_SPACE = "Linear Rec.709 (sRGB)"
+# Default input spaces by kind of file (see ``read.py``).
+DISPLAY_SPACE = "sRGB Encoded Rec.709 (sRGB)"  # 8/16-bit stills: PNG, JPEG, TIFF, DPX
+VIDEO_SPACE = "Camera Rec.709"  # movies (BT.709 transfer); the ProRes writer uses it too
+
+# Names other tools write into files (e.g. OIIO's ``oiio:ColorSpace``) that the config
+# does not know as aliases. The config's own aliases (``lin_rec709_scene``, ``lin_srgb``,
+# ``srgb_rec709_scene``, ``lin_ap1`` ...) are resolved by OCIO itself.
+_EXTRA_ALIASES = {
+    "linear": WORKING_SPACE,
+    "srgb": DISPLAY_SPACE,
+    "rec709": VIDEO_SPACE,
+}
+
+
+@lru_cache(maxsize=1)
+def config() -> ocio.Config:
+    """The pinned OCIO config (loaded once per process)."""
+    return ocio.Config.CreateFromFile(CONFIG_URI)
+
+
+def resolve_colorspace(name: str) -> str | None:
+    """The config's canonical name for ``name`` (a name, alias or known tag), or None."""
+    name = _EXTRA_ALIASES.get(name.strip().lower(), name.strip())
+    colorspace = config().getColorSpace(name)
+    return None if colorspace is None else colorspace.getName()
+
+
+def check_colorspace(name: str) -> str:
+    """Return the canonical colour space name, or raise :class:`VfxkeyError` naming close matches."""
+    canonical = resolve_colorspace(name)
+    if canonical is not None:
+        return canonical
+    names = [cs.getName() for cs in config().getColorSpaces()]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    close += [n for n in names if name.lower() in n.lower() and n not in close][: 3 - len(close)]
+    hint = f"; did you mean {', '.join(repr(n) for n in close)}?" if close else ""
+    raise VfxkeyError(f"unknown colour space {name!r}{hint} (names from {CONFIG_URI})")
+
+
+@lru_cache(maxsize=32)
+def _processor(src: str, dst: str) -> ocio.CPUProcessor:
+    """A cached lossless float32 CPU processor from ``src`` to ``dst`` (canonical names)."""
+    processor = config().getProcessor(src, dst)
+    return processor.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+
+
+def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """Convert colour from ``src`` to ``dst``.
+
+    Args:
+        rgb: ``(..., 3)`` colour in ``src`` (straight colour for non-linear spaces).
+        src, dst: colour space names or aliases from :data:`CONFIG_URI`.
+
+    Returns:
+        A new ``(..., 3)`` float32 array in ``dst``; the input is not modified.
+    """
+    src, dst = check_colorspace(src), check_colorspace(dst)
+    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
+    if out.shape[-1] != 3:
+        raise ValueError(f"convert() takes (..., 3) RGB, got shape {out.shape}")
+    if src != dst and out.size:
+        _processor(src, dst).applyRGB(out)
+    return out

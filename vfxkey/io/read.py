@@ -1,0 +1,441 @@
+"""Readers: stills, image sequences, folders of stills (OpenImageIO) and movies (PyAV).
+
+:func:`open_source` looks at a path and returns a :class:`Source` that streams
+:class:`Frame` objects one at a time, each scene-linear in the working space:
+
+1. **Find the frames.** A pattern (``plate.####.exr``) is scanned on disk and compared
+   with the asked :class:`~vfxkey.io.sequence.FrameRange`; missing frames raise (the error
+   lists them) or are filled by holding the previous frame or with black. A folder is a
+   set of stills numbered 1.. in name order; a single still is frame 1; frame N of a movie
+   (counting from 0) is shot frame ``first + N``.
+2. **Pick the input colour space.** ``input_colorspace`` if given; else the space the file
+   records (EXR ``oiio:ColorSpace`` or ``vfxkey:colorspace``, PNG/JPEG sRGB) when the config knows it; else the
+   working space for float/half data and ``sRGB Encoded Rec.709 (sRGB)`` for 8/16-bit
+   integer data. Movies are ``Camera Rec.709`` (decoded with the BT.709 matrix unless
+   tagged BT.601).
+3. **Decode one frame** to float32: grey becomes RGB, alpha is kept aside. EXR colour is
+   premultiplied (OpenEXR's convention); PNG/TIFF/DPX alpha and movie alpha are straight.
+4. **Check the pixels.** NaN/Inf values are counted: set to 0 with a warning, or an error.
+   Every frame of a sequence must have the first frame's resolution.
+5. **Linearise.** RGB is converted to the working space through OCIO; alpha never is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import OpenImageIO as oiio
+from av.video.reformatter import ColorRange, Colorspace
+
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.colour import (
+    DISPLAY_SPACE,
+    VIDEO_SPACE,
+    WORKING_SPACE,
+    check_colorspace,
+    convert,
+    resolve_colorspace,
+)
+from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token, scan_frames
+
+STILL_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".mxf", ".webm")
+MISSING_POLICIES = ("error", "hold", "black")
+NAN_POLICIES = ("zero", "error")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Frame:
+    """One decoded frame, scene-linear in the working space.
+
+    ``rgb`` is ``(H, W, 3)`` float32 and ``alpha`` ``(H, W)`` float32 in 0..1 (None when
+    the file has no alpha). ``premultiplied`` says whether ``rgb`` is already multiplied
+    by ``alpha``.
+    """
+
+    number: int
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    premultiplied: bool
+    source: str
+
+    def premultiplied_rgba(self) -> np.ndarray:
+        """``(H, W, 4)`` float32, colour premultiplied; alpha 1 where the file has none."""
+        if self.alpha is None:
+            return np.dstack([self.rgb, np.ones(self.rgb.shape[:2], np.float32)])
+        rgb = self.rgb if self.premultiplied else self.rgb * self.alpha[..., None]
+        return np.dstack([rgb, self.alpha]).astype(np.float32, copy=False)
+
+    def straight_rgba(self) -> np.ndarray:
+        """``(H, W, 4)`` float32, straight colour (0 where alpha is 0); alpha 1 where the file has none."""
+        if self.alpha is None:
+            return np.dstack([self.rgb, np.ones(self.rgb.shape[:2], np.float32)])
+        rgb = self.rgb
+        if self.premultiplied:
+            safe = np.where(self.alpha > 0, self.alpha, 1.0)[..., None]
+            rgb = np.where(self.alpha[..., None] > 0, rgb / safe, 0.0)
+        return np.dstack([rgb, self.alpha]).astype(np.float32, copy=False)
+
+
+@dataclass
+class SourceInfo:
+    """What :func:`open_source` found. ``frames`` will be read (missing ones filled when
+    ``missing`` is ``hold`` or ``black``); ``missing`` lists asked frames absent on disk."""
+
+    path: str
+    kind: str  # "still" | "sequence" | "stills" | "movie"
+    frames: list[int]
+    missing: list[int]
+    width: int
+    height: int
+    channels: int
+    bit_depth: str  # "uint8" | "uint16" | "half" | "float" | "uint10" | "uint12" ...
+    colorspace: str  # the input colour space used to linearise
+    fps: Fraction | None
+
+
+class Source:
+    """Frames of one input, read one at a time (see :func:`open_source`)."""
+
+    info: SourceInfo
+
+    def __init__(self, *, working_space: str, missing: str, nan: str, warn: Callable[[str], None]):
+        self.working_space = working_space
+        self.missing_policy = missing
+        self.nan_policy = nan
+        self.warn = warn
+        self._available: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.info.frames)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for number in self.info.frames:
+            yield self.read(number)
+
+    def read(self, frame: int) -> Frame:
+        """Decode shot frame ``frame`` (a missing one is held or black, per ``missing``)."""
+        if frame not in self._available:
+            if self.missing_policy == "black":
+                return self._black(frame)
+            return dataclasses.replace(self._decode(_held_frame(self._available, frame)), number=frame)
+        return self._decode(frame)
+
+    def _decode(self, frame: int) -> Frame:
+        raise NotImplementedError
+
+    def _black(self, frame: int) -> Frame:
+        shape = (self.info.height, self.info.width)
+        alpha = np.zeros(shape, np.float32) if self.info.channels in (2, 4) else None
+        return Frame(frame, np.zeros(shape + (3,), np.float32), alpha, True, self.info.path)
+
+    def _finish(
+        self, frame: int, source: str, rgb: np.ndarray, alpha: np.ndarray | None, premultiplied: bool
+    ) -> Frame:
+        """Steps 4 and 5: count and fix NaN/Inf, then convert RGB to the working space."""
+        bad = int(np.count_nonzero(~np.isfinite(rgb)))
+        if alpha is not None:
+            bad += int(np.count_nonzero(~np.isfinite(alpha)))
+        if bad:
+            if self.nan_policy == "error":
+                raise VfxkeyError(f"{where(source, frame)}: {bad} NaN/Inf pixel values")
+            self.warn(f"{where(source, frame)}: {bad} NaN/Inf pixel values set to 0")
+            rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
+            alpha = None if alpha is None else np.nan_to_num(alpha, nan=0.0, posinf=0.0, neginf=0.0)
+        rgb = convert(rgb, self.info.colorspace, self.working_space)
+        return Frame(frame, rgb, alpha, premultiplied, source)
+
+
+def _held_frame(available: list[int], frame: int) -> int:
+    """The frame shown in place of a missing ``frame``: the last one before it, else the first."""
+    earlier = [f for f in available if f < frame]
+    return earlier[-1] if earlier else available[0]
+
+
+def _check_missing(path: str, asked: list[int], available: list[int], policy: str) -> list[int]:
+    """Frames of ``asked`` not in ``available``; raise when that matters under ``policy``."""
+    present = set(available)
+    missing = [f for f in asked if f not in present]
+    if not present.intersection(asked):
+        raise VfxkeyError(f"{path}: none of frames {FrameRange.of(asked)} found")
+    if missing and policy == "error":
+        raise VfxkeyError(
+            f"{path}: missing frames {FrameRange.of(missing)} of {FrameRange.of(asked)} "
+            "(--missing hold|black fills them)"
+        )
+    return missing
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _open_image(path: str, frame: int | None) -> oiio.ImageInput:
+    """Open an image file for reading, or raise a one-line :class:`VfxkeyError`."""
+    if not os.path.exists(path):
+        raise VfxkeyError(f"{where(path, frame)}: no such file")
+    if os.path.getsize(path) == 0:
+        raise VfxkeyError(f"{where(path, frame)}: empty file")
+    config = oiio.ImageSpec()
+    config["oiio:UnassociatedAlpha"] = 1  # keep straight alpha straight (PNG, TIFF)
+    image = oiio.ImageInput.open(path, config)
+    if image is None:
+        raise VfxkeyError(f"{where(path, frame)}: cannot read image: {_first_line(oiio.geterror())}")
+    return image
+
+
+def _first_line(message: str) -> str:
+    return (message.strip().splitlines() or ["unknown error"])[0]
+
+
+def _bit_depth(spec: oiio.ImageSpec) -> str:
+    bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
+    base = str(spec.format)
+    if base.startswith("uint") and bits and bits != spec.format.size() * 8:
+        return f"uint{bits}"
+    return base
+
+
+def _image_colorspace(spec: oiio.ImageSpec, working_space: str) -> str:
+    """Step 2 for an image: the recorded space if known, else by the data type."""
+    for attribute in ("oiio:ColorSpace", "vfxkey:colorspace"):
+        recorded = resolve_colorspace(spec.get_string_attribute(attribute, ""))
+        if recorded is not None:
+            return recorded
+    return working_space if str(spec.format) in ("half", "float", "double") else DISPLAY_SPACE
+
+
+class ImageSource(Source):
+    """Stills, sequences and folders of stills, read through OpenImageIO."""
+
+    def __init__(self, path: str, kind: str, files: dict[int, str], asked: list[int], *,
+                 input_colorspace: str | None, **options):
+        super().__init__(**options)
+        self._files = files
+        self._available = sorted(files)
+        missing = _check_missing(path, asked, self._available, self.missing_policy)
+        first = next(f for f in asked if f in files)
+        image = _open_image(files[first], first)
+        spec = image.spec()
+        image.close()
+        colorspace = input_colorspace or _image_colorspace(spec, self.working_space)
+        self.info = SourceInfo(
+            path=path, kind=kind, frames=list(asked), missing=missing,
+            width=spec.width, height=spec.height, channels=spec.nchannels,
+            bit_depth=_bit_depth(spec), colorspace=colorspace, fps=_image_fps(spec),
+        )
+
+    def _decode(self, frame: int) -> Frame:
+        path = self._files[frame]
+        image = _open_image(path, frame)
+        try:
+            spec = image.spec()
+            if self.info.kind == "sequence" and (spec.width, spec.height) != (self.info.width, self.info.height):
+                raise VfxkeyError(
+                    f"{where(path, frame)}: resolution {spec.width}x{spec.height} differs from the "
+                    f"sequence's {self.info.width}x{self.info.height} (frame {self.info.frames[0]})"
+                )
+            pixels = image.read_image(0, 0, 0, spec.nchannels, "float")
+            if pixels is None or image.has_error:
+                raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {_first_line(image.geterror())}")
+        finally:
+            image.close()
+
+        # Step 3: grey -> RGB; alpha aside. OIIO reports alpha_channel for RGBA/YA files.
+        pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
+        alpha_index = spec.alpha_channel if spec.alpha_channel >= 0 else (3 if spec.nchannels >= 4 else -1)
+        colour = [c for c in range(min(spec.nchannels, 3)) if c != alpha_index]
+        rgb = pixels[..., colour[:3]] if len(colour) >= 3 else np.repeat(pixels[..., colour[:1]], 3, axis=-1)
+        alpha = pixels[..., alpha_index].copy() if alpha_index >= 0 else None
+        # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
+        premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
+        return self._finish(frame, path, rgb, alpha, premultiplied)
+
+
+def _image_fps(spec: oiio.ImageSpec) -> Fraction | None:
+    fps = spec.getattribute("FramesPerSecond")
+    return Fraction(*fps) if isinstance(fps, tuple) and len(fps) == 2 and fps[1] else None
+
+
+# --------------------------------------------------------------------------- movies
+
+
+def _rate(rate) -> Fraction | None:
+    """An exact frame rate from PyAV (a ``Fraction`` in PyAV 18, an ``AVRational`` in 19)."""
+    if rate is None or not rate.denominator or not rate.numerator:
+        return None
+    return Fraction(int(rate.numerator), int(rate.denominator))
+
+
+class MovieSource(Source):
+    """Movies through PyAV, decoded forward; seeking back only when a caller asks to."""
+
+    def __init__(self, path: str, frames: FrameRange | None, first: int, *,
+                 input_colorspace: str | None, **options):
+        super().__init__(**options)
+        self.path = path
+        try:
+            self._container = av.open(path)
+        except (av.FFmpegError, OSError) as exc:
+            raise VfxkeyError(f"{path}: cannot read movie: {exc}") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise VfxkeyError(f"{path}: movie has no video stream")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self._stream = stream
+        self.fps = _rate(stream.average_rate) or _rate(stream.guessed_rate) or _rate(stream.base_rate)
+        if self.fps is None:
+            raise VfxkeyError(f"{path}: movie has no frame rate")
+        self.first = first
+        self._start_pts = stream.start_time or 0
+        count = stream.frames or self._count_packets()
+        self._available = list(range(first, first + count))
+        asked = list(frames) if frames is not None else self._available
+        missing = _check_missing(path, asked, self._available, self.missing_policy)
+        context = stream.codec_context
+        pix_fmt = context.format
+        self.info = SourceInfo(
+            path=path, kind="movie", frames=asked, missing=missing,
+            width=context.width, height=context.height,
+            channels=4 if pix_fmt and any(c.is_alpha for c in pix_fmt.components) else 3,
+            bit_depth=f"uint{pix_fmt.components[0].bits}" if pix_fmt else "unknown",
+            colorspace=input_colorspace or VIDEO_SPACE, fps=self.fps,
+        )
+        self._decoder: Iterator[av.VideoFrame] | None = None
+        self._next = first
+
+    def _count_packets(self) -> int:
+        """Frame count for containers that do not store it: count the video packets."""
+        count = sum(1 for packet in self._container.demux(self._stream) if packet.size)
+        self._container.seek(0)
+        return count
+
+    def _number(self, av_frame: av.VideoFrame) -> int:
+        """Shot frame number of a decoded frame, from its timestamp."""
+        seconds = (av_frame.pts - self._start_pts) * self._stream.time_base
+        return self.first + round(seconds * self.fps)
+
+    def _seek(self, frame: int) -> None:
+        """Restart decoding at the keyframe at or before ``frame``."""
+        target = self._start_pts + int((frame - self.first) / self.fps / self._stream.time_base)
+        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        self._decoder = self._container.decode(self._stream)
+
+    def _decode(self, frame: int) -> Frame:
+        if self._decoder is None or frame < self._next:
+            self._seek(frame)
+        try:
+            for av_frame in self._decoder:
+                number = self._number(av_frame)
+                self._next = number + 1
+                if number == frame:
+                    return self._to_frame(frame, av_frame)
+                if number > frame:
+                    break
+        except av.FFmpegError as exc:
+            raise VfxkeyError(f"{where(self.path, frame)}: cannot decode: {exc}") from None
+        raise VfxkeyError(f"{where(self.path, frame)}: frame not found in the movie")
+
+    def _to_frame(self, frame: int, av_frame: av.VideoFrame) -> Frame:
+        # Y'CbCr -> R'G'B' with the tagged matrix (BT.709 unless tagged BT.601) and range.
+        matrix = Colorspace.ITU601 if av_frame.colorspace in (5, 6) else Colorspace.ITU709
+        full_range = av_frame.color_range == 2  # AVCOL_RANGE_JPEG
+        gbra = av_frame.reformat(
+            format="gbrapf32le",
+            src_colorspace=matrix,
+            src_color_range=ColorRange.JPEG if full_range else ColorRange.MPEG,
+        ).to_ndarray()
+        rgb = gbra[..., [2, 0, 1]]
+        alpha = _alpha_plane(av_frame) if self.info.channels == 4 else None
+        return self._finish(frame, self.path, rgb, alpha, False)
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def _alpha_plane(av_frame: av.VideoFrame) -> np.ndarray:
+    """Straight alpha in 0..1 read from the frame's own alpha plane.
+
+    Read directly rather than through swscale, which scales 12-bit alpha to 65520/65535.
+    """
+    component = next(c for c in av_frame.format.components if c.is_alpha)
+    plane = av_frame.planes[component.plane]
+    dtype = np.uint16 if component.bits > 8 else np.uint8
+    samples = np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, : plane.width]
+    return samples.astype(np.float32) / float(2**component.bits - 1)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def open_source(
+    path: str | os.PathLike,
+    frames: FrameRange | None = None,
+    *,
+    input_colorspace: str | None = None,
+    working_space: str = WORKING_SPACE,
+    missing: str = "error",
+    nan: str = "zero",
+    first: int = 1001,
+    warn: Callable[[str], None] | None = None,
+) -> Source:
+    """Open a still, a sequence pattern, a folder of stills or a movie for streaming.
+
+    Args:
+        path: ``plate.####.exr`` / ``plate.%04d.exr`` / ``plate.@.exr``, a single image,
+            a folder of images, or a movie (``.mov``, ``.mp4`` ...).
+        frames: the frames to read (shot numbers); default all found (for a sequence,
+            first to last on disk, so holes count as missing).
+        input_colorspace: override the input colour space (any name or alias of the config).
+        working_space: colour space of the frames returned (scene-linear).
+        missing: ``"error"`` (list them), ``"hold"`` (repeat the previous frame) or
+            ``"black"`` (RGB 0, alpha 0).
+        nan: ``"zero"`` (set NaN/Inf to 0 and warn with the count) or ``"error"``.
+        first: shot number of a movie's first frame.
+        warn: called with one-line warnings (default: ``logging`` warning).
+
+    Raises:
+        VfxkeyError: for any problem with the input, naming the file (and frame).
+    """
+    if missing not in MISSING_POLICIES or nan not in NAN_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, nan one of {NAN_POLICIES}")
+    path = str(path)
+    options = dict(
+        working_space=check_colorspace(working_space), missing=missing, nan=nan,
+        warn=warn or logger.warning,
+    )
+    input_colorspace = None if input_colorspace is None else check_colorspace(input_colorspace)
+    asked = None if frames is None else list(frames)
+
+    if has_frame_token(path):
+        found = scan_frames(path)
+        if not found:
+            raise VfxkeyError(f"{path}: no frames found")
+        files = {f: frame_path(path, f) for f in found}
+        asked = asked or list(range(found[0], found[-1] + 1))
+        return ImageSource(path, "sequence", files, asked, input_colorspace=input_colorspace, **options)
+
+    if os.path.isdir(path):
+        stills = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in STILL_EXTENSIONS)
+        if not stills:
+            raise VfxkeyError(f"{path}: folder holds no images ({', '.join(STILL_EXTENSIONS)})")
+        files = {n: str(p) for n, p in enumerate(stills, start=1)}
+        return ImageSource(path, "stills", files, asked or list(files), input_colorspace=input_colorspace, **options)
+
+    if not os.path.exists(path):
+        raise VfxkeyError(f"{path}: no such file or folder")
+    if os.path.getsize(path) == 0:
+        raise VfxkeyError(f"{path}: empty file")
+    if path.lower().endswith(MOVIE_EXTENSIONS):
+        return MovieSource(path, frames, first, input_colorspace=input_colorspace, **options)
+    return ImageSource(path, "still", {1: path}, asked or [1], input_colorspace=input_colorspace, **options)

@@ -1,0 +1,127 @@
+"""Frame-sequence patterns and frame ranges.
+
+A sequence is named by a pattern whose *file name* holds one frame token:
+
+- ``plate.####.exr``: one digit per ``#`` (Nuke's convention), so ``####`` is 4-digit padding;
+- ``plate.@@@@.exr``: the same with ``@`` (``plate.@.exr`` is unpadded);
+- ``plate.%04d.exr``: printf style, ``%d`` unpadded.
+
+A padded token matches frames written with exactly that many digits, plus longer numbers
+without a leading zero (``####`` finds 1001 and 10000, not 01001): exactly the names
+:func:`frame_path` produces.
+
+A frame range is a :class:`FrameRange`, parsed from ``1001-1020``, ``1001-1020x2``
+(every second frame), ``1001`` or comma lists ``1001,1003,1010-1012``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from vfxkey.errors import VfxkeyError
+
+# A run of '#' or '@', or a printf '%d' / '%0Nd'; the last one in the file name is the token.
+_TOKEN = re.compile(r"#+|@+|%0?(\d*)d")
+_RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:x\s*(\d+)\s*)?)?$")
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """An ordered set of frame numbers, e.g. 1001..1020 or every second frame of it."""
+
+    frames: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> FrameRange:
+        """Parse ``"1001-1020"``, ``"1001-1020x2"``, ``"1001"`` or ``"1001,1003,1005-1007"``."""
+        frames: list[int] = []
+        for item in str(text).split(","):
+            match = _RANGE_ITEM.match(item)
+            if match is None:
+                raise VfxkeyError(
+                    f"bad frame range {text!r}: expected e.g. 1001-1020, 1001-1020x2 or 1001,1005"
+                )
+            first = int(match[1])
+            last = int(match[2]) if match[2] is not None else first
+            step = int(match[3]) if match[3] is not None else 1
+            if last < first or step < 1:
+                raise VfxkeyError(f"bad frame range {text!r}: {item.strip()} runs backwards or has step 0")
+            frames.extend(range(first, last + 1, step))
+        return cls.of(frames)
+
+    @classmethod
+    def of(cls, frames: Iterable[int]) -> FrameRange:
+        """The range holding ``frames`` (sorted, duplicates dropped)."""
+        return cls(tuple(sorted(set(int(f) for f in frames))))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.frames)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __contains__(self, frame: object) -> bool:
+        return frame in self.frames
+
+    @property
+    def first(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+    def __str__(self) -> str:
+        """Compact text that :meth:`parse` reads back, e.g. ``"1001-1005,1010"``."""
+        parts = []
+        # Consecutive frames share ``frame - index``; each such group is one ``a-b`` run.
+        for _, run in itertools.groupby(enumerate(self.frames), lambda pair: pair[1] - pair[0]):
+            run = [frame for _, frame in run]
+            parts.append(f"{run[0]}" if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        return ",".join(parts)
+
+
+def _token(path: str) -> tuple[str, int, int, int] | None:
+    """``(folder, start, end, padding)`` of the frame token in the file name, or None."""
+    folder, name = os.path.split(str(path))
+    matches = list(_TOKEN.finditer(name))
+    if not matches:
+        return None
+    match = matches[-1]
+    padding = len(match[0]) if match[0][0] in "#@" else int(match[1] or 1)
+    return folder, match.start(), match.end(), padding
+
+
+def has_frame_token(path: str) -> bool:
+    """Whether the file name holds a frame token (``####``, ``#``, ``@``, ``%04d``, ``%d``)."""
+    return _token(path) is not None
+
+
+def frame_path(pattern: str, frame: int) -> str:
+    """The file name of ``frame``: the token replaced by the zero-padded number."""
+    token = _token(pattern)
+    if token is None:
+        raise VfxkeyError(f"{pattern}: output pattern has no frame token (e.g. name.####.exr)")
+    folder, start, end, padding = token
+    name = os.path.basename(str(pattern))
+    return os.path.join(folder, f"{name[:start]}{frame:0{padding}d}{name[end:]}")
+
+
+def scan_frames(pattern: str) -> list[int]:
+    """Frames of ``pattern`` present on disk, sorted (empty when none or no folder)."""
+    token = _token(pattern)
+    if token is None:
+        raise VfxkeyError(f"{pattern}: not a sequence pattern (e.g. name.####.exr)")
+    folder, start, end, padding = token
+    name = os.path.basename(str(pattern))
+    digits = rf"(\d{{{padding}}}|[1-9]\d{{{padding},}})" if padding > 1 else r"(0|[1-9]\d*)"
+    regex = re.compile(re.escape(name[:start]) + digits + re.escape(name[end:]) + "$")
+    try:
+        entries = os.listdir(folder or ".")
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(int(m[1]) for m in map(regex.match, entries) if m is not None)
