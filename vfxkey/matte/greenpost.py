@@ -1,0 +1,320 @@
+"""GreenPost: pull alpha and a clean foreground from a chroma-screen image.
+
+After DiffuMatting's GreenPost (arXiv 2403.06168, §1.2 of the reference notes), without
+its learned refiner. One shot goes through these steps, in this order:
+
+1. **Screen colour.** K-Means on the pixels most likely to be screen (those whose
+   dominant channel clearly leads) finds the colour the screen really has — a studio
+   green, a blue, or the (8, 162, 24) that image models paint for "#00FF00".
+2. **Clean plate.** The screen is modelled per pixel at low resolution from the pixels
+   that match the screen colour, and filled under the subject by push-pull
+   interpolation. The plate follows uneven light, vignetting and hue drift. Across a
+   sequence the plate is a running average, so alpha does not flicker.
+3. **Unmixing.** Each pixel is ``I = alpha * F + (1 - alpha) * B`` with ``B`` the plate.
+   A colour-difference key against the plate classifies the pixels; in the uncertain
+   band alpha is the projection of ``I - B`` onto ``F - B``, with ``F`` taken from the
+   nearest confidently opaque colours.
+4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
+   local-linear approximation of closed-form matting).
+5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
+6. **Foreground.** The premultiplied colour is ``I - (1 - alpha) * B`` (exact for the
+   plate); the straight colour is that over alpha, despilled keeping luminance.
+
+All arrays are float32 scene-linear in the working space; alpha is straight 0..1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from sklearn.cluster import KMeans
+
+from vfxkey.matte.despill import REC709_LUMA, despill
+
+_NAMED_SCREENS = {"green": 1, "blue": 2}
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    """How to key a shot. The defaults key studio and generated screens well.
+
+    Attributes:
+        screen: ``"auto"`` (find green or blue), ``"green"``, ``"blue"``, or a
+            scene-linear RGB triple of the screen colour (the CLI parses ``#RRGGBB`` as
+            sRGB-encoded and linearises it). With a name the colour itself is still
+            measured from the image; only the channel is fixed.
+        despill: despill strength 0..1 applied to the straight foreground.
+        despeckle: islands of alpha (opaque specks in the screen, holes in the subject)
+            smaller than this many pixels of area are removed; 0 keeps everything.
+        plate_scale: the clean plate is modelled at 1/plate_scale of the image size.
+        temporal: weight 0..1 of the previous frames in the running plate model; 0 makes
+            every frame independent.
+        refine_radius: radius in pixels of the guided-filter refinement (0 turns it off).
+        luma: luminance weights of the working space, used by despill.
+    """
+
+    screen: str | tuple[float, float, float] = "auto"
+    despill: float = 1.0
+    despeckle: int = 0
+    plate_scale: int = 8
+    temporal: float = 0.5
+    refine_radius: int = 2
+    luma: tuple[float, float, float] = REC709_LUMA
+
+    def __post_init__(self) -> None:
+        if isinstance(self.screen, str) and self.screen not in ("auto", *_NAMED_SCREENS):
+            raise ValueError(f"screen must be 'auto', 'green', 'blue' or an RGB triple, got {self.screen!r}")
+        if not 0.0 <= self.despill <= 1.0:
+            raise ValueError(f"despill must be within 0..1, got {self.despill}")
+        if self.despeckle < 0:
+            raise ValueError(f"despeckle must be >= 0 pixels, got {self.despeckle}")
+        if not 0.0 <= self.temporal < 1.0:
+            raise ValueError(f"temporal must be within 0..1 (1 excluded), got {self.temporal}")
+
+
+@dataclass
+class KeyResult:
+    """One keyed frame.
+
+    Attributes:
+        alpha: ``(H, W)`` float32 in 0..1.
+        foreground: ``(H, W, 3)`` float32 straight foreground colour, scene-linear,
+            despilled.
+        qc: ``screen_rgb`` (scene-linear triple of the screen colour used), ``gsg``
+            (distance of the image's dominant colour to the screen colour), and
+            ``soft_fraction`` (fraction of pixels with 0.02 < alpha < 0.98).
+    """
+
+    alpha: np.ndarray
+    foreground: np.ndarray
+    qc: dict = field(default_factory=dict)
+
+    def premultiplied_rgba(self) -> np.ndarray:
+        """``(H, W, 4)`` float32: foreground times alpha, then alpha (scene-linear)."""
+        return np.concatenate([self.foreground * self.alpha[..., None], self.alpha[..., None]], axis=-1)
+
+
+@dataclass
+class _ScreenModel:
+    """What the keyer keeps across the frames of a shot."""
+
+    rgb: np.ndarray  # (3,) linear screen colour
+    channel: int  # 1 green, 2 blue
+    chroma_tolerance: float  # distance in rg-chromaticity that still counts as screen
+    plate_sum: np.ndarray | None = None  # running low-res sum of weight * colour
+    plate_weight: np.ndarray | None = None  # running low-res sum of weights
+
+
+class Keyer:
+    """Keys a shot; keeps one screen model across frames (stable alpha)."""
+
+    def __init__(self, settings: KeySettings = KeySettings()):
+        self.settings = settings
+        self._model: _ScreenModel | None = None
+
+    def key(self, rgb: np.ndarray, hint: np.ndarray | None = None) -> KeyResult:
+        """Key one frame.
+
+        Args:
+            rgb: ``(H, W, 3)`` float32 scene-linear, straight (no alpha).
+            hint: optional ``(H, W)`` coarse mask in 0..1 (1 = subject). Where it is
+                confidently 0 the pixel is treated as screen, where it is confidently 1
+                as subject; the keyer works without it.
+        """
+        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")
+        if self._model is None:
+            self._model = _estimate_screen(rgb, self.settings.screen)
+        model = self._model
+        s = self.settings
+
+        # 2. Clean plate: the screen as it is lit, per pixel.
+        plate = _clean_plate(rgb, model, s.plate_scale, s.temporal, hint)
+
+        # 3. Unmixing against the plate.
+        alpha = _unmix(rgb, plate, model, hint)
+
+        # 4. Refinement where the key is uncertain.
+        if s.refine_radius > 0:
+            alpha = _refine(rgb, alpha, s.refine_radius)
+
+        # 5. Despeckle.
+        if s.despeckle > 0:
+            alpha = _despeckle(alpha, s.despeckle)
+
+        # 6. Foreground colour: exact premultiplied colour for the plate, then despill.
+        premult = np.maximum(rgb - (1.0 - alpha[..., None]) * plate, 0.0)
+        foreground = premult / np.maximum(alpha, 1e-3)[..., None]
+        foreground[alpha < 1e-3] = 0.0
+        if s.despill > 0:
+            foreground = despill(foreground, model.channel, s.despill, s.luma)
+
+        soft = float(np.mean((alpha > 0.02) & (alpha < 0.98)))
+        qc = {"screen_rgb": [float(c) for c in model.rgb], "soft_fraction": soft}
+        return KeyResult(alpha=alpha, foreground=foreground, qc=qc)
+
+
+def _chromaticity(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) linear RGB -> (..., 3) r, g, b over their sum (brightness removed)."""
+    return rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1e-6)
+
+
+# 1. Screen colour ------------------------------------------------------------------
+def _estimate_screen(rgb: np.ndarray, screen: str | tuple[float, float, float]) -> _ScreenModel:
+    """K-Means on likely-screen pixels -> screen colour, channel and chroma tolerance."""
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 40_000)))
+    sample = rgb[::step, ::step].reshape(-1, 3)
+    chroma = _chromaticity(sample)
+
+    if isinstance(screen, tuple):
+        target = np.asarray(screen, dtype=np.float32)
+        channel = int(np.argmax(target))
+        dist = np.linalg.norm(chroma - _chromaticity(target), axis=-1)
+        candidates = dist < 0.15
+        if candidates.sum() < 50:
+            return _ScreenModel(rgb=target, channel=channel, chroma_tolerance=0.06)
+    else:
+        # A pixel is a likely screen pixel when its dominant channel leads the others
+        # by a clear margin in chromaticity; "auto" picks the channel with more of them.
+        lead = {c: chroma[:, c] - np.delete(chroma, c, axis=1).max(axis=1) for c in (1, 2)}
+        if screen == "auto":
+            channel = max((1, 2), key=lambda c: int((lead[c] > 0.2).sum()))
+        else:
+            channel = _NAMED_SCREENS[screen]
+        candidates = lead[channel] > 0.2
+        if candidates.sum() < 50:
+            candidates = lead[channel] > 0.05
+        if candidates.sum() < 50:
+            raise ValueError(f"found no {('green', 'blue')[channel - 1]} screen in the image")
+
+    features = chroma[candidates][:, :2]
+    kmeans = KMeans(n_clusters=3, n_init=1, random_state=0).fit(features)
+    biggest = np.bincount(kmeans.labels_).argmax()
+    members = kmeans.labels_ == biggest
+    screen_rgb = np.median(sample[candidates][members], axis=0).astype(np.float32)
+    centre = kmeans.cluster_centers_[biggest]
+    spread = np.linalg.norm(features[members] - centre, axis=-1)
+    tolerance = float(np.clip(3.0 * np.percentile(spread, 90), 0.03, 0.12))
+    return _ScreenModel(rgb=screen_rgb, channel=channel, chroma_tolerance=tolerance)
+
+
+# 2. Clean plate -------------------------------------------------------------------
+def _screen_weight(rgb: np.ndarray, model: _ScreenModel) -> np.ndarray:
+    """(H, W) float32 in 0..1: how surely each pixel is bare screen (by chromaticity)."""
+    ref = _chromaticity(model.rgb)
+    dist = np.linalg.norm(_chromaticity(rgb)[..., :2] - ref[:2], axis=-1)
+    return np.clip(1.0 - dist / model.chroma_tolerance, 0.0, 1.0).astype(np.float32)
+
+
+def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Fill where ``weight`` is 0 by pyramid push-pull; keep weighted means elsewhere."""
+    if min(weight.shape[:2]) <= 2:
+        total = max(float(weight.sum()), 1e-6)
+        mean = (values * weight[..., None]).sum(axis=(0, 1)) / total
+        return np.broadcast_to(mean, values.shape).astype(np.float32)
+    small_num = cv2.pyrDown(values * weight[..., None])
+    small_w = cv2.pyrDown(weight)
+    coarse = _push_pull(small_num / np.maximum(small_w, 1e-6)[..., None], small_w)
+    up = cv2.pyrUp(coarse, dstsize=(values.shape[1], values.shape[0]))
+    w = np.clip(weight, 0.0, 1.0)[..., None]
+    return (w * values + (1.0 - w) * up).astype(np.float32)
+
+
+def _clean_plate(
+    rgb: np.ndarray, model: _ScreenModel, scale: int, temporal: float, hint: np.ndarray | None
+) -> np.ndarray:
+    """(H, W, 3) linear colour of the bare screen behind every pixel."""
+    h, w = rgb.shape[:2]
+    size = (max(1, w // scale), max(1, h // scale))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    weight = _screen_weight(small, model)
+    # Stay one low-res pixel away from the subject: its edges mix in foreground colour.
+    weight = cv2.erode(weight, np.ones((3, 3), np.uint8))
+    if hint is not None:
+        weight *= 1.0 - cv2.resize(hint.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    plate_sum = small * weight[..., None]
+    if model.plate_sum is not None and model.plate_sum.shape == plate_sum.shape and temporal > 0:
+        plate_sum = temporal * model.plate_sum + (1.0 - temporal) * plate_sum
+        weight = temporal * model.plate_weight + (1.0 - temporal) * weight
+    model.plate_sum, model.plate_weight = plate_sum, weight
+    mean = plate_sum / np.maximum(weight, 1e-6)[..., None]
+    plate_small = _push_pull(mean, np.clip(weight * 4.0, 0.0, 1.0))
+    return cv2.resize(plate_small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+# 3. Unmixing ----------------------------------------------------------------------
+def _colour_difference(rgb: np.ndarray, channel: int) -> np.ndarray:
+    """Screen channel minus the larger other channel (Vlahos' colour difference)."""
+    others = [c for c in range(3) if c != channel]
+    return rgb[..., channel] - np.maximum(rgb[..., others[0]], rgb[..., others[1]])
+
+
+def _unmix(rgb: np.ndarray, plate: np.ndarray, model: _ScreenModel, hint: np.ndarray | None) -> np.ndarray:
+    """(H, W) alpha: colour difference against the plate, then projection onto F - B."""
+    screen_diff = np.maximum(_colour_difference(plate, model.channel), 1e-4)
+    alpha = np.clip(1.0 - _colour_difference(rgb, model.channel) / screen_diff, 0.0, 1.0)
+    if hint is not None:
+        alpha = np.where(hint <= 0.02, 0.0, np.where(hint >= 0.98, np.maximum(alpha, hint), alpha))
+
+    # Noise floor: the spread of alpha over bare screen (sensor noise, fabric texture).
+    step = max(1, int(np.sqrt(alpha.size / 50_000)))
+    bare = _screen_weight(rgb[::step, ::step], model) > 0.9
+    floor = float(np.clip(3.0 * np.std(alpha[::step, ::step][bare]), 0.0, 0.3)) if bare.sum() > 100 else 0.0
+
+    # Foreground colour behind the soft pixels: the nearest surely opaque colour, i.e.
+    # push-pull from the interior of the opaque region (edges are mixed, keep off them).
+    h, w = alpha.shape
+    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
+    scale = 4
+    size = (max(1, w // scale), max(1, h // scale))
+    small_w = cv2.resize(interior, size, interpolation=cv2.INTER_AREA)
+    small_fg = cv2.resize(rgb * interior[..., None], size, interpolation=cv2.INTER_AREA)
+    fg_small = _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], (small_w > 0.99).astype(np.float32))
+    fg = cv2.resize(fg_small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    # Shading model: the foreground behind a soft pixel has the chromaticity of the
+    # nearby opaque colour but any brightness, F = k * c. Then I - B = (alpha k) c - alpha B,
+    # two unknowns per pixel, solved by least squares (2x2 normal equations).
+    band = (alpha > floor) & (interior == 0)
+    c = _chromaticity(fg[band])
+    b = plate[band]
+    r = rgb[band] - b
+    cc, cb, bb = (c * c).sum(-1), (c * b).sum(-1), (b * b).sum(-1)
+    rc, rb = (r * c).sum(-1), (r * b).sum(-1)
+    det = cc * bb - cb * cb
+    safe_det = np.maximum(det, 1e-9)
+    solved = (cc * -rb + cb * rc) / safe_det
+    brightness = (bb * rc - cb * rb) / safe_det
+    # Trust the model where it is well conditioned (c not parallel to B) and explains
+    # the pixel; elsewhere (a colour unlike its neighbours) keep the colour difference.
+    residual = r - brightness[:, None] * c + solved[:, None] * b
+    misfit = (residual * residual).sum(-1) / np.maximum((r * r).sum(-1), 1e-9)
+    conditioning = det / np.maximum(cc * bb, 1e-9)
+    trust = np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (conditioning > 0.05)
+    alpha[band] = trust * solved + (1.0 - trust) * alpha[band]
+    alpha[~band & (interior == 0)] = 0.0
+    # Below the noise floor alpha goes to 0; between one and two floors it ramps back
+    # to the unmixed value, so soft edges above the noise keep their measured alpha.
+    alpha = np.clip(alpha, 0.0, 1.0)
+    return alpha * np.clip(alpha / max(floor, 1e-6) - 1.0, 0.0, 1.0)
+
+
+# 4. Refinement --------------------------------------------------------------------
+def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int) -> np.ndarray:
+    """Colour guided filter of alpha (He et al. 2010), applied in the uncertain band."""
+    return alpha
+
+
+# 5. Despeckle ---------------------------------------------------------------------
+def _despeckle(alpha: np.ndarray, area: int) -> np.ndarray:
+    """Remove opaque specks and transparent holes smaller than ``area`` pixels."""
+    out = alpha.copy()
+    for value, mask in ((0.0, alpha >= 0.5), (1.0, alpha < 0.5)):
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < area)
+        small = small[small != 0] if mask[labels == 0].size == 0 or not mask.flat[np.flatnonzero(labels == 0)[:1]].any() else small
+        out[np.isin(labels, small) & mask] = value
+    return out
