@@ -1,0 +1,1 @@
+"""Keying benchmark: vfxkey's keyer against the peers users already run (issue 3)."""

@@ -1,0 +1,306 @@
+"""Build the keying test sets: subjects with known alpha shot over realistic chroma screens.
+
+Each case is one 8-bit sRGB image (what a camera or an image model hands the keyer) with
+its truth: alpha (H, W) and premultiplied scene-linear colour (H, W, 3) = clean fg * alpha.
+
+Recipe per case, in linear light (../shared/data/SOURCES.md):
+1. screen: a chroma colour (studio greens, the "generated" green sRGB (8,162,24) that image
+   models paint for "#00FF00", blues) lit unevenly: a brightness gradient, a vignette,
+   fabric folds and weave, and a slow hue drift per channel;
+2. spill: near the subject's edge (and wherever alpha is soft) the screen colour bleeds
+   into the foreground, falling off with distance into the subject;
+3. composite ``fg * alpha + screen * (1 - alpha)``;
+4. sensor noise (shot + read noise), then 8-bit sRGB quantisation.
+The truth colour is the clean foreground (before spill): removing spill is part of keying.
+
+Sets:
+- ``dev``: the 9 alphamatting.com training photos (real objects, measured alpha; Rhemann et
+  al., CVPR 2009), each over one green (cycling through the greens) and one blue screen.
+  Foreground colour is ``fg_estimated`` (pymatting's estimate from the photo and true alpha).
+- ``heldout``: no other real images with measured alpha are available here (shared/data has
+  only the dev split, and no installed or PyPI package checked ships matting ground truth:
+  pymatting's wheel ships no data). So the held-out subjects are procedural, rendered at 4x
+  and area-downsampled so coverage gives fractional alpha: hair strands on a head, a spiky
+  plant, a semi-transparent veil, a motion-blurred object; over other screen colours and
+  seeds. They test generalisation beyond the 9 photos, not real-photo realism.
+
+Deterministic: every random draw comes from a generator seeded by the case index.
+Written to bench/out/keying/<set>/<case>.npz (image, alpha, premultiplied) plus a PNG of
+the input; nothing here goes into git.
+
+Usage: python -m bench.keying.build_set [--set dev|heldout|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from bench.keying import srgb
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / ".." / "shared" / "data" / "alphamatting_dev"
+OUT = REPO / "bench" / "out" / "keying"
+
+
+@dataclass(frozen=True)
+class Screen:
+    name: str
+    srgb8: tuple[int, int, int]  # the paint's colour as an 8-bit sRGB value, evenly lit
+    family: str  # "green" | "blue": which channel the screen is
+
+    @property
+    def linear(self) -> np.ndarray:
+        return srgb.from8(np.array(self.srgb8, dtype=np.uint8))
+
+
+DEV_GREENS = (
+    Screen("studio_green", (62, 166, 80), "green"),
+    Screen("dark_green", (30, 120, 50), "green"),
+    Screen("generated_green", (8, 162, 24), "green"),
+)
+DEV_BLUE = Screen("studio_blue", (24, 64, 176), "blue")
+HELDOUT_SCREENS = (
+    Screen("digicomp_green", (20, 178, 70), "green"),
+    Screen("generated_green", (8, 162, 24), "green"),
+    Screen("chroma_blue", (10, 72, 190), "blue"),
+    Screen("pale_green", (96, 180, 100), "green"),
+)
+
+
+@dataclass
+class Case:
+    name: str
+    screen: Screen
+    image: np.ndarray  # (H, W, 3) uint8 sRGB: the keyer's input
+    alpha: np.ndarray  # (H, W) float32 truth
+    premultiplied: np.ndarray  # (H, W, 3) float32 truth, scene-linear, premultiplied
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            folder / f"{self.name}.npz",
+            image=self.image,
+            alpha=self.alpha,
+            premultiplied=self.premultiplied,
+            screen=np.array(self.screen.srgb8, dtype=np.uint8),
+            family=self.screen.family,
+        )
+        cv2.imwrite(str(folder / f"{self.name}.png"), self.image[..., ::-1])
+
+
+def load_case(path: Path) -> Case:
+    data = np.load(path)
+    screen = Screen(path.stem.split("__")[-1], tuple(int(v) for v in data["screen"]), str(data["family"]))
+    return Case(path.stem, screen, data["image"], data["alpha"], data["premultiplied"])
+
+
+def smooth_noise(shape: tuple[int, int], cells: int, rng: np.random.Generator) -> np.ndarray:
+    """Band-limited noise in about -1..1 with ``cells`` blobs across the longer side."""
+    h, w = shape
+    grid = rng.uniform(-1, 1, (max(2, cells * h // max(h, w)) + 2, max(2, cells * w // max(h, w)) + 2))
+    return cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+# 1. The screen: an unevenly lit chroma fabric.
+def make_screen(shape: tuple[int, int], screen: Screen, rng: np.random.Generator) -> np.ndarray:
+    h, w = shape
+    y, x = np.mgrid[-1 : 1 : h * 1j, -1 : 1 : w * 1j].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    gradient = 1 + rng.uniform(0.15, 0.35) * (np.cos(angle) * x + np.sin(angle) * y) / 2
+    centre = rng.uniform(-0.3, 0.3, 2)
+    vignette = 1 - rng.uniform(0.15, 0.35) * ((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / 2
+    folds = rng.uniform(0.04, 0.08) * smooth_noise(shape, 6, rng)
+    period = rng.uniform(2.5, 4.0)
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    weave = 0.015 * np.sin(2 * np.pi * cols / period) * np.sin(2 * np.pi * rows / period)
+    grain = 0.02 * cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 1.0)
+    light = gradient * vignette * (1 + folds + weave + grain)
+    hue_drift = np.stack([1 + 0.05 * smooth_noise(shape, 3, rng) for _ in range(3)], axis=-1)
+    return (screen.linear * light[..., None] * hue_drift).astype(np.float32)
+
+
+# 2. Spill: the screen's colour bleeds into the subject near its edge and where it is soft.
+def add_spill(fg: np.ndarray, alpha: np.ndarray, screen_rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    depth = ndimage.distance_transform_edt(alpha >= 0.98)  # pixels from the nearest non-opaque pixel
+    reach = rng.uniform(4.0, 12.0) * max(alpha.shape) / 800
+    weight = rng.uniform(0.10, 0.25) * np.exp(-depth / reach).astype(np.float32)[..., None]
+    return (1 - weight) * fg + weight * screen_rgb
+
+
+# 3-4. Composite in linear light, add sensor noise, quantise to 8-bit sRGB.
+def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Generator) -> np.ndarray:
+    plate = make_screen(alpha.shape, screen, rng)
+    spilled = add_spill(fg, alpha, plate, rng)
+    a = alpha[..., None]
+    linear = spilled * a + plate * (1 - a)
+    shot_gain, read_sigma = rng.uniform(2e-4, 6e-4), 0.002
+    sigma = np.sqrt(shot_gain * np.clip(linear, 0, None) + read_sigma**2)
+    linear = linear + sigma * rng.standard_normal(linear.shape).astype(np.float32)
+    return srgb.quantise8(linear)
+
+
+def make_case(name: str, fg: np.ndarray, alpha: np.ndarray, screen: Screen, seed: int) -> Case:
+    image = shoot(fg, alpha, screen, np.random.default_rng(seed))
+    return Case(f"{name}__{screen.name}", screen, image, alpha, (fg * alpha[..., None]).astype(np.float32))
+
+
+def read_rgb8(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"cannot read {path}: is ../shared/data beside the checkout?")
+    return image[..., ::-1]
+
+
+def dev_cases() -> list[Case]:
+    cases = []
+    for index, alpha_path in enumerate(sorted((DATA / "alpha").glob("*.png"))):
+        alpha = read_rgb8(alpha_path)[..., 0].astype(np.float32) / 255
+        fg = srgb.from8(read_rgb8(DATA / "fg_estimated" / alpha_path.name))
+        green = DEV_GREENS[index % len(DEV_GREENS)]
+        for screen_index, screen in enumerate((green, DEV_BLUE)):
+            cases.append(make_case(alpha_path.stem, fg, alpha, screen, seed=100 * index + screen_index))
+    return cases
+
+
+# Held-out subjects, drawn at SUPERSAMPLE x and area-averaged so coverage becomes alpha.
+SUPERSAMPLE = 4
+HELDOUT_SHAPE = (540, 720)
+
+
+def colour_field(shape: tuple[int, int], srgb8: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """A linear colour around an sRGB base with smooth shading and texture (+-25 %)."""
+    shade = 1 + 0.25 * smooth_noise(shape, 8, rng)[..., None]
+    texture = 1 + 0.08 * cv2.GaussianBlur(rng.standard_normal((*shape, 3)).astype(np.float32), (0, 0), 1.5)
+    return np.clip(srgb.from8(np.array(srgb8, dtype=np.uint8)) * shade * texture, 0, 1).astype(np.float32)
+
+
+def strands(canvas: np.ndarray, roots: np.ndarray, directions: np.ndarray, rng: np.random.Generator,
+            length: tuple[float, float], curl: float, thickness: tuple[int, int]) -> None:
+    """Draw curved strands (quadratic Beziers) from ``roots`` outwards, antialiased at 4x."""
+    t = np.linspace(0, 1, 24)[:, None]
+    for root, direction in zip(roots, directions):
+        tip = root + direction * rng.uniform(*length)
+        bend = (root + tip) / 2 + rng.normal(0, curl, 2)
+        points = (1 - t) ** 2 * root + 2 * (1 - t) * t * bend + t**2 * tip
+        cv2.polylines(canvas, [np.round(points).astype(np.int32)], False, 255,
+                      int(rng.integers(*thickness)), cv2.LINE_AA)
+
+
+def hair_subject(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    h, w = (s * SUPERSAMPLE for s in HELDOUT_SHAPE)
+    head = np.zeros((h, w), np.uint8)
+    centre = np.array([w * 0.5, h * 0.5])
+    axes = np.array([w * 0.16, h * 0.28])
+    cv2.ellipse(head, tuple(int(v) for v in centre), tuple(int(v) for v in axes), 0, 0, 360, 255, -1, cv2.LINE_AA)
+    cv2.rectangle(head, (int(w * 0.22), int(h * 0.72)), (int(w * 0.78), h), 255, -1)
+    hair = np.zeros_like(head)
+    angles = rng.uniform(-np.pi * 0.95, -np.pi * 0.05, 900)  # the upper half of the head
+    roots = centre + np.stack([np.cos(angles), np.sin(angles)], 1) * axes * 0.9
+    directions = np.stack([np.cos(angles), np.sin(angles)], 1)
+    strands(hair, roots, directions, rng, length=(0.1 * h, 0.3 * h), curl=0.06 * h, thickness=(1, 5))
+    skin = colour_field(HELDOUT_SHAPE, (224, 172, 140), rng)
+    hair_colour = colour_field(HELDOUT_SHAPE, (92, 60, 38), rng)
+    return layer([(head, skin), (hair, hair_colour)])
+
+
+def plant_subject(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    h, w = (s * SUPERSAMPLE for s in HELDOUT_SHAPE)
+    stem = np.zeros((h, w), np.uint8)
+    cv2.rectangle(stem, (int(w * 0.47), int(h * 0.55)), (int(w * 0.53), h), 255, -1)
+    leaves = np.zeros_like(stem)
+    centre = np.array([w * 0.5, h * 0.45])
+    angles = rng.uniform(0, 2 * np.pi, 400)
+    roots = centre + rng.normal(0, 0.03 * h, (400, 2))
+    strands(leaves, roots, np.stack([np.cos(angles), np.sin(angles)], 1), rng,
+            length=(0.1 * h, 0.38 * h), curl=0.04 * h, thickness=(2, 14))
+    stem_colour = colour_field(HELDOUT_SHAPE, (120, 90, 60), rng)
+    leaf_colour = colour_field(HELDOUT_SHAPE, (150, 170, 60), rng)  # yellow-green: hard on green
+    return layer([(stem, stem_colour), (leaves, leaf_colour)])
+
+
+def veil_subject(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    h, w = (s * SUPERSAMPLE for s in HELDOUT_SHAPE)
+    body = np.zeros((h, w), np.uint8)
+    cv2.ellipse(body, (w // 2, int(h * 0.8)), (int(w * 0.2), int(h * 0.45)), 0, 0, 360, 255, -1, cv2.LINE_AA)
+    veil = np.zeros_like(body)
+    outline = np.array([[w * 0.15, h * 0.1], [w * 0.85, h * 0.15], [w * 0.9, h * 0.95], [w * 0.1, h * 0.9]])
+    cv2.fillPoly(veil, [np.round(outline).astype(np.int32)], 255, cv2.LINE_AA)
+    density = 0.45 + 0.2 * cv2.resize(smooth_noise(HELDOUT_SHAPE, 5, rng), (w, h))  # sheer fabric
+    veil = (veil * np.clip(density, 0.2, 0.7)).astype(np.uint8)
+    body_colour = colour_field(HELDOUT_SHAPE, (60, 50, 110), rng)
+    veil_colour = colour_field(HELDOUT_SHAPE, (235, 230, 220), rng)
+    return layer([(body, body_colour), (veil, veil_colour)])
+
+
+def motion_subject(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    h, w = (s * SUPERSAMPLE for s in HELDOUT_SHAPE)
+    ball = np.zeros((h, w), np.uint8)
+    cv2.circle(ball, (int(w * 0.35), int(h * 0.5)), int(h * 0.2), 255, -1, cv2.LINE_AA)
+    box = np.zeros_like(ball)
+    cv2.rectangle(box, (int(w * 0.6), int(h * 0.25)), (int(w * 0.8), int(h * 0.8)), 255, -1)
+    alpha, premultiplied = layer([(ball, colour_field(HELDOUT_SHAPE, (200, 40, 40), rng)),
+                                  (box, colour_field(HELDOUT_SHAPE, (210, 200, 80), rng))], premultiplied=True)
+    # Motion blur: alpha and premultiplied colour are smeared by the same kernel.
+    streak = int(rng.integers(15, 40))
+    kernel = np.ones((1, streak), np.float32) / streak
+    alpha = cv2.filter2D(alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    premultiplied = cv2.filter2D(premultiplied, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    return alpha, premultiplied / np.maximum(alpha, 1e-6)[..., None]
+
+
+def layer(layers: list[tuple[np.ndarray, np.ndarray]], premultiplied: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Stack 4x coverage masks (back to front) with their colours: alpha and straight fg at 1x."""
+    h, w = HELDOUT_SHAPE
+    alpha = np.zeros((h, w), np.float32)
+    colour = np.zeros((h, w, 3), np.float32)  # premultiplied
+    for mask, fg in layers:
+        a = cv2.resize(mask.astype(np.float32) / 255, (w, h), interpolation=cv2.INTER_AREA)
+        colour = fg * a[..., None] + colour * (1 - a[..., None])
+        alpha = a + alpha * (1 - a)
+    if premultiplied:
+        return alpha, colour
+    return alpha, np.where(alpha[..., None] > 0, colour / np.maximum(alpha, 1e-6)[..., None], 0).astype(np.float32)
+
+
+HELDOUT_SUBJECTS = {"hair": hair_subject, "plant": plant_subject, "veil": veil_subject, "motion": motion_subject}
+
+
+def heldout_cases() -> list[Case]:
+    cases = []
+    for index, (name, make) in enumerate(HELDOUT_SUBJECTS.items()):
+        alpha, fg = make(np.random.default_rng(5000 + index))
+        for screen_index in range(2):
+            screen = HELDOUT_SCREENS[(index + screen_index * 2) % len(HELDOUT_SCREENS)]
+            cases.append(make_case(name, fg, alpha, screen, seed=7000 + 10 * index + screen_index))
+    return cases
+
+
+BUILDERS = {"dev": dev_cases, "heldout": heldout_cases}
+
+
+def build(name: str, force: bool = False) -> list[Path]:
+    """Build set ``name`` unless it is already on disk; return its case files, sorted."""
+    folder = OUT / name
+    if force or not any(folder.glob("*.npz")):
+        for case in BUILDERS[name]():
+            case.save(folder)
+    return sorted(folder.glob("*.npz"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", choices=[*BUILDERS, "all"], default="all")
+    args = parser.parse_args()
+    for name in BUILDERS if args.set == "all" else [args.set]:
+        paths = build(name, force=True)
+        print(f"{name}: {len(paths)} cases in {OUT / name}")
+
+
+if __name__ == "__main__":
+    main()

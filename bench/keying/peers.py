@@ -1,0 +1,133 @@
+"""The keyers users already run, each as a user would run it on an 8-bit sRGB image.
+
+Every method takes the (H, W, 3) uint8 sRGB image and returns ``(alpha, premultiplied)``:
+alpha (H, W) float32 in 0..1 and premultiplied scene-linear colour (H, W, 3) float32.
+Like a user, each peer is told nothing but the image: the key colour is the one a user
+would pick, the median of the image's border (``pick_key_colour``).
+
+Parameters were tuned once on the dev set with ``python -m bench.keying.tune`` (a small grid
+per peer, lowest mean SAD + Gradient error; see tune.py for the grids) and then fixed here.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import av.filter
+import cv2
+import numpy as np
+from pymatting import estimate_alpha_cf, estimate_foreground_ml
+
+from bench.keying import srgb
+
+BORDER = 0.03  # the outer 3 % of each side is where a user samples the screen
+
+
+def pick_key_colour(image: np.ndarray) -> np.ndarray:
+    """Median 8-bit sRGB colour of the image's border band: the screen a user would click."""
+    h, w = image.shape[:2]
+    band_h, band_w = max(1, int(h * BORDER)), max(1, int(w * BORDER))
+    border = np.concatenate([
+        image[:band_h].reshape(-1, 3), image[-band_h:].reshape(-1, 3),
+        image[:, :band_w].reshape(-1, 3), image[:, -band_w:].reshape(-1, 3),
+    ])
+    return np.median(border, axis=0).astype(np.uint8)
+
+
+def screen_family(key: np.ndarray) -> str:
+    return "green" if key[1] >= key[2] else "blue"
+
+
+def from_straight_srgb(alpha: np.ndarray, straight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, straight sRGB-encoded 0..1) -> (alpha, premultiplied linear): the benchmark's output form."""
+    alpha = np.clip(alpha, 0, 1).astype(np.float32)
+    return alpha, srgb.to_linear(np.clip(straight, 0, 1)) * alpha[..., None]
+
+
+# (a) ffmpeg chromakey + despill, through PyAV's filter graph.
+CHROMAKEY_SIMILARITY = 0.12  # fraction of the UV distance keyed fully transparent (tuned)
+CHROMAKEY_BLEND = 0.08  # soft ramp beyond it (tuned)
+DESPILL_MIX = 0.5  # ffmpeg's default
+DESPILL_EXPAND = 0.0  # ffmpeg's default
+
+
+def ffmpeg_chromakey(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = pick_key_colour(image)
+    h, w = image.shape[:2]
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=w, height=h, format="rgb24", time_base=Fraction(1, 25))
+    chain = [
+        graph.add("format", "yuva444p"),  # chromakey needs a YUV-with-alpha input
+        graph.add("chromakey", f"color=0x{key[0]:02X}{key[1]:02X}{key[2]:02X}"
+                               f":similarity={CHROMAKEY_SIMILARITY}:blend={CHROMAKEY_BLEND}"),
+        graph.add("despill", f"type={screen_family(key)}:mix={DESPILL_MIX}:expand={DESPILL_EXPAND}"),
+        graph.add("format", "rgba"),
+        graph.add("buffersink"),
+    ]
+    source.link_to(chain[0])
+    for upstream, downstream in zip(chain, chain[1:]):
+        upstream.link_to(downstream)
+    graph.configure()
+    graph.push(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"))
+    rgba = graph.pull().to_ndarray()
+    return from_straight_srgb(rgba[..., 3] / 255.0, rgba[..., :3] / 255.0)
+
+
+# (b) OpenCV HSV range key with a feathered edge and the classic channel-clamp despill.
+HSV_HUE_TOLERANCE = 14  # OpenCV hue units (0..180) either side of the key's hue (tuned)
+HSV_MIN_SATURATION = 70  # 0..255 (tuned)
+HSV_MIN_VALUE = 40  # 0..255 (tuned)
+HSV_CHOKE = 1  # pixels the matte is eroded before feathering (tuned)
+HSV_FEATHER = 1.5  # Gaussian sigma of the feather, pixels (tuned)
+
+
+def opencv_hsv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = pick_key_colour(image)
+    key_hue = int(cv2.cvtColor(key.reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0, 0])
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    hue_distance = np.abs(hsv[..., 0].astype(np.int16) - key_hue)
+    hue_distance = np.minimum(hue_distance, 180 - hue_distance)  # hue is circular
+    screen = (hue_distance <= HSV_HUE_TOLERANCE) & (hsv[..., 1] >= HSV_MIN_SATURATION) & (hsv[..., 2] >= HSV_MIN_VALUE)
+    matte = (~screen).astype(np.float32)
+    if HSV_CHOKE:
+        matte = cv2.erode(matte, np.ones((2 * HSV_CHOKE + 1,) * 2, np.uint8))
+    alpha = cv2.GaussianBlur(matte, (0, 0), HSV_FEATHER)
+    despilled = image.copy()
+    channel = 1 if screen_family(key) == "green" else 2
+    others = [c for c in range(3) if c != channel]
+    despilled[..., channel] = np.minimum(image[..., channel], image[..., others].max(axis=-1))
+    return from_straight_srgb(alpha, despilled / 255.0)
+
+
+# (c) pymatting closed-form matting on an automatic trimap, ML foreground estimation.
+TRIMAP_SCREEN_DISTANCE = 0.22  # sRGB 0..1 Euclidean distance to the key: below = screen (tuned)
+TRIMAP_SUBJECT_DISTANCE = 0.40  # above = subject (tuned)
+TRIMAP_ERODE = 3  # pixels both sure regions are eroded, to widen the unknown band (tuned)
+
+
+def auto_trimap(image: np.ndarray) -> np.ndarray:
+    """Trimap from colour distance to the key: 0 screen, 1 subject, 0.5 unknown (float64)."""
+    key = pick_key_colour(image).astype(np.float32) / 255
+    distance = np.linalg.norm(image.astype(np.float32) / 255 - key, axis=-1)
+    kernel = np.ones((2 * TRIMAP_ERODE + 1,) * 2, np.uint8)
+    screen = cv2.erode((distance < TRIMAP_SCREEN_DISTANCE).astype(np.uint8), kernel).astype(bool)
+    subject = cv2.erode((distance > TRIMAP_SUBJECT_DISTANCE).astype(np.uint8), kernel).astype(bool)
+    trimap = np.full(distance.shape, 0.5)
+    trimap[screen] = 0.0
+    trimap[subject] = 1.0
+    return trimap
+
+
+def pymatting_cf(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    encoded = image.astype(np.float64) / 255
+    alpha = estimate_alpha_cf(encoded, auto_trimap(image))
+    foreground = estimate_foreground_ml(encoded, alpha)
+    return from_straight_srgb(alpha, foreground)
+
+
+PEERS = {
+    "ffmpeg chromakey+despill": ffmpeg_chromakey,
+    "OpenCV HSV range": opencv_hsv,
+    "pymatting closed-form": pymatting_cf,
+}

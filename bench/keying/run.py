@@ -1,0 +1,113 @@
+"""Keying benchmark: vfxkey's Keyer against ffmpeg, OpenCV and pymatting on known alpha.
+
+Builds the test sets if they are missing (bench/keying/build_set.py), keys every case with
+every method, and prints one table per set: alpha errors SAD, MSE, Gradient, Connectivity
+(vfxkey.matte.metrics, whole image), the mean absolute error of premultiplied linear colour
+over the subject, and seconds per image. Also the issue-3 target (half the best peer on every
+error) and the keyer's ratio to the best peer. Results go to bench/out/keying/results.json.
+
+Usage (from the repo root):
+    python -m bench.keying.run [--set dev heldout] [--methods vfxkey ffmpeg ...] [--limit N] [--save]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from bench.keying import srgb
+from bench.keying.build_set import OUT, build, load_case
+from bench.keying.peers import PEERS
+from vfxkey.matte import metrics
+
+KEYER = "vfxkey Keyer"
+
+
+def vfxkey_keyer(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """vfxkey's keyer as `vfxkey key` runs it on a still: sRGB PNG linearised, screen found automatically."""
+    from vfxkey.matte.greenpost import Keyer, KeySettings
+
+    result = Keyer(KeySettings(screen="auto")).key(srgb.from8(image))
+    return result.alpha, result.premultiplied_rgba()[..., :3]
+
+
+METHODS = {KEYER: vfxkey_keyer, **PEERS}
+ERRORS = {  # name -> (function of (alpha, premultiplied, case), scale for display, header)
+    "sad": (lambda a, p, c: metrics.sad(a, c.alpha), 1, "SAD"),
+    "mse": (lambda a, p, c: metrics.mse(a, c.alpha), 1e3, "MSE x1e3"),
+    "gradient": (lambda a, p, c: metrics.gradient_error(a, c.alpha), 1, "Grad"),
+    "connectivity": (lambda a, p, c: metrics.connectivity_error(a, c.alpha), 1, "Conn"),
+    "colour": (lambda a, p, c: metrics.colour_error(p, c.premultiplied, c.alpha), 1e3, "Colour MAE x1e3"),
+}
+
+
+def evaluate(paths: list[Path], methods: list[str], save: Path | None) -> dict[str, dict]:
+    """Key every case with every method; per-case errors and seconds."""
+    results: dict[str, dict] = {name: {"cases": {}} for name in methods}
+    for path in paths:
+        case = load_case(path)
+        for name in methods:
+            start = time.perf_counter()
+            alpha, premultiplied = METHODS[name](case.image)
+            seconds = time.perf_counter() - start
+            row = {key: fn(alpha, premultiplied, case) for key, (fn, _, _) in ERRORS.items()}
+            results[name]["cases"][case.name] = {**row, "seconds": seconds}
+            if save:
+                folder = save / name.replace(" ", "_")
+                folder.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / f"{case.name}.alpha.png"), np.round(alpha * 255).astype(np.uint8))
+        print(f"  {case.name}: " + ", ".join(f"{n.split()[0]} SAD {results[n]['cases'][case.name]['sad']:.2f}" for n in methods))
+    for result in results.values():
+        rows = result["cases"].values()
+        result["mean"] = {key: float(np.mean([row[key] for row in rows])) for key in [*ERRORS, "seconds"]}
+    return results
+
+
+def print_table(console: Console, title: str, results: dict[str, dict]) -> None:
+    table = Table(title=title)
+    table.add_column("method")
+    for _, _, header in ERRORS.values():
+        table.add_column(header, justify="right")
+    table.add_column("s / image", justify="right")
+    for name, result in results.items():
+        mean = result["mean"]
+        table.add_row(name, *(f"{mean[key] * scale:.4g}" for key, (_, scale, _) in ERRORS.items()), f"{mean['seconds']:.2f}")
+    peers = [name for name in results if name != KEYER]
+    if peers:
+        best = {key: min(results[name]["mean"][key] for name in peers) for key in ERRORS}
+        table.add_row("target: half the best peer", *(f"{best[key] * scale / 2:.4g}" for key, (_, scale, _) in ERRORS.items()), "", style="bold")
+        if KEYER in results:
+            ratio = {key: results[KEYER]["mean"][key] / best[key] if best[key] else float("inf") for key in ERRORS}
+            table.add_row("keyer / best peer (target <= 0.5)", *(f"{ratio[key]:.2f}" for key in ERRORS), "", style="bold")
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", nargs="+", choices=["dev", "heldout"], default=["dev", "heldout"])
+    parser.add_argument("--methods", nargs="+", default=None, help="substrings of method names to run")
+    parser.add_argument("--limit", type=int, default=None, help="first N cases of each set only")
+    parser.add_argument("--save", action="store_true", help="write each method's alpha PNGs to bench/out/keying/<set>/pred/")
+    args = parser.parse_args()
+    methods = [name for name in METHODS if not args.methods or any(s.lower() in name.lower() for s in args.methods)]
+    console = Console(width=160)
+    report = {}
+    for set_name in args.set:
+        paths = build(set_name)[: args.limit]
+        console.print(f"[bold]{set_name}[/]: {len(paths)} cases")
+        report[set_name] = evaluate(paths, methods, OUT / set_name / "pred" if args.save else None)
+        print_table(console, f"Keying, {set_name} set ({len(paths)} cases, whole-image errors)", report[set_name])
+    out = OUT / "results.json"
+    out.write_text(json.dumps(report, indent=1))
+    console.print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()

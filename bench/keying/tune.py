@@ -1,0 +1,58 @@
+"""Tune each peer once on the dev set: a small grid per peer, lowest mean whole-image SAD.
+
+The winners were copied into bench/keying/peers.py as constants and are not changed
+afterwards (the held-out set is never used here). Re-run to check:
+    python -m bench.keying.tune [--peer ffmpeg|hsv|pymatting]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import numpy as np
+
+from bench.keying import peers
+from bench.keying.build_set import build, load_case
+from vfxkey.matte.metrics import sad
+
+GRIDS = {
+    "ffmpeg": (peers.ffmpeg_chromakey, {
+        "CHROMAKEY_SIMILARITY": [0.05, 0.1, 0.15, 0.2, 0.3, 0.4],
+        "CHROMAKEY_BLEND": [0.0, 0.05, 0.1, 0.2],
+    }),
+    "hsv": (peers.opencv_hsv, {
+        "HSV_HUE_TOLERANCE": [10, 16, 24, 32],
+        "HSV_MIN_SATURATION": [40, 70, 100],
+        "HSV_CHOKE": [0, 1],
+        "HSV_FEATHER": [0.75, 1.5, 3.0],
+    }),
+    "pymatting": (peers.pymatting_cf, {
+        "TRIMAP_SCREEN_DISTANCE": [0.15, 0.22, 0.3],
+        "TRIMAP_SUBJECT_DISTANCE": [0.35, 0.5],
+        "TRIMAP_ERODE": [2, 5],
+    }),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--peer", choices=list(GRIDS), nargs="+", default=list(GRIDS))
+    args = parser.parse_args()
+    cases = [load_case(path) for path in build("dev")]
+    for peer in args.peer:
+        method, grid = GRIDS[peer]
+        scores = []
+        for values in itertools.product(*grid.values()):
+            setting = dict(zip(grid, values))
+            for name, value in setting.items():
+                setattr(peers, name, value)
+            score = float(np.mean([sad(method(case.image)[0], case.alpha) for case in cases]))
+            scores.append((score, setting))
+            print(f"{peer} {setting}: mean SAD {score:.3f}", flush=True)
+        best_score, best = min(scores, key=lambda item: item[0])
+        print(f"BEST {peer}: {best} mean SAD {best_score:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
