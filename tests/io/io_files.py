@@ -1,5 +1,7 @@
 """Helpers that write small real image files with OpenImageIO, independently of vfxkey."""
 
+from pathlib import Path
+
 import numpy as np
 import OpenImageIO as oiio
 
@@ -14,6 +16,7 @@ def write_image(path, pixels: np.ndarray, fmt: str = "uint8", **attributes) -> s
     spec["oiio:UnassociatedAlpha"] = 1
     for key, value in attributes.items():
         spec[key.replace("__", ":")] = value
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     out = oiio.ImageOutput.create(str(path))
     assert out.open(str(path), spec), oiio.geterror()
     assert out.write_image(pixels), out.geterror()

@@ -233,17 +233,29 @@ class ImageSource(Source):
             width=spec.width, height=spec.height, channels=spec.nchannels,
             bit_depth=_bit_depth(spec), colorspace=colorspace, fps=_image_fps(spec),
         )
+        if kind == "sequence":
+            # Read every header now (cheap), so a broken or odd-sized frame stops the run
+            # before anything is written rather than halfway through.
+            for number in asked:
+                if number in files and number != first:
+                    image = _open_image(files[number], number)
+                    self._check_resolution(files[number], number, image.spec())
+                    image.close()
+
+    def _check_resolution(self, path: str, frame: int, spec: oiio.ImageSpec) -> None:
+        """Step 4: every frame of a sequence has the first frame's resolution."""
+        if self.info.kind == "sequence" and (spec.width, spec.height) != (self.info.width, self.info.height):
+            raise VfxkeyError(
+                f"{where(path, frame)}: resolution {spec.width}x{spec.height} differs from the "
+                f"sequence's {self.info.width}x{self.info.height}"
+            )
 
     def _decode(self, frame: int) -> Frame:
         path = self._files[frame]
         image = _open_image(path, frame)
         try:
             spec = image.spec()
-            if self.info.kind == "sequence" and (spec.width, spec.height) != (self.info.width, self.info.height):
-                raise VfxkeyError(
-                    f"{where(path, frame)}: resolution {spec.width}x{spec.height} differs from the "
-                    f"sequence's {self.info.width}x{self.info.height} (frame {self.info.frames[0]})"
-                )
+            self._check_resolution(path, frame, spec)
             pixels = image.read_image(0, 0, 0, spec.nchannels, "float")
             if pixels is None or image.has_error:
                 raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {_first_line(image.geterror())}")
