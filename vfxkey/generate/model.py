@@ -1,0 +1,207 @@
+"""Load a Stable Diffusion model from local files only: a diffusers folder or one checkpoint file.
+
+vfxkey never reaches the Hugging Face hub: ``HF_HUB_OFFLINE`` is set before diffusers is
+imported and every load passes ``local_files_only=True``. Accepted models:
+
+- a **diffusers folder** (``model_index.json``, ``unet/``, ``vae/``, ...) of a
+  ``StableDiffusionPipeline`` (SD1.x/2.x, family ``"sd15"``) or
+  ``StableDiffusionXLPipeline`` (family ``"sdxl"``);
+- a **single checkpoint** ``.safetensors`` in the original (LDM) layout. Its configs and
+  tokenizer come from ``config``: a local diffusers folder of the same family, or, when
+  none is given, the family's reference repository *if it is already in the local
+  Hugging Face cache*. Pickled checkpoints (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) can run
+  code when loaded and are refused unless ``allow_pickle=True``.
+
+The model runs in float16 on CUDA when a GPU is present, else float32 on the CPU.
+:func:`model_hash` identifies the weights for output metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from diffusers import (  # noqa: E402
+    DDIMScheduler,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+)
+from diffusers.loaders.single_file_utils import (  # noqa: E402
+    DIFFUSERS_DEFAULT_PIPELINE_PATHS,
+    SingleFileComponentError,
+)
+from safetensors import SafetensorError, safe_open  # noqa: E402
+
+from vfxkey.errors import VfxkeyError  # noqa: E402
+
+PIPELINES = {"sd15": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
+FAMILY_OF_PIPELINE = {"StableDiffusionPipeline": "sd15", "StableDiffusionXLPipeline": "sdxl"}
+SCHEDULERS = {
+    "ddim": DDIMScheduler,
+    "euler": EulerDiscreteScheduler,
+    "euler_a": EulerAncestralDiscreteScheduler,
+    "dpmpp": DPMSolverMultistepScheduler,
+}
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
+HOW_TO_POINT = ("pass --model a diffusers folder (with model_index.json and unet/) "
+                "or a single .safetensors Stable Diffusion checkpoint")
+_HASH_CHUNK = 1 << 20  # bytes read from each end of every weight file
+
+
+@dataclass
+class LoadedModel:
+    """A ready pipeline and what it is, for the generation loop and the output metadata."""
+
+    pipe: DiffusionPipeline      # StableDiffusionPipeline or StableDiffusionXLPipeline
+    family: str                  # "sd15" | "sdxl"
+    path: Path
+    hash: str                    # see model_hash
+    lora: Path | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.pipe.unet.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.pipe.unet.dtype
+
+
+def default_device() -> tuple[torch.device, torch.dtype]:
+    """CUDA float16 when a GPU is present, else CPU float32."""
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.float16
+    return torch.device("cpu"), torch.float32
+
+
+def model_hash(path: str | Path) -> str:
+    """A fingerprint of a model's weight files, cheap even for multi-GB checkpoints.
+
+    sha256 over, for every weight file (``.safetensors``, ``.ckpt``, ``.pt``, ``.pth``,
+    ``.bin``; for a folder, all of them below it in sorted relative-path order): its relative
+    path, its size in bytes, its first MiB and its last MiB. Returned as 64 hex digits.
+    """
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES)
+    digest = hashlib.sha256()
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path) if file != path else file.name}\0{size}\0".encode())
+        with open(file, "rb") as handle:
+            digest.update(handle.read(_HASH_CHUNK))
+            handle.seek(max(0, size - _HASH_CHUNK))
+            digest.update(handle.read(_HASH_CHUNK))
+    return digest.hexdigest()
+
+
+def detect_family(path: str | Path) -> str:
+    """``"sd15"`` or ``"sdxl"`` for a diffusers folder or a single checkpoint; VfxkeyError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        index = path / "model_index.json"
+        if not index.is_file() or not (path / "unet").is_dir():
+            missing = "model_index.json" if not index.is_file() else "unet/"
+            raise VfxkeyError(f"model folder {path} has no {missing}; {HOW_TO_POINT}")
+        name = json.loads(index.read_text()).get("_class_name", "")
+        if name not in FAMILY_OF_PIPELINE:
+            raise VfxkeyError(f"model folder {path} holds a {name or 'unknown'} pipeline; "
+                              "vfxkey generates with StableDiffusionPipeline or StableDiffusionXLPipeline models")
+        return FAMILY_OF_PIPELINE[name]
+    if path.suffix != ".safetensors":
+        raise VfxkeyError(f"model file {path} is not a .safetensors checkpoint; {HOW_TO_POINT}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            keys = set(handle.keys())
+    except (SafetensorError, OSError) as exc:
+        raise VfxkeyError(f"model file {path} cannot be read as safetensors ({exc}); {HOW_TO_POINT}") from None
+    if any(k.startswith("conditioner.embedders.1.") for k in keys):
+        return "sdxl"
+    if any(k.startswith("model.diffusion_model.input_blocks.") for k in keys) and any(
+        k.startswith("first_stage_model.") for k in keys
+    ):
+        return "sd15"
+    raise VfxkeyError(f"model file {path} is not a Stable Diffusion checkpoint (no UNet and VAE weights in the "
+                      f"original layout; a LoRA goes to --lora); {HOW_TO_POINT}")
+
+
+def _single_file_config(path: Path, family: str, config: str | Path | None) -> str:
+    """The local folder whose configs and tokenizer build a single-file checkpoint."""
+    if config is not None:
+        config = Path(config)
+        if detect_family(config) != family:
+            raise VfxkeyError(f"--model-config {config} is not a {family} model like {path}")
+        return str(config)
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    # The family's reference repository, as diffusers would pick it; only its cached copy is used.
+    repo = DIFFUSERS_DEFAULT_PIPELINE_PATHS["v1" if family == "sd15" else "xl_base"]["pretrained_model_name_or_path"]
+    try:
+        return snapshot_download(repo, local_files_only=True, allow_patterns=["*.json", "*.txt"])
+    except (LocalEntryNotFoundError, OSError):
+        raise VfxkeyError(
+            f"single-file checkpoint {path} needs the {family} configs and tokenizer, and {repo} is not in the "
+            "local Hugging Face cache; pass --model-config DIR, a local diffusers folder of the same family"
+        ) from None
+
+
+def load_model(path: str | Path, *, config: str | Path | None = None, lora: str | Path | None = None,
+               scheduler: str = "ddim", allow_pickle: bool = False,
+               device: torch.device | None = None, dtype: torch.dtype | None = None) -> LoadedModel:
+    """Load a local SD1.5-family or SDXL model, optionally with a LoRA, ready to generate.
+
+    ``config`` is only used for single-file checkpoints (see the module docstring).
+    ``device``/``dtype`` default to :func:`default_device`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise VfxkeyError(f"model {path} does not exist; {HOW_TO_POINT}")
+    if path.is_file() and path.suffix in PICKLE_SUFFIXES:
+        if not allow_pickle:
+            raise VfxkeyError(f"model file {path} is a pickled checkpoint, which can run code when loaded; "
+                              "convert it to .safetensors or pass --allow-pickle if you trust it")
+        family, single = "sd15", True
+    else:
+        family, single = detect_family(path), path.is_file()
+    if scheduler not in SCHEDULERS:
+        raise VfxkeyError(f"--scheduler {scheduler!r}: use one of {', '.join(SCHEDULERS)}")
+    if device is None:
+        device, dtype = default_device()
+    dtype = dtype or torch.float32
+
+    pipeline_class = PIPELINES[family]
+    extra = {"safety_checker": None, "requires_safety_checker": False} if family == "sd15" else {}
+    try:
+        if single:
+            pipe = pipeline_class.from_single_file(
+                str(path), config=_single_file_config(path, family, config), local_files_only=True,
+                dtype=dtype, **extra)
+        else:
+            pipe = pipeline_class.from_pretrained(str(path), local_files_only=True, dtype=dtype, **extra)
+    except (OSError, ValueError, KeyError, RuntimeError, SingleFileComponentError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VfxkeyError(f"model {path} could not be loaded: {first_line}; {HOW_TO_POINT}") from None
+
+    pipe.scheduler = SCHEDULERS[scheduler].from_config(pipe.scheduler.config)
+    if lora is not None:
+        lora = Path(lora)
+        if not lora.is_file() or lora.suffix != ".safetensors":
+            raise VfxkeyError(f"--lora {lora}: expected an existing .safetensors LoRA file")
+        try:
+            pipe.load_lora_weights(str(lora.parent), weight_name=lora.name, local_files_only=True)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise VfxkeyError(f"--lora {lora} does not fit model {path}: {str(exc).splitlines()[0]}") from None
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return LoadedModel(pipe=pipe, family=family, path=path, hash=model_hash(path), lora=lora)
