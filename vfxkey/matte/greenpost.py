@@ -253,59 +253,118 @@ def _colour_difference(rgb: np.ndarray, channel: int) -> np.ndarray:
 
 
 def _unmix(rgb: np.ndarray, plate: np.ndarray, model: _ScreenModel, hint: np.ndarray | None) -> np.ndarray:
-    """(H, W) alpha: colour difference against the plate, then projection onto F - B."""
+    """(H, W) alpha: colour difference against the plate, then a shading-model unmix."""
+    h, w = rgb.shape[:2]
     screen_diff = np.maximum(_colour_difference(plate, model.channel), 1e-4)
-    alpha = np.clip(1.0 - _colour_difference(rgb, model.channel) / screen_diff, 0.0, 1.0)
+    alpha = 1.0 - _colour_difference(rgb, model.channel) / screen_diff
+    np.clip(alpha, 0.0, 1.0, out=alpha)
     if hint is not None:
         alpha = np.where(hint <= 0.02, 0.0, np.where(hint >= 0.98, np.maximum(alpha, hint), alpha))
 
     # Noise floor: the spread of alpha over bare screen (sensor noise, fabric texture).
     step = max(1, int(np.sqrt(alpha.size / 50_000)))
     bare = _screen_weight(rgb[::step, ::step], model) > 0.9
-    floor = float(np.clip(3.0 * np.std(alpha[::step, ::step][bare]), 0.0, 0.3)) if bare.sum() > 100 else 0.0
+    floor = float(np.clip(3.0 * np.std(alpha[::step, ::step][bare]), 1e-3, 0.3)) if bare.sum() > 100 else 1e-3
 
     # Foreground colour behind the soft pixels: the nearest surely opaque colour, i.e.
     # push-pull from the interior of the opaque region (edges are mixed, keep off them).
-    h, w = alpha.shape
-    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
-    scale = 4
-    size = (max(1, w // scale), max(1, h // scale))
-    small_w = cv2.resize(interior, size, interpolation=cv2.INTER_AREA)
-    small_fg = cv2.resize(rgb * interior[..., None], size, interpolation=cv2.INTER_AREA)
-    fg_small = _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], (small_w > 0.99).astype(np.float32))
-    fg = cv2.resize(fg_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((5, 5), np.uint8))
+    # Subjects coloured like the screen (a green plant) fail the colour difference; their
+    # cores still stand out as the pixels farthest from the plate within a small
+    # neighbourhood, and far enough from it to be no mix with the screen.
+    distance = np.sqrt(((rgb - plate) ** 2).sum(-1))
+    plate_norm = np.sqrt((plate**2).sum(-1))
+    window = np.ones((7, 7), np.uint8)
+    core = (
+        (distance >= 0.98 * cv2.dilate(distance, window))
+        & (distance > 0.5 * plate_norm)
+        & (cv2.erode(distance, window) < 0.25 * distance)  # a thin structure, screen close by (not a veil)
+    )
+    interior |= core.astype(np.uint8)
+    alpha[core] = 1.0
+    size = (max(1, w // 4), max(1, h // 4))
+    small_w = cv2.resize(interior.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=interior), size, interpolation=cv2.INTER_AREA)
+    fg_small = _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
 
-    # Shading model: the foreground behind a soft pixel has the chromaticity of the
-    # nearby opaque colour but any brightness, F = k * c. Then I - B = (alpha k) c - alpha B,
-    # two unknowns per pixel, solved by least squares (2x2 normal equations).
-    band = (alpha > floor) & (interior == 0)
-    c = _chromaticity(fg[band])
-    b = plate[band]
-    r = rgb[band] - b
-    cc, cb, bb = (c * c).sum(-1), (c * b).sum(-1), (b * b).sum(-1)
-    rc, rb = (r * c).sum(-1), (r * b).sum(-1)
+    # The band: neither surely screen nor surely opaque. Work on its pixels only.
+    band = np.flatnonzero((alpha > floor) & (interior == 0))
+    alpha_band = alpha.reshape(-1)[band]
+    alpha[interior == 0] = 0.0
+    ys, xs = np.divmod(band, w)
+    fg = fg_small[np.minimum(ys // 4, size[1] - 1), np.minimum(xs // 4, size[0] - 1)]
+    c = _chromaticity(fg)
+    b = plate.reshape(-1, 3)[band]
+    r = rgb.reshape(-1, 3)[band] - b
+
+    # Shading model: the foreground behind a soft pixel has the chromaticity c of the
+    # nearby opaque colour but any brightness k. Then I - B = (alpha k) c - alpha B: two
+    # unknowns per pixel, solved by least squares (2x2 normal equations).
+    dot = lambda x, y: x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1] + x[:, 2] * y[:, 2]  # noqa: E731
+    cc, cb, bb, rc, rb = dot(c, c), dot(c, b), dot(b, b), dot(r, c), dot(r, b)
     det = cc * bb - cb * cb
     safe_det = np.maximum(det, 1e-9)
-    solved = (cc * -rb + cb * rc) / safe_det
+    solved = (cb * rc - cc * rb) / safe_det
     brightness = (bb * rc - cb * rb) / safe_det
     # Trust the model where it is well conditioned (c not parallel to B) and explains
     # the pixel; elsewhere (a colour unlike its neighbours) keep the colour difference.
     residual = r - brightness[:, None] * c + solved[:, None] * b
-    misfit = (residual * residual).sum(-1) / np.maximum((r * r).sum(-1), 1e-9)
-    conditioning = det / np.maximum(cc * bb, 1e-9)
-    trust = np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (conditioning > 0.05)
-    alpha[band] = trust * solved + (1.0 - trust) * alpha[band]
-    alpha[~band & (interior == 0)] = 0.0
+    misfit = dot(residual, residual) / np.maximum(dot(r, r), 1e-9)
+    trust = np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (det > 0.05 * cc * bb)
+    unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
     # Below the noise floor alpha goes to 0; between one and two floors it ramps back
     # to the unmixed value, so soft edges above the noise keep their measured alpha.
-    alpha = np.clip(alpha, 0.0, 1.0)
-    return alpha * np.clip(alpha / max(floor, 1e-6) - 1.0, 0.0, 1.0)
+    alpha.reshape(-1)[band] = unmixed * np.clip(unmixed / floor - 1.0, 0.0, 1.0)
+    return alpha
 
 
 # 4. Refinement --------------------------------------------------------------------
-def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int) -> np.ndarray:
-    """Colour guided filter of alpha (He et al. 2010), applied in the uncertain band."""
-    return alpha
+def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, eps: float = 1e-4) -> np.ndarray:
+    """Colour guided filter of alpha (He, Sun and Tang, "Guided Image Filtering", 2010).
+
+    Alpha is modelled in each window as a linear function of the colour, the local
+    model behind closed-form matting; the filter fits it by ridge regression with box
+    filters and averages the overlapping fits. The fits are made at half resolution
+    (He and Sun, "Fast Guided Filter", 2015) and applied at full resolution, and only to
+    the uncertain band: pixels whose alpha is 0 or 1 in a whole window keep it.
+    """
+    h, w = alpha.shape
+    half = (max(1, w // 2), max(1, h // 2))
+    guide = cv2.resize(rgb, half, interpolation=cv2.INTER_AREA)
+    target = cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
+    box = lambda x: cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1))  # noqa: E731
+    mean_i = box(guide)
+    mean_a = box(target)
+    cov_ia = box(guide * target[..., None]) - mean_i * mean_a[..., None]
+    # Colour covariance per window plus eps * identity: six distinct entries.
+    r, g, b = guide[..., 0], guide[..., 1], guide[..., 2]
+    mr, mg, mb = mean_i[..., 0], mean_i[..., 1], mean_i[..., 2]
+    products = box(cv2.merge([r * r, r * g, r * b, g * g, g * b, b * b]))
+    srr = products[..., 0] - mr * mr + eps
+    srg = products[..., 1] - mr * mg
+    srb = products[..., 2] - mr * mb
+    sgg = products[..., 3] - mg * mg + eps
+    sgb = products[..., 4] - mg * mb
+    sbb = products[..., 5] - mb * mb + eps
+    # a = sigma^-1 cov_ia, by the symmetric 3x3 adjugate; b = mean alpha - a . mean colour.
+    irr, irg, irb = sgg * sbb - sgb * sgb, sgb * srb - srg * sbb, srg * sgb - sgg * srb
+    igg, igb, ibb = srr * sbb - srb * srb, srg * srb - srr * sgb, srr * sgg - srg * srg
+    inv_det = 1.0 / (srr * irr + srg * irg + srb * irb)
+    cr, cg, cb = cov_ia[..., 0], cov_ia[..., 1], cov_ia[..., 2]
+    ar = (irr * cr + irg * cg + irb * cb) * inv_det
+    ag = (irg * cr + igg * cg + igb * cb) * inv_det
+    ab = (irb * cr + igb * cg + ibb * cb) * inv_det
+    offset = mean_a - ar * mr - ag * mg - ab * mb
+    coefficients = cv2.resize(box(cv2.merge([ar, ag, ab, offset])), (w, h), interpolation=cv2.INTER_LINEAR)
+
+    soft = ((alpha > 0.0) & (alpha < 1.0)).astype(np.uint8)
+    band = np.flatnonzero(cv2.dilate(soft, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)))
+    k = coefficients.reshape(-1, 4)[band]
+    i = rgb.reshape(-1, 3)[band]
+    refined = k[:, 0] * i[:, 0] + k[:, 1] * i[:, 1] + k[:, 2] * i[:, 2] + k[:, 3]
+    out = alpha.copy()
+    out.reshape(-1)[band] = np.clip(refined, 0.0, 1.0)
+    return out
 
 
 # 5. Despeckle ---------------------------------------------------------------------
