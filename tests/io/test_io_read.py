@@ -149,3 +149,18 @@ def test_nan_and_inf_are_counted_then_zeroed_or_refused(tmp_path):
     assert np.isfinite(frame.rgb).all() and frame.alpha[2, 2] == 0.0 and frame.rgb[0, 0, 0] == 0.0
     with pytest.raises(VfxkeyError, match=r"bad\.1001\.exr \(frame 1001\): 3 NaN/Inf pixel values"):
         open_source(tmp_path / "bad.####.exr", nan="error").read(1001)
+
+
+def test_frame_alpha_conventions():
+    from vfxkey.io.read import Frame
+
+    rgb = np.array([[[0.2, 0.4, 0.6], [0.2, 0.4, 0.6], [0.3, 0.0, 0.0]]], np.float32)
+    alpha = np.array([[0.5, 1.0, 0.0]], np.float32)
+    premultiplied = Frame(1, rgb, alpha, True, "x.exr")
+    np.testing.assert_allclose(premultiplied.straight_rgba()[0], [[0.4, 0.8, 1.2, 0.5], [0.2, 0.4, 0.6, 1.0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(premultiplied.premultiplied_rgba()[..., :3], rgb)
+    straight = Frame(1, rgb, alpha, False, "x.png")
+    np.testing.assert_allclose(straight.premultiplied_rgba()[0], [[0.1, 0.2, 0.3, 0.5], [0.2, 0.4, 0.6, 1.0], [0, 0, 0, 0]])
+    opaque = Frame(1, rgb, None, False, "x.jpg")
+    np.testing.assert_array_equal(opaque.straight_rgba()[..., 3], 1.0)
+    np.testing.assert_array_equal(rgb[0, 0], np.float32([0.2, 0.4, 0.6]))  # the frame's arrays are not modified

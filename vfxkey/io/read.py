@@ -71,20 +71,26 @@ class Frame:
 
     def premultiplied_rgba(self) -> np.ndarray:
         """``(H, W, 4)`` float32, colour premultiplied; alpha 1 where the file has none."""
-        if self.alpha is None:
-            return np.dstack([self.rgb, np.ones(self.rgb.shape[:2], np.float32)])
-        rgb = self.rgb if self.premultiplied else self.rgb * self.alpha[..., None]
-        return np.dstack([rgb, self.alpha]).astype(np.float32, copy=False)
+        rgba = self._rgba()
+        if self.alpha is not None and not self.premultiplied:
+            rgba[..., :3] *= rgba[..., 3:]
+        return rgba
 
     def straight_rgba(self) -> np.ndarray:
         """``(H, W, 4)`` float32, straight colour (0 where alpha is 0); alpha 1 where the file has none."""
-        if self.alpha is None:
-            return np.dstack([self.rgb, np.ones(self.rgb.shape[:2], np.float32)])
-        rgb = self.rgb
-        if self.premultiplied:
-            safe = np.where(self.alpha > 0, self.alpha, 1.0)[..., None]
-            rgb = np.where(self.alpha[..., None] > 0, rgb / safe, 0.0)
-        return np.dstack([rgb, self.alpha]).astype(np.float32, copy=False)
+        rgba = self._rgba()
+        if self.alpha is not None and self.premultiplied:
+            alpha = rgba[..., 3:]
+            np.divide(rgba[..., :3], alpha, out=rgba[..., :3], where=alpha > 0)
+            rgba[..., :3][np.broadcast_to(alpha <= 0, rgba[..., :3].shape)] = 0.0
+        return rgba
+
+    def _rgba(self) -> np.ndarray:
+        """A new ``(H, W, 4)`` float32 array of ``rgb`` and ``alpha`` (1 when there is none)."""
+        rgba = np.empty(self.rgb.shape[:2] + (4,), np.float32)
+        rgba[..., :3] = self.rgb
+        rgba[..., 3] = 1.0 if self.alpha is None else self.alpha
+        return rgba
 
 
 @dataclass
@@ -152,7 +158,8 @@ class Source:
             self.warn(f"{where(source, frame)}: {bad} NaN/Inf pixel values set to 0")
             rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
             alpha = None if alpha is None else np.nan_to_num(alpha, nan=0.0, posinf=0.0, neginf=0.0)
-        rgb = convert(rgb, self.info.colorspace, self.working_space)
+        if self.info.colorspace != self.working_space:
+            rgb = convert(rgb, self.info.colorspace, self.working_space)
         return Frame(frame, rgb, alpha, premultiplied, source)
 
 
@@ -266,8 +273,8 @@ class ImageSource(Source):
         pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
         alpha_index = spec.alpha_channel if spec.alpha_channel >= 0 else (3 if spec.nchannels >= 4 else -1)
         colour = [c for c in range(min(spec.nchannels, 3)) if c != alpha_index]
-        rgb = pixels[..., colour[:3]] if len(colour) >= 3 else np.repeat(pixels[..., colour[:1]], 3, axis=-1)
-        alpha = pixels[..., alpha_index].copy() if alpha_index >= 0 else None
+        rgb = pixels[..., :3] if len(colour) == 3 else np.repeat(pixels[..., colour[:1]], 3, axis=-1)
+        alpha = pixels[..., alpha_index] if alpha_index >= 0 else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
         return self._finish(frame, path, rgb, alpha, premultiplied)
