@@ -172,3 +172,15 @@ def test_preview_png_is_srgb_with_straight_alpha(tmp_path):
     frame = open_source(tmp_path / "p" / "preview.png", input_colorspace="Raw").read(1)
     np.testing.assert_allclose(frame.rgb, 128 / 255, atol=1e-6)
     np.testing.assert_allclose(frame.alpha[0], [0.0, 128 / 255, 1.0], atol=1e-6)
+
+
+def test_frame_rates_from_pyav_18_fractions_and_pyav_19_avrationals():
+    from vfxkey.io.read import _rate
+
+    class AVRational:  # PyAV 19's type: num/den, unset is 0/1
+        def __init__(self, num, den):
+            self.num, self.den = num, den
+
+    assert _rate(Fraction(24000, 1001)) == Fraction(24000, 1001)
+    assert _rate(AVRational(30000, 1001)) == Fraction(30000, 1001)
+    assert _rate(AVRational(0, 1)) is None and _rate(None) is None and _rate(Fraction(0)) is None

@@ -289,10 +289,13 @@ def _image_fps(spec: oiio.ImageSpec) -> Fraction | None:
 
 
 def _rate(rate) -> Fraction | None:
-    """An exact frame rate from PyAV (a ``Fraction`` in PyAV 18, an ``AVRational`` in 19)."""
-    if rate is None or not rate.denominator or not rate.numerator:
+    """An exact rational from PyAV: a ``Fraction`` in PyAV 18, an ``AVRational`` (``num``/``den``,
+    unset = 0/1) in PyAV 19. None when unset."""
+    if rate is None:
         return None
-    return Fraction(int(rate.numerator), int(rate.denominator))
+    num = getattr(rate, "numerator", None)
+    num, den = (rate.num, rate.den) if num is None else (num, rate.denominator)
+    return Fraction(int(num), int(den)) if num and den else None
 
 
 class MovieSource(Source):
@@ -316,6 +319,7 @@ class MovieSource(Source):
         if self.fps is None:
             raise VfxkeyError(f"{path}: movie has no frame rate")
         self.first = first
+        self._time_base = _rate(stream.time_base)
         self._start_pts = stream.start_time or 0
         count = stream.frames or self._count_packets()
         self._available = list(range(first, first + count))
@@ -341,12 +345,12 @@ class MovieSource(Source):
 
     def _number(self, av_frame: av.VideoFrame) -> int:
         """Shot frame number of a decoded frame, from its timestamp."""
-        seconds = (av_frame.pts - self._start_pts) * self._stream.time_base
+        seconds = (av_frame.pts - self._start_pts) * self._time_base
         return self.first + round(seconds * self.fps)
 
     def _seek(self, frame: int) -> None:
         """Restart decoding at the keyframe at or before ``frame``."""
-        target = self._start_pts + int((frame - self.first) / self.fps / self._stream.time_base)
+        target = self._start_pts + int((frame - self.first) / self.fps / self._time_base)
         self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
         self._decoder = self._container.decode(self._stream)
 
