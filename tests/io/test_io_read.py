@@ -97,6 +97,8 @@ def test_sequence_lists_missing_frames(tmp_path):
 def test_sequence_reads_frames_in_order_with_its_colour_space(tmp_path):
     pattern = write_sequence(tmp_path, range(1001, 1006))
     source = open_source(pattern, FrameRange.parse("1001-1005x2"))
+    with pytest.raises(VfxkeyError, match=r"plate\.####\.exr \(frame 1006\): no such frame"):
+        source.read(1006)
     assert source.info.kind == "sequence" and source.info.colorspace == "ACEScg"
     frames = list(source)
     assert [f.number for f in frames] == [1001, 1003, 1005] and len(source) == 3

@@ -132,6 +132,8 @@ class Source:
     def read(self, frame: int) -> Frame:
         """Decode shot frame ``frame`` (a missing one is held or black, per ``missing``)."""
         if frame not in self._available:
+            if self.missing_policy == "error":
+                raise VfxkeyError(f"{where(self.info.path, frame)}: no such frame")
             if self.missing_policy == "black":
                 return self._black(frame)
             return dataclasses.replace(self._decode(_held_frame(self._available, frame)), number=frame)
@@ -344,7 +346,9 @@ class MovieSource(Source):
         return count
 
     def _number(self, av_frame: av.VideoFrame) -> int:
-        """Shot frame number of a decoded frame, from its timestamp."""
+        """Shot frame number of a decoded frame, from its timestamp (decode order without one)."""
+        if av_frame.pts is None:
+            return self._next
         seconds = (av_frame.pts - self._start_pts) * self._time_base
         return self.first + round(seconds * self.fps)
 
@@ -381,9 +385,6 @@ class MovieSource(Source):
         rgb = gbra[..., [2, 0, 1]]
         alpha = _alpha_plane(av_frame) if self.info.channels == 4 else None
         return self._finish(frame, self.path, rgb, alpha, False)
-
-    def close(self) -> None:
-        self._container.close()
 
 
 def _alpha_plane(av_frame: av.VideoFrame) -> np.ndarray:
