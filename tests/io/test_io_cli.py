@@ -157,3 +157,16 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_output(tmp_path, case):
     out = tmp_path / "out"
     assert not out.exists() or list(out.iterdir()) == [], (name, list(out.iterdir()))
     assert not list(tmp_path.glob("**/.*.tmp*")), name
+
+
+def test_probe_reports_a_movie_with_an_exact_rate(tmp_path):
+    from vfxkey.io.write import ProResWriter
+
+    with ProResWriter(tmp_path / "el.mov", 10, 6, Fraction(24000, 1001)) as writer:
+        for _ in range(3):
+            writer.write(np.ones((6, 10, 4), np.float32))
+    result = run("probe", tmp_path / "el.mov", "--first", "1")
+    assert result.exit_code == 0, result.output
+    lines = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.output.splitlines())
+    assert (lines["kind"], lines["range"], lines["resolution"], lines["channels"]) == ("movie", "1-3", "10x6", "4")
+    assert lines["colour space"] == "Camera Rec.709" and lines["fps"] == "24000/1001 (23.976)"
