@@ -134,7 +134,7 @@ def test_frame_writer_movie_and_failed_movie_leaves_nothing(tmp_path):
         writer.write(1002, rgba)
     assert open_source(tmp_path / "out.mov").info.fps == Fraction(30000, 1001)
 
-    with pytest.raises(VfxkeyError, match=r"frame is 7x5 but the movie is 6x4"):
+    with pytest.raises(VfxkeyError, match=r"bad\.mov \(frame 1002\): frame is 7x5 but the movie is 6x4"):
         with open_frame_writer(tmp_path / "bad.mov", frame_count=2, fps=Fraction(24)) as writer:
             writer.write(1001, rgba)
             writer.write(1002, np.zeros((5, 7, 4), np.float32))

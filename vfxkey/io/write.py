@@ -216,16 +216,17 @@ class ProResWriter:
             self._stack.__exit__(*sys.exc_info())  # removes the temporary file
             raise
 
-    def write(self, rgba_premultiplied: np.ndarray) -> None:
+    def write(self, rgba_premultiplied: np.ndarray, *, frame: int | None = None) -> None:
         """Encode one frame.
 
         Args:
             rgba_premultiplied: ``(H, W, 4)`` float, premultiplied, scene-linear in the
                 working space. Stored straight and Rec.709 encoded, clipped to 0..1.
+            frame: the shot frame number, for error messages only.
         """
         if rgba_premultiplied.shape != (self.height, self.width, 4):
             raise VfxkeyError(
-                f"{where(self.path, self._count)}: frame is {rgba_premultiplied.shape[1]}x"
+                f"{where(self.path, frame)}: frame is {rgba_premultiplied.shape[1]}x"
                 f"{rgba_premultiplied.shape[0]} but the movie is {self.width}x{self.height}"
             )
         rgb, alpha = _straight(rgba_premultiplied)
@@ -233,17 +234,17 @@ class ProResWriter:
         # gbrapf32le planes are G, B, R, A. Convert to Y'CbCr ourselves with the BT.709
         # matrix and video range (letting the encoder convert would use BT.601).
         gbra = np.stack([encoded[..., 1], encoded[..., 2], encoded[..., 0], np.clip(alpha, 0.0, 1.0)], axis=-1)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(gbra, dtype=np.float32), format="gbrapf32le")
-        frame = frame.reformat(
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(gbra, dtype=np.float32), format="gbrapf32le")
+        video_frame = video_frame.reformat(
             format="yuva444p10le",
             src_colorspace=Colorspace.ITU709,
             dst_colorspace=Colorspace.ITU709,
             dst_color_range=ColorRange.MPEG,
         )
-        _tag_bt709(frame)
-        frame.pts = self._count
+        _tag_bt709(video_frame)
+        video_frame.pts = self._count
         self._count += 1
-        self._container.mux(self._stream.encode(frame))
+        self._container.mux(self._stream.encode(video_frame))
 
     def close(self) -> None:
         """Flush the encoder, close the file and move it into place."""
@@ -265,7 +266,7 @@ class ProResWriter:
             self._stack.__exit__(exc_type, exc, tb)
 
 
-def _tag_bt709(target) -> None:
+def _tag_bt709(target: av.VideoFrame | av.video.codeccontext.VideoCodecContext) -> None:
     """Tag a codec context or frame as BT.709 primaries, transfer and matrix, video range."""
     target.color_primaries = 1  # AVCOL_PRI_BT709
     target.color_trc = 1  # AVCOL_TRC_BT709
@@ -374,7 +375,7 @@ class FrameWriter:
                     self.output, width, height, self.fps or Fraction(24),
                     working_space=self.working_space, metadata=self.metadata,
                 )
-            self._movie.write(rgba_premultiplied)
+            self._movie.write(rgba_premultiplied, frame=frame)
             return self.output
 
         path = self._exr_path(frame, source_name)
