@@ -72,9 +72,20 @@ SIGN_PATTERNS: dict[str, dict[str, tuple[int, int, int, int]]] = {
     "sdxl": {"green": (0, 1, 1, 0)},
 }
 
-# Screen colours for named keys without a colour in the name (sRGB-encoded, 0..1):
-# the usual digital chroma green and blue.
-SCREEN_SRGB = {"green": (0.0, 177 / 255, 64 / 255), "blue": (0.0, 71 / 255, 187 / 255)}
+# The colour each named key stands for (sRGB-encoded, 0..1): the usual digital chroma green
+# and blue, and the plain colours the sign patterns are named after. Used for the colour path
+# of key_direction, the keyer's screen colour and the GSG target.
+KEY_SRGB = {
+    "green": (0.0, 177 / 255, 64 / 255),
+    "blue": (0.0, 71 / 255, 187 / 255),
+    "cyan": (0.0, 1.0, 1.0),
+    "magenta": (1.0, 0.0, 1.0),
+    "purple": (0.5, 0.0, 1.0),
+    "black": (0.0, 0.0, 0.0),
+    "orange": (1.0, 0.5, 0.0),
+    "white": (1.0, 1.0, 1.0),
+    "yellow": (1.0, 1.0, 0.0),
+}
 
 # Linear latent-to-RGB preview factors (rows ch0..ch3, columns R, G, B; REFERENCE 1.1).
 LATENT_RGB_FACTORS = {
@@ -222,7 +233,7 @@ def parse_key(key: str) -> str | tuple[float, float, float]:
     if match:
         value = int(match.group(1), 16)
         return tuple(((value >> shift) & 0xFF) / 255 for shift in (16, 8, 0))
-    names = sorted(set(SIGN_PATTERNS["sd15"]) | set(SCREEN_SRGB))
+    names = sorted(KEY_SRGB)
     if key not in names:
         raise VfxkeyError(f"--key {key!r}: use #RRGGBB or one of {', '.join(names)}")
     return key
@@ -242,7 +253,7 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
     """
     if isinstance(key, str) and key in SIGN_PATTERNS.get(family, {}):
         return torch.tensor(SIGN_PATTERNS[family][key], dtype=torch.float32)
-    rgb = torch.tensor(SCREEN_SRGB[key] if isinstance(key, str) else key, dtype=torch.float32)
+    rgb = torch.tensor(KEY_SRGB[key] if isinstance(key, str) else key, dtype=torch.float32)
     grey = torch.full((3,), 0.5)
     if vae is not None:
         plates = torch.stack([rgb, grey])[:, :, None, None].expand(2, 3, 64, 64) * 2 - 1

@@ -1,0 +1,133 @@
+"""The generation loop: one keyed element frame from a prompt, a seed and a frame number.
+
+For each frame:
+
+1. build the TKG-DM initial noise for ``(seed, frame, settings)`` (:mod:`.noise`);
+2. run the diffusers pipeline with ``latents=`` that noise, the prompt and
+   ``negative_prompt=``, while capturing the subject's cross-attention (:mod:`.attention`)
+   and, when a matting head is given, the VAE decoder feature (:mod:`.decoder_features`);
+3. the pipeline decodes to an sRGB-encoded, display-referred image in 0..1; linearise it
+   into the working space with :func:`vfxkey.io.colour.convert`;
+4. binarise the attention into the coarse hint mask.
+
+Nothing here depends on which other frames are generated, so any frame renders identically
+alone or inside any chunk.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from vfxkey.errors import VfxkeyError
+from vfxkey.generate.attention import binarise, capture_attention, subject_token_indices
+from vfxkey.generate.decoder_features import capture_decoder_features
+from vfxkey.generate.model import LoadedModel
+from vfxkey.generate.noise import (
+    DEFAULT_TARGET_SHIFT,
+    ForegroundPath,
+    NoiseSettings,
+    key_direction,
+    keyed_noise,
+)
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """What to generate; with the seed and frame number it fixes every pixel."""
+
+    prompt: str
+    negative_prompt: str = ""
+    width: int = 512                       # pixels
+    height: int = 512
+    steps: int = 30
+    guidance: float = 7.5
+    key: str | tuple[float, float, float] = "green"   # name, or sRGB-encoded 0..1 triple
+    target_shift: float | None = None      # None: the model family's TKG-DM default
+    region: ForegroundPath = field(default_factory=ForegroundPath)
+    temporal: str = "locked"
+    drift_period: int = 24
+    subject: str | None = None             # prompt words for the attention hint; None = whole prompt
+    attention_steps: int = 5               # last reverse steps whose cross-attention is averaged
+    working_space: str = WORKING_SPACE
+
+
+@dataclass
+class GeneratedFrame:
+    """One generated frame."""
+
+    frame: int
+    rgb: np.ndarray             # (H, W, 3) float32, scene-linear, working space
+    screen: np.ndarray          # (H, W, 3) float32, the decoded image as is: sRGB-encoded 0..1
+    hint: np.ndarray            # (H, W) float32 0/1, subject mask from cross-attention
+    head_mask: np.ndarray | None  # (H, W) float32 0..1 from the matting head, if one was given
+    latents: torch.Tensor       # (1, C, h, w) final denoised latents (before VAE scaling)
+
+
+class KeyedGenerator:
+    """Generates keyed frames with one loaded model and fixed settings."""
+
+    def __init__(self, model: LoadedModel, settings: GenerationSettings, seed: int, head=None):
+        self.model = model
+        self.settings = settings
+        self.seed = seed
+        self.head = head
+        pipe = model.pipe
+        scale = pipe.vae_scale_factor
+        if settings.width % scale or settings.height % scale:
+            raise VfxkeyError(f"--size {settings.width}x{settings.height}: both sides must be multiples of {scale}")
+        self.latent_size = (settings.height // scale, settings.width // scale)
+        shift = settings.target_shift if settings.target_shift is not None else DEFAULT_TARGET_SHIFT[model.family]
+        direction = key_direction(settings.key, family=model.family, vae=pipe.vae)
+        self.noise_settings = NoiseSettings(
+            latent_shape=(pipe.unet.config.in_channels, *self.latent_size),
+            direction=tuple(float(v) for v in direction),
+            target_shift=shift,
+            region=settings.region,
+            temporal=settings.temporal,
+            drift_period=settings.drift_period,
+        )
+        self.token_indices = subject_token_indices(pipe.tokenizer, settings.prompt, settings.subject)
+
+    def __call__(self, frame: int) -> GeneratedFrame:
+        s, pipe = self.settings, self.model.pipe
+        # 1. TKG-DM initial noise, a pure function of (seed, frame, settings)
+        latents = keyed_noise(self.seed, frame, self.noise_settings).to(self.model.device, self.model.dtype)
+
+        final = {}
+
+        def keep_latents(pipeline, step, timestep, callback_kwargs):
+            final["latents"] = callback_kwargs["latents"]
+            return callback_kwargs
+
+        # 2. denoise with attention capture; decode with the matting head's hook when given
+        guided = s.guidance > 1.0
+        head_capture = capture_decoder_features(pipe.vae, transform=self.head) if self.head else nullcontext()
+        with capture_attention(pipe.unet, self.token_indices, self.latent_size, s.steps,
+                               s.attention_steps, guided=guided) as attention, head_capture as head_features:
+            screen = pipe(
+                prompt=s.prompt,
+                negative_prompt=s.negative_prompt or None,
+                height=s.height,
+                width=s.width,
+                num_inference_steps=s.steps,
+                guidance_scale=s.guidance,
+                latents=latents,
+                output_type="np",
+                callback_on_step_end=keep_latents,
+            ).images[0].astype(np.float32)
+
+        # 3. the decoded image is sRGB-encoded display-referred; linearise to the working space
+        rgb = convert(screen, DISPLAY_SPACE, s.working_space)
+
+        # 4. coarse masks: the attention hint, and the matting head's output if any
+        hint = binarise(attention.soft_map(), (s.height, s.width))
+        head_mask = None
+        if self.head is not None:
+            head_mask = head_features.output()[0, 0].float().cpu().numpy()
+        return GeneratedFrame(frame=frame, rgb=rgb, screen=screen, hint=hint, head_mask=head_mask,
+                              latents=final["latents"].float().cpu())
