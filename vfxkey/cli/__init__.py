@@ -18,6 +18,8 @@ from vfxkey.errors import VfxkeyError
 COMMANDS: dict[str, str] = {
     "probe": "vfxkey.cli.probe:probe",
     "convert": "vfxkey.cli.convert:convert",
+    "train-matte-head": "vfxkey.cli.train:train_matte_head",
+    "make-trainset": "vfxkey.cli.train:make_trainset",
 }
 
 
