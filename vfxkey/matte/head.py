@@ -236,19 +236,25 @@ def train_head(
     optimiser = torch.optim.AdamW(head.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
 
+    # Features are kept (on CPU, with their masks) while the whole set's fit in cache_bytes.
     height, width = dataset[0][1].shape
-    feature_bytes = decoder_feature_channels(vae) * height * width * 4
-    cache: dict[int, torch.Tensor] | None = {} if feature_bytes * len(dataset) <= cache_bytes else None
+    keep = decoder_feature_channels(vae) * height * width * 4 * len(dataset) <= cache_bytes
+    cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def features_of(indices: list[int]) -> torch.Tensor:
-        missing = [i for i in indices if cache is None or i not in cache]
+    def load(indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(features, masks)`` of a batch: ``(B, C, H, W)`` and ``(B, 1, H, W)`` on the VAE's device."""
+        missing = sorted({i for i in indices if i not in cache})
+        fresh = {}
         if missing:
-            images = torch.from_numpy(np.stack([dataset[i][0] for i in missing])).permute(0, 3, 1, 2)
-            computed = dict(zip(missing, encode_decode_features(vae, images).float().cpu(), strict=True))
-            if cache is None:
-                return torch.stack([computed[i] for i in indices]).to(device)
-            cache.update(computed)
-        return torch.stack([cache[i] for i in indices]).to(device)
+            pairs = [dataset[i] for i in missing]
+            images = torch.from_numpy(np.stack([image for image, _ in pairs])).permute(0, 3, 1, 2)
+            features = encode_decode_features(vae, images).float().cpu()
+            masks = [torch.from_numpy(mask)[None] for _, mask in pairs]
+            fresh = dict(zip(missing, zip(features, masks, strict=True), strict=True))
+            if keep:
+                cache.update(fresh)
+        items = [cache[i] if i in cache else fresh[i] for i in indices]
+        return torch.stack([f for f, _ in items]).to(device), torch.stack([m for _, m in items]).to(device)
 
     order: list[int] = []
     losses = []
@@ -257,9 +263,9 @@ def train_head(
         while len(order) < batch_size:
             order += torch.randperm(len(dataset), generator=generator).tolist()
         batch, order = order[:batch_size], order[batch_size:]
-        masks = torch.from_numpy(np.stack([dataset[i][1] for i in batch]))[:, None].to(device)
+        features, masks = load(batch)
 
-        loss = matting_loss(head(features_of(batch)), masks)
+        loss = matting_loss(head(features), masks)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
