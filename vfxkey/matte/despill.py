@@ -39,9 +39,11 @@ def despill(
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"despill strength must be within 0..1, got {strength}")
-    others = [c for c in range(3) if c != screen_channel]
-    limit = np.maximum(rgb[..., others[0]], rgb[..., others[1]])
-    excess = strength * np.maximum(rgb[..., screen_channel] - limit, 0.0)
+    a, b = (c for c in range(3) if c != screen_channel)
+    screen = rgb[..., screen_channel]
+    excess = screen - np.maximum(rgb[..., a], rgb[..., b])
+    np.maximum(excess, 0.0, out=excess)
+    excess *= strength
     out = rgb + (luma[screen_channel] * excess)[..., None]
     out[..., screen_channel] -= excess
     return out.astype(np.float32, copy=False)

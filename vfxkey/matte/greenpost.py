@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from vfxkey.matte.despill import REC709_LUMA, despill
+from vfxkey.matte.metrics import gsg
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
 
@@ -141,20 +142,37 @@ class Keyer:
         if s.refine_radius > 0:
             alpha = _refine(rgb, alpha, s.refine_radius)
 
+        # The hint overrules the key where it is sure: screen where it is ~0, opaque well
+        # inside where it is ~1 (its edges are coarse, so they are left to the key).
+        if hint is not None:
+            inside = cv2.erode((hint >= 0.98).astype(np.uint8), np.ones((11, 11), np.uint8))
+            alpha = np.where(hint <= 0.02, 0.0, np.where(inside == 1, 1.0, alpha)).astype(np.float32)
+
         # 5. Despeckle.
         if s.despeckle > 0:
             alpha = _despeckle(alpha, s.despeckle)
 
-        # 6. Foreground colour: exact premultiplied colour for the plate, then despill.
-        premult = np.maximum(rgb - (1.0 - alpha[..., None]) * plate, 0.0)
-        foreground = premult / np.maximum(alpha, 1e-3)[..., None]
-        foreground[alpha < 1e-3] = 0.0
+        # 6. Foreground colour: F = B + (I - B) / alpha, exact for the plate (so the
+        # premultiplied colour is I - (1 - alpha) B), then despill. Opaque pixels are I.
+        foreground = cv2.bitwise_and(rgb, rgb, mask=(alpha > 0.0).astype(np.uint8))
+        soft = np.flatnonzero((alpha > 0.0) & (alpha < 1.0))
+        a = alpha.reshape(-1)[soft, None]
+        b = plate.reshape(-1, 3)[soft]
+        foreground.reshape(-1, 3)[soft] = np.maximum(b + (rgb.reshape(-1, 3)[soft] - b) / a, 0.0)
         if s.despill > 0:
             foreground = despill(foreground, model.channel, s.despill, s.luma)
 
-        soft = float(np.mean((alpha > 0.02) & (alpha < 0.98)))
-        qc = {"screen_rgb": [float(c) for c in model.rgb], "soft_fraction": soft}
+        qc = {
+            "screen_rgb": [float(c) for c in model.rgb],
+            "gsg": gsg(rgb, model.rgb, max_pixels=10_000),
+            "soft_fraction": float(np.mean((alpha > 0.02) & (alpha < 0.98))),
+        }
         return KeyResult(alpha=alpha, foreground=foreground, qc=qc)
+
+
+def _channel_sum(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H, W): r + g + b, with OpenCV's threaded transform."""
+    return cv2.transform(rgb, np.ones((1, 3), np.float32))
 
 
 def _chromaticity(rgb: np.ndarray) -> np.ndarray:
@@ -228,6 +246,7 @@ def _clean_plate(
 ) -> np.ndarray:
     """(H, W, 3) linear colour of the bare screen behind every pixel."""
     h, w = rgb.shape[:2]
+    scale = max(1, min(scale, max(h, w) // 64))  # small images: keep at least 64 plate pixels across
     size = (max(1, w // scale), max(1, h // scale))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     weight = _screen_weight(small, model)
@@ -258,8 +277,6 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, model: _ScreenModel, hint: np.nda
     screen_diff = np.maximum(_colour_difference(plate, model.channel), 1e-4)
     alpha = 1.0 - _colour_difference(rgb, model.channel) / screen_diff
     np.clip(alpha, 0.0, 1.0, out=alpha)
-    if hint is not None:
-        alpha = np.where(hint <= 0.02, 0.0, np.where(hint >= 0.98, np.maximum(alpha, hint), alpha))
 
     # Noise floor: the spread of alpha over bare screen (sensor noise, fabric texture).
     step = max(1, int(np.sqrt(alpha.size / 50_000)))
@@ -272,8 +289,8 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, model: _ScreenModel, hint: np.nda
     # Subjects coloured like the screen (a green plant) fail the colour difference; their
     # cores still stand out as the pixels farthest from the plate within a small
     # neighbourhood, and far enough from it to be no mix with the screen.
-    distance = np.sqrt(((rgb - plate) ** 2).sum(-1))
-    plate_norm = np.sqrt((plate**2).sum(-1))
+    distance = cv2.sqrt(_channel_sum(cv2.pow(rgb - plate, 2)))
+    plate_norm = cv2.sqrt(_channel_sum(plate * plate))
     window = np.ones((7, 7), np.uint8)
     core = (
         (distance >= 0.98 * cv2.dilate(distance, window))
@@ -369,11 +386,17 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, eps: float = 1e-4) 
 
 # 5. Despeckle ---------------------------------------------------------------------
 def _despeckle(alpha: np.ndarray, area: int) -> np.ndarray:
-    """Remove opaque specks and transparent holes smaller than ``area`` pixels."""
+    """Remove opaque specks and transparent holes smaller than ``area`` pixels.
+
+    A speck is a connected region of non-zero alpha (8-connected) whose solid part,
+    alpha >= 0.5, covers fewer than ``area`` pixels; it is cleared, soft rim included.
+    A hole is the same for alpha below 1 and alpha < 0.5; it is filled.
+    """
     out = alpha.copy()
-    for value, mask in ((0.0, alpha >= 0.5), (1.0, alpha < 0.5)):
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < area)
-        small = small[small != 0] if mask[labels == 0].size == 0 or not mask.flat[np.flatnonzero(labels == 0)[:1]].any() else small
-        out[np.isin(labels, small) & mask] = value
+    for region, solid, value in ((alpha > 0.0, alpha >= 0.5, 0.0), (alpha < 1.0, alpha < 0.5, 1.0)):
+        _, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+        solid_area = np.bincount(labels.ravel(), weights=solid.ravel())
+        small = solid_area < area
+        small[0] = False  # label 0 is everything outside the regions
+        out[small[labels]] = value
     return out

@@ -1,0 +1,148 @@
+"""GreenPost keyer on synthetic shots whose alpha and foreground are known exactly."""
+
+import numpy as np
+import pytest
+
+from vfxkey.matte.greenpost import Keyer, KeySettings
+
+GREEN = np.array([0.05, 0.40, 0.08], np.float32)  # a studio green, scene-linear
+BLUE = np.array([0.02, 0.06, 0.45], np.float32)
+GENERATED_GREEN = ((np.array([8, 162, 24]) / 255.0 + 0.055) / 1.055) ** 2.4  # sRGB (8,162,24), linearised
+SUBJECT = np.array([0.40, 0.32, 0.26], np.float32)  # a warm, skin-like colour
+
+
+def ramp_shot(screen, height=96, width=160, plate_gain=None):
+    """Opaque subject on the left, a linear alpha ramp 1 -> 0 over columns 50..110, screen on the right.
+
+    Returns (image, alpha, foreground); the image is ``fg * alpha + screen * (1 - alpha)``.
+    """
+    alpha = np.clip((110 - np.arange(width, dtype=np.float32)) / 60.0, 0.0, 1.0)
+    alpha = np.repeat(alpha[None, :], height, axis=0)
+    plate = np.broadcast_to(screen, (height, width, 3)).astype(np.float32)
+    if plate_gain is not None:
+        plate = plate * plate_gain[..., None]
+    foreground = np.broadcast_to(SUBJECT, (height, width, 3)).astype(np.float32)
+    image = foreground * alpha[..., None] + plate * (1.0 - alpha[..., None])
+    return image.astype(np.float32), alpha, foreground
+
+
+def uneven_gain(height, width):
+    """A brightness gradient (0.7 -> 1.2 left to right) times a vignette (1 at the centre, 0.75 in the corners)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    gradient = 0.7 + 0.5 * x / (width - 1)
+    radius2 = ((x - width / 2) / (width / 2)) ** 2 + ((y - height / 2) / (height / 2)) ** 2
+    return gradient * (1.0 - 0.125 * radius2)
+
+
+def check_ramp(result, alpha, foreground, mean_error=0.02, foreground_error=0.08):
+    """Alpha within ``mean_error`` on average and 0.2 everywhere (the worst pixels sit where
+    the ramp meets the opaque subject); the straight foreground within ``foreground_error``
+    wherever alpha > 0.2."""
+    error = np.abs(result.alpha - alpha)
+    assert error.mean() < mean_error
+    assert error.max() < 0.2
+    soft = alpha > 0.2
+    assert np.abs(result.foreground[soft] - foreground[soft]).max() < foreground_error
+
+
+@pytest.mark.parametrize("screen", [GREEN, BLUE, GENERATED_GREEN.astype(np.float32)], ids=["green", "blue", "generated"])
+def test_flat_screen_recovers_the_alpha_ramp_and_the_foreground(screen):
+    image, alpha, foreground = ramp_shot(screen)
+    result = Keyer(KeySettings(despill=0.0)).key(image)
+    check_ramp(result, alpha, foreground)
+    assert np.allclose(result.qc["screen_rgb"], screen, atol=2e-3)
+    soft = (result.alpha > 0.02) & (result.alpha < 0.98)
+    assert result.qc["soft_fraction"] == pytest.approx(float(soft.mean()))
+    assert result.qc["soft_fraction"] == pytest.approx(float(np.mean((alpha > 0.02) & (alpha < 0.98))), abs=0.08)  # the top of the ramp reads opaque
+
+
+def test_blue_screen_is_found_automatically_and_named_screens_fix_the_channel():
+    image, alpha, _ = ramp_shot(BLUE)
+    assert np.allclose(Keyer(KeySettings(screen="blue")).key(image).qc["screen_rgb"], BLUE, atol=2e-3)
+    assert np.argmax(Keyer().key(image).qc["screen_rgb"]) == 2
+    with pytest.raises(ValueError, match="no green screen"):
+        Keyer(KeySettings(screen="green")).key(image)
+
+
+def test_uneven_screen_with_gradient_and_vignette():
+    height, width = 120, 200
+    gain = uneven_gain(height, width)
+    image, alpha, foreground = ramp_shot(GREEN, height, width, plate_gain=gain)
+    result = Keyer(KeySettings(despill=0.0)).key(image)
+    check_ramp(result, alpha, foreground, mean_error=0.03, foreground_error=0.15)
+    # The bare screen, from its dim left corners to its bright right edge, is transparent.
+    assert result.alpha[:, 115:].max() < 0.02
+
+
+def test_a_given_screen_colour_is_used_as_the_screen():
+    image, alpha, foreground = ramp_shot(GREEN)
+    result = Keyer(KeySettings(screen=tuple(float(c) for c in GREEN), despill=0.0)).key(image)
+    check_ramp(result, alpha, foreground)
+
+
+def test_static_noisy_sequence_keeps_one_screen_and_a_steady_alpha():
+    rng = np.random.default_rng(7)
+    image, alpha, _ = ramp_shot(GREEN, plate_gain=uneven_gain(96, 160))
+    keyer = Keyer(KeySettings(temporal=0.5))
+    results = [keyer.key(np.clip(image + rng.normal(0, 0.004, image.shape), 0, None).astype(np.float32))
+               for _ in range(6)]
+    screens = np.array([r.qc["screen_rgb"] for r in results])
+    assert np.all(screens == screens[0])  # measured once per shot
+    alphas = np.stack([r.alpha for r in results])
+    # Frame-to-frame flicker stays well below the per-pixel noise-driven error of one frame.
+    assert alphas.std(axis=0).mean() < 0.01
+    assert np.abs(alphas.mean(axis=0) - alpha).mean() < 0.03
+
+
+def test_despill_leaves_no_screen_cast_and_keeps_the_luminance_of_the_unmixed_colour():
+    image, _, _ = ramp_shot(GREEN)
+    image[:, :40] = np.array([0.30, 0.36, 0.20], np.float32)  # a subject with a green cast
+    plain = Keyer(KeySettings(despill=0.0)).key(image)
+    despilled = Keyer(KeySettings(despill=1.0)).key(image)
+    assert np.array_equal(plain.alpha, despilled.alpha)
+    shown = despilled.alpha > 0
+    fg, before = despilled.foreground[shown], plain.foreground[shown]
+    assert np.all(fg[:, 1] <= np.maximum(fg[:, 0], fg[:, 2]) + 1e-5)
+    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    assert np.allclose(fg @ luma, before @ luma, atol=1e-5)
+    assert (before[:, 1] > before[:, 0] + 0.01).any()  # there was a cast to remove
+
+
+def test_despeckle_removes_islands_smaller_than_the_area_and_keeps_larger_ones():
+    image, alpha, _ = ramp_shot(GREEN)
+    image[20:23, 140:143] = SUBJECT  # 9-pixel opaque speck in the screen
+    image[60:64, 10:14] = GREEN  # 16-pixel hole in the subject
+    image[70:80, 130:140] = SUBJECT  # 100-pixel patch: a real object
+    kept = Keyer(KeySettings(despeckle=0)).key(image).alpha
+    assert kept[21, 141] > 0.9 and kept[61, 11] < 0.1
+    cleaned = Keyer(KeySettings(despeckle=20)).key(image).alpha
+    assert cleaned[20:23, 140:143].max() == 0.0
+    assert cleaned[60:64, 10:14].min() == 1.0
+    assert cleaned[72:78, 132:138].min() > 0.9
+
+
+def test_hint_clears_what_it_marks_as_screen():
+    image, alpha, _ = ramp_shot(GREEN)
+    image[20:30, 140:150] = SUBJECT  # an object the hint says is not wanted
+    hint = (alpha > 0).astype(np.float32)
+    result = Keyer().key(image, hint=hint)
+    assert result.alpha[20:30, 140:150].max() == 0.0
+    assert Keyer().key(image).alpha[22:28, 142:148].min() > 0.9
+
+
+def test_premultiplied_rgba_is_foreground_times_alpha():
+    image, _, _ = ramp_shot(GREEN)
+    result = Keyer().key(image)
+    rgba = result.premultiplied_rgba()
+    assert rgba.shape == (*image.shape[:2], 4) and rgba.dtype == np.float32
+    assert np.allclose(rgba[..., :3], result.foreground * result.alpha[..., None])
+    assert np.array_equal(rgba[..., 3], result.alpha)
+
+
+def test_bad_settings_and_inputs_are_refused():
+    with pytest.raises(ValueError, match="despill"):
+        KeySettings(despill=1.5)
+    with pytest.raises(ValueError, match="screen"):
+        KeySettings(screen="red")
+    with pytest.raises(ValueError, match="shape"):
+        Keyer().key(np.zeros((8, 8), np.float32))

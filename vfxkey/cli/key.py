@@ -1,0 +1,154 @@
+"""``vfxkey key``: pull a premultiplied element from green- or blue-screen footage."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import click
+import cv2
+import numpy as np
+
+from vfxkey.cli.progress import track, warn
+from vfxkey.comp.over import checkerboard, over
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.colour import WORKING_SPACE, convert
+from vfxkey.io.read import Source, open_source
+from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
+from vfxkey.io.write import atomic_output, open_frame_writer, write_preview_png
+from vfxkey.matte.greenpost import Keyer, KeySettings
+
+SRGB_ENCODED = "sRGB Encoded Rec.709 (sRGB)"
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", required=True,
+              help="name.####.exr (premultiplied RGBA per frame), name.exr (one frame), name.mov "
+                   "(ProRes 4444) or folder/ (one EXR per input still, same name).")
+@click.option("--screen", default="auto", show_default=True, metavar="auto|green|blue|#RRGGBB",
+              help="Screen to key. A name fixes the channel (the colour is still measured); "
+                   "#RRGGBB is an sRGB colour, used as given.")
+@click.option("--hint", metavar="MASK",
+              help="Optional coarse mask (still, sequence or movie; white = subject) used where it helps.")
+@click.option("--despill", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="Despill strength, 0..1 (keeps luminance).")
+@click.option("--despeckle", type=click.IntRange(min=0), default=0, show_default=True, metavar="PIXELS",
+              help="Remove opaque specks and transparent holes smaller than this area in pixels.")
+@click.option("--frames", metavar="RANGE", help="Frames to key: 1001-1020, 1001-1020x2 or 1001,1005 (default: all).")
+@click.option("--preview", metavar="PNG",
+              help="Also write the comp over --plate as 8-bit sRGB PNG for a person to look at: "
+                   "comp.png for one frame, comp.####.png for several.")
+@click.option("--plate", metavar="PLATE",
+              help="Background for --preview: a still (used for every frame), a sequence or a movie, "
+                   "resized to the frame; default a grey checkerboard.")
+@click.option("--working-space", default=WORKING_SPACE, show_default=True,
+              help="Scene-linear space of the output EXRs, e.g. ACEScg.")
+@click.option("--input-colorspace", metavar="NAME",
+              help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
+def key(input_path: str, output: str, screen: str, hint: str | None, despill: float, despeckle: int,
+        frames: str | None, preview: str | None, plate: str | None, working_space: str,
+        input_colorspace: str | None) -> None:
+    """Key INPUT (an image, a sequence such as shot.####.png, a folder of images or a
+    movie) shot on a green or blue screen, and write premultiplied scene-linear EXRs
+    or a ProRes 4444 movie.
+
+    The screen colour is found once per shot, so alpha does not flicker. Each frame's
+    QC figures (screen colour, GSG, fraction of soft alpha) go into the EXR metadata
+    and into a JSON sidecar beside the output (OUTPUT's name + .qc.json).
+    """
+    if plate and not preview:
+        raise VfxkeyError("--plate is the background of --preview; give --preview comp.####.png too")
+    frame_range = FrameRange.parse(frames) if frames else None
+    source = open_source(input_path, frame_range, input_colorspace=input_colorspace,
+                         working_space=working_space, warn=warn)
+    settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle)
+    hints = _Companion(hint, working_space, "hint") if hint else None
+    plates = _Companion(plate, working_space, "plate") if plate else None
+    if preview and len(source) > 1 and not has_frame_token(preview):
+        raise VfxkeyError(f"{preview}: preview of {len(source)} frames needs a frame token, e.g. comp.####.png")
+
+    keyer = Keyer(settings)
+    recorded = {"command": "key", "screen": screen, "despill": despill, "despeckle": despeckle,
+                "input_colorspace": source.info.colorspace}
+    report = []
+    with open_frame_writer(output, frame_count=len(source), working_space=working_space,
+                           fps=source.info.fps, metadata=recorded) as writer:
+        if writer.kind == "folder" and source.info.kind == "movie":
+            raise VfxkeyError(f"{output}: a folder output takes stills; for a movie give name.####.exr")
+        for frame in track(source, total=len(source), description="key"):
+            mask = hints.mask(frame.number, frame.rgb.shape[:2]) if hints else None
+            try:
+                result = keyer.key(frame.rgb, hint=mask)
+            except ValueError as exc:
+                raise VfxkeyError(f"{where(frame.source, frame.number)}: {exc}") from None
+            rgba = result.premultiplied_rgba()
+            qc = {"screen_rgb": " ".join(f"{c:.6g}" for c in result.qc["screen_rgb"]),
+                  "gsg": result.qc["gsg"], "soft_fraction": result.qc["soft_fraction"]}
+            written = writer.write(frame.number, rgba, source_name=frame.source, metadata=qc)
+            report.append({"frame": frame.number, "source": frame.source, "output": written, **result.qc})
+            if preview:
+                background = (plates.image(frame.number, rgba.shape[:2]) if plates
+                              else checkerboard(*rgba.shape[:2]))
+                target = frame_path(preview, frame.number) if has_frame_token(preview) else preview
+                write_preview_png(target, over(rgba, background), working_space=working_space)
+
+    sidecar = _sidecar_path(output)
+    with atomic_output(sidecar) as tmp:
+        Path(tmp).write_text(json.dumps({"input": input_path, "output": output, "settings": recorded,
+                                         "frames": report}, indent=1))
+
+
+def _parse_screen(text: str, working_space: str) -> str | tuple[float, float, float]:
+    """``auto``/``green``/``blue`` as they are; ``#RRGGBB`` (sRGB) to a linear triple."""
+    if text in ("auto", "green", "blue"):
+        return text
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
+        raise VfxkeyError(f"bad --screen {text!r}: give auto, green, blue or #RRGGBB")
+    encoded = np.array([[[int(text[i:i + 2], 16) / 255.0 for i in (1, 3, 5)]]], dtype=np.float32)
+    linear = convert(encoded, SRGB_ENCODED, working_space)[0, 0]
+    return tuple(float(c) for c in linear)
+
+
+def _sidecar_path(output: str) -> str:
+    """``out/key.####.exr`` -> ``out/key.qc.json``; ``out/`` -> ``out/vfxkey_qc.json``."""
+    if output.endswith(("/", os.sep)) or os.path.isdir(output):
+        return os.path.join(output, "vfxkey_qc.json")
+    stem = re.sub(r"[._]?(#+|%0?\d*d|@+)", "", os.path.splitext(output)[0])
+    return stem + ".qc.json"
+
+
+class _Companion:
+    """A second input that follows the shot frame by frame: a hint mask or a preview plate.
+
+    A still serves every frame; a sequence or movie gives the frame of the same number.
+    """
+
+    def __init__(self, path: str, working_space: str, role: str) -> None:
+        self.source: Source = open_source(path, working_space=working_space, warn=warn)
+        self.path, self.role = path, role
+
+    def _read(self, number: int):
+        if self.source.info.kind in ("still",) or len(self.source) == 1:
+            return self.source.read(self.source.info.frames[0])
+        if number not in self.source.info.frames:
+            raise VfxkeyError(f"{where(self.path, number)}: --{self.role} has no frame {number}")
+        return self.source.read(number)
+
+    def image(self, number: int, shape: tuple[int, int]) -> np.ndarray:
+        """(H, W, 3) scene-linear, resized to ``shape``."""
+        rgb = self._read(number).rgb
+        if rgb.shape[:2] != shape:
+            rgb = cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        return rgb
+
+    def mask(self, number: int, shape: tuple[int, int]) -> np.ndarray:
+        """(H, W) in 0..1: the alpha channel if there is one, else the mean of RGB."""
+        frame = self._read(number)
+        values = frame.alpha if frame.alpha is not None else frame.rgb.mean(axis=-1)
+        if values.shape != shape:
+            raise VfxkeyError(f"{where(frame.source, number)}: --hint is {values.shape[1]}x{values.shape[0]}, "
+                              f"the input {shape[1]}x{shape[0]}")
+        return np.clip(values, 0.0, 1.0).astype(np.float32)
