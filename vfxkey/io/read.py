@@ -8,15 +8,16 @@
    lists them) or are filled by holding the previous frame or with black. A folder is a
    set of stills numbered 1.. in name order; a single still is frame 1; frame N of a movie
    (counting from 0) is shot frame ``first + N``.
-2. **Pick the input colour space.** ``input_colorspace`` if given; else the space the file
-   records (EXR ``oiio:ColorSpace`` or ``vfxkey:colorspace``, PNG/JPEG sRGB) when the config knows it; else the
-   working space for float/half data and ``sRGB Encoded Rec.709 (sRGB)`` for 8/16-bit
-   integer data. Movies are ``Camera Rec.709`` (decoded with the BT.709 matrix unless
-   tagged BT.601).
-3. **Decode one frame** to float32: grey becomes RGB, alpha is kept aside. EXR colour is
+2. **Pick the input colour space.** ``input_colorspace`` if given; else the space the
+   file records (EXR ``oiio:ColorSpace`` or ``vfxkey:colorspace``, PNG/JPEG sRGB) when the
+   config knows it; else the working space for float/half data and
+   ``sRGB Encoded Rec.709 (sRGB)`` for 8/16-bit integer data. Movies are ``Camera Rec.709``
+   (decoded with the BT.709 matrix unless tagged BT.601).
+3. **Decode and check one frame** as float32. Every frame of a sequence must have the
+   first frame's resolution; NaN/Inf values are counted, then set to 0 with a warning or
+   refused.
+4. **Split the channels:** grey becomes RGB, alpha is kept aside. EXR colour is
    premultiplied (OpenEXR's convention); PNG/TIFF/DPX alpha and movie alpha are straight.
-4. **Check the pixels.** NaN/Inf values are counted: set to 0 with a warning, or an error.
-   Every frame of a sequence must have the first frame's resolution.
 5. **Linearise.** RGB is converted to the working space through OCIO; alpha never is.
 """
 
@@ -147,19 +148,21 @@ class Source:
         alpha = np.zeros(shape, np.float32) if self.info.channels in (2, 4) else None
         return Frame(frame, np.zeros(shape + (3,), np.float32), alpha, True, self.info.path)
 
+    def _check_finite(self, frame: int, source: str, pixels: np.ndarray) -> None:
+        """Step 3: count NaN/Inf values in the decoded ``pixels``; zero them (warning) or raise."""
+        finite = np.isfinite(pixels)
+        if finite.all():
+            return
+        bad = int(finite.size - np.count_nonzero(finite))
+        if self.nan_policy == "error":
+            raise VfxkeyError(f"{where(source, frame)}: {bad} NaN/Inf pixel values")
+        self.warn(f"{where(source, frame)}: {bad} NaN/Inf pixel values set to 0")
+        pixels[~finite] = 0.0
+
     def _finish(
         self, frame: int, source: str, rgb: np.ndarray, alpha: np.ndarray | None, premultiplied: bool
     ) -> Frame:
-        """Steps 4 and 5: count and fix NaN/Inf, then convert RGB to the working space."""
-        bad = int(np.count_nonzero(~np.isfinite(rgb)))
-        if alpha is not None:
-            bad += int(np.count_nonzero(~np.isfinite(alpha)))
-        if bad:
-            if self.nan_policy == "error":
-                raise VfxkeyError(f"{where(source, frame)}: {bad} NaN/Inf pixel values")
-            self.warn(f"{where(source, frame)}: {bad} NaN/Inf pixel values set to 0")
-            rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
-            alpha = None if alpha is None else np.nan_to_num(alpha, nan=0.0, posinf=0.0, neginf=0.0)
+        """Step 5: convert RGB to the working space (alpha is never converted)."""
         if self.info.colorspace != self.working_space:
             rgb = convert(rgb, self.info.colorspace, self.working_space)
         return Frame(frame, rgb, alpha, premultiplied, source)
@@ -252,7 +255,7 @@ class ImageSource(Source):
                     image.close()
 
     def _check_resolution(self, path: str, frame: int, spec: oiio.ImageSpec) -> None:
-        """Step 4: every frame of a sequence has the first frame's resolution."""
+        """Step 3: every frame of a sequence has the first frame's resolution."""
         if self.info.kind == "sequence" and (spec.width, spec.height) != (self.info.width, self.info.height):
             raise VfxkeyError(
                 f"{where(path, frame)}: resolution {spec.width}x{spec.height} differs from the "
@@ -271,8 +274,9 @@ class ImageSource(Source):
         finally:
             image.close()
 
-        # Step 3: grey -> RGB; alpha aside. OIIO reports alpha_channel for RGBA/YA files.
         pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
+        self._check_finite(frame, path, pixels)
+        # Step 4: grey -> RGB; alpha aside. OIIO reports alpha_channel for RGBA/YA files.
         alpha_index = spec.alpha_channel if spec.alpha_channel >= 0 else (3 if spec.nchannels >= 4 else -1)
         colour = [c for c in range(min(spec.nchannels, 3)) if c != alpha_index]
         rgb = pixels[..., :3] if len(colour) == 3 else np.repeat(pixels[..., colour[:1]], 3, axis=-1)
