@@ -209,7 +209,8 @@ def _estimate_screen(rgb: np.ndarray, screen: str | tuple[float, float, float]) 
             raise ValueError(f"found no {('green', 'blue')[channel - 1]} screen in the image")
 
     features = chroma[candidates][:, :2]
-    kmeans = KMeans(n_clusters=3, n_init=1, random_state=0).fit(features)
+    distinct = len(np.unique(features.round(4), axis=0))
+    kmeans = KMeans(n_clusters=min(3, distinct), n_init=1, random_state=0).fit(features)
     biggest = np.bincount(kmeans.labels_).argmax()
     members = kmeans.labels_ == biggest
     screen_rgb = np.median(sample[candidates][members], axis=0).astype(np.float32)

@@ -1,0 +1,149 @@
+"""`vfxkey key` end to end: every input form, outputs, QC metadata, sidecar, bad input."""
+
+import json
+from fractions import Fraction
+
+import av
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+from click.testing import CliRunner
+
+from vfxkey.cli import main
+from vfxkey.io.write import ProResWriter
+
+SCREEN_SRGB = np.array([62, 166, 80]) / 255.0  # a studio green, sRGB-encoded
+SUBJECT_SRGB = np.array([200, 140, 110]) / 255.0
+HEIGHT, WIDTH = 48, 64
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["key", *[str(a) for a in args]])
+
+
+def shot(shift: int = 0) -> np.ndarray:
+    """(H, W, 3) sRGB-encoded: a disc of subject (radius 12, centre moving with ``shift``) on a green screen."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    inside = ((x - 32 - shift) ** 2 + (y - 24) ** 2 <= 12**2)[..., None]
+    return np.where(inside, SUBJECT_SRGB, SCREEN_SRGB).astype(np.float32)
+
+
+def write_png(path, pixels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], "uint8")
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec) and out.write_image(np.ascontiguousarray(pixels, dtype=np.float32))
+    out.close()
+    return path
+
+
+def read(path):
+    image = oiio.ImageInput.open(str(path))
+    assert image is not None, oiio.geterror()
+    spec, pixels = image.spec(), image.read_image("float")
+    image.close()
+    return pixels, spec
+
+
+def check_keyed(pixels):
+    """The disc is opaque, the screen corners transparent (premultiplied RGBA)."""
+    assert pixels.shape[2] == 4
+    assert pixels[24, 32, 3] > 0.99 and pixels[2, 2, 3] < 0.01
+    assert np.all(pixels[..., :3] <= pixels[..., 3:4] + 1e-3)  # premultiplied colour never exceeds alpha here
+
+
+def test_still_to_exr_with_qc_metadata_sidecar_and_checkerboard_preview(tmp_path):
+    still = write_png(tmp_path / "in" / "green.png", shot())
+    result = run(still, "-o", tmp_path / "out" / "green.exr", "--preview", tmp_path / "out" / "comp.png")
+    assert result.exit_code == 0, result.output
+    pixels, spec = read(tmp_path / "out" / "green.exr")
+    check_keyed(pixels)
+    screen = [float(v) for v in spec.get_string_attribute("vfxkey:screen_rgb").split()]
+    linear_screen = ((SCREEN_SRGB + 0.055) / 1.055) ** 2.4
+    assert np.allclose(screen, linear_screen, atol=0.01)
+    assert spec.get_float_attribute("vfxkey:soft_fraction") < 0.1
+    assert spec.get_float_attribute("vfxkey:gsg", -1.0) >= 0.0
+    assert spec.get_float_attribute("vfxkey:despill") == 1.0
+    sidecar = json.loads((tmp_path / "out" / "green.qc.json").read_text())
+    assert [f["frame"] for f in sidecar["frames"]] == [1]
+    assert np.allclose(sidecar["frames"][0]["screen_rgb"], screen, atol=1e-5)
+    preview, preview_spec = read(tmp_path / "out" / "comp.png")
+    assert preview_spec.format == oiio.UINT8 and preview.shape == (HEIGHT, WIDTH, 3)
+    assert abs(preview[1, 1, 0] - preview[1, 1, 1]) < 0.01  # grey checkerboard shows through the screen
+
+
+def test_sequence_to_exr_sequence_with_frames_hint_and_preview_over_a_plate(tmp_path):
+    for n, frame in enumerate(range(1001, 1005)):
+        write_png(tmp_path / "in" / f"shot.{frame}.png", shot(shift=n))
+    hint = np.zeros((HEIGHT, WIDTH, 3), np.float32)
+    hint[8:40, 16:52] = 1.0
+    write_png(tmp_path / "hint.png", hint)
+    plate = np.broadcast_to(np.array([0.0, 0.0, 1.0], np.float32), (HEIGHT * 2, WIDTH * 2, 3))
+    write_png(tmp_path / "plate.png", plate)
+    result = run(tmp_path / "in" / "shot.####.png", "-o", tmp_path / "out" / "key.####.exr",
+                 "--frames", "1002-1003", "--hint", tmp_path / "hint.png", "--despeckle", "10",
+                 "--preview", tmp_path / "out" / "comp.####.png", "--plate", tmp_path / "plate.png")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.exr")) == ["key.1002.exr", "key.1003.exr"]
+    for frame, shift in ((1002, 1), (1003, 2)):
+        pixels, spec = read(tmp_path / "out" / f"key.{frame}.exr")
+        check_keyed(pixels)
+        assert pixels[24, 32 + 11 + shift, 3] > 0.9  # the disc moved with the shot
+        assert spec.get_int_attribute("vfxkey:frame") == frame
+        comp, _ = read(tmp_path / "out" / f"comp.{frame}.png")
+        assert comp[2, 2, 2] > 0.95 and comp[2, 2, 1] < 0.05  # the blue plate behind the screen
+    sidecar = json.loads((tmp_path / "out" / "key.qc.json").read_text())
+    assert [f["frame"] for f in sidecar["frames"]] == [1002, 1003]
+    assert sidecar["settings"]["despeckle"] == 10
+
+
+def test_movie_to_prores(tmp_path):
+    movie = tmp_path / "in.mov"
+    linear = ((shot() + 0.055) / 1.055) ** 2.4
+    with ProResWriter(str(movie), WIDTH, HEIGHT, Fraction(24)) as writer:
+        for _ in range(3):
+            writer.write(np.concatenate([linear, np.ones((HEIGHT, WIDTH, 1), np.float32)], axis=-1))
+    result = run(movie, "-o", tmp_path / "out" / "key.mov")
+    assert result.exit_code == 0, result.output
+    container_frames = 0
+    with av.open(str(tmp_path / "out" / "key.mov")) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "prores"
+        for frame in container.decode(stream):
+            alpha = frame.to_ndarray(format="gbrapf32le")[..., 3]
+            assert alpha[24, 32] > 0.99 and alpha[2, 2] < 0.01
+            container_frames += 1
+    assert container_frames == 3
+    assert len(json.loads((tmp_path / "out" / "key.qc.json").read_text())["frames"]) == 3
+
+
+def test_folder_of_stills_to_folder_of_exrs_named_after_the_stills(tmp_path):
+    write_png(tmp_path / "in" / "alpha.png", shot())
+    write_png(tmp_path / "in" / "beta.png", shot(shift=3))
+    result = run(tmp_path / "in", "-o", str(tmp_path / "out") + "/", "--screen", "#3ea650")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.exr")) == ["alpha.exr", "beta.exr"]
+    check_keyed(read(tmp_path / "out" / "beta.exr")[0])
+    sidecar = json.loads((tmp_path / "out" / "vfxkey_qc.json").read_text())
+    assert [f["source"].split("/")[-1] for f in sidecar["frames"]] == ["alpha.png", "beta.png"]
+
+
+@pytest.mark.parametrize("case", ["missing", "bad_screen", "no_screen", "preview_without_token", "plate_without_preview"])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
+    green = write_png(tmp_path / "in" / "shot.1001.png", shot())
+    write_png(tmp_path / "in" / "shot.1002.png", shot())
+    grey = write_png(tmp_path / "grey.png", np.full((HEIGHT, WIDTH, 3), 0.5, np.float32))
+    out = tmp_path / "out" / "key.####.exr"
+    args = {
+        "missing": (tmp_path / "nope.png", "-o", out),
+        "bad_screen": (green, "-o", out, "--screen", "#12345"),
+        "no_screen": (grey, "-o", tmp_path / "out" / "key.exr", "--screen", "green"),
+        "preview_without_token": (tmp_path / "in" / "shot.####.png", "-o", out, "--preview", tmp_path / "comp.png"),
+        "plate_without_preview": (green, "-o", out, "--plate", green),
+    }[case]
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()  # the progress bar may come first
+    assert lines[-1].startswith("Error:") and "Traceback" not in result.output
+    assert sum(line.startswith("Error:") for line in lines) == 1
+    assert not list(tmp_path.glob("out/*.exr"))
