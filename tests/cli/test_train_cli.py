@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from safetensors import safe_open
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
-from tiny_models import build_pipeline, save_diffusers_folder  # noqa: E402
+from tiny_models import build_pipeline, save_diffusers_folder, save_single_file  # noqa: E402
 
 from vfxkey.cli import main  # noqa: E402
 from vfxkey.cli.train import load_vae  # noqa: E402
@@ -43,7 +43,8 @@ def foregrounds(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trainset(foregrounds, tmp_path_factory):
     out = tmp_path_factory.mktemp("set") / "set"
-    result = run("make-trainset", "--fg", foregrounds, "-o", out, "--count", 4, "--seed", 3, "--size", "32x32")
+    result = run("make-trainset", "--fg", foregrounds, "-o", out, "--count", 4, "--seed", 3,
+                 "--size", "32x32")
     assert result.exit_code == 0, result.output
     return out
 
@@ -84,6 +85,11 @@ def test_train_matte_head_writes_a_head_for_the_models_vae(model_dir, trainset, 
     assert metadata["vae_fingerprint"] == vae_fingerprint(vae)
     assert (metadata["steps"], metadata["images"], metadata["size"]) == ("3", "4", "32")
     assert metadata["model"] == str(model_dir.resolve())
+
+
+def test_a_single_file_checkpoint_has_the_same_vae_fingerprint_as_its_folder(model_dir, tmp_path):
+    single = save_single_file(build_pipeline(), tmp_path / "tiny.safetensors")
+    assert vae_fingerprint(load_vae(str(single), str(model_dir))) == vae_fingerprint(load_vae(str(model_dir)))
 
 
 def test_train_matte_head_refusals(model_dir, trainset, tmp_path):

@@ -42,7 +42,8 @@ def test_layout_and_masks_equal_the_input_alpha(tmp_path):
     assert names == ["000000_a", "000001_b", "000002_a"]
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == ["images", "masks"]
     for name in names:
-        image, mask = read(tmp_path / "set" / "images" / f"{name}.png"), read(tmp_path / "set" / "masks" / f"{name}.png")
+        image = read(tmp_path / "set" / "images" / f"{name}.png")
+        mask = read(tmp_path / "set" / "masks" / f"{name}.png")
         assert image.dtype == np.uint8 and image.shape == (48, 64, 3)
         assert mask.dtype == np.uint8 and mask.shape == (48, 64)
         np.testing.assert_array_equal(mask, alphas[name.split("_")[1]])

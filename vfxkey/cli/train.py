@@ -32,13 +32,16 @@ class Size(click.ParamType):
 
 
 @click.command("make-trainset")
-@click.option("--fg", "fg_dir", required=True, metavar="DIR", help="Folder of foregrounds: RGBA images (straight alpha), or RGB with --alpha.")
-@click.option("--alpha", "alpha_dir", default=None, metavar="DIR", help="Folder of mattes named like the foregrounds (grey or equal RGB).")
+@click.option("--fg", "fg_dir", required=True, metavar="DIR",
+              help="Folder of foregrounds: RGBA images (straight alpha), or RGB with --alpha.")
+@click.option("--alpha", "alpha_dir", default=None, metavar="DIR",
+              help="Folder of mattes named like the foregrounds (grey or equal RGB).")
 @click.option("-o", "--output", required=True, metavar="DIR", help="Training set folder to write (images/ and masks/).")
 @click.option("--count", default=100, show_default=True, type=click.IntRange(min=1), help="Pairs to write.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed; the same seed writes the same set.")
 @click.option("--size", type=Size(), default=None,
-              help="Composite size WxH; the element is scaled and placed at random. Default: each foreground's own size, unmoved.")
+              help="Composite size WxH; the element is scaled and placed at random. "
+                   "Default: each foreground's own size, unmoved.")
 def make_trainset(fg_dir: str, alpha_dir: str | None, output: str, count: int, seed: int,
                   size: tuple[int, int] | None) -> None:
     """Composite foregrounds over generated-style green screens (DiffuMatting's Green100K recipe).
@@ -63,7 +66,8 @@ def make_trainset(fg_dir: str, alpha_dir: str | None, output: str, count: int, s
 @click.option("--data", required=True, metavar="DIR", help="Training set folder from `vfxkey make-trainset`.")
 @click.option("-o", "--output", required=True, metavar="HEAD.safetensors", help="Head to write.")
 @click.option("--steps", default=2000, show_default=True, type=click.IntRange(min=1))
-@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True), help="AdamW learning rate.")
+@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="AdamW learning rate.")
 @click.option("--batch", default=4, show_default=True, type=click.IntRange(min=1), help="Images per step.")
 @click.option("--size", default=512, show_default=True, type=click.IntRange(min=8),
               help="Training images are resized to SIZE x SIZE (a multiple of the VAE's downsampling).")

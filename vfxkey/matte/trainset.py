@@ -156,7 +156,9 @@ class MattePairs:
         folder = Path(folder)
         for sub in (IMAGES, MASKS):
             if not (folder / sub).is_dir():
-                raise VfxkeyError(f"{folder}: not a training set (no {sub}/ folder; make one with `vfxkey make-trainset`)")
+                raise VfxkeyError(
+                    f"{folder}: not a training set (no {sub}/ folder; make one with `vfxkey make-trainset`)"
+                )
         self.images = sorted((folder / IMAGES).glob("*.png"))
         if not self.images:
             raise VfxkeyError(f"{folder / IMAGES}: holds no .png images")
