@@ -8,19 +8,23 @@ What is measured (1920x1080 half-float RGBA, N frames, each EXR compression):
   oiiotool: ``oiiotool in.#.exr --frames 1-N --compression C -o out.#.exr`` as a
   subprocess. Same input files, same output folder kind, same thread count (OIIO's
   ``threads``/``exr_threads`` attribute and ``oiiotool --threads``), frames one at a time
-  for both (no ``--parallel-frames``). oiiotool's process start-up (``oiiotool --help``,
-  timed separately) is subtracted so only the conversion is compared.
+  for both (no ``--parallel-frames``), runs of the two alternating. oiiotool's process
+  start-up (``oiiotool --help``, timed separately) is subtracted so only the conversion
+  is compared. Both wall time and CPU time (user + sys, of this process for vfxkey and of
+  the child for oiiotool) are reported: on a shared, busy machine wall time swings with
+  other load, CPU time measures the work each tool does.
 - **write**: ``write_exr`` of an in-memory float32 frame (vfxkey only; no reading).
 - **read**: ``Source.read`` of the compressed frames (decode + float32 + colour step).
 - **ProRes 4444**: ``ProResWriter`` encode fps (straight Rec.709 10-bit, 16-bit alpha).
 
-Each timing is the best of ``--repeat`` runs; vfxkey and oiiotool runs alternate. Run: ``python bench/io_throughput.py``.
+Each timing is the best of ``--repeat`` runs. Run: ``python bench/io_throughput.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -28,6 +32,7 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import OpenImageIO as oiio
@@ -59,14 +64,26 @@ def plate(frame: int) -> np.ndarray:
     return np.dstack([rgb * alpha[..., None], alpha]).astype(np.float32)
 
 
-def timed(run) -> float:
-    start = time.perf_counter()
+class Timing(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # user + sys CPU seconds of this process (in-process runs) or of the child
+
+
+def timed(run, *, child: bool = False) -> Timing:
+    """Wall and CPU time of ``run()``; ``child`` counts the CPU of subprocesses it waited for."""
+    def cpu() -> float:
+        if child:
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return usage.ru_utime + usage.ru_stime
+        return time.process_time()
+
+    wall, cpu0 = time.perf_counter(), cpu()
     run()
-    return time.perf_counter() - start
+    return Timing(time.perf_counter() - wall, cpu() - cpu0)
 
 
-def best_of(repeat: int, run) -> float:
-    return min(timed(run) for _ in range(repeat))
+def best(timings: list[Timing]) -> Timing:
+    return Timing(min(t.wall for t in timings), min(t.cpu for t in timings))
 
 
 def main() -> None:
@@ -79,7 +96,6 @@ def main() -> None:
     oiio.attribute("threads", args.threads)
     oiio.attribute("exr_threads", args.threads)
     tool = oiiotool_path()
-    mpix = WIDTH * HEIGHT * n / 1e6
 
     with tempfile.TemporaryDirectory(prefix="vfxkey-bench-") as tmp:
         tmp = Path(tmp)
@@ -88,7 +104,8 @@ def main() -> None:
             write_exr(tmp / "in" / f"plate.{number:04d}.exr", rgba, colorspace="Linear Rec.709 (sRGB)",
                       compression="none")
         pattern = str(tmp / "in" / "plate.####.exr")
-        startup = best_of(repeat, lambda: subprocess.run([tool, "--help"], check=True, capture_output=True))
+        startup = best([timed(lambda: subprocess.run([tool, "--help"], check=True, capture_output=True), child=True)
+                        for _ in range(repeat)])
 
         rows = []
         for compression in COMPRESSIONS:
@@ -113,32 +130,41 @@ def main() -> None:
                               compression=compression)
 
             # Alternate the two tools so a change in machine load hits both alike.
-            t_vfxkey, t_tool = (min(ts) for ts in zip(*[(timed(vfxkey_convert), timed(oiiotool_convert))
-                                                         for _ in range(repeat)]))
-            t_tool = max(t_tool - startup, 1e-9)
-            t_write = best_of(repeat, vfxkey_write)
+            ours, theirs = [], []
+            for _ in range(repeat):
+                ours.append(timed(vfxkey_convert))
+                theirs.append(timed(oiiotool_convert, child=True))
+            ours, theirs = best(ours), best(theirs)
+            theirs = Timing(theirs.wall - startup.wall, theirs.cpu - startup.cpu)
+            write = best([timed(vfxkey_write) for _ in range(repeat)])
             source = open_source(out / "v.####.exr")
-            t_read = best_of(repeat, lambda: [source.read(f) for f in source.info.frames])
+            read = best([timed(lambda: [source.read(f) for f in source.info.frames]) for _ in range(repeat)])
             size = sum(p.stat().st_size for p in out.glob("v.*.exr")) / n / 2**20
-            rows.append((compression, n / t_vfxkey, n / t_tool, t_tool / t_vfxkey, n / t_write, n / t_read, size))
+            rows.append((compression, ours, theirs, write, read, size))
 
         def prores():
             with ProResWriter(tmp / "p.mov", WIDTH, HEIGHT, Fraction(24)) as writer:
                 for rgba in frames:
                     writer.write(rgba)
 
-        prores_fps = n / best_of(repeat, prores)
+        prores_time = best([timed(prores) for _ in range(repeat)])
 
-    print(f"vfxkey.io throughput: {WIDTH}x{HEIGHT} half RGBA, {n} frames ({mpix:.0f} Mpixel), "
-          f"{args.threads} threads, best of {repeat}; oiiotool start-up {startup * 1000:.0f} ms subtracted")
-    header = ("compression", "vfxkey convert fps", "oiiotool convert fps", "vfxkey/oiiotool",
-              "vfxkey write fps", "vfxkey read fps", "MiB/frame")
+    print(f"vfxkey.io throughput: {WIDTH}x{HEIGHT} half RGBA, {n} frames, {args.threads} threads, "
+          f"best of {repeat}, load average {os.getloadavg()[0]:.1f}; oiiotool start-up "
+          f"({startup.wall * 1000:.0f} ms wall, {startup.cpu * 1000:.0f} ms CPU) subtracted.")
+    print("fps = frames per wall second; f/cpu-s = frames per CPU second (steadier on a busy machine).")
+    header = ("compression", "vfxkey convert fps", "oiiotool fps", "ratio (wall)",
+              "vfxkey f/cpu-s", "oiiotool f/cpu-s", "ratio (cpu)", "vfxkey write fps", "vfxkey read fps",
+              "MiB/frame")
     print(" | ".join(header))
     print(" | ".join("-" * len(h) for h in header))
-    for compression, convert_fps, tool_fps, ratio, write_fps, read_fps, size in rows:
-        print(f"{compression:<11} | {convert_fps:18.1f} | {tool_fps:20.1f} | {ratio:15.2f} | "
-              f"{write_fps:16.1f} | {read_fps:15.1f} | {size:9.2f}")
-    print(f"ProRes 4444 encode (vfxkey ProResWriter): {prores_fps:.1f} fps")
+    for compression, ours, theirs, write, read, size in rows:
+        cells = (compression, n / ours.wall, n / theirs.wall, theirs.wall / ours.wall,
+                 n / ours.cpu, n / theirs.cpu, theirs.cpu / ours.cpu, n / write.wall, n / read.wall, size)
+        print(" | ".join(f"{c:>{len(h)}.2f}" if isinstance(c, float) else f"{c:<{len(h)}}"
+                         for c, h in zip(cells, header)))
+    print(f"ProRes 4444 encode (vfxkey ProResWriter): {n / prores_time.wall:.2f} fps, "
+          f"{n / prores_time.cpu:.2f} frames per CPU second")
 
 
 if __name__ == "__main__":
