@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.matte.trainset import MattePairs, make_trainset, read_foregrounds
+from vfxkey.matte.screens import ScreenLook
+from vfxkey.matte.trainset import MattePairs, make_sample, make_trainset, read_foregrounds
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 FG_SRGB8 = (200, 60, 40)  # an orange-red subject, far from any green
@@ -61,6 +62,17 @@ def test_composite_shows_the_subject_inside_and_a_green_screen_outside(tmp_path)
         # Background: green dominates red and blue everywhere.
         background = rgb[alpha == 0]
         assert (background[:, 1] > background[:, 0] + 30).all() and (background[:, 1] > background[:, 2] + 30).all()
+
+
+def test_a_flat_screen_sample_is_the_closed_form_over(tmp_path):
+    write_rgba_folder(tmp_path / "fg", names=("a",))
+    (fg,) = read_foregrounds(tmp_path / "fg")
+    image, mask = make_sample(fg, np.random.default_rng(0), look=ScreenLook())
+    np.testing.assert_array_equal(mask, fg.alpha)
+    screen = image[0, 0]  # a background pixel: the flat screen colour itself
+    assert screen[1] > 5 * max(screen[0], screen[2])  # one of the greens
+    expected = fg.alpha[..., None] * fg.rgb + (1 - fg.alpha[..., None]) * screen
+    np.testing.assert_allclose(image, expected, rtol=1e-6, atol=1e-7)
 
 
 def test_same_seed_same_files_other_seed_other_screens(tmp_path):

@@ -79,7 +79,7 @@ def read_foregrounds(fg_dir: str | os.PathLike, alpha_dir: str | os.PathLike | N
 
 
 def make_sample(
-    fg: Foreground, rng: np.random.Generator, size: tuple[int, int] | None = None
+    fg: Foreground, rng: np.random.Generator, size: tuple[int, int] | None = None, look: ScreenLook | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """One Green100K-style composite: ``(image, mask)``, image ``(H, W, 3)`` linear float32.
 
@@ -87,8 +87,8 @@ def make_sample(
        largest size that fits, flipped left-right half the time and put at a random
        position (resampled premultiplied, so no dark fringes); with ``size=None`` it keeps
        its own size and place, so the mask is exactly its alpha.
-    2. Screen: one of the screen greens, brightness x0.7..1.3, with a random
-       :class:`~vfxkey.matte.screens.ScreenLook`.
+    2. Screen: one of the screen greens, brightness x0.7..1.3, with ``look`` (default a
+       random :class:`~vfxkey.matte.screens.ScreenLook`; ``ScreenLook()`` is a flat screen).
     3. Composite straight colour over the screen with the look's spill and noise.
     """
     # 1. place the element
@@ -100,7 +100,7 @@ def make_sample(
     # 2. the screen
     green = np.array(SCREEN_GREENS_SRGB8[rng.integers(len(SCREEN_GREENS_SRGB8))], np.float32) / 255.0
     colour = convert(green, DISPLAY_SPACE, WORKING_SPACE) * rng.uniform(0.7, 1.3)
-    look = ScreenLook.draw(rng)
+    look = ScreenLook.draw(rng) if look is None else look
     screen = make_screen(
         height, width, colour, rng,
         gradient=look.gradient, vignette=look.vignette, texture=look.texture, hue_drift=look.hue_drift,
