@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from vfxkey.matte.despill import REC709_LUMA, despill
 from vfxkey.matte.metrics import gsg
@@ -52,7 +53,8 @@ class KeySettings:
         plate_scale: the clean plate is modelled at 1/plate_scale of the image size.
         temporal: weight 0..1 of the previous frames in the running plate model; 0 makes
             every frame independent.
-        refine_radius: radius in pixels of the guided-filter refinement (0 turns it off).
+        refine_radius: radius of the guided-filter refinement, in pixels of its
+            1/3-resolution fit (0 turns it off).
         luma: luminance weights of the working space, used by despill.
     """
 
@@ -133,10 +135,11 @@ class Keyer:
         s = self.settings
 
         # 2. Clean plate: the screen as it is lit, per pixel.
-        plate = _clean_plate(rgb, model, s.plate_scale, s.temporal, hint)
+        plate_small = _clean_plate(rgb, model, s.plate_scale, s.temporal, hint)
+        plate = cv2.resize(plate_small, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
         # 3. Unmixing against the plate.
-        alpha = _unmix(rgb, plate, model, hint)
+        alpha = _unmix(rgb, plate, plate_small, model)
 
         # 4. Refinement where the key is uncertain.
         if s.refine_radius > 0:
@@ -164,10 +167,17 @@ class Keyer:
 
         qc = {
             "screen_rgb": [float(c) for c in model.rgb],
-            "gsg": gsg(rgb, model.rgb, max_pixels=10_000),
+            "gsg": _gsg(rgb, model.rgb),
             "soft_fraction": float(np.mean((alpha > 0.02) & (alpha < 0.98))),
         }
         return KeyResult(alpha=alpha, foreground=foreground, qc=qc)
+
+
+def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
+    """GSG (metrics.gsg) on an even grid of about 10,000 pixels, K-Means on one thread."""
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 10_000)))
+    with threadpool_limits(1):
+        return gsg(rgb[::step, ::step], screen_rgb)
 
 
 def _channel_sum(rgb: np.ndarray) -> np.ndarray:
@@ -210,7 +220,9 @@ def _estimate_screen(rgb: np.ndarray, screen: str | tuple[float, float, float]) 
 
     features = chroma[candidates][:, :2]
     distinct = len(np.unique(features.round(4), axis=0))
-    kmeans = KMeans(n_clusters=min(3, distinct), n_init=1, random_state=0).fit(features)
+    # One thread: on a busy machine OpenMP's spinning threads make this tiny fit 40x slower.
+    with threadpool_limits(1):
+        kmeans = KMeans(n_clusters=min(3, distinct), n_init=1, random_state=0).fit(features)
     biggest = np.bincount(kmeans.labels_).argmax()
     members = kmeans.labels_ == biggest
     screen_rgb = np.median(sample[candidates][members], axis=0).astype(np.float32)
@@ -245,7 +257,7 @@ def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
 def _clean_plate(
     rgb: np.ndarray, model: _ScreenModel, scale: int, temporal: float, hint: np.ndarray | None
 ) -> np.ndarray:
-    """(H, W, 3) linear colour of the bare screen behind every pixel."""
+    """Low-resolution (h, w, 3) linear colour of the bare screen behind every pixel."""
     h, w = rgb.shape[:2]
     scale = max(1, min(scale, max(h, w) // 64))  # small images: keep at least 64 plate pixels across
     size = (max(1, w // scale), max(1, h // scale))
@@ -261,8 +273,7 @@ def _clean_plate(
         weight = temporal * model.plate_weight + (1.0 - temporal) * weight
     model.plate_sum, model.plate_weight = plate_sum, weight
     mean = plate_sum / np.maximum(weight, 1e-6)[..., None]
-    plate_small = _push_pull(mean, np.clip(weight * 4.0, 0.0, 1.0))
-    return cv2.resize(plate_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return _push_pull(mean, np.clip(weight * 4.0, 0.0, 1.0))
 
 
 # 3. Unmixing ----------------------------------------------------------------------
@@ -272,10 +283,15 @@ def _colour_difference(rgb: np.ndarray, channel: int) -> np.ndarray:
     return rgb[..., channel] - np.maximum(rgb[..., others[0]], rgb[..., others[1]])
 
 
-def _unmix(rgb: np.ndarray, plate: np.ndarray, model: _ScreenModel, hint: np.ndarray | None) -> np.ndarray:
-    """(H, W) alpha: colour difference against the plate, then a shading-model unmix."""
+def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _ScreenModel) -> np.ndarray:
+    """(H, W) alpha: colour difference against the plate, then a shading-model unmix.
+
+    ``plate`` is the clean plate at full resolution, ``plate_small`` the model it was
+    interpolated from (smooth quantities of the plate are computed there).
+    """
+    full = lambda x: cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # noqa: E731
     h, w = rgb.shape[:2]
-    screen_diff = np.maximum(_colour_difference(plate, model.channel), 1e-4)
+    screen_diff = full(np.maximum(_colour_difference(plate_small, model.channel), 1e-4))
     alpha = 1.0 - _colour_difference(rgb, model.channel) / screen_diff
     np.clip(alpha, 0.0, 1.0, out=alpha)
 
@@ -291,7 +307,7 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, model: _ScreenModel, hint: np.nda
     # cores still stand out as the pixels farthest from the plate within a small
     # neighbourhood, and far enough from it to be no mix with the screen.
     distance = cv2.sqrt(_channel_sum(cv2.pow(rgb - plate, 2)))
-    plate_norm = cv2.sqrt(_channel_sum(plate * plate))
+    plate_norm = full(cv2.sqrt(_channel_sum(plate_small * plate_small)))
     window = np.ones((7, 7), np.uint8)
     core = (
         (distance >= 0.98 * cv2.dilate(distance, window))
@@ -337,19 +353,21 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, model: _ScreenModel, hint: np.nda
 
 
 # 4. Refinement --------------------------------------------------------------------
-def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, eps: float = 1e-4) -> np.ndarray:
+def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps: float = 1e-4) -> np.ndarray:
     """Colour guided filter of alpha (He, Sun and Tang, "Guided Image Filtering", 2010).
 
     Alpha is modelled in each window as a linear function of the colour, the local
     model behind closed-form matting; the filter fits it by ridge regression with box
-    filters and averages the overlapping fits. The fits are made at half resolution
-    (He and Sun, "Fast Guided Filter", 2015) and applied at full resolution, and only to
-    the uncertain band: pixels whose alpha is 0 or 1 in a whole window keep it.
+    filters and averages the overlapping fits. The fits are made at 1/``scale``
+    resolution (He and Sun, "Fast Guided Filter", 2015; ``radius`` is in those pixels)
+    and applied at full resolution, and only to the uncertain band: pixels whose alpha
+    is 0 or 1 in a whole window keep it. ``eps`` is the ridge weight, in squared linear
+    colour units.
     """
     h, w = alpha.shape
-    half = (max(1, w // 2), max(1, h // 2))
-    guide = cv2.resize(rgb, half, interpolation=cv2.INTER_AREA)
-    target = cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
+    small = (max(1, w // scale), max(1, h // scale))
+    guide = cv2.resize(rgb, small, interpolation=cv2.INTER_AREA)
+    target = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
     box = lambda x: cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1))  # noqa: E731
     mean_i = box(guide)
     mean_a = box(target)
