@@ -17,9 +17,9 @@ Sets:
 - ``dev``: the 9 alphamatting.com training photos (real objects, measured alpha; Rhemann et
   al., CVPR 2009), each over one green (cycling through the greens) and one blue screen.
   Foreground colour is ``fg_estimated`` (pymatting's estimate from the photo and true alpha).
-- ``heldout``: no other real images with measured alpha are available here (shared/data has
-  only the dev split, and no installed or PyPI package checked ships matting ground truth:
-  pymatting's wheel ships no data). So the held-out subjects are procedural, rendered at 4x
+- ``heldout``: no other real images with measured alpha are available here: shared/data has
+  only the dev split, pymatting's wheel (the one matting package at hand) ships no images,
+  and other data cannot be downloaded. So the held-out subjects are procedural, rendered at 4x
   and area-downsampled so coverage gives fractional alpha: hair strands on a head, a spiky
   plant, a semi-transparent veil, a motion-blurred object; over other screen colours and
   seeds. They test generalisation beyond the 9 photos, not real-photo realism.

@@ -6,7 +6,8 @@ Like a user, each peer is told nothing but the image: the key colour is the one 
 would pick, the median of the image's border (``pick_key_colour``).
 
 Parameters were tuned once on the dev set with ``python -m bench.keying.tune`` (a small grid
-per peer, lowest mean SAD + Gradient error; see tune.py for the grids) and then fixed here.
+per peer, lowest mean whole-image SAD; see tune.py for the grids) and then fixed here.
+Parameters that were not tuned say so.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def from_straight_srgb(alpha: np.ndarray, straight: np.ndarray) -> tuple[np.ndar
 
 
 # (a) ffmpeg chromakey + despill, through PyAV's filter graph.
-CHROMAKEY_SIMILARITY = 0.12  # fraction of the UV distance keyed fully transparent (tuned)
-CHROMAKEY_BLEND = 0.08  # soft ramp beyond it (tuned)
-DESPILL_MIX = 0.5  # ffmpeg's default
-DESPILL_EXPAND = 0.0  # ffmpeg's default
+CHROMAKEY_SIMILARITY = 0.05  # UV distance keyed fully transparent (tuned: grid 0.02..0.3)
+CHROMAKEY_BLEND = 0.02  # width of the soft ramp beyond it (tuned: grid 0..0.1)
+DESPILL_MIX = 0.5  # ffmpeg's default (not tuned: SAD does not see despill)
+DESPILL_EXPAND = 0.0  # ffmpeg's default (not tuned)
 
 
 def ffmpeg_chromakey(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,11 +76,11 @@ def ffmpeg_chromakey(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # (b) OpenCV HSV range key with a feathered edge and the classic channel-clamp despill.
-HSV_HUE_TOLERANCE = 14  # OpenCV hue units (0..180) either side of the key's hue (tuned)
-HSV_MIN_SATURATION = 70  # 0..255 (tuned)
-HSV_MIN_VALUE = 40  # 0..255 (tuned)
-HSV_CHOKE = 1  # pixels the matte is eroded before feathering (tuned)
-HSV_FEATHER = 1.5  # Gaussian sigma of the feather, pixels (tuned)
+HSV_HUE_TOLERANCE = 16  # OpenCV hue units (0..180) either side of the key's hue (tuned: 10..24)
+HSV_MIN_SATURATION = 130  # 0..255 (tuned: 70..160)
+HSV_MIN_VALUE = 40  # 0..255 (a usual tutorial value, not tuned)
+HSV_CHOKE = 0  # pixels the matte is eroded before feathering (tuned: 0 or 1)
+HSV_FEATHER = 0.75  # Gaussian sigma of the feather, pixels (tuned: 0.5..1.5)
 
 
 def opencv_hsv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,9 +102,9 @@ def opencv_hsv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # (c) pymatting closed-form matting on an automatic trimap, ML foreground estimation.
-TRIMAP_SCREEN_DISTANCE = 0.22  # sRGB 0..1 Euclidean distance to the key: below = screen (tuned)
-TRIMAP_SUBJECT_DISTANCE = 0.40  # above = subject (tuned)
-TRIMAP_ERODE = 3  # pixels both sure regions are eroded, to widen the unknown band (tuned)
+TRIMAP_SCREEN_DISTANCE = 0.10  # sRGB 0..1 Euclidean distance to the key: below = screen (tuned: 0.07..0.25)
+TRIMAP_SUBJECT_DISTANCE = 0.20  # above = subject (tuned: 0.15..0.5)
+TRIMAP_ERODE = 3  # pixels both sure regions are eroded, to widen the unknown band (2 and 5 were tried first)
 
 
 def auto_trimap(image: np.ndarray) -> np.ndarray:
