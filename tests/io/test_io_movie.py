@@ -125,6 +125,8 @@ def test_frame_writer_exr_pattern_single_file_and_folder(tmp_path):
         with pytest.raises(VfxkeyError, match="a second frame would overwrite"):
             writer.write(3, rgba, source_name="/in/b.png")
     assert sorted(p.name for p in (tmp_path / "stills").iterdir()) == ["a.exr", "b.exr"]
+    with pytest.raises(VfxkeyError, match="a folder output takes stills"):
+        open_frame_writer(tmp_path / "stills", frame_count=2).write(1001, rgba, source_name="/in/shot.mov")
 
 
 def test_frame_writer_movie_and_failed_movie_leaves_nothing(tmp_path):

@@ -54,8 +54,6 @@ def convert(input_path: str, output: str, frames: str | None, input_colorspace: 
     with open_frame_writer(output, frame_count=len(source), working_space=working_space,
                            fps=source.info.fps or _parse_fps(fps), compression=compression,
                            crop_to_alpha=crop_to_alpha, metadata=settings) as writer:
-        if writer.kind == "folder" and source.info.kind == "movie":
-            raise VfxkeyError(f"{output}: a folder output takes stills; for a movie give name.####.exr")
         for frame in track(source, total=len(source), description="convert"):
             writer.write(frame.number, frame.premultiplied_rgba(), source_name=frame.source)
 

@@ -35,6 +35,7 @@ from av.video.reformatter import ColorRange, Colorspace
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.colour import DISPLAY_SPACE, VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.read import MOVIE_EXTENSIONS
 from vfxkey.io.sequence import frame_path, has_frame_token
 
 # OpenEXR compressions we accept by name (OIIO silently falls back to zip for unknown
@@ -393,8 +394,11 @@ class FrameWriter:
             return frame_path(self.output, frame)
         if self.kind == "single":
             return self.output
-        if source_name is None:
-            raise VfxkeyError(f"{self.output}: writing to a folder needs each frame's source file name")
+        if source_name is None or str(source_name).lower().endswith(MOVIE_EXTENSIONS):
+            raise VfxkeyError(
+                f"{self.output}: a folder output takes stills (one EXR per input file); "
+                "for a movie or generated frames give name.####.exr"
+            )
         path = os.path.join(self.output, Path(source_name).stem + ".exr")
         if path in self._written:
             raise VfxkeyError(
