@@ -81,9 +81,7 @@ class Frame:
         """``(H, W, 4)`` float32, straight colour (0 where alpha is 0); alpha 1 where the file has none."""
         rgba = self._rgba()
         if self.alpha is not None and self.premultiplied:
-            alpha = rgba[..., 3:]
-            np.divide(rgba[..., :3], alpha, out=rgba[..., :3], where=alpha > 0)
-            rgba[..., :3][np.broadcast_to(alpha <= 0, rgba[..., :3].shape)] = 0.0
+            unpremultiply(rgba)
         return rgba
 
     def _rgba(self) -> np.ndarray:
@@ -92,6 +90,14 @@ class Frame:
         rgba[..., :3] = self.rgb
         rgba[..., 3] = 1.0 if self.alpha is None else self.alpha
         return rgba
+
+
+def unpremultiply(rgba: np.ndarray) -> np.ndarray:
+    """Divide colour by alpha in place in an ``(H, W, 4)`` float array; colour 0 where alpha <= 0."""
+    rgb, alpha = rgba[..., :3], rgba[..., 3:]
+    np.divide(rgb, alpha, out=rgb, where=alpha > 0)
+    rgb[np.broadcast_to(alpha <= 0, rgb.shape)] = 0.0
+    return rgba
 
 
 @dataclass

@@ -35,7 +35,7 @@ from av.video.reformatter import ColorRange, Colorspace
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.colour import DISPLAY_SPACE, VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert
-from vfxkey.io.read import MOVIE_EXTENSIONS
+from vfxkey.io.read import MOVIE_EXTENSIONS, unpremultiply
 from vfxkey.io.sequence import frame_path, has_frame_token
 
 # OpenEXR compressions we accept by name (OIIO silently falls back to zip for unknown
@@ -166,14 +166,6 @@ def write_exr(
             raise VfxkeyError(f"{where(path, frame)}: cannot write EXR: {error or out.geterror()}")
 
 
-def _straight(rgba_premultiplied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Un-premultiply: ``(rgb / alpha, alpha)``, colour 0 where alpha is 0."""
-    alpha = rgba_premultiplied[..., 3]
-    safe = np.where(alpha > 0, alpha, 1.0)
-    rgb = np.where(alpha[..., None] > 0, rgba_premultiplied[..., :3] / safe[..., None], 0.0)
-    return rgb.astype(np.float32), alpha.astype(np.float32)
-
-
 class ProResWriter:
     """Stream frames into a ProRes 4444 ``.mov`` (straight colour, Camera Rec.709, 16-bit alpha).
 
@@ -230,8 +222,9 @@ class ProResWriter:
                 f"{where(self.path, frame)}: frame is {rgba_premultiplied.shape[1]}x"
                 f"{rgba_premultiplied.shape[0]} but the movie is {self.width}x{self.height}"
             )
-        rgb, alpha = _straight(rgba_premultiplied)
-        encoded = np.clip(convert(rgb, self.working_space, VIDEO_SPACE), 0.0, 1.0)
+        straight = unpremultiply(np.array(rgba_premultiplied, dtype=np.float32))
+        alpha = straight[..., 3]
+        encoded = np.clip(convert(straight[..., :3], self.working_space, VIDEO_SPACE), 0.0, 1.0)
         # gbrapf32le planes are G, B, R, A. Convert to Y'CbCr ourselves with the BT.709
         # matrix and video range (letting the encoder convert would use BT.601).
         gbra = np.stack([encoded[..., 1], encoded[..., 2], encoded[..., 0], np.clip(alpha, 0.0, 1.0)], axis=-1)
