@@ -110,6 +110,7 @@ def bad_inputs(tmp_path):
     src.mkdir()
     (src / "empty.exr").write_bytes(b"")
     (src / "junk.png").write_bytes(b"this is not a png" * 10)
+    (src / "junk.mov").write_bytes(b"this is not a movie" * 10)
     write_image(src / "big.png", np.random.default_rng(0).uniform(0, 1, (64, 64, 3)))
     truncated(src / "big.png")
     truncated(noisy_exr(src / "cut.exr"))
@@ -128,6 +129,7 @@ def bad_inputs(tmp_path):
         ("truncated png", src / "big.png", [], r"big\.png \(frame 1\): cannot read pixels"),
         ("truncated exr", src / "cut.exr", [], r"cut\.exr \(frame 1\): cannot read pixels"),
         ("no video stream", src / "sound.mov", [], r"sound\.mov: movie has no video stream"),
+        ("corrupt movie", src / "junk.mov", [], r"junk\.mov: cannot read movie: .*Invalid data"),
         ("holes", holes, [], r"plate\.####\.exr: missing frames 1002 of 1001-1003"),
         ("mixed resolutions", mixed, [], r"plate\.1003\.exr \(frame 1003\): resolution 6x5 differs"),
         ("nan error", nan, ["--nan", "error"], r"nan\.exr \(frame 1\): 16 NaN/Inf pixel values"),
@@ -140,9 +142,16 @@ def bad_inputs(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("case", range(12))
+BAD_INPUTS = ["missing path", "empty file", "corrupt png", "truncated png", "truncated exr", "no video stream",
+              "corrupt movie", "holes", "mixed resolutions", "nan error", "unknown colour space",
+              "unwritable folder", "no frame token"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
 def test_bad_input_is_one_line_exit_2_and_leaves_no_output(tmp_path, case):
-    name, path, extra, pattern = bad_inputs(tmp_path)[case]
+    cases = {name: (name, path, extra, pattern) for name, path, extra, pattern in bad_inputs(tmp_path)}
+    assert sorted(cases) == sorted(BAD_INPUTS)
+    name, path, extra, pattern = cases[case]
     args = ["convert", path, *extra]
     if "-o" not in extra:
         args += ["-o", tmp_path / "out" / "result.####.exr"]

@@ -334,6 +334,8 @@ class MovieSource(Source):
         self._time_base = _rate(stream.time_base)
         self._start_pts = stream.start_time or 0
         count = stream.frames or self._count_packets()
+        if count == 0:
+            raise VfxkeyError(f"{path}: movie has no frames")
         self._available = list(range(first, first + count))
         asked = list(frames) if frames is not None else self._available
         missing = _check_missing(path, asked, self._available, self.missing_policy)
