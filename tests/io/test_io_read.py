@@ -102,6 +102,8 @@ def test_sequence_reads_frames_in_order_with_its_colour_space(tmp_path):
     assert source.info.kind == "sequence" and source.info.colorspace == "ACEScg"
     frames = list(source)
     assert [f.number for f in frames] == [1001, 1003, 1005] and len(source) == 3
+    assert frames[0].rgb.flags.c_contiguous and frames[0].alpha.flags.c_contiguous
+    assert frames[0].rgb.dtype == frames[0].alpha.dtype == np.float32
     assert frames[1].source == str(tmp_path / "plate.1003.exr")
     # ACEScg grey stays grey in Linear Rec.709 (same white point after adaptation).
     np.testing.assert_allclose(frames[1].rgb, np.float16(1.003), rtol=2e-3)

@@ -168,9 +168,13 @@ class Source:
     def _finish(
         self, frame: int, source: str, rgb: np.ndarray, alpha: np.ndarray | None, premultiplied: bool
     ) -> Frame:
-        """Step 5: convert RGB to the working space (alpha is never converted)."""
+        """Step 5: convert RGB to the working space (alpha is never converted).
+
+        The frame gets contiguous arrays of its own (OpenCV and torch expect them)."""
         if self.info.colorspace != self.working_space:
             rgb = convert(rgb, self.info.colorspace, self.working_space)
+        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+        alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32)
         return Frame(frame, rgb, alpha, premultiplied, source)
 
 
