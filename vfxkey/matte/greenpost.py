@@ -3,6 +3,8 @@
 After DiffuMatting's GreenPost (arXiv 2403.06168, §1.2 of the reference notes), without
 its learned refiner. One shot goes through these steps, in this order:
 
+0. **Denoise.** An edge-preserving bilateral filter scaled to the sensor noise measured
+   in the frame, so grain becomes neither alpha noise nor foreground grain.
 1. **Screen colour.** K-Means on the pixels most likely to be screen (those whose
    dominant channel clearly leads) finds the colour the screen really has — a studio
    green, a blue, or the (8, 162, 24) that image models paint for "#00FF00".
@@ -11,9 +13,12 @@ its learned refiner. One shot goes through these steps, in this order:
    interpolation. The plate follows uneven light, vignetting and hue drift. Across a
    sequence the plate is a running average, so alpha does not flicker.
 3. **Unmixing.** Each pixel is ``I = alpha * F + (1 - alpha) * B`` with ``B`` the plate.
-   A colour-difference key against the plate classifies the pixels; in the uncertain
-   band alpha is the projection of ``I - B`` onto ``F - B``, with ``F`` taken from the
-   nearest confidently opaque colours.
+   A colour-difference key against the plate (Vlahos) finds the surely opaque interior;
+   thin structures coloured like the screen (a green plant) are found as local extremes
+   of the distance to the plate. The foreground colour behind the other pixels is pushed
+   out from those seeds, and in the uncertain band alpha and the foreground brightness
+   are solved per pixel by least squares, ``F`` keeping the seeds' chromaticity (a
+   shading model), wherever that model explains the pixel.
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
    local-linear approximation of closed-form matting).
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
@@ -53,6 +58,8 @@ class KeySettings:
         plate_scale: the clean plate is modelled at 1/plate_scale of the image size.
         temporal: weight 0..1 of the previous frames in the running plate model; 0 makes
             every frame independent.
+        denoise: strength of the edge-preserving (bilateral) smoothing of the input,
+            as a multiple of the sensor noise measured in the frame; 0 keeps the grain.
         refine_radius: radius of the guided-filter refinement, in pixels of its
             1/3-resolution fit (0 turns it off).
         luma: luminance weights of the working space, used by despill.
@@ -63,6 +70,7 @@ class KeySettings:
     despeckle: int = 0
     plate_scale: int = 8
     temporal: float = 0.5
+    denoise: float = 4.0
     refine_radius: int = 2
     luma: tuple[float, float, float] = REC709_LUMA
 
@@ -73,6 +81,8 @@ class KeySettings:
             raise ValueError(f"despill must be within 0..1, got {self.despill}")
         if self.despeckle < 0:
             raise ValueError(f"despeckle must be >= 0 pixels, got {self.despeckle}")
+        if self.denoise < 0:
+            raise ValueError(f"denoise must be >= 0, got {self.denoise}")
         if not 0.0 <= self.temporal < 1.0:
             raise ValueError(f"temporal must be within 0..1 (1 excluded), got {self.temporal}")
 
@@ -129,10 +139,16 @@ class Keyer:
         rgb = np.ascontiguousarray(rgb, dtype=np.float32)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")
+        s = self.settings
+
+        # 0. Denoise: sensor noise would otherwise become alpha noise and grain in the
+        # foreground. A bilateral filter smooths within flat areas and keeps edges whose
+        # contrast is well above the noise (Tomasi and Manduchi, 1998).
+        if s.denoise > 0:
+            rgb = cv2.bilateralFilter(rgb, 5, s.denoise * _noise_sigma(rgb), 1.5)
         if self._model is None:
             self._model = _estimate_screen(rgb, self.settings.screen)
         model = self._model
-        s = self.settings
 
         # 2. Clean plate: the screen as it is lit, per pixel.
         plate_small = _clean_plate(rgb, model, s.plate_scale, s.temporal, hint)
@@ -178,6 +194,13 @@ def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
     step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 10_000)))
     with threadpool_limits(1):
         return gsg(rgb[::step, ::step], screen_rgb)
+
+
+def _noise_sigma(rgb: np.ndarray) -> float:
+    """Standard deviation of sensor noise (Immerkaer, "Fast Noise Variance Estimation", 1996)."""
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    response = np.abs(cv2.filter2D(rgb, -1, kernel))
+    return float(np.sqrt(np.pi / 2) / 6 * response.mean())
 
 
 def _channel_sum(rgb: np.ndarray) -> np.ndarray:
