@@ -140,6 +140,8 @@ def test_named_keys_and_colours():
     assert torch.equal(key_direction("green"), torch.tensor(GREEN))
     assert torch.equal(key_direction("magenta"), torch.tensor([0.0, -1.0, -1.0, -1.0]))
     assert torch.equal(key_direction("green", family="sdxl"), torch.tensor(GREEN))
+    # SDXL has no published pattern for cyan: it goes through the colour path.
+    assert torch.equal(key_direction("cyan", family="sdxl"), key_direction((0.0, 1.0, 1.0), family="sdxl"))
     assert parse_key("#00FF80") == (0.0, 1.0, 128 / 255)
     assert parse_key("Blue") == "blue"
     with pytest.raises(VfxkeyError, match="--key"):

@@ -18,6 +18,7 @@ from vfxkey.errors import VfxkeyError
 COMMANDS: dict[str, str] = {
     "probe": "vfxkey.cli.probe:probe",
     "convert": "vfxkey.cli.convert:convert",
+    "generate": "vfxkey.cli.generate:generate",
     "key": "vfxkey.cli.key:key",
     "train-matte-head": "vfxkey.cli.train:train_matte_head",
     "make-trainset": "vfxkey.cli.train:make_trainset",

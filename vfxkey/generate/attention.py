@@ -10,7 +10,7 @@ layer are captured, averaged over heads, layers and steps, and binarised:
 2. **Aggregate**: each map (latent resolution / 2^k) is resized bilinearly to latent
    resolution and averaged; the mean map is scaled to 0..1.
 3. **Binarise**: a two-component Gaussian mixture over the map's values; the threshold is
-   the mean of the two component means.
+   the mean of the two component means. Fitted on one thread, so it is bitwise repeatable.
 4. **Clean orphans**: foreground islands and background holes smaller than
    ``min_area`` (fraction of the image) are removed / filled.
 
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from vfxkey.errors import VfxkeyError
 
@@ -139,7 +140,10 @@ def binarise(soft: np.ndarray, size: tuple[int, int], min_area: float = 0.01) ->
     before thresholding. Islands and holes under ``min_area`` of the image are removed.
     """
     values = soft.reshape(-1, 1).astype(np.float64)
-    mixture = GaussianMixture(n_components=2, random_state=0).fit(values)
+    # k-means++ seeding instead of a full K-Means, and one thread: multi-threaded K-Means sums
+    # its thread-local buffers in lock order, which changes the last bits between runs.
+    with threadpool_limits(limits=1):
+        mixture = GaussianMixture(n_components=2, init_params="k-means++", random_state=0).fit(values)
     threshold = float(mixture.means_.mean())
     height, width = size
     upsampled = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -1,0 +1,134 @@
+"""``vfxkey generate`` end to end on the tiny model: chunks, restarts, metadata, refusals."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
+from tiny_models import build_pipeline, save_diffusers_folder  # noqa: E402
+
+from vfxkey.cli import main  # noqa: E402
+from vfxkey.generate.model import model_hash  # noqa: E402
+
+PROMPT = "a red apple"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_diffusers_folder(build_pipeline(), tmp_path_factory.mktemp("model") / "tiny")
+
+
+def args(model, output, frames, *extra):
+    return ["generate", "--model", str(model), "--prompt", PROMPT, "--negative-prompt", "blurry", "--seed", "7",
+            "--frames", frames, "--size", "64x64", "--steps", "2", "--temporal", "drift", "--drift-period", "3",
+            "-o", str(output), *extra]
+
+
+def read_exr(path):
+    image = oiio.ImageInput.open(str(path))
+    pixels = image.read_image(format="float")
+    spec = image.spec()
+    attributes = {a.name: a.value for a in spec.extra_attribs}
+    image.close()
+    return pixels, attributes
+
+
+@pytest.fixture(scope="module")
+def chunk_run(model_dir, tmp_path_factory):
+    """Frames 1-4 in this process, and frame 3 alone in a fresh process."""
+    out = tmp_path_factory.mktemp("chunk")
+    result = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "1-4",
+                                           "--save-screen", str(out / "screen.####.png")))
+    assert result.exit_code == 0, result.output
+    alone = tmp_path_factory.mktemp("alone")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.run([sys.executable, "-c", "from vfxkey.cli import main; main()",
+                              *args(model_dir, alone / "el.####.exr", "3-3")],
+                             capture_output=True, text=True, env=env, timeout=600)
+    assert process.returncode == 0, process.stderr
+    return out, alone
+
+
+def test_frame_three_alone_in_another_process_equals_frame_three_of_a_chunk(chunk_run):
+    out, alone = chunk_run
+    assert sorted(p.name for p in out.glob("el.*.exr")) == [f"el.000{i}.exr" for i in range(1, 5)]
+    assert [p.name for p in alone.glob("*.exr")] == ["el.0003.exr"]
+    chunk_pixels, _ = read_exr(out / "el.0003.exr")
+    alone_pixels, _ = read_exr(alone / "el.0003.exr")
+    assert chunk_pixels.shape == (64, 64, 4)
+    np.testing.assert_array_equal(chunk_pixels, alone_pixels)
+    # Premultiplied: colour never exceeds alpha's share of the (0..1 display-range) image.
+    assert np.all(chunk_pixels[..., :3] <= chunk_pixels[..., 3:] + 1e-3)
+    # Drift noise: neighbouring frames differ.
+    assert not np.array_equal(read_exr(out / "el.0002.exr")[0], chunk_pixels)
+    assert (out / "screen.0003.png").is_file()
+
+
+def test_metadata_records_prompt_seed_settings_model_hash_and_gsg(chunk_run, model_dir):
+    _, attributes = read_exr(chunk_run[0] / "el.0003.exr")
+    assert attributes["vfxkey:prompt"] == PROMPT
+    assert attributes["vfxkey:negative_prompt"] == "blurry"
+    assert attributes["vfxkey:seed"] == 7
+    assert attributes["vfxkey:frame"] == 3
+    assert attributes["vfxkey:temporal"] == "drift" and attributes["vfxkey:steps"] == 2
+    assert attributes["vfxkey:shift"] == pytest.approx(0.07)
+    assert attributes["vfxkey:model_hash"] == model_hash(model_dir)
+    assert attributes["vfxkey:alpha_source"] == "attention"
+    assert attributes["vfxkey:gsg"] >= 0.0
+
+
+def test_existing_frames_are_skipped_unless_overwrite(chunk_run, model_dir):
+    out, _ = chunk_run
+    before = (out / "el.0002.exr").stat().st_mtime_ns
+    result = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "1-4"))
+    assert result.exit_code == 0 and "nothing to do" in result.output
+    assert (out / "el.0002.exr").stat().st_mtime_ns == before
+    pixels = read_exr(out / "el.0002.exr")[0]
+    result = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "2-2", "--overwrite"))
+    assert result.exit_code == 0, result.output
+    assert (out / "el.0002.exr").stat().st_mtime_ns != before
+    assert np.array_equal(read_exr(out / "el.0002.exr")[0], pixels)
+
+
+def bad_models(root: Path, model_dir: Path) -> dict[str, tuple[Path, str]]:
+    empty = root / "empty"
+    empty.mkdir()
+    pickled = root / "model.ckpt"
+    torch.save({"state_dict": {}}, pickled)
+    lora = root / "lora.safetensors"
+    save_file({"lora_unet_down.weight": torch.zeros(2, 2)}, str(lora))
+    return {
+        "missing": (root / "nowhere", "does not exist"),
+        "folder without a model": (empty, "has no model_index.json"),
+        "pickled without opt-in": (pickled, "--allow-pickle"),
+        "safetensors that is no SD checkpoint": (lora, "not a Stable Diffusion checkpoint"),
+    }
+
+
+def test_every_bad_model_exits_2_with_one_clear_line(tmp_path, model_dir):
+    for case, (path, message) in bad_models(tmp_path, model_dir).items():
+        result = CliRunner().invoke(main, args(path, tmp_path / "out.####.exr", "1-1"))
+        assert result.exit_code == 2, case
+        assert message in result.output and str(path) in result.output, case
+        assert "Traceback" not in result.output, case
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--key", "chartreuse", "--key"),
+    ("--fg-region", "0.5,0.5", "--fg-region"),
+    ("--size", "64by64", "--size"),
+    ("--shift", "0.7", "--shift"),
+    ("-o", "element.png", "EXR sequence pattern"),
+])
+def test_bad_settings_exit_2_before_loading_the_model(tmp_path, option, value, message):
+    command = args(tmp_path / "no-model-needed", tmp_path / "out.####.exr", "1-2") + [option, value]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2 and message in result.output
