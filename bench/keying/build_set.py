@@ -1,7 +1,7 @@
 """Build the keying test sets: subjects with known alpha shot over realistic chroma screens.
 
 Each case is one 8-bit sRGB image (what a camera or an image model hands the keyer) with
-its truth: alpha (H, W) and premultiplied scene-linear colour (H, W, 3) = clean fg * alpha.
+its truth: alpha (H, W) and premultiplied scene-linear colour (H, W, 3) = fg * alpha (+ noise).
 
 Recipe per case, in linear light (../shared/data/SOURCES.md):
 1. screen: a chroma colour (studio greens, the "generated" green sRGB (8,162,24) that image
@@ -11,7 +11,8 @@ Recipe per case, in linear light (../shared/data/SOURCES.md):
    into the foreground, falling off with distance into the subject;
 3. composite ``fg * alpha + screen * (1 - alpha)``;
 4. sensor noise (shot + read noise), then 8-bit sRGB quantisation.
-The truth colour is the clean foreground (before spill): removing spill is part of keying.
+The truth colour is the foreground before spill (removing spill is part of keying) plus the
+photo's own noise (denoising is not: see make_case).
 
 Sets:
 - ``dev``: the 9 alphamatting.com training photos (real objects, measured alpha; Rhemann et
@@ -134,20 +135,25 @@ def add_spill(fg: np.ndarray, alpha: np.ndarray, screen_rgb: np.ndarray, rng: np
 
 
 # 3-4. Composite in linear light, add sensor noise, quantise to 8-bit sRGB.
-def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Generator) -> np.ndarray:
+def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-bit sRGB image, and its sensor + quantisation noise in linear light."""
     plate = make_screen(alpha.shape, screen, rng)
     spilled = add_spill(fg, alpha, plate, rng)
     a = alpha[..., None]
-    linear = spilled * a + plate * (1 - a)
+    clean = spilled * a + plate * (1 - a)
     shot_gain, read_sigma = rng.uniform(2e-4, 6e-4), 0.002
-    sigma = np.sqrt(shot_gain * np.clip(linear, 0, None) + read_sigma**2)
-    linear = linear + sigma * rng.standard_normal(linear.shape).astype(np.float32)
-    return srgb.quantise8(linear)
+    sigma = np.sqrt(shot_gain * np.clip(clean, 0, None) + read_sigma**2)
+    image = srgb.quantise8(clean + sigma * rng.standard_normal(clean.shape).astype(np.float32))
+    return image, srgb.from8(image) - clean
 
 
 def make_case(name: str, fg: np.ndarray, alpha: np.ndarray, screen: Screen, seed: int) -> Case:
-    image = shoot(fg, alpha, screen, np.random.default_rng(seed))
-    return Case(f"{name}__{screen.name}", screen, image, alpha, (fg * alpha[..., None]).astype(np.float32))
+    image, noise = shoot(fg, alpha, screen, np.random.default_rng(seed))
+    # The truth colour keeps the noise the photo carries wherever there is subject: a perfect
+    # keyer unmixes ``image - (1 - alpha) * screen = alpha * fg + noise`` and is not asked to
+    # denoise (without this, noise alone sets a floor near every keyer's colour error).
+    premultiplied = fg * alpha[..., None] + noise * (alpha[..., None] > 0)
+    return Case(f"{name}__{screen.name}", screen, image, alpha, premultiplied.astype(np.float32))
 
 
 def read_rgb8(path: Path) -> np.ndarray:

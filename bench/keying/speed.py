@@ -5,8 +5,6 @@
    (bench/keying/build_set.py, new noise per frame).
 2. Time `oiiotool` (next to the venv's python) converting the frames to half-float zip EXR,
    and `vfxkey key` keying the same frames to premultiplied half-float zip EXR, in one run.
-   When the `key` sub-command is not registered yet, its Python equivalent (io.open_source ->
-   Keyer -> io.write_exr, frame by frame) runs in its place, in a subprocess too.
 3. Peak RSS of `vfxkey key` on 5 vs 20 frames, from os.wait4 on each child: it must not
    grow with the sequence length (frames are streamed).
 Target (issue 3): vfxkey / oiiotool <= 2x, peak RSS flat.
@@ -56,7 +54,7 @@ def make_frames(count: int) -> Path:
         frame_fg = np.zeros((HEIGHT, WIDTH, 3), np.float32)
         frame_alpha[:, x : x + size[0]] = np.clip(alpha, 0, 1)
         frame_fg[:, x : x + size[0]] = np.clip(fg, 0, 1)
-        image = shoot(frame_fg, frame_alpha, DEV_GREENS[0], np.random.default_rng(index))
+        image, _ = shoot(frame_fg, frame_alpha, DEV_GREENS[0], np.random.default_rng(index))
         cv2.imwrite(str(frames / f"gs.{FIRST + index:04d}.png"), image[..., ::-1])
     return frames
 
@@ -76,29 +74,9 @@ def run_measured(command: list[str]) -> tuple[float, float, float]:
 
 
 def key_command(frames: Path, count: int, out: Path) -> list[str]:
-    """`vfxkey key` as a user runs it, or its Python equivalent while the CLI lacks `key`."""
-    from vfxkey.cli import COMMANDS
-
-    last = FIRST + count - 1
-    if "key" in COMMANDS:
-        return [str(BIN / "vfxkey"), "key", str(frames / "gs.####.png"), "-o", str(out / "gs.####.exr"),
-                "--frames", f"{FIRST}-{last}"]
-    return [sys.executable, "-m", "bench.keying.speed", "--key-worker", str(frames), str(out), str(count)]
-
-
-def key_worker(frames: Path, out: Path, count: int) -> None:
-    """The Python equivalent of `vfxkey key frames/gs.####.png -o out/gs.####.exr`."""
-    from vfxkey.io.colour import WORKING_SPACE
-    from vfxkey.io.read import open_source
-    from vfxkey.io.sequence import FrameRange
-    from vfxkey.io.write import write_exr
-    from vfxkey.matte.greenpost import Keyer, KeySettings
-
-    keyer = Keyer(KeySettings(screen="auto"))
-    source = open_source(str(frames / "gs.####.png"), FrameRange.parse(f"{FIRST}-{FIRST + count - 1}"))
-    for frame in source:
-        result = keyer.key(frame.rgb)
-        write_exr(out / f"gs.{frame.number:04d}.exr", result.premultiplied_rgba(), colorspace=WORKING_SPACE, frame=frame.number)
+    """`vfxkey key` as a user runs it."""
+    return [str(BIN / "vfxkey"), "key", str(frames / "gs.####.png"), "-o", str(out / "gs.####.exr"),
+            "--frames", f"{FIRST}-{FIRST + count - 1}"]
 
 
 def fresh(folder: Path) -> Path:
@@ -110,11 +88,7 @@ def fresh(folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=10)
-    parser.add_argument("--key-worker", nargs=3, metavar=("FRAMES", "OUT", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.key_worker:
-        key_worker(Path(args.key_worker[0]), Path(args.key_worker[1]), int(args.key_worker[2]))
-        return
     frames = make_frames(max(args.frames, 20))
     last = FIRST + args.frames - 1
     oiio = run_measured([
@@ -129,8 +103,7 @@ def main() -> None:
     table = Table(title=f"Keying speed, {args.frames} frames 1920x1080 8-bit PNG -> EXR")
     for column in ("tool", "wall s / frame", "CPU s / frame", "peak RSS MiB"):
         table.add_column(column, justify="right" if column != "tool" else "left")
-    name = "vfxkey key" if Path(command[0]).name == "vfxkey" else "Keyer + io (Python equivalent)"
-    for label, (wall, cpu, peak) in (("oiiotool (convert only)", oiio), (name, key)):
+    for label, (wall, cpu, peak) in (("oiiotool (convert only)", oiio), ("vfxkey key", key)):
         table.add_row(label, f"{wall / args.frames:.3f}", f"{cpu / args.frames:.3f}", f"{peak:.0f}")
     table.add_row("ratio vfxkey / oiiotool (target <= 2)", f"{key[0] / oiio[0]:.2f}", f"{key[1] / oiio[1]:.2f}", "", style="bold")
     table.add_row("vfxkey peak RSS, 5 vs 20 frames (must not grow)", "", "", f"{rss[5]:.0f} vs {rss[20]:.0f}", style="bold")
