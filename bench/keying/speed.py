@@ -64,12 +64,14 @@ def run_measured(command: list[str]) -> tuple[float, float, float]:
 
     CPU time (user + system) is reported beside wall time because the wall clock of a
     shared machine includes waiting for other processes."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
+    log = FOLDER / "stderr.log"  # progress bars and messages; shown only if the command fails
+    with open(log, "w") as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
     if status != 0:
-        raise SystemExit(f"failed ({status}): {' '.join(command)}")
+        raise SystemExit(f"failed ({status}): {' '.join(command)}\n{log.read_text()[-2000:]}")
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
