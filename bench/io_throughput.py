@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12, help="frames per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the best is kept")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for OIIO and oiiotool")
+    parser.add_argument("--compressions", nargs="+", default=COMPRESSIONS, choices=COMPRESSIONS)
     args = parser.parse_args()
     n, repeat = args.frames, args.repeat
     oiio.attribute("threads", args.threads)
@@ -108,7 +109,7 @@ def main() -> None:
                         for _ in range(repeat)])
 
         rows = []
-        for compression in COMPRESSIONS:
+        for compression in args.compressions:
             out = tmp / compression
 
             def vfxkey_convert():
