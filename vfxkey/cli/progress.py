@@ -38,4 +38,4 @@ def track(items: Iterable[T], total: int | None, description: str) -> Iterator[T
 
 def warn(message: str) -> None:
     """Print a one-line warning on stderr."""
-    _console.print(f"[yellow]vfxkey: warning:[/yellow] {message}", highlight=False)
+    _console.print(f"[yellow]vfxkey: warning:[/yellow] {message}", highlight=False, soft_wrap=True)
