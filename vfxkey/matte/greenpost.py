@@ -4,7 +4,8 @@ After DiffuMatting's GreenPost (arXiv 2403.06168, §1.2 of the reference notes),
 its learned refiner. One shot goes through these steps, in this order:
 
 0. **Denoise.** An edge-preserving bilateral filter scaled to the sensor noise measured
-   in the frame, so grain becomes neither alpha noise nor foreground grain.
+   in the frame, so grain does not become alpha noise. The matte is pulled from the
+   smoothed image; the foreground colour is unmixed from the image as shot (grain kept).
 1. **Screen colour.** K-Means on the pixels most likely to be screen (those whose
    dominant channel clearly leads) finds the colour the screen really has — a studio
    green, a blue, or the (8, 162, 24) that image models paint for "#00FF00".
@@ -23,7 +24,8 @@ its learned refiner. One shot goes through these steps, in this order:
    local-linear approximation of closed-form matting).
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
 6. **Foreground.** The premultiplied colour is ``I - (1 - alpha) * B`` (exact for the
-   plate); the straight colour is that over alpha, despilled keeping luminance.
+   plate, ``I`` the image as shot); the straight colour is that over alpha, despilled
+   keeping luminance.
 
 All arrays are float32 scene-linear in the working space; alpha is straight 0..1.
 """
@@ -58,8 +60,9 @@ class KeySettings:
         plate_scale: the clean plate is modelled at 1/plate_scale of the image size.
         temporal: weight 0..1 of the previous frames in the running plate model; 0 makes
             every frame independent.
-        denoise: strength of the edge-preserving (bilateral) smoothing of the input,
-            as a multiple of the sensor noise measured in the frame; 0 keeps the grain.
+        denoise: strength of the edge-preserving (bilateral) smoothing the matte is
+            pulled from, as a multiple of the sensor noise measured in the frame; 0 turns
+            it off. The foreground colour always keeps the image's own grain.
         refine_radius: radius of the guided-filter refinement, in pixels of its
             1/3-resolution fit (0 turns it off).
         luma: luminance weights of the working space, used by despill.
@@ -141,9 +144,10 @@ class Keyer:
             raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")
         s = self.settings
 
-        # 0. Denoise: sensor noise would otherwise become alpha noise and grain in the
-        # foreground. A bilateral filter smooths within flat areas and keeps edges whose
-        # contrast is well above the noise (Tomasi and Manduchi, 1998).
+        # 0. Denoise: sensor noise would otherwise become alpha noise. A bilateral filter
+        # smooths within flat areas and keeps edges whose contrast is well above the noise
+        # (Tomasi and Manduchi, 1998). The foreground is unmixed from the observed image.
+        observed = rgb
         if s.denoise > 0:
             rgb = cv2.bilateralFilter(rgb, 5, s.denoise * _noise_sigma(rgb), 1.5)
         if self._model is None:
@@ -173,11 +177,11 @@ class Keyer:
 
         # 6. Foreground colour: F = B + (I - B) / alpha, exact for the plate (so the
         # premultiplied colour is I - (1 - alpha) B), then despill. Opaque pixels are I.
-        foreground = cv2.bitwise_and(rgb, rgb, mask=(alpha > 0.0).astype(np.uint8))
+        foreground = cv2.bitwise_and(observed, observed, mask=(alpha > 0.0).astype(np.uint8))
         soft = np.flatnonzero((alpha > 0.0) & (alpha < 1.0))
         a = alpha.reshape(-1)[soft, None]
         b = plate.reshape(-1, 3)[soft]
-        foreground.reshape(-1, 3)[soft] = np.maximum(b + (rgb.reshape(-1, 3)[soft] - b) / a, 0.0)
+        foreground.reshape(-1, 3)[soft] = np.maximum(b + (observed.reshape(-1, 3)[soft] - b) / a, 0.0)
         if s.despill > 0:
             foreground = despill(foreground, model.channel, s.despill, s.luma)
 
