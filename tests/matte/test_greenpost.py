@@ -34,10 +34,10 @@ def uneven_gain(height, width):
     return gradient * (1.0 - 0.125 * radius2)
 
 
-def check_ramp(result, alpha, foreground, mean_error=0.02, foreground_error=0.08):
+def check_ramp(result, alpha, foreground, mean_error=0.025, foreground_error=0.08):
     """Alpha within ``mean_error`` on average and 0.2 everywhere (the worst pixels sit where
     the ramp meets the opaque subject); the straight foreground within ``foreground_error``
-    wherever alpha > 0.2."""
+    wherever alpha > 0.2. (A hard key scores about 0.09 mean error on these ramps.)"""
     error = np.abs(result.alpha - alpha)
     assert error.mean() < mean_error
     assert error.max() < 0.2

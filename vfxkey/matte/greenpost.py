@@ -328,8 +328,8 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     floor = float(np.clip(3.0 * np.std(alpha[::step, ::step][bare]), 1e-3, 0.3)) if bare.sum() > 100 else 1e-3
 
     # Foreground colour behind the soft pixels: the nearest surely opaque colour, i.e.
-    # push-pull from the interior of the opaque region (edges are mixed, keep off them).
-    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((5, 5), np.uint8))
+    # push-pull from the interior of the opaque region (one pixel in from its edge).
+    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((3, 3), np.uint8))
     # Subjects coloured like the screen (a green plant) fail the colour difference; their
     # cores still stand out as the pixels farthest from the plate within a small
     # neighbourhood, and far enough from it to be no mix with the screen.
