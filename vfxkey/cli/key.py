@@ -14,10 +14,11 @@ import numpy as np
 from vfxkey.cli.progress import track, warn
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.errors import VfxkeyError, where
-from vfxkey.io.colour import WORKING_SPACE, convert
+from vfxkey.io.colour import WORKING_SPACE, check_colorspace, convert
 from vfxkey.io.read import Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.write import atomic_output, open_frame_writer, write_preview_png
+from vfxkey.matte.despill import ACESCG_LUMA, REC709_LUMA
 from vfxkey.matte.greenpost import Keyer, KeySettings
 
 SRGB_ENCODED = "sRGB Encoded Rec.709 (sRGB)"
@@ -30,7 +31,7 @@ SRGB_ENCODED = "sRGB Encoded Rec.709 (sRGB)"
                    "(ProRes 4444) or folder/ (one EXR per input still, same name).")
 @click.option("--screen", default="auto", show_default=True, metavar="auto|green|blue|#RRGGBB",
               help="Screen to key. A name fixes the channel (the colour is still measured); "
-                   "#RRGGBB is an sRGB colour, used as given.")
+                   "#RRGGBB (sRGB) picks the screen pixels of that hue, whose colour is then measured.")
 @click.option("--hint", metavar="MASK",
               help="Optional coarse mask (still, sequence or movie; white = subject) used where it helps.")
 @click.option("--despill", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
@@ -64,7 +65,9 @@ def key(input_path: str, output: str, screen: str, hint: str | None, despill: fl
     frame_range = FrameRange.parse(frames) if frames else None
     source = open_source(input_path, frame_range, input_colorspace=input_colorspace,
                          working_space=working_space, warn=warn)
-    settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle)
+    luma = ACESCG_LUMA if check_colorspace(working_space) == "ACEScg" else REC709_LUMA
+    settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle,
+                           luma=luma)
     hints = _Companion(hint, working_space, "hint") if hint else None
     plates = _Companion(plate, working_space, "plate") if plate else None
     if preview and len(source) > 1 and not has_frame_token(preview):

@@ -53,10 +53,13 @@ class KeySettings:
         screen: ``"auto"`` (find green or blue), ``"green"``, ``"blue"``, or a
             scene-linear RGB triple of the screen colour (the CLI parses ``#RRGGBB`` as
             sRGB-encoded and linearises it). With a name the colour itself is still
-            measured from the image; only the channel is fixed.
+            measured from the image; only the channel is fixed. A triple selects the
+            pixels of that chromaticity, whose colour is then measured (the triple is
+            used as it is when too few pixels match).
         despill: despill strength 0..1 applied to the straight foreground.
         despeckle: islands of alpha (opaque specks in the screen, holes in the subject)
-            smaller than this many pixels of area are removed; 0 keeps everything.
+            whose solid part (alpha >= 0.5, resp. < 0.5) covers fewer than this many
+            pixels are removed, soft rim included; 0 keeps everything.
         plate_scale: the clean plate is modelled at 1/plate_scale of the image size.
         temporal: weight 0..1 of the previous frames in the running plate model; 0 makes
             every frame independent.
@@ -150,8 +153,10 @@ class Keyer:
         observed = rgb
         if s.denoise > 0:
             rgb = cv2.bilateralFilter(rgb, 5, s.denoise * _noise_sigma(rgb), 1.5)
+
+        # 1. Screen colour, measured on the first frame and kept for the shot.
         if self._model is None:
-            self._model = _estimate_screen(rgb, self.settings.screen)
+            self._model = _estimate_screen(rgb, s.screen)
         model = self._model
 
         # 2. Clean plate: the screen as it is lit, per pixel.
@@ -194,10 +199,9 @@ class Keyer:
 
 
 def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
-    """GSG (metrics.gsg) on an even grid of about 10,000 pixels, K-Means on one thread."""
+    """GSG (metrics.gsg, scene-linear) on an even grid of about 10,000 pixels."""
     step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 10_000)))
-    with threadpool_limits(1):
-        return gsg(rgb[::step, ::step], screen_rgb)
+    return gsg(rgb[::step, ::step], screen_rgb)
 
 
 def _noise_sigma(rgb: np.ndarray) -> float:
