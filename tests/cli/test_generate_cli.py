@@ -65,8 +65,10 @@ def test_frame_three_alone_in_another_process_equals_frame_three_of_a_chunk(chun
     alone_pixels, _ = read_exr(alone / "el.0003.exr")
     assert chunk_pixels.shape == (64, 64, 4)
     np.testing.assert_array_equal(chunk_pixels, alone_pixels)
-    # Premultiplied: colour never exceeds alpha's share of the (0..1 display-range) image.
-    assert np.all(chunk_pixels[..., :3] <= chunk_pixels[..., 3:] + 1e-3)
+    # Premultiplied: no colour where alpha is 0; the attention hint gives some of each.
+    alpha = chunk_pixels[..., 3]
+    assert np.all(chunk_pixels[alpha == 0][:, :3] == 0)
+    assert (alpha == 0).any() and (alpha > 0.5).any()
     # Drift noise: neighbouring frames differ.
     assert not np.array_equal(read_exr(out / "el.0002.exr")[0], chunk_pixels)
     assert (out / "screen.0003.png").is_file()

@@ -92,6 +92,8 @@ def test_matting_head_mask_comes_from_the_same_decode(tiny_pipeline):
     np.testing.assert_allclose(frame.head_mask, expected, atol=1e-5)
 
 
-def test_size_must_fit_the_latent_grid(tiny_pipeline):
+def test_size_must_fit_the_latent_grid_and_attention_steps_the_steps(tiny_pipeline):
     with pytest.raises(VfxkeyError, match="--size 63x64"):
         KeyedGenerator(loaded(tiny_pipeline), GenerationSettings(prompt="x", width=63, height=64), seed=0)
+    with pytest.raises(VfxkeyError, match="attention steps 0"):
+        KeyedGenerator(loaded(tiny_pipeline), GenerationSettings(**{**vars(SETTINGS), "attention_steps": 0}), seed=0)

@@ -91,7 +91,7 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         click.echo(f"all {len(frame_range)} frames of {output} exist; nothing to do (--overwrite to redo)", err=True)
         return
 
-    from vfxkey.generate.model import load_model
+    from vfxkey.generate.model import load_model, model_hash
     from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
     from vfxkey.matte.greenpost import Keyer, KeySettings
     from vfxkey.matte.metrics import gsg
@@ -121,6 +121,7 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         "temporal": temporal, "drift_period": drift_period, "subject": subject or "",
         "model": os.path.basename(os.path.normpath(model_path)), "model_family": model.family,
         "model_hash": model.hash, "lora": os.path.basename(lora) if lora else "",
+        "lora_hash": model_hash(lora) if lora else "",
         "alpha_source": f"matte-head:{os.path.basename(matte_head)}" if matte_head else "attention",
     }
 

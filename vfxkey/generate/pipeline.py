@@ -52,7 +52,7 @@ class GenerationSettings:
     temporal: str = "locked"
     drift_period: int = 24
     subject: str | None = None             # prompt words for the attention hint; None = whole prompt
-    attention_steps: int = 5               # last reverse steps whose cross-attention is averaged
+    attention_steps: int = 5               # last reverse steps whose cross-attention is averaged (all if fewer)
     working_space: str = WORKING_SPACE
 
 
@@ -65,7 +65,7 @@ class GeneratedFrame:
     screen: np.ndarray          # (H, W, 3) float32, the decoded image as is: sRGB-encoded 0..1
     hint: np.ndarray            # (H, W) float32 0/1, subject mask from cross-attention
     head_mask: np.ndarray | None  # (H, W) float32 0..1 from the matting head, if one was given
-    latents: torch.Tensor       # (1, C, h, w) final denoised latents (before VAE scaling)
+    latents: torch.Tensor       # (1, C, h, w) final denoised latents, scaled (the VAE decodes latents / scaling_factor)
 
 
 class KeyedGenerator:
@@ -80,6 +80,8 @@ class KeyedGenerator:
         scale = pipe.vae_scale_factor
         if settings.width % scale or settings.height % scale:
             raise VfxkeyError(f"--size {settings.width}x{settings.height}: both sides must be multiples of {scale}")
+        if settings.attention_steps < 1:
+            raise VfxkeyError(f"attention steps {settings.attention_steps}: must be at least 1")
         self.latent_size = (settings.height // scale, settings.width // scale)
         shift = settings.target_shift if settings.target_shift is not None else DEFAULT_TARGET_SHIFT[model.family]
         direction = key_direction(settings.key, family=model.family, vae=pipe.vae)
