@@ -129,6 +129,7 @@ def test_every_bad_model_exits_2_with_one_clear_line(tmp_path, model_dir):
     ("--size", "64by64", "--size"),
     ("--shift", "0.7", "--shift"),
     ("-o", "element.png", "EXR sequence pattern"),
+    ("--working-space", "Linear Rec.2020 nonsense", "Linear Rec.2020 nonsense"),
 ])
 def test_bad_settings_exit_2_before_loading_the_model(tmp_path, option, value, message):
     command = args(tmp_path / "no-model-needed", tmp_path / "out.####.exr", "1-2") + [option, value]

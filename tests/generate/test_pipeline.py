@@ -97,3 +97,19 @@ def test_size_must_fit_the_latent_grid_and_attention_steps_the_steps(tiny_pipeli
         KeyedGenerator(loaded(tiny_pipeline), GenerationSettings(prompt="x", width=63, height=64), seed=0)
     with pytest.raises(VfxkeyError, match="attention steps 0"):
         KeyedGenerator(loaded(tiny_pipeline), GenerationSettings(**{**vars(SETTINGS), "attention_steps": 0}), seed=0)
+
+
+def test_sdxl_layout_generates_with_its_family_default_shift_and_is_loaded_as_sdxl(tmp_path):
+    from tiny_models import build_sdxl_pipeline, save_diffusers_folder
+    from vfxkey.generate.model import load_model
+
+    model = load_model(save_diffusers_folder(build_sdxl_pipeline(), tmp_path / "tiny-sdxl"))
+    assert model.family == "sdxl"
+    generator = KeyedGenerator(model, GenerationSettings(**{**vars(SETTINGS), "key": "blue"}), seed=4)
+    assert generator.noise_settings.target_shift == 0.11
+    frame = generator(2)
+    expected = model.pipe(prompt=SETTINGS.prompt, negative_prompt=SETTINGS.negative_prompt, height=64, width=64,
+                          num_inference_steps=3, guidance_scale=7.5, output_type="np",
+                          latents=keyed_noise(4, 2, generator.noise_settings)).images[0]
+    assert np.array_equal(frame.screen, expected)
+    assert frame.hint.shape == (64, 64)

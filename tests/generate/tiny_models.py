@@ -24,9 +24,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import (
+    AutoencoderKL,
+    DDIMScheduler,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
 from safetensors.torch import save_file
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 SEED = 0
 IMAGE_SIZE = 64  # pixels; the latent is IMAGE_SIZE // 2
@@ -92,11 +98,9 @@ def build_vae(block_out_channels: tuple[int, ...] = BLOCKS) -> AutoencoderKL:
     )
 
 
-def build_text_encoder(hidden_size: int = 32, vocab_size: int | None = None) -> CLIPTextModel:
-    """A two-layer CLIP text encoder whose vocab matches :func:`build_tokenizer`."""
-    if vocab_size is None:
-        vocab_size = len(_byte_vocab()[0])
-    config = CLIPTextConfig(
+def _text_config(hidden_size: int, **extra) -> CLIPTextConfig:
+    vocab_size = len(_byte_vocab()[0])
+    return CLIPTextConfig(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
@@ -106,8 +110,13 @@ def build_text_encoder(hidden_size: int = 32, vocab_size: int | None = None) -> 
         bos_token_id=vocab_size - 2,
         eos_token_id=vocab_size - 1,
         pad_token_id=vocab_size - 1,
+        **extra,
     )
-    return CLIPTextModel(config)
+
+
+def build_text_encoder(hidden_size: int = 32) -> CLIPTextModel:
+    """A two-layer CLIP text encoder whose vocab matches :func:`build_tokenizer`."""
+    return CLIPTextModel(_text_config(hidden_size))
 
 
 def build_scheduler() -> DDIMScheduler:
@@ -143,6 +152,31 @@ def build_pipeline(seed: int = SEED, unet_blocks: tuple[int, ...] = BLOCKS,
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def build_sdxl_pipeline(seed: int = SEED) -> StableDiffusionXLPipeline:
+    """A randomly initialised SDXL-layout pipeline (two text encoders, text-time conditioning), CPU float32."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=IMAGE_SIZE // 2, in_channels=4, out_channels=4, block_out_channels=BLOCKS, layers_per_block=1,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=64,  # both text encoders' hidden states, concatenated
+            attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 1),
+            addition_embed_type="text_time", addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=6 * 8 + 32,  # six size/crop ids + pooled text
+            norm_num_groups=32,
+        )
+        vae = build_vae()
+        text_encoder = CLIPTextModel(_text_config(32))
+        text_encoder_2 = CLIPTextModelWithProjection(_text_config(32, projection_dim=32))
+    pipe = StableDiffusionXLPipeline(
+        vae=vae.eval(), text_encoder=text_encoder.eval(), text_encoder_2=text_encoder_2.eval(),
+        tokenizer=build_tokenizer(), tokenizer_2=build_tokenizer(), unet=unet.eval(), scheduler=build_scheduler(),
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -9,7 +9,7 @@ import numpy as np
 
 from vfxkey.cli.progress import track
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.write import open_frame_writer, write_preview_png
 
@@ -80,6 +80,7 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
     frame_range = FrameRange.parse(frames)
     key_value = parse_key(key)
     region = ForegroundPath.parse(fg_region)
+    working_space = check_colorspace(working_space)
     if shift is not None:
         shift_delta(shift)
     if not (output.lower().endswith(".exr") and (has_frame_token(output) or len(frame_range) == 1)):

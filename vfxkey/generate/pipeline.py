@@ -108,7 +108,7 @@ class KeyedGenerator:
 
         # 2. denoise with attention capture; decode with the matting head's hook when given
         guided = s.guidance > 1.0
-        head_capture = capture_decoder_features(pipe.vae, transform=self.head) if self.head else nullcontext()
+        head_capture = capture_decoder_features(pipe.vae, transform=self.head) if self.head is not None else nullcontext()
         with capture_attention(pipe.unet, self.token_indices, self.latent_size, s.steps,
                                s.attention_steps, guided=guided) as attention, head_capture as head_features:
             screen = pipe(
