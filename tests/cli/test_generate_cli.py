@@ -135,3 +135,23 @@ def test_bad_settings_exit_2_before_loading_the_model(tmp_path, option, value, m
     command = args(tmp_path / "no-model-needed", tmp_path / "out.####.exr", "1-2") + [option, value]
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_matte_head_gives_the_coarse_alpha_and_a_head_for_another_vae_is_refused(model_dir, tmp_path):
+    from tiny_models import build_vae
+
+    from vfxkey.matte.head import MattingHead, save_head
+
+    pipe_vae = build_pipeline().vae
+    torch.manual_seed(0)
+    head = MattingHead(in_channels=pipe_vae.config.block_out_channels[0])
+    save_head(tmp_path / "head.safetensors", head, pipe_vae)
+    result = CliRunner().invoke(main, args(model_dir, tmp_path / "el.####.exr", "1-1",
+                                           "--matte-head", str(tmp_path / "head.safetensors")))
+    assert result.exit_code == 0, result.output
+    assert read_exr(tmp_path / "el.0001.exr")[1]["vfxkey:alpha_source"] == "matte-head:head.safetensors"
+    torch.manual_seed(1)
+    save_head(tmp_path / "other.safetensors", head, build_vae())  # a VAE with other weights
+    result = CliRunner().invoke(main, args(model_dir, tmp_path / "o.####.exr", "1-1",
+                                           "--matte-head", str(tmp_path / "other.safetensors")))
+    assert result.exit_code == 2 and "other.safetensors" in result.output
