@@ -14,14 +14,15 @@ import click
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
 
-# name -> "module:function"; the module is imported when the command is used.
-COMMANDS: dict[str, str] = {
-    "probe": "vfxkey.cli.probe:probe",
-    "convert": "vfxkey.cli.convert:convert",
-    "generate": "vfxkey.cli.generate:generate",
-    "key": "vfxkey.cli.key:key",
-    "train-matte-head": "vfxkey.cli.train:train_matte_head",
-    "make-trainset": "vfxkey.cli.train:make_trainset",
+# name -> ("module:function", one-line help); the module is imported only when the
+# command runs or shows its own --help, so listing the commands stays instant.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "probe": ("vfxkey.cli.probe:probe", "Describe a sequence, image, folder or movie."),
+    "convert": ("vfxkey.cli.convert:convert", "Convert to premultiplied EXR or ProRes 4444."),
+    "key": ("vfxkey.cli.key:key", "Key a green or blue screen into alpha and clean colour."),
+    "generate": ("vfxkey.cli.generate:generate", "Generate an element on a key colour (SD, TKG-DM)."),
+    "make-trainset": ("vfxkey.cli.train:make_trainset", "Composite matting-head training pairs over screens."),
+    "train-matte-head": ("vfxkey.cli.train:train_matte_head", "Train the matting head on a model's VAE."),
 }
 
 
@@ -35,13 +36,16 @@ class LazyGroup(click.Group):
     """A click group whose commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
+        if name not in COMMANDS:
             return None
-        module_name, attr = target.split(":")
+        module_name, attr = COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module_name), attr)
 
     def invoke(self, ctx: click.Context):

@@ -79,8 +79,6 @@ def key(input_path: str, output: str, screen: str, hint: str | None, despill: fl
     report = []
     with open_frame_writer(output, frame_count=len(source), working_space=working_space,
                            fps=source.info.fps, metadata=recorded) as writer:
-        if writer.kind == "folder" and source.info.kind == "movie":
-            raise VfxkeyError(f"{output}: a folder output takes stills; for a movie give name.####.exr")
         for frame in track(source, total=len(source), description="key"):
             mask = hints.mask(frame.number, frame.rgb.shape[:2]) if hints else None
             try:
