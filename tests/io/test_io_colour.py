@@ -37,6 +37,24 @@ def test_convert_leaves_its_input_alone_and_returns_float32():
     assert np.all(rgb == 0.5)
 
 
+@pytest.mark.parametrize("dtype, full_scale", [(np.uint8, 255), (np.uint16, 65535)])
+@pytest.mark.parametrize("dst", ["Linear Rec.709 (sRGB)", "ACEScg"])
+def test_integer_code_values_convert_as_their_float_equivalents(dtype, full_scale, dst):
+    # Every 8-bit code (a 16-bit sweep with a step of 7) through the table path equals
+    # the lossless float path on code / full scale, to float32 rounding.
+    codes = np.arange(0, full_scale + 1, 1 if dtype is np.uint8 else 7).astype(dtype)
+    codes = np.stack([codes, codes[::-1], codes], axis=-1).reshape(1, -1, 3)
+    table = colour.convert(codes, "sRGB Encoded Rec.709 (sRGB)", dst)
+    exact = colour.convert(codes.astype(np.float64) / full_scale, "sRGB Encoded Rec.709 (sRGB)", dst)
+    assert table.dtype == np.float32 and table.shape == codes.shape
+    assert np.abs(table - exact).max() < 1e-6
+
+
+def test_integer_codes_in_the_working_space_are_only_scaled():
+    codes = np.array([[0, 128, 255]], np.uint8)
+    assert colour.convert(codes, colour.WORKING_SPACE, colour.WORKING_SPACE)[0] == pytest.approx([0, 128 / 255, 1])
+
+
 @pytest.mark.parametrize(
     "name, canonical",
     [

@@ -13,7 +13,7 @@
    config knows it; else the working space for float/half data and
    ``sRGB Encoded Rec.709 (sRGB)`` for 8/16-bit integer data. Movies are ``Camera Rec.709``
    (decoded with the BT.709 matrix unless tagged BT.601).
-3. **Decode and check one frame** as float32. Every frame of a sequence must have the
+3. **Decode and check one frame**: float files as float32, 8/16-bit files as code values. Every frame of a sequence must have the
    first frame's resolution; NaN/Inf values are counted, then set to 0 with a warning or
    refused.
 4. **Split the channels:** grey becomes RGB, alpha is kept aside. EXR colour is
@@ -51,6 +51,7 @@ STILL_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".mxf", ".webm")
 MISSING_POLICIES = ("error", "hold", "black")
 NAN_POLICIES = ("zero", "error")
+INTEGER_TYPES = ("uint8", "uint16")  # OIIO data types read as code values, not float
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class Source:
         """Step 5: convert RGB to the working space (alpha is never converted).
 
         The frame gets contiguous arrays of its own (OpenCV and torch expect them)."""
-        if self.info.colorspace != self.working_space:
+        if self.info.colorspace != self.working_space or rgb.dtype != np.float32:
             rgb = convert(rgb, self.info.colorspace, self.working_space)
         rgb = np.ascontiguousarray(rgb, dtype=np.float32)
         alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32)
@@ -278,22 +279,32 @@ class ImageSource(Source):
         try:
             spec = image.spec()
             self._check_resolution(path, frame, spec)
-            pixels = image.read_image(0, 0, 0, spec.nchannels, "float")
+            # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
+            data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"
+            pixels = image.read_image(0, 0, 0, spec.nchannels, data_type)
             if pixels is None or image.has_error:
                 raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {_first_line(image.geterror())}")
         finally:
             image.close()
 
         pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
-        self._check_finite(frame, path, pixels)
+        if data_type == "float":
+            self._check_finite(frame, path, pixels)
         # Step 4: grey -> RGB; alpha aside. OIIO reports alpha_channel for RGBA/YA files.
         alpha_index = spec.alpha_channel if spec.alpha_channel >= 0 else (3 if spec.nchannels >= 4 else -1)
         colour = [c for c in range(min(spec.nchannels, 3)) if c != alpha_index]
         rgb = pixels[..., :3] if len(colour) == 3 else np.repeat(pixels[..., colour[:1]], 3, axis=-1)
-        alpha = pixels[..., alpha_index] if alpha_index >= 0 else None
+        alpha = _unit_float(pixels[..., alpha_index]) if alpha_index >= 0 else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
         return self._finish(frame, path, rgb, alpha, premultiplied)
+
+
+def _unit_float(samples: np.ndarray) -> np.ndarray:
+    """float32 samples; integer code values scaled so full scale is 1.0."""
+    if samples.dtype == np.float32:
+        return samples
+    return samples.astype(np.float32) / np.float32(np.iinfo(samples.dtype).max)
 
 
 def _image_fps(spec: oiio.ImageSpec) -> Fraction | None:
