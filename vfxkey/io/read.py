@@ -37,6 +37,7 @@ import OpenImageIO as oiio
 from av.video.reformatter import ColorRange, Colorspace
 
 from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.background import Worker
 from vfxkey.io.colour import (
     DISPLAY_SPACE,
     VIDEO_SPACE,
@@ -134,8 +135,18 @@ class Source:
         return len(self.info.frames)
 
     def __iter__(self) -> Iterator[Frame]:
-        for number in self.info.frames:
-            yield self.read(number)
+        """The frames in order, each decoded up to two frames ahead on a background thread."""
+        worker = Worker("read")
+        try:
+            for number in self.info.frames:
+                frame = worker.next_result() if len(worker) == worker.depth else None
+                worker.submit(self.read, number)
+                if frame is not None:
+                    yield frame
+            while len(worker):
+                yield worker.next_result()
+        finally:
+            worker.close()
 
     def read(self, frame: int) -> Frame:
         """Decode shot frame ``frame`` (a missing one is held or black, per ``missing``)."""

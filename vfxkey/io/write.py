@@ -34,6 +34,7 @@ from av.video.reformatter import ColorRange, Colorspace
 
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.background import Worker
 from vfxkey.io.colour import DISPLAY_SPACE, VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert
 from vfxkey.io.read import MOVIE_EXTENSIONS, unpremultiply
 from vfxkey.io.sequence import frame_path, has_frame_token
@@ -305,7 +306,9 @@ class FrameWriter:
       named after the still (``source_name``'s stem + ``.exr``).
 
     EXRs are premultiplied half float in the working space; see the module docstring.
-    Use as a context manager.
+    Frames are encoded on a background thread (:class:`~vfxkey.io.background.Worker`)
+    while the caller works on the next one; an encoding error is raised by a later
+    :meth:`write` or on leaving the ``with`` block. Use as a context manager.
     """
 
     def __init__(
@@ -327,6 +330,7 @@ class FrameWriter:
         self.metadata = dict(metadata or {})
         self._movie: ProResWriter | None = None
         self._written: set[str] = set()
+        self._worker: Worker | None = None  # started by the first write
 
         if self.output.endswith(("/", os.sep)) or os.path.isdir(self.output):
             self.kind = "folder"
@@ -352,35 +356,41 @@ class FrameWriter:
         source_name: str | None = None,
         metadata: Metadata | None = None,
     ) -> str:
-        """Write one frame and return the file it went to.
+        """Queue one frame for writing and return the file it goes to.
 
         Args:
             frame: the shot frame number (fills the token; recorded in EXR metadata).
             rgba_premultiplied: ``(H, W, 4)`` float, premultiplied, scene-linear in the
-                working space.
+                working space. It is encoded later: do not modify it after this call.
             source_name: the input file this frame came from (recorded as
                 ``vfxkey:source``; names the file in folder mode).
             metadata: per-frame settings, added to the run's ``metadata``.
         """
+        if self._worker is None:
+            self._worker = Worker("write")
         if self.kind == "movie":
-            if self._movie is None:
-                height, width = rgba_premultiplied.shape[:2]
-                self._movie = ProResWriter(
-                    self.output, width, height, self.fps or Fraction(24),
-                    working_space=self.working_space, metadata=self.metadata,
-                )
-            self._movie.write(rgba_premultiplied, frame=frame)
+            self._worker.submit(self._write_movie_frame, frame, rgba_premultiplied)
             return self.output
 
         path = self._exr_path(frame, source_name)
         settings = {**self.metadata, **(metadata or {})}
         if source_name is not None:
             settings["source"] = str(source_name)
-        write_exr(
-            path, rgba_premultiplied, colorspace=self.working_space, metadata=settings,
+        self._worker.submit(
+            write_exr, path, rgba_premultiplied, colorspace=self.working_space, metadata=settings,
             compression=self.compression, crop_to_alpha=self.crop_to_alpha, fps=self.fps, frame=frame,
         )
         return path
+
+    def _write_movie_frame(self, frame: int, rgba_premultiplied: np.ndarray) -> None:
+        """Encode one movie frame (on the worker thread); the movie opens on the first."""
+        if self._movie is None:
+            height, width = rgba_premultiplied.shape[:2]
+            self._movie = ProResWriter(
+                self.output, width, height, self.fps or Fraction(24),
+                working_space=self.working_space, metadata=self.metadata,
+            )
+        self._movie.write(rgba_premultiplied, frame=frame)
 
     def _exr_path(self, frame: int, source_name: str | None) -> str:
         if self.kind == "sequence":
@@ -401,15 +411,23 @@ class FrameWriter:
         self._written.add(path)
         return path
 
-    def close(self) -> None:
-        """Finish the output (for a movie: flush and move it into place)."""
-        if self._movie is not None:
-            self._movie.close()
-
     def __enter__(self) -> FrameWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        """Wait for the queued frames and finish the output (a movie: flush and move into
+        place). On an exception, here or in a queued frame, frames not yet started are
+        dropped and a movie is deleted; EXRs already complete stay."""
+        try:
+            if self._worker is not None:
+                if exc_type is None:
+                    self._worker.drain()
+                self._worker.close()
+        except BaseException as error:
+            self._worker.close()
+            if self._movie is not None:
+                self._movie.__exit__(type(error), error, error.__traceback__)
+            raise
         if self._movie is not None:
             self._movie.__exit__(exc_type, exc, tb)
 
