@@ -101,19 +101,14 @@ def load_vae(model: str, config: str | None = None):
 
     Loads through :func:`vfxkey.generate.model.load_model` (local files only, pickles
     refused) on the CPU and keeps only the VAE, so the UNet never takes GPU memory.
-    diffusers' and transformers' loading bars are turned off: this command shows its own.
 
     Raises:
         VfxkeyError: the model is missing or cannot be loaded.
     """
-    import diffusers
     import torch
-    import transformers
 
     from vfxkey.generate.model import load_model
 
-    diffusers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.disable_progress_bar()
     pipe = load_model(model, config=config, device=torch.device("cpu"), dtype=torch.float32).pipe
     return pipe.vae.to("cuda" if torch.cuda.is_available() else "cpu")
 

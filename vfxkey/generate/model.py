@@ -1,7 +1,7 @@
 """Load a Stable Diffusion model from local files only: a diffusers folder or one checkpoint file.
 
 vfxkey never reaches the Hugging Face hub: ``HF_HUB_OFFLINE`` is set before diffusers is
-imported and every load passes ``local_files_only=True``. Accepted models:
+imported (``vfxkey/generate/__init__.py``) and every load passes ``local_files_only=True``. Accepted models:
 
 - a **diffusers folder** (``model_index.json``, ``unet/``, ``vae/``, ...) of a
   ``StableDiffusionPipeline`` (SD1.x/2.x, family ``"sd15"``) or
@@ -24,10 +24,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import torch  # noqa: E402
-from diffusers import (  # noqa: E402
+import diffusers
+import torch
+import transformers
+from diffusers import (
     DDIMScheduler,
     DiffusionPipeline,
     DPMSolverMultistepScheduler,
@@ -36,13 +36,13 @@ from diffusers import (  # noqa: E402
     StableDiffusionPipeline,
     StableDiffusionXLPipeline,
 )
-from diffusers.loaders.single_file_utils import (  # noqa: E402
+from diffusers.loaders.single_file_utils import (
     DIFFUSERS_DEFAULT_PIPELINE_PATHS,
     SingleFileComponentError,
 )
-from safetensors import SafetensorError, safe_open  # noqa: E402
+from safetensors import SafetensorError, safe_open
 
-from vfxkey.errors import VfxkeyError  # noqa: E402
+from vfxkey.errors import VfxkeyError
 
 PIPELINES = {"sd15": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
 FAMILY_OF_PIPELINE = {"StableDiffusionPipeline": "sd15", "StableDiffusionXLPipeline": "sdxl"}
@@ -162,8 +162,11 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
     """Load a local SD1.5-family or SDXL model, optionally with a LoRA, ready to generate.
 
     ``config`` is only used for single-file checkpoints (see the module docstring).
-    ``device``/``dtype`` default to :func:`default_device`.
+    ``device``/``dtype`` default to :func:`default_device`. The loading bars of diffusers
+    and transformers are turned off: vfxkey's commands show their own progress.
     """
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
     path = Path(path)
     if not path.exists():
         raise VfxkeyError(f"model {path} does not exist; {HOW_TO_POINT}")

@@ -21,10 +21,10 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKL
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
@@ -32,6 +32,9 @@ from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.decoder_features import capture_decoder_features, decoder_feature_channels
 from vfxkey.io.write import atomic_output
+
+if TYPE_CHECKING:  # diffusers is imported through vfxkey.generate, which sets it up first
+    from diffusers import AutoencoderKL
 
 HEAD_FORMAT = "vfxkey-matting-head"
 HEAD_FORMAT_VERSION = "1"
