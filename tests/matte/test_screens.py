@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vfxkey.matte.screens import ScreenLook, composite_over_screen, make_screen
+from vfxkey.matte.screens import ScreenLook, composite_over_screen, make_screen, smooth_field
 
 GREEN = np.array([0.0024, 0.3613, 0.0091], np.float32)  # sRGB (8, 162, 24) in linear Rec.709
 
@@ -88,6 +88,26 @@ def test_noise_has_the_documented_standard_deviation():
     out = composite_over_screen(fg, alpha, fg, rng(), noise=0.01)
     assert (out - 0.4).std() == pytest.approx(0.01, rel=0.03)
     assert abs((out - 0.4).mean()) < 5e-4
+
+
+def test_shot_noise_grows_with_the_signal_and_adds_to_read_noise():
+    dark = np.full((200, 200, 3), 0.01, np.float32)
+    bright = np.full((200, 200, 3), 0.64, np.float32)
+    alpha = np.ones((200, 200), np.float32)
+    for level in (dark, bright):
+        out = composite_over_screen(level, alpha, level, rng(), noise=0.002, shot_noise=4e-4)
+        expected = np.sqrt(0.002**2 + 4e-4 * level[0, 0, 0])  # 0.0028 dark, 0.016 bright
+        assert (out - level).std() == pytest.approx(expected, rel=0.03)
+
+
+def test_smooth_field_has_unit_spread_features_of_the_given_size_and_is_seeded():
+    field = smooth_field(90, 160, 4, rng(5))
+    assert field.shape == (90, 160) and field.dtype == np.float32
+    assert field.std() == pytest.approx(1.0, rel=1e-4)
+    np.testing.assert_array_equal(field, smooth_field(90, 160, 4, rng(5)))
+    # 4 cells across 160 px: neighbours are nearly equal, points 40 px apart are not.
+    assert np.abs(np.diff(field, axis=1)).mean() < 0.1
+    assert np.abs(field[:, 40:] - field[:, :-40]).mean() > 0.5
 
 
 def test_drawn_looks_are_seeded_and_within_range():

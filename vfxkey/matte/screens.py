@@ -1,8 +1,9 @@
 """Synthetic chroma screens that look like the ones image models paint, and compositing over them.
 
-This is the one place in vfxkey that synthesises screens: the matting head's training set
-(``vfxkey.matte.trainset``, the DiffuMatting "Green100K" recipe, REFERENCE §1.2) and the
-keying benchmark's test cases both build on it.
+This is the one place in vfxkey that synthesises screens and shoots subjects over them: the
+matting head's training set (``vfxkey.matte.trainset``, the DiffuMatting "Green100K" recipe,
+REFERENCE §1.2), the keying benchmark's test sets (``bench/keying/build_set.py``) and the
+bundled sample shot (``samples/make_sample.py``) all build on it.
 
 A generated "green screen" is never a flat colour: image models paint "#00FF00" as about
 sRGB (8, 162, 24), with uneven light, a vignette, fabric texture, a slow hue drift across
@@ -41,7 +42,8 @@ class ScreenLook:
       moves hue and saturation a little across the frame.
     - ``spill``: fraction of the screen colour mixed into the subject where it touches the
       screen (see :func:`composite_over_screen`).
-    - ``noise``: standard deviation of additive Gaussian noise, in linear units.
+    - ``noise``: standard deviation of additive Gaussian noise, in linear units (image
+      models paint no photon noise; a camera's is ``composite_over_screen``'s ``shot_noise``).
     """
 
     gradient: float = 0.0
@@ -94,7 +96,7 @@ def make_screen(
     # 1. uneven light
     angle = rng.uniform(0.0, 2.0 * np.pi)
     ramp = np.cos(angle) * u + np.sin(angle) * v  # peak-to-peak about 1
-    swell = _smooth_field(height, width, 3, rng)
+    swell = smooth_field(height, width, 3, rng)
     light = 1.0 + gradient * (ramp + 0.25 * swell)
 
     # 2. vignette
@@ -103,7 +105,7 @@ def make_screen(
     falloff = 1.0 - vignette * np.minimum(r2, 1.0)
 
     # 3. fabric texture
-    wrinkles = _smooth_field(height, width, 24, rng)
+    wrinkles = smooth_field(height, width, 24, rng)
     pitch = rng.uniform(3.0, 7.0)
     theta = rng.uniform(-0.2, 0.2)
     xr, yr = np.cos(theta) * x - np.sin(theta) * y, np.sin(theta) * x + np.cos(theta) * y
@@ -111,7 +113,7 @@ def make_screen(
     fabric = 1.0 + texture * (0.8 * wrinkles + 0.6 * weave)
 
     # 4. hue drift
-    drift = 1.0 + hue_drift * np.stack([_smooth_field(height, width, 2, rng) for _ in range(3)], -1)
+    drift = 1.0 + hue_drift * np.stack([smooth_field(height, width, 2, rng) for _ in range(3)], -1)
 
     shading = (light * falloff * fabric)[..., None]
     return np.maximum(colour * shading * drift, 0.0).astype(np.float32)
@@ -125,6 +127,7 @@ def composite_over_screen(
     *,
     spill: float = 0.0,
     noise: float = 0.0,
+    shot_noise: float = 0.0,
 ) -> np.ndarray:
     """Composite a straight-alpha foreground over ``screen``; returns ``(H, W, 3)`` linear float32.
 
@@ -135,9 +138,13 @@ def composite_over_screen(
        ``fg' = fg + spill * e * (screen - fg)`` with ``e`` the fraction of screen within a
        few pixels (a Gaussian blur of ``1 - alpha``, about 1 % of the image diagonal);
     2. over: ``alpha * fg' + (1 - alpha) * screen``;
-    3. noise: additive Gaussian with standard deviation ``noise``, then clipped at 0.
+    3. noise: additive Gaussian with standard deviation ``sqrt(noise**2 + shot_noise * v)``
+       at a pixel of linear value ``v``: read noise ``noise`` (linear units) plus a camera's
+       photon noise, ``shot_noise`` being the variance added per linear unit of signal;
+       then clipped at 0.
 
-    With ``spill=0`` and ``noise=0`` this is exactly the ``over`` of straight colour.
+    With ``spill``, ``noise`` and ``shot_noise`` all 0 this is exactly the ``over`` of straight
+    colour.
     """
     alpha = alpha[..., None].astype(np.float32)
     fg = fg_linear.astype(np.float32)
@@ -152,16 +159,18 @@ def composite_over_screen(
     out = alpha * fg + (1.0 - alpha) * screen
 
     # 3. sensor noise
-    if noise > 0.0:
-        out = np.maximum(out + noise * rng.standard_normal(out.shape, dtype=np.float32), 0.0)
+    if noise > 0.0 or shot_noise > 0.0:
+        sigma = np.sqrt(noise**2 + shot_noise * np.maximum(out, 0.0))
+        out = np.maximum(out + sigma * rng.standard_normal(out.shape, dtype=np.float32), 0.0)
     return out.astype(np.float32)
 
 
-def _smooth_field(height: int, width: int, cells: int, rng: np.random.Generator) -> np.ndarray:
-    """Random smooth ``(height, width)`` float32 field with about unit standard deviation.
+def smooth_field(height: int, width: int, cells: int, rng: np.random.Generator) -> np.ndarray:
+    """Random smooth ``(height, width)`` float32 field with unit standard deviation (unitless).
 
     White noise on a grid about ``cells`` across (on the longer side), upsampled bicubically,
-    so its features are about ``1 / cells`` of the frame wide.
+    so its features are about ``1 / cells`` of the frame wide. The screens' light and fabric
+    use it, and so do the procedural subjects shot over them (shading, sheer density).
     """
     scale = cells / max(height, width)
     grid_h, grid_w = max(2, round(height * scale) + 1), max(2, round(width * scale) + 1)
