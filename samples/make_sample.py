@@ -2,8 +2,10 @@
 
 Everything is procedural (no third-party pixels): a figure with a head of fine, swaying hair,
 a sheer scarf and a hand moving fast enough to motion-blur, shot in linear light over an
-unevenly lit green screen (gradient, vignette, fabric folds and weave), with green spill
-near the subject's edges, sensor noise, and 8-bit sRGB quantisation.
+unevenly lit green screen (gradient, vignette, fabric wrinkles and weave, hue drift), with
+green spill near the subject's edges, sensor noise, and 8-bit sRGB quantisation. The screen,
+spill and noise are ``vfxkey.matte.screens``'s, the sRGB encoding is OCIO's through
+``vfxkey.io``.
 
 Writes, next to this script:
     greenscreen/gs.1001.png ... gs.1010.png   640x360 8-bit sRGB frames
@@ -18,7 +20,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy import ndimage
+
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from vfxkey.io.write import write_preview_png
+from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 640, 360
@@ -27,35 +32,18 @@ SUPERSAMPLE = 3  # shapes are drawn at 3x and area-averaged, so coverage becomes
 SCREEN_SRGB8 = (62, 166, 80)  # a lit chroma-green paint
 
 
-def to_linear(encoded: np.ndarray) -> np.ndarray:
-    return np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def to_srgb8(linear: np.ndarray) -> np.ndarray:
-    linear = np.clip(linear, 0, 1)
-    encoded = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return np.round(encoded * 255).astype(np.uint8)
-
-
 def colour(srgb8: tuple[int, int, int]) -> np.ndarray:
-    return to_linear(np.array(srgb8, dtype=np.float32) / 255)
-
-
-def smooth_noise(rng: np.random.Generator, cells: tuple[int, int], size: tuple[int, int] = (WIDTH, HEIGHT)) -> np.ndarray:
-    return cv2.resize(rng.uniform(-1, 1, cells).astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
+    """An 8-bit sRGB colour as scene-linear working-space RGB."""
+    return convert(np.array(srgb8, dtype=np.uint8), DISPLAY_SPACE, WORKING_SPACE)
 
 
 # The screen: one lighting setup for the whole shot (a real screen does not change per frame).
-def make_screen() -> np.ndarray:
-    rng = np.random.default_rng(7)
-    y, x = np.mgrid[-1 : 1 : HEIGHT * 1j, -1 : 1 : WIDTH * 1j].astype(np.float32)
-    gradient = 1 + 0.18 * x - 0.08 * y  # key light from the right
-    vignette = 1 - 0.25 * (x**2 + y**2) / 2
-    folds = 0.06 * smooth_noise(rng, (5, 8))
-    rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    weave = 0.012 * np.sin(2 * np.pi * cols / 3.2) * np.sin(2 * np.pi * rows / 3.2)
-    hue_drift = np.stack([1 + 0.04 * smooth_noise(rng, (3, 4)) for _ in range(3)], axis=-1)
-    return colour(SCREEN_SRGB8) * ((gradient * vignette * (1 + folds + weave))[..., None] * hue_drift)
+def make_green_screen() -> np.ndarray:
+    """The shot's (HEIGHT, WIDTH, 3) scene-linear screen; seed 4 puts the key light right, a little high."""
+    return make_screen(
+        HEIGHT, WIDTH, colour(SCREEN_SRGB8), np.random.default_rng(4),
+        gradient=0.35, vignette=0.25, texture=0.03, hue_drift=0.02,
+    )
 
 
 # The subject, drawn at SUPERSAMPLE x: a list of (coverage mask, linear colour) back to front.
@@ -86,7 +74,7 @@ def draw_subject(t: float, rng: np.random.Generator) -> list[tuple[np.ndarray, n
     # A waving hand, blurred along its motion below.
     hand_x = cx + int((0.25 + 0.06 * np.sin(t * 1.3)) * w)
     cv2.ellipse(hand, (hand_x, int(0.55 * h)), (int(0.03 * w), int(0.06 * h)), 20, 0, 360, 255, -1, cv2.LINE_AA)
-    shade = 1 + 0.15 * smooth_noise(rng, (6, 10), (w, h))[..., None]
+    shade = 1 + 0.075 * smooth_field(h, w, 10, rng)[..., None]
     return [
         (torso, colour((176, 58, 40)) * shade),
         (head, colour((226, 178, 146)) * shade),
@@ -113,18 +101,13 @@ def render_subject(t: float, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 def shoot(screen: np.ndarray, alpha: np.ndarray, premultiplied: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Composite over the screen with spill near the edges and sensor noise; 8-bit sRGB."""
-    depth = ndimage.distance_transform_edt(alpha >= 0.98)
-    spill = (0.18 * np.exp(-depth / 6.0)).astype(np.float32)[..., None]
-    a = alpha[..., None]
-    subject = premultiplied * (1 - spill) + screen * spill * a  # the screen's light bleeds into the edge
-    linear = subject + screen * (1 - a)
-    sigma = np.sqrt(1.2e-4 * np.clip(linear, 0, None) + 0.001**2)
-    return to_srgb8(linear + sigma * rng.standard_normal(linear.shape).astype(np.float32))
+    """Composite over the screen with spill near the edges and sensor noise: scene-linear."""
+    straight = premultiplied / np.maximum(alpha, 1e-6)[..., None]
+    return composite_over_screen(straight, alpha, screen, rng, spill=0.085, noise=0.001, shot_noise=1.2e-4)
 
 
 def make_plate() -> np.ndarray:
-    """A dusk street: sky gradient, skyline, lit windows, a road. 8-bit sRGB."""
+    """A dusk street: sky gradient, skyline, lit windows, a road. Scene-linear."""
     rng = np.random.default_rng(3)
     y = np.linspace(0, 1, HEIGHT, dtype=np.float32)[:, None, None]
     sky = (1 - y) * colour((70, 110, 190)) + y * colour((250, 170, 120))
@@ -141,19 +124,16 @@ def make_plate() -> np.ndarray:
         x += width + int(rng.integers(0, WIDTH // 40))
     plate[road:] = colour((60, 58, 62))
     plate[road + 30 : road + 33, ::40] = colour((230, 230, 220))
-    return to_srgb8(cv2.GaussianBlur(plate, (0, 0), 1.2))  # a touch of defocus
+    return cv2.GaussianBlur(plate, (0, 0), 1.2)  # a touch of defocus
 
 
 def main() -> None:
-    frames = HERE / "greenscreen"
-    frames.mkdir(exist_ok=True)
-    screen = make_screen()
+    screen = make_green_screen()
     for index in range(COUNT):
         rng = np.random.default_rng(FIRST + index)
         alpha, premultiplied = render_subject(float(index), rng)
-        image = shoot(screen, alpha, premultiplied, rng)
-        cv2.imwrite(str(frames / f"gs.{FIRST + index}.png"), image[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    cv2.imwrite(str(HERE / "plate.png"), make_plate()[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        write_preview_png(HERE / "greenscreen" / f"gs.{FIRST + index}.png", shoot(screen, alpha, premultiplied, rng))
+    write_preview_png(HERE / "plate.png", make_plate())
 
 
 if __name__ == "__main__":
