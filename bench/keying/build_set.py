@@ -3,14 +3,18 @@
 Each case is one 8-bit sRGB image (what a camera or an image model hands the keyer) with
 its truth: alpha (H, W) and premultiplied scene-linear colour (H, W, 3) = fg * alpha (+ noise).
 
-Recipe per case, in linear light (../shared/data/SOURCES.md):
-1. screen: a chroma colour (studio greens, the "generated" green sRGB (8,162,24) that image
-   models paint for "#00FF00", blues) lit unevenly: a brightness gradient, a vignette,
-   fabric folds and weave, and a slow hue drift per channel;
-2. spill: near the subject's edge (and wherever alpha is soft) the screen colour bleeds
-   into the foreground, falling off with distance into the subject;
+Recipe per case, in linear light, all but the last step by ``vfxkey.matte.screens`` (the
+screens the matting head trains on and the bundled sample is shot over; ../shared/data/SOURCES.md):
+1. screen (``make_screen``): a chroma colour (studio greens, the "generated" green sRGB
+   (8,162,24) that image models paint for "#00FF00", blues) lit unevenly: a brightness
+   gradient with a broad swell (15-35 %), a vignette (15-35 %), fabric wrinkles and weave
+   (2-4 % std), and a slow hue drift per channel (2.5 % std);
+2. spill (``composite_over_screen``): near the subject's edge (and wherever alpha is soft)
+   the screen colour bleeds into the foreground, in proportion to the screen seen within
+   about 1 % of the image diagonal (strength 0.05-0.14);
 3. composite ``fg * alpha + screen * (1 - alpha)``;
-4. sensor noise (shot + read noise), then 8-bit sRGB quantisation.
+4. sensor noise (read noise 0.002 + shot noise 2e-4..6e-4 per linear unit), then 8-bit sRGB
+   quantisation through OCIO (``vfxkey.io.colour``, as ``vfxkey`` reads the PNG back).
 The truth colour is the foreground before spill (removing spill is part of keying) plus the
 photo's own noise (denoising is not: see make_case).
 
@@ -40,9 +44,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
-from bench.keying import srgb
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data" / "alphamatting_dev"
@@ -57,7 +61,8 @@ class Screen:
 
     @property
     def linear(self) -> np.ndarray:
-        return srgb.from8(np.array(self.srgb8, dtype=np.uint8))
+        """The evenly lit colour, scene-linear in the working space."""
+        return convert(np.array(self.srgb8, dtype=np.uint8), DISPLAY_SPACE, WORKING_SPACE)
 
 
 DEV_GREENS = (
@@ -101,50 +106,22 @@ def load_case(path: Path) -> Case:
     return Case(path.stem, screen, data["image"], data["alpha"], data["premultiplied"])
 
 
-def smooth_noise(shape: tuple[int, int], cells: int, rng: np.random.Generator) -> np.ndarray:
-    """Band-limited noise in about -1..1 with ``cells`` blobs across the longer side."""
-    h, w = shape
-    grid = rng.uniform(-1, 1, (max(2, cells * h // max(h, w)) + 2, max(2, cells * w // max(h, w)) + 2))
-    return cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-
-
-# 1. The screen: an unevenly lit chroma fabric.
-def make_screen(shape: tuple[int, int], screen: Screen, rng: np.random.Generator) -> np.ndarray:
-    h, w = shape
-    y, x = np.mgrid[-1 : 1 : h * 1j, -1 : 1 : w * 1j].astype(np.float32)
-    angle = rng.uniform(0, 2 * np.pi)
-    gradient = 1 + rng.uniform(0.15, 0.35) * (np.cos(angle) * x + np.sin(angle) * y) / 2
-    centre = rng.uniform(-0.3, 0.3, 2)
-    vignette = 1 - rng.uniform(0.15, 0.35) * ((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / 2
-    folds = rng.uniform(0.04, 0.08) * smooth_noise(shape, 6, rng)
-    period = rng.uniform(2.5, 4.0)
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-    weave = 0.015 * np.sin(2 * np.pi * cols / period) * np.sin(2 * np.pi * rows / period)
-    grain = 0.02 * cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 1.0)
-    light = gradient * vignette * (1 + folds + weave + grain)
-    hue_drift = np.stack([1 + 0.05 * smooth_noise(shape, 3, rng) for _ in range(3)], axis=-1)
-    return (screen.linear * light[..., None] * hue_drift).astype(np.float32)
-
-
-# 2. Spill: the screen's colour bleeds into the subject near its edge and where it is soft.
-def add_spill(fg: np.ndarray, alpha: np.ndarray, screen_rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    depth = ndimage.distance_transform_edt(alpha >= 0.98)  # pixels from the nearest non-opaque pixel
-    reach = rng.uniform(4.0, 12.0) * max(alpha.shape) / 800
-    weight = rng.uniform(0.10, 0.25) * np.exp(-depth / reach).astype(np.float32)[..., None]
-    return (1 - weight) * fg + weight * screen_rgb
-
-
-# 3-4. Composite in linear light, add sensor noise, quantise to 8-bit sRGB.
+# 1-4. Screen, spill, composite in linear light, sensor noise (vfxkey.matte.screens), then
+# quantisation to 8-bit sRGB as a camera stores it.
 def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The 8-bit sRGB image, and its sensor + quantisation noise in linear light."""
-    plate = make_screen(alpha.shape, screen, rng)
-    spilled = add_spill(fg, alpha, plate, rng)
-    a = alpha[..., None]
-    clean = spilled * a + plate * (1 - a)
-    shot_gain, read_sigma = rng.uniform(2e-4, 6e-4), 0.002
-    sigma = np.sqrt(shot_gain * np.clip(clean, 0, None) + read_sigma**2)
-    image = srgb.quantise8(clean + sigma * rng.standard_normal(clean.shape).astype(np.float32))
-    return image, srgb.from8(image) - clean
+    """The 8-bit sRGB image of straight linear ``fg`` over ``screen``, and its sensor +
+    quantisation noise in scene-linear light (the decoded image minus the clean composite)."""
+    height, width = alpha.shape
+    plate = make_screen(
+        height, width, screen.linear, rng,
+        gradient=rng.uniform(0.15, 0.35), vignette=rng.uniform(0.15, 0.35),
+        texture=rng.uniform(0.02, 0.04), hue_drift=0.025,
+    )
+    spill = rng.uniform(0.05, 0.14)
+    clean = composite_over_screen(fg, alpha, plate, rng, spill=spill)  # draws nothing without noise
+    noisy = composite_over_screen(fg, alpha, plate, rng, spill=spill, noise=0.002, shot_noise=rng.uniform(2e-4, 6e-4))
+    image = np.round(np.clip(convert(noisy, WORKING_SPACE, DISPLAY_SPACE), 0, 1) * 255).astype(np.uint8)
+    return image, convert(image, DISPLAY_SPACE, WORKING_SPACE) - clean
 
 
 def make_case(name: str, fg: np.ndarray, alpha: np.ndarray, screen: Screen, seed: int) -> Case:
@@ -167,7 +144,7 @@ def dev_cases() -> list[Case]:
     cases = []
     for index, alpha_path in enumerate(sorted((DATA / "alpha").glob("*.png"))):
         alpha = read_rgb8(alpha_path)[..., 0].astype(np.float32) / 255
-        fg = srgb.from8(read_rgb8(DATA / "fg_estimated" / alpha_path.name))
+        fg = convert(read_rgb8(DATA / "fg_estimated" / alpha_path.name), DISPLAY_SPACE, WORKING_SPACE)
         green = DEV_GREENS[index % len(DEV_GREENS)]
         for screen_index, screen in enumerate((green, DEV_BLUE)):
             cases.append(make_case(alpha_path.stem, fg, alpha, screen, seed=100 * index + screen_index))
@@ -180,10 +157,11 @@ HELDOUT_SHAPE = (540, 720)
 
 
 def colour_field(shape: tuple[int, int], srgb8: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
-    """A linear colour around an sRGB base with smooth shading and texture (+-25 %)."""
-    shade = 1 + 0.25 * smooth_noise(shape, 8, rng)[..., None]
+    """A scene-linear colour around an sRGB base with smooth shading (12 % std) and texture."""
+    shade = 1 + 0.125 * smooth_field(*shape, 8, rng)[..., None]
     texture = 1 + 0.08 * cv2.GaussianBlur(rng.standard_normal((*shape, 3)).astype(np.float32), (0, 0), 1.5)
-    return np.clip(srgb.from8(np.array(srgb8, dtype=np.uint8)) * shade * texture, 0, 1).astype(np.float32)
+    base = convert(np.array(srgb8, dtype=np.uint8), DISPLAY_SPACE, WORKING_SPACE)
+    return np.clip(base * shade * texture, 0, 1).astype(np.float32)
 
 
 def strands(canvas: np.ndarray, roots: np.ndarray, directions: np.ndarray, rng: np.random.Generator,
@@ -237,7 +215,7 @@ def veil_subject(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     veil = np.zeros_like(body)
     outline = np.array([[w * 0.15, h * 0.1], [w * 0.85, h * 0.15], [w * 0.9, h * 0.95], [w * 0.1, h * 0.9]])
     cv2.fillPoly(veil, [np.round(outline).astype(np.int32)], 255, cv2.LINE_AA)
-    density = 0.45 + 0.2 * cv2.resize(smooth_noise(HELDOUT_SHAPE, 5, rng), (w, h))  # sheer fabric
+    density = 0.45 + 0.1 * cv2.resize(smooth_field(*HELDOUT_SHAPE, 5, rng), (w, h))  # sheer fabric
     veil = (veil * np.clip(density, 0.2, 0.7)).astype(np.uint8)
     body_colour = colour_field(HELDOUT_SHAPE, (60, 50, 110), rng)
     veil_colour = colour_field(HELDOUT_SHAPE, (235, 230, 220), rng)

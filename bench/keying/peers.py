@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from pymatting import estimate_alpha_cf, estimate_foreground_ml
 
-from bench.keying import srgb
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 
 BORDER = 0.03  # the outer 3 % of each side is where a user samples the screen
 
@@ -43,7 +43,7 @@ def screen_family(key: np.ndarray) -> str:
 def from_straight_srgb(alpha: np.ndarray, straight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(alpha, straight sRGB-encoded 0..1) -> (alpha, premultiplied linear): the benchmark's output form."""
     alpha = np.clip(alpha, 0, 1).astype(np.float32)
-    return alpha, srgb.to_linear(np.clip(straight, 0, 1)) * alpha[..., None]
+    return alpha, convert(np.clip(straight, 0, 1), DISPLAY_SPACE, WORKING_SPACE) * alpha[..., None]
 
 
 # (a) ffmpeg chromakey + despill, through PyAV's filter graph.

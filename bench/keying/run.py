@@ -22,9 +22,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.keying import srgb
 from bench.keying.build_set import OUT, build, load_case
 from bench.keying.peers import PEERS
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.matte import metrics
 
 KEYER = "vfxkey Keyer"
@@ -34,7 +34,7 @@ def vfxkey_keyer(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """vfxkey's keyer as `vfxkey key` runs it on a still: sRGB PNG linearised, screen found automatically."""
     from vfxkey.matte.greenpost import Keyer, KeySettings
 
-    result = Keyer(KeySettings(screen="auto")).key(srgb.from8(image))
+    result = Keyer(KeySettings(screen="auto")).key(convert(image, DISPLAY_SPACE, WORKING_SPACE))
     return result.alpha, result.premultiplied_rgba()[..., :3]
 
 

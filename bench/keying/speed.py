@@ -27,8 +27,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.keying import srgb
 from bench.keying.build_set import DATA, DEV_GREENS, OUT, shoot
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 
 FOLDER = OUT.parent / "keying_speed"
 WIDTH, HEIGHT, FIRST = 1920, 1080, 1001
@@ -43,7 +43,7 @@ def make_frames(count: int) -> Path:
         return frames
     frames.mkdir(parents=True, exist_ok=True)
     alpha = cv2.imread(str(DATA / "alpha" / f"{SUBJECT}.png"))[..., 0].astype(np.float32) / 255
-    fg = srgb.from8(cv2.imread(str(DATA / "fg_estimated" / f"{SUBJECT}.png"))[..., ::-1])
+    fg = convert(cv2.imread(str(DATA / "fg_estimated" / f"{SUBJECT}.png"))[..., ::-1], DISPLAY_SPACE, WORKING_SPACE)
     scale = HEIGHT / alpha.shape[0]
     size = (round(alpha.shape[1] * scale), HEIGHT)
     alpha, fg = cv2.resize(alpha, size, interpolation=cv2.INTER_CUBIC), cv2.resize(fg, size, interpolation=cv2.INTER_CUBIC)
