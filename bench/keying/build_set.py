@@ -11,7 +11,7 @@ screens the matting head trains on and the bundled sample is shot over; ../share
    (2-4 % std), and a slow hue drift per channel (2.5 % std);
 2. spill (``composite_over_screen``): near the subject's edge (and wherever alpha is soft)
    the screen colour bleeds into the foreground, in proportion to the screen seen within
-   about 1 % of the image diagonal (strength 0.05-0.14);
+   about 1 % of the image diagonal (strength 0.3-0.8);
 3. composite ``fg * alpha + screen * (1 - alpha)``;
 4. sensor noise (read noise 0.002 + shot noise 2e-4..6e-4 per linear unit), then 8-bit sRGB
    quantisation through OCIO (``vfxkey.io.colour``, as ``vfxkey`` reads the PNG back).
@@ -117,7 +117,7 @@ def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Gene
         gradient=rng.uniform(0.15, 0.35), vignette=rng.uniform(0.15, 0.35),
         texture=rng.uniform(0.02, 0.04), hue_drift=0.025,
     )
-    spill = rng.uniform(0.05, 0.14)
+    spill = rng.uniform(0.3, 0.8)
     clean = composite_over_screen(fg, alpha, plate, rng, spill=spill)  # draws nothing without noise
     noisy = composite_over_screen(fg, alpha, plate, rng, spill=spill, noise=0.002, shot_noise=rng.uniform(2e-4, 6e-4))
     image = np.round(np.clip(convert(noisy, WORKING_SPACE, DISPLAY_SPACE), 0, 1) * 255).astype(np.uint8)
