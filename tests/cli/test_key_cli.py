@@ -147,3 +147,21 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     assert lines[-1].startswith("Error:") and "Traceback" not in result.output
     assert sum(line.startswith("Error:") for line in lines) == 1
     assert not list(tmp_path.glob("out/*.exr"))
+
+
+def test_a_png_hint_is_read_as_stored_and_a_still_plate_is_decoded_once(tmp_path):
+    from vfxkey.cli.key import _Companion
+    from vfxkey.io.colour import WORKING_SPACE
+
+    write_png(tmp_path / "hint.png", np.full((HEIGHT, WIDTH, 3), 128 / 255, np.float32))
+    hint = _Companion(str(tmp_path / "hint.png"), WORKING_SPACE, "hint")
+    assert hint.mask(1001, (HEIGHT, WIDTH)) == pytest.approx(np.full((HEIGHT, WIDTH), 128 / 255), abs=1e-6)
+
+    write_png(tmp_path / "plate.png", np.full((HEIGHT, WIDTH, 3), 128 / 255, np.float32))
+    plate = _Companion(str(tmp_path / "plate.png"), WORKING_SPACE, "plate")
+    decoded, read_frame = [], plate.source.read
+    plate.source.read = lambda number: decoded.append(number) or read_frame(number)
+    first, second = plate.image(1001, (HEIGHT, WIDTH)), plate.image(1002, (HEIGHT, WIDTH))
+    assert decoded == [1]
+    # A plate is colour: sRGB 128 is linearised to 0.2158.
+    assert first[0, 0] == pytest.approx([0.2158605] * 3, abs=1e-5) and np.array_equal(first, second)

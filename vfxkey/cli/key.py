@@ -14,14 +14,12 @@ import numpy as np
 from vfxkey.cli.progress import track, warn
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.errors import VfxkeyError, where
-from vfxkey.io.colour import WORKING_SPACE, check_colorspace, convert
-from vfxkey.io.read import Source, open_source
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.write import atomic_output, open_frame_writer, write_preview_png
 from vfxkey.matte.despill import ACESCG_LUMA, REC709_LUMA
 from vfxkey.matte.greenpost import Keyer, KeySettings
-
-SRGB_ENCODED = "sRGB Encoded Rec.709 (sRGB)"
 
 
 @click.command()
@@ -33,7 +31,8 @@ SRGB_ENCODED = "sRGB Encoded Rec.709 (sRGB)"
               help="Screen to key. A name fixes the channel (the colour is still measured); "
                    "#RRGGBB (sRGB) picks the screen pixels of that hue, whose colour is then measured.")
 @click.option("--hint", metavar="MASK",
-              help="Optional coarse mask (still, sequence or movie; white = subject) used where it helps.")
+              help="Optional coarse mask (still, sequence or movie; white = subject; alpha if it has one, "
+                   "values as stored, never linearised) used where it helps.")
 @click.option("--despill", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="Despill strength, 0..1 (keeps luminance).")
 @click.option("--despeckle", type=click.IntRange(min=0), default=0, show_default=True, metavar="PIXELS",
@@ -109,7 +108,7 @@ def _parse_screen(text: str, working_space: str) -> str | tuple[float, float, fl
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
         raise VfxkeyError(f"bad --screen {text!r}: give auto, green, blue or #RRGGBB")
     encoded = np.array([[[int(text[i:i + 2], 16) / 255.0 for i in (1, 3, 5)]]], dtype=np.float32)
-    linear = convert(encoded, SRGB_ENCODED, working_space)[0, 0]
+    linear = convert(encoded, DISPLAY_SPACE, working_space)[0, 0]
     return tuple(float(c) for c in linear)
 
 
@@ -124,16 +123,22 @@ def _sidecar_path(output: str) -> str:
 class _Companion:
     """A second input that follows the shot frame by frame: a hint mask or a preview plate.
 
-    A still serves every frame; a sequence or movie gives the frame of the same number.
+    A still serves every frame (decoded once); a sequence or movie gives the frame of the
+    same number. A hint is data, not colour: its values are read as stored, never
+    linearised (a 50% grey mask stays 0.5).
     """
 
     def __init__(self, path: str, working_space: str, role: str) -> None:
-        self.source: Source = open_source(path, working_space=working_space, warn=warn)
+        as_stored = working_space if role == "hint" else None
+        self.source: Source = open_source(path, working_space=working_space, input_colorspace=as_stored, warn=warn)
         self.path, self.role = path, role
+        self._still: Frame | None = None
 
-    def _read(self, number: int):
-        if self.source.info.kind in ("still",) or len(self.source) == 1:
-            return self.source.read(self.source.info.frames[0])
+    def _read(self, number: int) -> Frame:
+        if self.source.info.kind == "still" or len(self.source) == 1:
+            if self._still is None:
+                self._still = self.source.read(self.source.info.frames[0])
+            return self._still
         if number not in self.source.info.frames:
             raise VfxkeyError(f"{where(self.path, number)}: --{self.role} has no frame {number}")
         return self.source.read(number)
