@@ -94,18 +94,36 @@ def test_static_noisy_sequence_keeps_one_screen_and_a_steady_alpha():
     assert np.abs(alphas.mean(axis=0) - alpha).mean() < 0.03
 
 
-def test_despill_leaves_no_screen_cast_and_keeps_the_luminance_of_the_unmixed_colour():
-    image, _, _ = ramp_shot(GREEN)
-    image[:, :40] = np.array([0.30, 0.36, 0.20], np.float32)  # a subject with a green cast
+def spill_shot(subject, screen=GREEN, height=64, width=400, spill=0.15, reach=3.0):
+    """Opaque ``subject`` in columns < 100, bare screen to the right. Spill as on set: the
+    subject's colour is ``(1 - w) * subject + w * screen`` with ``w = spill * exp(-d / reach)``,
+    ``d`` the distance in pixels from the subject's edge."""
+    image = np.broadcast_to(screen, (height, width, 3)).copy().astype(np.float32)
+    share = (spill * np.exp(-(99 - np.arange(100)) / reach)).astype(np.float32)[None, :, None]
+    image[:, :100] = (1.0 - share) * subject + share * screen
+    return image
+
+
+@pytest.mark.parametrize("screen", [GREEN, BLUE], ids=["green", "blue"])
+def test_despill_takes_the_screen_share_out_of_the_spilled_edge(screen):
+    image = spill_shot(SUBJECT, screen)
     plain = Keyer(KeySettings(despill=0.0)).key(image)
     despilled = Keyer(KeySettings(despill=1.0)).key(image)
     assert np.array_equal(plain.alpha, despilled.alpha)
-    shown = despilled.alpha > 0
-    fg, before = despilled.foreground[shown], plain.foreground[shown]
-    assert np.all(fg[:, 1] <= np.maximum(fg[:, 0], fg[:, 2]) + 1e-5)
-    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
-    assert np.allclose(fg @ luma, before @ luma, atol=1e-5)
-    assert (before[:, 1] > before[:, 0] + 0.01).any()  # there was a cast to remove
+    before = np.abs(plain.foreground[:, :100] - SUBJECT)
+    after = np.abs(despilled.foreground[:, :100] - SUBJECT)
+    assert before[:, 90:].max() > 0.02  # the spill, without despill
+    assert after[:, 90:].max() < 0.01
+    assert after.mean() < before.mean() / 3
+    # Deep inside, where there is no spill, nothing changes.
+    assert np.array_equal(despilled.foreground[:, :70], image[:, :70])
+
+
+def test_despill_keeps_a_subject_coloured_like_the_screen():
+    yellow_green = np.array([0.30, 0.40, 0.05], np.float32)  # green leads red: a plant, not spill
+    image = spill_shot(yellow_green, spill=0.0)
+    result = Keyer(KeySettings(despill=1.0)).key(image)
+    assert np.abs(result.foreground[:, :100] - yellow_green).max() < 0.01
 
 
 def test_despeckle_removes_islands_smaller_than_the_area_and_keeps_larger_ones():

@@ -23,9 +23,14 @@ its learned refiner. One shot goes through these steps, in this order:
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
    local-linear approximation of closed-form matting).
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
-6. **Foreground.** The premultiplied colour is ``I - (1 - alpha) * B`` (exact for the
-   plate, ``I`` the image as shot); the straight colour is that over alpha, despilled
-   keeping luminance.
+6. **Foreground and despill.** Spill (screen light bounced onto the subject near its
+   edges) mixes the plate into the foreground, ``S = (1 - w) F + w B``. The share ``w``
+   is measured on the opaque pixels near the edge against the subject's colour deeper
+   inside (the shading model of step 3), smoothed and carried into the soft band; then
+   ``F = B + (I - B) / (alpha (1 - w))`` with ``I`` the image as shot. Without spill the
+   premultiplied colour is ``I - (1 - alpha) * B``, exact for the plate. Removing the
+   screen's share keeps a subject's own colour (a yellow-green plant stays yellow-green),
+   which the classic channel clamp (despill.py) does not.
 
 All arrays are float32 scene-linear in the working space; alpha is straight 0..1.
 """
@@ -39,10 +44,12 @@ import numpy as np
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from vfxkey.matte.despill import REC709_LUMA, despill
+from vfxkey.matte.despill import REC709_LUMA
 from vfxkey.matte.metrics import gsg
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
+SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEED_SCALE resolution
+MAX_SPILL = 0.2  # at most this share of a subject pixel's colour is taken for screen spill
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,8 @@ class KeySettings:
             measured from the image; only the channel is fixed. A triple selects the
             pixels of that chromaticity, whose colour is then measured (the triple is
             used as it is when too few pixels match).
-        despill: despill strength 0..1 applied to the straight foreground.
+        despill: strength 0..1 of the spill removal: the measured share of the screen in
+            the subject's colour is taken out this many times.
         despeckle: islands of alpha (opaque specks in the screen, holes in the subject)
             whose solid part (alpha >= 0.5, resp. < 0.5) covers fewer than this many
             pixels are removed, soft rim included; 0 keeps everything.
@@ -68,7 +76,8 @@ class KeySettings:
             it off. The foreground colour always keeps the image's own grain.
         refine_radius: radius of the guided-filter refinement, in pixels of its
             1/3-resolution fit (0 turns it off).
-        luma: luminance weights of the working space, used by despill.
+        luma: luminance weights of the working space, for the classic despill
+            (``despill.despill``), which the keyer no longer applies.
     """
 
     screen: str | tuple[float, float, float] = "auto"
@@ -100,7 +109,7 @@ class KeyResult:
     Attributes:
         alpha: ``(H, W)`` float32 in 0..1.
         foreground: ``(H, W, 3)`` float32 straight foreground colour, scene-linear,
-            despilled.
+            with the screen spill taken out.
         qc: ``screen_rgb`` (scene-linear triple of the screen colour used), ``gsg``
             (distance of the image's dominant colour to the screen colour), and
             ``soft_fraction`` (fraction of pixels with 0.02 < alpha < 0.98).
@@ -180,15 +189,15 @@ class Keyer:
         if s.despeckle > 0:
             alpha = _despeckle(alpha, s.despeckle)
 
-        # 6. Foreground colour: F = B + (I - B) / alpha, exact for the plate (so the
-        # premultiplied colour is I - (1 - alpha) B), then despill. Opaque pixels are I.
+        # 6. Foreground colour: the image is I = alpha ((1 - w) F + w B) + (1 - alpha) B,
+        # with w the spill, so F = B + (I - B) / (alpha (1 - w)); without spill the
+        # premultiplied colour is I - (1 - alpha) B and opaque pixels are I.
+        spill = s.despill * _spill_fraction(rgb, plate, alpha) if s.despill > 0 else np.zeros_like(alpha)
         foreground = cv2.bitwise_and(observed, observed, mask=(alpha > 0.0).astype(np.uint8))
-        soft = np.flatnonzero((alpha > 0.0) & (alpha < 1.0))
-        a = alpha.reshape(-1)[soft, None]
-        b = plate.reshape(-1, 3)[soft]
-        foreground.reshape(-1, 3)[soft] = np.maximum(b + (observed.reshape(-1, 3)[soft] - b) / a, 0.0)
-        if s.despill > 0:
-            foreground = despill(foreground, model.channel, s.despill, s.luma)
+        mixed = np.flatnonzero((alpha > 0.0) & ((alpha < 1.0) | (spill > 0.0)))
+        a = alpha.reshape(-1)[mixed] * (1.0 - spill.reshape(-1)[mixed])
+        b = plate.reshape(-1, 3)[mixed]
+        foreground.reshape(-1, 3)[mixed] = np.maximum(b + (observed.reshape(-1, 3)[mixed] - b) / a[:, None], 0.0)
 
         qc = {
             "screen_rgb": [float(c) for c in model.rgb],
@@ -321,7 +330,6 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     interpolated from (smooth quantities of the plate are computed there).
     """
     full = lambda x: cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # noqa: E731
-    h, w = rgb.shape[:2]
     screen_diff = full(np.maximum(_colour_difference(plate_small, model.channel), 1e-4))
     alpha = 1.0 - _colour_difference(rgb, model.channel) / screen_diff
     np.clip(alpha, 0.0, 1.0, out=alpha)
@@ -347,40 +355,92 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     )
     interior |= core.astype(np.uint8)
     alpha[core] = 1.0
-    size = (max(1, w // 4), max(1, h // 4))
-    small_w = cv2.resize(interior.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=interior), size, interpolation=cv2.INTER_AREA)
-    fg_small = _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
 
     # The band: neither surely screen nor surely opaque. Work on its pixels only.
     band = np.flatnonzero((alpha > floor) & (interior == 0))
     alpha_band = alpha.reshape(-1)[band]
     alpha[interior == 0] = 0.0
-    ys, xs = np.divmod(band, w)
-    fg = fg_small[np.minimum(ys // 4, size[1] - 1), np.minimum(xs // 4, size[0] - 1)]
-    c = _chromaticity(fg)
-    b = plate.reshape(-1, 3)[band]
-    r = rgb.reshape(-1, 3)[band] - b
+    solved, trust = _shading_unmix(rgb, plate, _seed_colour(rgb, interior), band)
+    # Where the shading model fails (a colour unlike its neighbours) keep the colour difference.
+    unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
+    # Below the noise floor alpha goes to 0; between one and two floors it ramps back
+    # to the unmixed value, so soft edges above the noise keep their measured alpha.
+    alpha.reshape(-1)[band] = unmixed * np.clip(unmixed / floor - 1.0, 0.0, 1.0)
+    return alpha
 
-    # Shading model: the foreground behind a soft pixel has the chromaticity c of the
-    # nearby opaque colour but any brightness k. Then I - B = (alpha k) c - alpha B: two
-    # unknowns per pixel, solved by least squares (2x2 normal equations).
+
+def _seed_colour(rgb: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Low-res (h, w, 3) colour of the nearest ``seeds`` pixels, pushed out by push-pull.
+
+    ``seeds`` is an (H, W) uint8 mask; the result is at 1/``SEED_SCALE`` of the image size.
+    """
+    h, w = seeds.shape
+    size = (max(1, w // SEED_SCALE), max(1, h // SEED_SCALE))
+    small_w = cv2.resize(seeds.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=seeds), size, interpolation=cv2.INTER_AREA)
+    return _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
+
+
+def _shading_unmix(
+    rgb: np.ndarray, plate: np.ndarray, seed_small: np.ndarray, pixels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha of ``pixels`` (flat indices) under the shading model, and how far to trust it.
+
+    The foreground behind a pixel has the chromaticity c of the nearby seed colour
+    (``seed_small``, from ``_seed_colour``) but any brightness k. Then
+    ``I - B = (alpha k) c - alpha B``: two unknowns per pixel, solved by least squares
+    (2x2 normal equations). Trust (0..1) is high where the model is well conditioned
+    (c not parallel to B) and explains the pixel.
+    """
+    ys, xs = np.divmod(pixels, rgb.shape[1])
+    fg = seed_small[np.minimum(ys // SEED_SCALE, seed_small.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed_small.shape[1] - 1)]
+    c = _chromaticity(fg)
+    b = plate.reshape(-1, 3)[pixels]
+    r = rgb.reshape(-1, 3)[pixels] - b
     dot = lambda x, y: x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1] + x[:, 2] * y[:, 2]  # noqa: E731
     cc, cb, bb, rc, rb = dot(c, c), dot(c, b), dot(b, b), dot(r, c), dot(r, b)
     det = cc * bb - cb * cb
     safe_det = np.maximum(det, 1e-9)
     solved = (cb * rc - cc * rb) / safe_det
     brightness = (bb * rc - cb * rb) / safe_det
-    # Trust the model where it is well conditioned (c not parallel to B) and explains
-    # the pixel; elsewhere (a colour unlike its neighbours) keep the colour difference.
     residual = r - brightness[:, None] * c + solved[:, None] * b
     misfit = dot(residual, residual) / np.maximum(dot(r, r), 1e-9)
     trust = np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (det > 0.05 * cc * bb)
-    unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
-    # Below the noise floor alpha goes to 0; between one and two floors it ramps back
-    # to the unmixed value, so soft edges above the noise keep their measured alpha.
-    alpha.reshape(-1)[band] = unmixed * np.clip(unmixed / floor - 1.0, 0.0, 1.0)
-    return alpha
+    return solved, trust
+
+
+# 6. Spill -------------------------------------------------------------------------
+def _spill_fraction(rgb: np.ndarray, plate: np.ndarray, alpha: np.ndarray, max_spill: float = MAX_SPILL) -> np.ndarray:
+    """(H, W) float32 in 0..``max_spill``: the share of the screen in each subject pixel's colour.
+
+    Screen light bounced onto the subject near its edges mixes the plate into the
+    foreground, ``S = (1 - w) F + w B``, which looks exactly like transparency. The
+    spill-free colour is taken deeper inside the subject (farther than ``depth`` pixels,
+    1/80 of the image size, from any non-opaque pixel) and pushed out to the edge; on
+    the opaque pixels nearer the edge ``1 - w`` is the shading-model alpha against that
+    colour (``_shading_unmix``). The measured ``w`` is averaged at 1/4 resolution (it is
+    smooth; single pixels are textured), filled into the soft band from the nearest
+    opaque pixels, and fades to 0 at twice ``depth`` inside. ``rgb`` and ``plate`` are
+    scene-linear, alpha straight 0..1.
+    """
+    h, w = alpha.shape
+    depth_limit = max(4.0, max(h, w) / 80.0)
+    opaque = (alpha >= 0.98).astype(np.uint8)
+    depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
+    zone = np.flatnonzero((opaque == 1) & (depth <= depth_limit))
+    spill = np.zeros(h * w, np.float32)
+    weight = np.zeros(h * w, np.float32)
+    colour = _seed_colour(rgb, (depth > depth_limit).astype(np.uint8))
+    if zone.size:
+        solved, trust = _shading_unmix(rgb, plate, colour, zone)
+        weight[zone] = trust
+        spill[zone] = trust * np.clip(1.0 - solved, 0.0, max_spill)
+    size = (max(1, w // 4), max(1, h // 4))
+    small_w = cv2.resize(weight.reshape(h, w), size, interpolation=cv2.INTER_AREA)
+    small_s = cv2.resize(spill.reshape(h, w), size, interpolation=cv2.INTER_AREA)
+    mean = (small_s / np.maximum(small_w, 1e-6))[..., None].repeat(3, axis=-1)
+    field = cv2.resize(_push_pull(mean, np.minimum(small_w * 4.0, 1.0))[..., 0], (w, h), interpolation=cv2.INTER_LINEAR)
+    return field * np.clip(1.0 - depth / (2.0 * depth_limit), 0.0, 1.0)
 
 
 # 4. Refinement --------------------------------------------------------------------
