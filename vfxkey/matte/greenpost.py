@@ -21,7 +21,9 @@ its learned refiner. One shot goes through these steps, in this order:
    are solved per pixel by least squares, ``F`` keeping the seeds' chromaticity (a
    shading model), wherever that model explains the pixel.
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
-   local-linear approximation of closed-form matting).
+   local-linear approximation of closed-form matting), then a soft "clip white": alpha
+   above 0.5 is stretched so 0.95 reads opaque (a solid subject whose colour leans
+   towards the screen, or carries spill, otherwise unmixes a little transparent).
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
 6. **Foreground and despill.** Spill (screen light bounced onto the subject near its
    edges) mixes the plate into the foreground, ``S = (1 - w) F + w B``. The share ``w``
@@ -48,6 +50,7 @@ from vfxkey.matte.despill import REC709_LUMA
 from vfxkey.matte.metrics import gsg
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
+KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
 SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEED_SCALE resolution
 MAX_SPILL = 0.2  # at most this share of a subject pixel's colour is taken for screen spill
 
@@ -178,6 +181,11 @@ class Keyer:
         # 4. Refinement where the key is uncertain.
         if s.refine_radius > 0:
             alpha = _refine(rgb, alpha, s.refine_radius)
+
+        # Clip white: a solid subject whose colour leans towards the screen, or carries
+        # spill, unmixes a little transparent; alpha above KNEE is stretched so that
+        # WHITE reads opaque (the "clip white" of compositing keyers, softened).
+        alpha = _clip_white(alpha)
 
         # The hint overrules the key where it is sure: screen where it is ~0, opaque well
         # inside where it is ~1 (its edges are coarse, so they are left to the key).
@@ -492,6 +500,12 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     out = alpha.copy()
     out.reshape(-1)[band] = np.clip(refined, 0.0, 1.0)
     return out
+
+
+def _clip_white(alpha: np.ndarray, knee: float = KNEE, white: float = WHITE) -> np.ndarray:
+    """Alpha unchanged up to ``knee``, then stretched linearly so ``white`` maps to 1 (clipped)."""
+    stretched = knee + (alpha - knee) * ((1.0 - knee) / (white - knee))
+    return np.where(alpha <= knee, alpha, np.minimum(stretched, 1.0)).astype(np.float32)
 
 
 # 5. Despeckle ---------------------------------------------------------------------
