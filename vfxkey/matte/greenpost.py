@@ -124,7 +124,10 @@ class KeyResult:
 
     def premultiplied_rgba(self) -> np.ndarray:
         """``(H, W, 4)`` float32: foreground times alpha, then alpha (scene-linear)."""
-        return np.concatenate([self.foreground * self.alpha[..., None], self.alpha[..., None]], axis=-1)
+        rgba = np.empty((*self.alpha.shape, 4), np.float32)
+        np.multiply(self.foreground, self.alpha[..., None], out=rgba[..., :3])
+        rgba[..., 3] = self.alpha
+        return rgba
 
 
 @dataclass
@@ -201,11 +204,10 @@ class Keyer:
         # with w the spill, so F = B + (I - B) / (alpha (1 - w)); without spill the
         # premultiplied colour is I - (1 - alpha) B and opaque pixels are I.
         spill = s.despill * _spill_fraction(rgb, plate, alpha) if s.despill > 0 else np.zeros_like(alpha)
-        foreground = cv2.bitwise_and(observed, observed, mask=(alpha > 0.0).astype(np.uint8))
-        mixed = np.flatnonzero((alpha > 0.0) & ((alpha < 1.0) | (spill > 0.0)))
-        a = alpha.reshape(-1)[mixed] * (1.0 - spill.reshape(-1)[mixed])
-        b = plate.reshape(-1, 3)[mixed]
-        foreground.reshape(-1, 3)[mixed] = np.maximum(b + (observed.reshape(-1, 3)[mixed] - b) / a[:, None], 0.0)
+        inverse = cv2.divide(1.0, alpha * (1.0 - spill))  # 1 / (alpha (1 - w)); 0 where alpha is 0
+        foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
+        foreground = cv2.max(foreground, 0.0)
+        foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
 
         qc = {
             "screen_rgb": [float(c) for c in model.rgb],
@@ -224,8 +226,8 @@ def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
 def _noise_sigma(rgb: np.ndarray) -> float:
     """Standard deviation of sensor noise (Immerkaer, "Fast Noise Variance Estimation", 1996)."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    response = np.abs(cv2.filter2D(rgb, -1, kernel))
-    return float(np.sqrt(np.pi / 2) / 6 * response.mean())
+    response = cv2.filter2D(rgb, -1, kernel)
+    return float(np.sqrt(np.pi / 2) / 6 * cv2.norm(response, cv2.NORM_L1) / response.size)  # mean |response|
 
 
 def _channel_sum(rgb: np.ndarray) -> np.ndarray:
@@ -327,8 +329,9 @@ def _clean_plate(
 # 3. Unmixing ----------------------------------------------------------------------
 def _colour_difference(rgb: np.ndarray, channel: int) -> np.ndarray:
     """Screen channel minus the larger other channel (Vlahos' colour difference)."""
-    others = [c for c in range(3) if c != channel]
-    return rgb[..., channel] - np.maximum(rgb[..., others[0]], rgb[..., others[1]])
+    channels = cv2.split(rgb)
+    first, second = (channels[c] for c in range(3) if c != channel)
+    return cv2.subtract(channels[channel], cv2.max(first, second))
 
 
 def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _ScreenModel) -> np.ndarray:
@@ -353,7 +356,8 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     # Subjects coloured like the screen (a green plant) fail the colour difference; their
     # cores still stand out as the pixels farthest from the plate within a small
     # neighbourhood, and far enough from it to be no mix with the screen.
-    distance = cv2.sqrt(_channel_sum(cv2.pow(rgb - plate, 2)))
+    difference = cv2.subtract(rgb, plate)
+    distance = cv2.sqrt(_channel_sum(cv2.multiply(difference, difference)))
     plate_norm = full(cv2.sqrt(_channel_sum(plate_small * plate_small)))
     window = np.ones((7, 7), np.uint8)
     core = (
@@ -368,7 +372,10 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     band = np.flatnonzero((alpha > floor) & (interior == 0))
     alpha_band = alpha.reshape(-1)[band]
     alpha[interior == 0] = 0.0
-    solved, trust = _shading_unmix(rgb, plate, _seed_colour(rgb, interior), band)
+    seed = _seed_colour(rgb, interior)
+    ys, xs = np.divmod(band, rgb.shape[1])
+    colour = seed[np.minimum(ys // SEED_SCALE, seed.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed.shape[1] - 1)]
+    solved, trust = _shading_unmix(rgb.reshape(-1, 3)[band], plate.reshape(-1, 3)[band], colour)
     # Where the shading model fails (a colour unlike its neighbours) keep the colour difference.
     unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
     # Below the noise floor alpha goes to 0; between one and two floors it ramps back
@@ -389,22 +396,17 @@ def _seed_colour(rgb: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
 
 
-def _shading_unmix(
-    rgb: np.ndarray, plate: np.ndarray, seed_small: np.ndarray, pixels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Alpha of ``pixels`` (flat indices) under the shading model, and how far to trust it.
+def _shading_unmix(image: np.ndarray, plate: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha of (N, 3) pixels under the shading model, and how far to trust it (0..1).
 
-    The foreground behind a pixel has the chromaticity c of the nearby seed colour
-    (``seed_small``, from ``_seed_colour``) but any brightness k. Then
-    ``I - B = (alpha k) c - alpha B``: two unknowns per pixel, solved by least squares
-    (2x2 normal equations). Trust (0..1) is high where the model is well conditioned
-    (c not parallel to B) and explains the pixel.
+    The foreground behind a pixel has the chromaticity of ``colour`` (the nearby subject
+    colour) but any brightness k. Then ``I - B = (alpha k) c - alpha B``: two unknowns per
+    pixel, solved by least squares (2x2 normal equations). Trust is high where the model
+    is well conditioned (c not parallel to B) and explains the pixel. All (N, 3) linear.
     """
-    ys, xs = np.divmod(pixels, rgb.shape[1])
-    fg = seed_small[np.minimum(ys // SEED_SCALE, seed_small.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed_small.shape[1] - 1)]
-    c = _chromaticity(fg)
-    b = plate.reshape(-1, 3)[pixels]
-    r = rgb.reshape(-1, 3)[pixels] - b
+    c = _chromaticity(colour)
+    b = plate
+    r = image - b
     dot = lambda x, y: x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1] + x[:, 2] * y[:, 2]  # noqa: E731
     cc, cb, bb, rc, rb = dot(c, c), dot(c, b), dot(b, b), dot(r, c), dot(r, b)
     det = cc * bb - cb * cb
@@ -415,40 +417,6 @@ def _shading_unmix(
     misfit = dot(residual, residual) / np.maximum(dot(r, r), 1e-9)
     trust = np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (det > 0.05 * cc * bb)
     return solved, trust
-
-
-# 6. Spill -------------------------------------------------------------------------
-def _spill_fraction(rgb: np.ndarray, plate: np.ndarray, alpha: np.ndarray, max_spill: float = MAX_SPILL) -> np.ndarray:
-    """(H, W) float32 in 0..``max_spill``: the share of the screen in each subject pixel's colour.
-
-    Screen light bounced onto the subject near its edges mixes the plate into the
-    foreground, ``S = (1 - w) F + w B``, which looks exactly like transparency. The
-    spill-free colour is taken deeper inside the subject (farther than ``depth`` pixels,
-    1/80 of the image size, from any non-opaque pixel) and pushed out to the edge; on
-    the opaque pixels nearer the edge ``1 - w`` is the shading-model alpha against that
-    colour (``_shading_unmix``). The measured ``w`` is averaged at 1/4 resolution (it is
-    smooth; single pixels are textured), filled into the soft band from the nearest
-    opaque pixels, and fades to 0 at twice ``depth`` inside. ``rgb`` and ``plate`` are
-    scene-linear, alpha straight 0..1.
-    """
-    h, w = alpha.shape
-    depth_limit = max(4.0, max(h, w) / 80.0)
-    opaque = (alpha >= 0.98).astype(np.uint8)
-    depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
-    zone = np.flatnonzero((opaque == 1) & (depth <= depth_limit))
-    spill = np.zeros(h * w, np.float32)
-    weight = np.zeros(h * w, np.float32)
-    colour = _seed_colour(rgb, (depth > depth_limit).astype(np.uint8))
-    if zone.size:
-        solved, trust = _shading_unmix(rgb, plate, colour, zone)
-        weight[zone] = trust
-        spill[zone] = trust * np.clip(1.0 - solved, 0.0, max_spill)
-    size = (max(1, w // 4), max(1, h // 4))
-    small_w = cv2.resize(weight.reshape(h, w), size, interpolation=cv2.INTER_AREA)
-    small_s = cv2.resize(spill.reshape(h, w), size, interpolation=cv2.INTER_AREA)
-    mean = (small_s / np.maximum(small_w, 1e-6))[..., None].repeat(3, axis=-1)
-    field = cv2.resize(_push_pull(mean, np.minimum(small_w * 4.0, 1.0))[..., 0], (w, h), interpolation=cv2.INTER_LINEAR)
-    return field * np.clip(1.0 - depth / (2.0 * depth_limit), 0.0, 1.0)
 
 
 # 4. Refinement --------------------------------------------------------------------
@@ -504,8 +472,9 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
 
 def _clip_white(alpha: np.ndarray, knee: float = KNEE, white: float = WHITE) -> np.ndarray:
     """Alpha unchanged up to ``knee``, then stretched linearly so ``white`` maps to 1 (clipped)."""
-    stretched = knee + (alpha - knee) * ((1.0 - knee) / (white - knee))
-    return np.where(alpha <= knee, alpha, np.minimum(stretched, 1.0)).astype(np.float32)
+    slope = (1.0 - knee) / (white - knee)
+    stretched = cv2.min(alpha * np.float32(slope) + np.float32(knee * (1.0 - slope)), 1.0)
+    return cv2.max(alpha, stretched)  # below the knee the stretch is the smaller
 
 
 # 5. Despeckle ---------------------------------------------------------------------
@@ -524,3 +493,42 @@ def _despeckle(alpha: np.ndarray, area: int) -> np.ndarray:
         small[0] = False  # label 0 is everything outside the regions
         out[small[labels]] = value
     return out
+
+
+# 6. Spill -------------------------------------------------------------------------
+def _spill_fraction(rgb: np.ndarray, plate: np.ndarray, alpha: np.ndarray, max_spill: float = MAX_SPILL) -> np.ndarray:
+    """(H, W) float32 in 0..``max_spill``: the share of the screen in each subject pixel's colour.
+
+    Screen light bounced onto the subject near its edges mixes the plate into the
+    foreground, ``S = (1 - w) F + w B``, which looks exactly like transparency. The
+    spill-free colour is taken deeper inside the subject (farther than ``depth_limit``,
+    1/80 of the image size, from any non-opaque pixel) and pushed out to the edge; on
+    the opaque pixels nearer the edge ``1 - w`` is the shading-model alpha against that
+    colour (``_shading_unmix``). ``w`` is smooth, so it is measured at half resolution
+    and averaged at a quarter (single pixels are textured), filled into the soft band
+    from the nearest opaque pixels, and fades to 0 at twice ``depth_limit`` inside.
+    ``rgb`` and ``plate`` are scene-linear, alpha straight 0..1.
+    """
+    h, w = alpha.shape
+    half = (max(1, w // 2), max(1, h // 2))
+    image, screen = (cv2.resize(x, half, interpolation=cv2.INTER_AREA) for x in (rgb, plate))
+    depth_limit = max(2.0, max(half) / 80.0)  # in half-resolution pixels
+    opaque = cv2.resize((alpha >= 0.98).astype(np.uint8), half, interpolation=cv2.INTER_NEAREST)
+    depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
+    zone = np.flatnonzero((opaque == 1) & (depth <= depth_limit))
+    spill = np.zeros(opaque.size, np.float32)
+    weight = np.zeros(opaque.size, np.float32)
+    if zone.size:
+        seed = _seed_colour(image, (depth > depth_limit).astype(np.uint8))
+        ys, xs = np.divmod(zone, half[0])
+        colour = seed[np.minimum(ys // SEED_SCALE, seed.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed.shape[1] - 1)]
+        solved, trust = _shading_unmix(image.reshape(-1, 3)[zone], screen.reshape(-1, 3)[zone], colour)
+        weight[zone] = trust
+        spill[zone] = trust * np.clip(1.0 - solved, 0.0, max_spill)
+    quarter = (max(1, half[0] // 2), max(1, half[1] // 2))
+    small_w = cv2.resize(weight.reshape(opaque.shape), quarter, interpolation=cv2.INTER_AREA)
+    small_s = cv2.resize(spill.reshape(opaque.shape), quarter, interpolation=cv2.INTER_AREA)
+    mean = (small_s / np.maximum(small_w, 1e-6))[..., None].repeat(3, axis=-1)
+    field = cv2.resize(_push_pull(mean, np.minimum(small_w * 4.0, 1.0))[..., 0], half, interpolation=cv2.INTER_LINEAR)
+    field *= np.clip(1.0 - depth / (2.0 * depth_limit), 0.0, 1.0)
+    return cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR)
