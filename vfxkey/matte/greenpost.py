@@ -502,7 +502,7 @@ def _spill_fraction(rgb: np.ndarray, plate: np.ndarray, alpha: np.ndarray, max_s
     Screen light bounced onto the subject near its edges mixes the plate into the
     foreground, ``S = (1 - w) F + w B``, which looks exactly like transparency. The
     spill-free colour is taken deeper inside the subject (farther than ``depth_limit``,
-    1/80 of the image size, from any non-opaque pixel) and pushed out to the edge; on
+    1/60 of the image size, from any non-opaque pixel) and pushed out to the edge; on
     the opaque pixels nearer the edge ``1 - w`` is the shading-model alpha against that
     colour (``_shading_unmix``). ``w`` is smooth, so it is measured at half resolution
     and averaged at a quarter (single pixels are textured), filled into the soft band
@@ -512,7 +512,7 @@ def _spill_fraction(rgb: np.ndarray, plate: np.ndarray, alpha: np.ndarray, max_s
     h, w = alpha.shape
     half = (max(1, w // 2), max(1, h // 2))
     image, screen = (cv2.resize(x, half, interpolation=cv2.INTER_AREA) for x in (rgb, plate))
-    depth_limit = max(2.0, max(half) / 80.0)  # in half-resolution pixels
+    depth_limit = max(2.0, max(half) / 60.0)  # in half-resolution pixels
     opaque = cv2.resize((alpha >= 0.98).astype(np.uint8), half, interpolation=cv2.INTER_NEAREST)
     depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
     zone = np.flatnonzero((opaque == 1) & (depth <= depth_limit))
