@@ -203,7 +203,7 @@ class Keyer:
         # 6. Foreground colour: the image is I = alpha ((1 - w) F + w B) + (1 - alpha) B,
         # with w the spill, so F = B + (I - B) / (alpha (1 - w)); without spill the
         # premultiplied colour is I - (1 - alpha) B and opaque pixels are I.
-        spill = s.despill * _spill_fraction(rgb, plate, alpha) if s.despill > 0 else np.zeros_like(alpha)
+        spill = s.despill * _spill_fraction(rgb, plate_small, alpha) if s.despill > 0 else np.zeros_like(alpha)
         inverse = cv2.divide(1.0, alpha * (1.0 - spill))  # 1 / (alpha (1 - w)); 0 where alpha is 0
         foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
         foreground = cv2.max(foreground, 0.0)
@@ -496,7 +496,7 @@ def _despeckle(alpha: np.ndarray, area: int) -> np.ndarray:
 
 
 # 6. Spill -------------------------------------------------------------------------
-def _spill_fraction(rgb: np.ndarray, plate: np.ndarray, alpha: np.ndarray, max_spill: float = MAX_SPILL) -> np.ndarray:
+def _spill_fraction(rgb: np.ndarray, plate_small: np.ndarray, alpha: np.ndarray, max_spill: float = MAX_SPILL) -> np.ndarray:
     """(H, W) float32 in 0..``max_spill``: the share of the screen in each subject pixel's colour.
 
     Screen light bounced onto the subject near its edges mixes the plate into the
@@ -507,11 +507,13 @@ def _spill_fraction(rgb: np.ndarray, plate: np.ndarray, alpha: np.ndarray, max_s
     colour (``_shading_unmix``). ``w`` is smooth, so it is measured at half resolution
     and averaged at a quarter (single pixels are textured), filled into the soft band
     from the nearest opaque pixels, and fades to 0 at twice ``depth_limit`` inside.
-    ``rgb`` and ``plate`` are scene-linear, alpha straight 0..1.
+    ``rgb`` and the low-resolution clean plate ``plate_small`` are scene-linear, alpha
+    straight 0..1.
     """
     h, w = alpha.shape
     half = (max(1, w // 2), max(1, h // 2))
-    image, screen = (cv2.resize(x, half, interpolation=cv2.INTER_AREA) for x in (rgb, plate))
+    image = cv2.resize(rgb, half, interpolation=cv2.INTER_AREA)
+    screen = cv2.resize(plate_small, half, interpolation=cv2.INTER_LINEAR)
     depth_limit = max(2.0, max(half) / 60.0)  # in half-resolution pixels
     opaque = cv2.resize((alpha >= 0.98).astype(np.uint8), half, interpolation=cv2.INTER_NEAREST)
     depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
