@@ -34,13 +34,19 @@ def uneven_gain(height, width):
     return gradient * (1.0 - 0.125 * radius2)
 
 
-def check_ramp(result, alpha, foreground, mean_error=0.025, foreground_error=0.08):
-    """Alpha within ``mean_error`` on average and 0.2 everywhere (the worst pixels sit where
-    the ramp meets the opaque subject); the straight foreground within ``foreground_error``
-    wherever alpha > 0.2. (A hard key scores about 0.09 mean error on these ramps.)"""
-    error = np.abs(result.alpha - alpha)
+def clip_white(alpha):
+    """The keyer's soft clip white: alpha from 0.5 up is stretched so that 0.95 reads 1."""
+    return np.where(alpha <= 0.5, alpha, np.minimum(0.5 + (alpha - 0.5) / 0.9, 1.0))
+
+
+def check_ramp(result, alpha, foreground, mean_error=0.025, foreground_error=0.1):
+    """Alpha within ``mean_error`` of the clip-whitened ramp on average and 0.22 everywhere
+    (the worst pixels sit where the ramp meets the opaque subject); the straight foreground
+    within ``foreground_error`` wherever alpha > 0.2. (A hard key scores about 0.09 mean
+    error on these ramps.)"""
+    error = np.abs(result.alpha - clip_white(alpha))
     assert error.mean() < mean_error
-    assert error.max() < 0.2
+    assert error.max() < 0.22
     soft = alpha > 0.2
     assert np.abs(result.foreground[soft] - foreground[soft]).max() < foreground_error
 
@@ -53,7 +59,7 @@ def test_flat_screen_recovers_the_alpha_ramp_and_the_foreground(screen):
     assert np.allclose(result.qc["screen_rgb"], screen, atol=2e-3)
     soft = (result.alpha > 0.02) & (result.alpha < 0.98)
     assert result.qc["soft_fraction"] == pytest.approx(float(soft.mean()))
-    assert result.qc["soft_fraction"] == pytest.approx(float(np.mean((alpha > 0.02) & (alpha < 0.98))), abs=0.08)  # the top of the ramp reads opaque
+    assert result.qc["soft_fraction"] == pytest.approx(float(np.mean((alpha > 0.02) & (alpha < 0.95))), abs=0.08)  # the top of the ramp reads opaque
 
 
 def test_blue_screen_is_found_automatically_and_named_screens_fix_the_channel():
@@ -80,6 +86,16 @@ def test_a_given_screen_colour_is_used_as_the_screen():
     check_ramp(result, alpha, foreground)
 
 
+def test_clip_white_makes_a_solid_subject_leaning_towards_the_screen_opaque():
+    image = np.broadcast_to(GREEN, (64, 400, 3)).copy()
+    # Solid, but its green leads red a little: the colour difference reads 1 - 0.0128 / 0.32 = 0.96.
+    image[:, :100] = [0.30, 0.3128, 0.10]
+    image[:, 150:200] = 0.4 * image[0, 0] + 0.6 * GREEN  # a true 40 % mix of it stays 40 %
+    result = Keyer().key(image.astype(np.float32))
+    assert result.alpha[:, 10:90].min() == 1.0
+    assert np.abs(result.alpha[:, 160:190] - 0.4).max() < 0.01
+
+
 def test_static_noisy_sequence_keeps_one_screen_and_a_steady_alpha():
     rng = np.random.default_rng(7)
     image, alpha, _ = ramp_shot(GREEN, plate_gain=uneven_gain(96, 160))
@@ -94,18 +110,36 @@ def test_static_noisy_sequence_keeps_one_screen_and_a_steady_alpha():
     assert np.abs(alphas.mean(axis=0) - alpha).mean() < 0.03
 
 
-def test_despill_leaves_no_screen_cast_and_keeps_the_luminance_of_the_unmixed_colour():
-    image, _, _ = ramp_shot(GREEN)
-    image[:, :40] = np.array([0.30, 0.36, 0.20], np.float32)  # a subject with a green cast
+def spill_shot(subject, screen=GREEN, height=64, width=400, spill=0.15, reach=3.0):
+    """Opaque ``subject`` in columns < 100, bare screen to the right. Spill as on set: the
+    subject's colour is ``(1 - w) * subject + w * screen`` with ``w = spill * exp(-d / reach)``,
+    ``d`` the distance in pixels from the subject's edge."""
+    image = np.broadcast_to(screen, (height, width, 3)).copy().astype(np.float32)
+    share = (spill * np.exp(-(99 - np.arange(100)) / reach)).astype(np.float32)[None, :, None]
+    image[:, :100] = (1.0 - share) * subject + share * screen
+    return image
+
+
+@pytest.mark.parametrize("screen", [GREEN, BLUE], ids=["green", "blue"])
+def test_despill_takes_the_screen_share_out_of_the_spilled_edge(screen):
+    image = spill_shot(SUBJECT, screen)
     plain = Keyer(KeySettings(despill=0.0)).key(image)
     despilled = Keyer(KeySettings(despill=1.0)).key(image)
     assert np.array_equal(plain.alpha, despilled.alpha)
-    shown = despilled.alpha > 0
-    fg, before = despilled.foreground[shown], plain.foreground[shown]
-    assert np.all(fg[:, 1] <= np.maximum(fg[:, 0], fg[:, 2]) + 1e-5)
-    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)
-    assert np.allclose(fg @ luma, before @ luma, atol=1e-5)
-    assert (before[:, 1] > before[:, 0] + 0.01).any()  # there was a cast to remove
+    before = np.abs(plain.foreground[:, :100] - SUBJECT)
+    after = np.abs(despilled.foreground[:, :100] - SUBJECT)
+    assert before[:, 90:].max() > 0.03  # the spill, without despill
+    assert after[:, 90:].max() < 0.02
+    assert after.mean() < before.mean() / 2
+    # Deep inside, where there is no spill, nothing changes.
+    assert np.allclose(despilled.foreground[:, :70], image[:, :70], rtol=0, atol=1e-6)
+
+
+def test_despill_keeps_a_subject_coloured_like_the_screen():
+    yellow_green = np.array([0.30, 0.40, 0.05], np.float32)  # green leads red: a plant, not spill
+    image = spill_shot(yellow_green, spill=0.0)
+    result = Keyer(KeySettings(despill=1.0)).key(image)
+    assert np.abs(result.foreground[:, :100] - yellow_green).max() < 0.01
 
 
 def test_despeckle_removes_islands_smaller_than_the_area_and_keeps_larger_ones():

@@ -21,11 +21,18 @@ its learned refiner. One shot goes through these steps, in this order:
    are solved per pixel by least squares, ``F`` keeping the seeds' chromaticity (a
    shading model), wherever that model explains the pixel.
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
-   local-linear approximation of closed-form matting).
+   local-linear approximation of closed-form matting), then a soft "clip white": alpha
+   above 0.5 is stretched so 0.95 reads opaque (a solid subject whose colour leans
+   towards the screen, or carries spill, otherwise unmixes a little transparent).
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
-6. **Foreground.** The premultiplied colour is ``I - (1 - alpha) * B`` (exact for the
-   plate, ``I`` the image as shot); the straight colour is that over alpha, despilled
-   keeping luminance.
+6. **Foreground and despill.** Spill (screen light bounced onto the subject near its
+   edges) mixes the plate into the foreground, ``S = (1 - w) F + w B``. The share ``w``
+   is measured on the opaque pixels near the edge against the subject's colour deeper
+   inside (the shading model of step 3), smoothed and carried into the soft band; then
+   ``F = B + (I - B) / (alpha (1 - w))`` with ``I`` the image as shot. Without spill the
+   premultiplied colour is ``I - (1 - alpha) * B``, exact for the plate. Removing the
+   screen's share keeps a subject's own colour (a yellow-green plant stays yellow-green),
+   which the classic channel clamp (despill.py) does not.
 
 All arrays are float32 scene-linear in the working space; alpha is straight 0..1.
 """
@@ -39,10 +46,13 @@ import numpy as np
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from vfxkey.matte.despill import REC709_LUMA, despill
+from vfxkey.matte.despill import REC709_LUMA
 from vfxkey.matte.metrics import gsg
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
+KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
+SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEED_SCALE resolution
+MAX_SPILL = 0.2  # at most this share of a subject pixel's colour is taken for screen spill
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,8 @@ class KeySettings:
             measured from the image; only the channel is fixed. A triple selects the
             pixels of that chromaticity, whose colour is then measured (the triple is
             used as it is when too few pixels match).
-        despill: despill strength 0..1 applied to the straight foreground.
+        despill: strength 0..1 of the spill removal: the measured share of the screen in
+            the subject's colour is taken out this many times.
         despeckle: islands of alpha (opaque specks in the screen, holes in the subject)
             whose solid part (alpha >= 0.5, resp. < 0.5) covers fewer than this many
             pixels are removed, soft rim included; 0 keeps everything.
@@ -68,7 +79,8 @@ class KeySettings:
             it off. The foreground colour always keeps the image's own grain.
         refine_radius: radius of the guided-filter refinement, in pixels of its
             1/3-resolution fit (0 turns it off).
-        luma: luminance weights of the working space, used by despill.
+        luma: luminance weights of the working space, for the classic despill
+            (``despill.despill``), which the keyer no longer applies.
     """
 
     screen: str | tuple[float, float, float] = "auto"
@@ -100,7 +112,7 @@ class KeyResult:
     Attributes:
         alpha: ``(H, W)`` float32 in 0..1.
         foreground: ``(H, W, 3)`` float32 straight foreground colour, scene-linear,
-            despilled.
+            with the screen spill taken out.
         qc: ``screen_rgb`` (scene-linear triple of the screen colour used), ``gsg``
             (distance of the image's dominant colour to the screen colour), and
             ``soft_fraction`` (fraction of pixels with 0.02 < alpha < 0.98).
@@ -112,7 +124,10 @@ class KeyResult:
 
     def premultiplied_rgba(self) -> np.ndarray:
         """``(H, W, 4)`` float32: foreground times alpha, then alpha (scene-linear)."""
-        return np.concatenate([self.foreground * self.alpha[..., None], self.alpha[..., None]], axis=-1)
+        rgba = np.empty((*self.alpha.shape, 4), np.float32)
+        np.multiply(self.foreground, self.alpha[..., None], out=rgba[..., :3])
+        rgba[..., 3] = self.alpha
+        return rgba
 
 
 @dataclass
@@ -170,6 +185,11 @@ class Keyer:
         if s.refine_radius > 0:
             alpha = _refine(rgb, alpha, s.refine_radius)
 
+        # Clip white: a solid subject whose colour leans towards the screen, or carries
+        # spill, unmixes a little transparent; alpha above KNEE is stretched so that
+        # WHITE reads opaque (the "clip white" of compositing keyers, softened).
+        alpha = _clip_white(alpha)
+
         # The hint overrules the key where it is sure: screen where it is ~0, opaque well
         # inside where it is ~1 (its edges are coarse, so they are left to the key).
         if hint is not None:
@@ -180,15 +200,14 @@ class Keyer:
         if s.despeckle > 0:
             alpha = _despeckle(alpha, s.despeckle)
 
-        # 6. Foreground colour: F = B + (I - B) / alpha, exact for the plate (so the
-        # premultiplied colour is I - (1 - alpha) B), then despill. Opaque pixels are I.
-        foreground = cv2.bitwise_and(observed, observed, mask=(alpha > 0.0).astype(np.uint8))
-        soft = np.flatnonzero((alpha > 0.0) & (alpha < 1.0))
-        a = alpha.reshape(-1)[soft, None]
-        b = plate.reshape(-1, 3)[soft]
-        foreground.reshape(-1, 3)[soft] = np.maximum(b + (observed.reshape(-1, 3)[soft] - b) / a, 0.0)
-        if s.despill > 0:
-            foreground = despill(foreground, model.channel, s.despill, s.luma)
+        # 6. Foreground colour: the image is I = alpha ((1 - w) F + w B) + (1 - alpha) B,
+        # with w the spill, so F = B + (I - B) / (alpha (1 - w)); without spill the
+        # premultiplied colour is I - (1 - alpha) B and opaque pixels are I.
+        spill = s.despill * _spill_fraction(rgb, plate_small, alpha) if s.despill > 0 else np.zeros_like(alpha)
+        inverse = cv2.divide(1.0, alpha * (1.0 - spill))  # 1 / (alpha (1 - w)); 0 where alpha is 0
+        foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
+        foreground = cv2.max(foreground, 0.0)
+        foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
 
         qc = {
             "screen_rgb": [float(c) for c in model.rgb],
@@ -207,8 +226,8 @@ def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
 def _noise_sigma(rgb: np.ndarray) -> float:
     """Standard deviation of sensor noise (Immerkaer, "Fast Noise Variance Estimation", 1996)."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    response = np.abs(cv2.filter2D(rgb, -1, kernel))
-    return float(np.sqrt(np.pi / 2) / 6 * response.mean())
+    response = cv2.filter2D(rgb, -1, kernel)
+    return float(np.sqrt(np.pi / 2) / 6 * cv2.norm(response, cv2.NORM_L1) / response.size)  # mean |response|
 
 
 def _channel_sum(rgb: np.ndarray) -> np.ndarray:
@@ -310,8 +329,9 @@ def _clean_plate(
 # 3. Unmixing ----------------------------------------------------------------------
 def _colour_difference(rgb: np.ndarray, channel: int) -> np.ndarray:
     """Screen channel minus the larger other channel (Vlahos' colour difference)."""
-    others = [c for c in range(3) if c != channel]
-    return rgb[..., channel] - np.maximum(rgb[..., others[0]], rgb[..., others[1]])
+    channels = cv2.split(rgb)
+    first, second = (channels[c] for c in range(3) if c != channel)
+    return cv2.subtract(channels[channel], cv2.max(first, second))
 
 
 def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _ScreenModel) -> np.ndarray:
@@ -321,7 +341,6 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     interpolated from (smooth quantities of the plate are computed there).
     """
     full = lambda x: cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # noqa: E731
-    h, w = rgb.shape[:2]
     screen_diff = full(np.maximum(_colour_difference(plate_small, model.channel), 1e-4))
     alpha = 1.0 - _colour_difference(rgb, model.channel) / screen_diff
     np.clip(alpha, 0.0, 1.0, out=alpha)
@@ -337,7 +356,8 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     # Subjects coloured like the screen (a green plant) fail the colour difference; their
     # cores still stand out as the pixels farthest from the plate within a small
     # neighbourhood, and far enough from it to be no mix with the screen.
-    distance = cv2.sqrt(_channel_sum(cv2.pow(rgb - plate, 2)))
+    difference = cv2.subtract(rgb, plate)
+    distance = cv2.sqrt(_channel_sum(cv2.multiply(difference, difference)))
     plate_norm = full(cv2.sqrt(_channel_sum(plate_small * plate_small)))
     window = np.ones((7, 7), np.uint8)
     core = (
@@ -347,40 +367,56 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     )
     interior |= core.astype(np.uint8)
     alpha[core] = 1.0
-    size = (max(1, w // 4), max(1, h // 4))
-    small_w = cv2.resize(interior.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=interior), size, interpolation=cv2.INTER_AREA)
-    fg_small = _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
 
     # The band: neither surely screen nor surely opaque. Work on its pixels only.
     band = np.flatnonzero((alpha > floor) & (interior == 0))
     alpha_band = alpha.reshape(-1)[band]
     alpha[interior == 0] = 0.0
-    ys, xs = np.divmod(band, w)
-    fg = fg_small[np.minimum(ys // 4, size[1] - 1), np.minimum(xs // 4, size[0] - 1)]
-    c = _chromaticity(fg)
-    b = plate.reshape(-1, 3)[band]
-    r = rgb.reshape(-1, 3)[band] - b
+    seed = _seed_colour(rgb, interior)
+    ys, xs = np.divmod(band, rgb.shape[1])
+    colour = seed[np.minimum(ys // SEED_SCALE, seed.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed.shape[1] - 1)]
+    solved, trust = _shading_unmix(rgb.reshape(-1, 3)[band], plate.reshape(-1, 3)[band], colour)
+    # Where the shading model fails (a colour unlike its neighbours) keep the colour difference.
+    unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
+    # Below the noise floor alpha goes to 0; between one and two floors it ramps back
+    # to the unmixed value, so soft edges above the noise keep their measured alpha.
+    alpha.reshape(-1)[band] = unmixed * np.clip(unmixed / floor - 1.0, 0.0, 1.0)
+    return alpha
 
-    # Shading model: the foreground behind a soft pixel has the chromaticity c of the
-    # nearby opaque colour but any brightness k. Then I - B = (alpha k) c - alpha B: two
-    # unknowns per pixel, solved by least squares (2x2 normal equations).
+
+def _seed_colour(rgb: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Low-res (h, w, 3) colour of the nearest ``seeds`` pixels, pushed out by push-pull.
+
+    ``seeds`` is an (H, W) uint8 mask; the result is at 1/``SEED_SCALE`` of the image size.
+    """
+    h, w = seeds.shape
+    size = (max(1, w // SEED_SCALE), max(1, h // SEED_SCALE))
+    small_w = cv2.resize(seeds.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=seeds), size, interpolation=cv2.INTER_AREA)
+    return _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
+
+
+def _shading_unmix(image: np.ndarray, plate: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha of (N, 3) pixels under the shading model, and how far to trust it (0..1).
+
+    The foreground behind a pixel has the chromaticity of ``colour`` (the nearby subject
+    colour) but any brightness k. Then ``I - B = (alpha k) c - alpha B``: two unknowns per
+    pixel, solved by least squares (2x2 normal equations). Trust is high where the model
+    is well conditioned (c not parallel to B) and explains the pixel. All (N, 3) linear.
+    """
+    c = _chromaticity(colour)
+    b = plate
+    r = image - b
     dot = lambda x, y: x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1] + x[:, 2] * y[:, 2]  # noqa: E731
     cc, cb, bb, rc, rb = dot(c, c), dot(c, b), dot(b, b), dot(r, c), dot(r, b)
     det = cc * bb - cb * cb
     safe_det = np.maximum(det, 1e-9)
     solved = (cb * rc - cc * rb) / safe_det
     brightness = (bb * rc - cb * rb) / safe_det
-    # Trust the model where it is well conditioned (c not parallel to B) and explains
-    # the pixel; elsewhere (a colour unlike its neighbours) keep the colour difference.
     residual = r - brightness[:, None] * c + solved[:, None] * b
     misfit = dot(residual, residual) / np.maximum(dot(r, r), 1e-9)
     trust = np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (det > 0.05 * cc * bb)
-    unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
-    # Below the noise floor alpha goes to 0; between one and two floors it ramps back
-    # to the unmixed value, so soft edges above the noise keep their measured alpha.
-    alpha.reshape(-1)[band] = unmixed * np.clip(unmixed / floor - 1.0, 0.0, 1.0)
-    return alpha
+    return solved, trust
 
 
 # 4. Refinement --------------------------------------------------------------------
@@ -434,6 +470,13 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     return out
 
 
+def _clip_white(alpha: np.ndarray, knee: float = KNEE, white: float = WHITE) -> np.ndarray:
+    """Alpha unchanged up to ``knee``, then stretched linearly so ``white`` maps to 1 (clipped)."""
+    slope = (1.0 - knee) / (white - knee)
+    stretched = cv2.min(alpha * np.float32(slope) + np.float32(knee * (1.0 - slope)), 1.0)
+    return cv2.max(alpha, stretched)  # below the knee the stretch is the smaller
+
+
 # 5. Despeckle ---------------------------------------------------------------------
 def _despeckle(alpha: np.ndarray, area: int) -> np.ndarray:
     """Remove opaque specks and transparent holes smaller than ``area`` pixels.
@@ -450,3 +493,44 @@ def _despeckle(alpha: np.ndarray, area: int) -> np.ndarray:
         small[0] = False  # label 0 is everything outside the regions
         out[small[labels]] = value
     return out
+
+
+# 6. Spill -------------------------------------------------------------------------
+def _spill_fraction(rgb: np.ndarray, plate_small: np.ndarray, alpha: np.ndarray, max_spill: float = MAX_SPILL) -> np.ndarray:
+    """(H, W) float32 in 0..``max_spill``: the share of the screen in each subject pixel's colour.
+
+    Screen light bounced onto the subject near its edges mixes the plate into the
+    foreground, ``S = (1 - w) F + w B``, which looks exactly like transparency. The
+    spill-free colour is taken deeper inside the subject (farther than ``depth_limit``,
+    1/60 of the image size, from any non-opaque pixel) and pushed out to the edge; on
+    the opaque pixels nearer the edge ``1 - w`` is the shading-model alpha against that
+    colour (``_shading_unmix``). ``w`` is smooth, so it is measured at half resolution
+    and averaged at a quarter (single pixels are textured), filled into the soft band
+    from the nearest opaque pixels, and fades to 0 at twice ``depth_limit`` inside.
+    ``rgb`` and the low-resolution clean plate ``plate_small`` are scene-linear, alpha
+    straight 0..1.
+    """
+    h, w = alpha.shape
+    half = (max(1, w // 2), max(1, h // 2))
+    image = cv2.resize(rgb, half, interpolation=cv2.INTER_AREA)
+    screen = cv2.resize(plate_small, half, interpolation=cv2.INTER_LINEAR)
+    depth_limit = max(2.0, max(half) / 60.0)  # in half-resolution pixels
+    opaque = cv2.resize((alpha >= 0.98).astype(np.uint8), half, interpolation=cv2.INTER_NEAREST)
+    depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
+    zone = np.flatnonzero((opaque == 1) & (depth <= depth_limit))
+    spill = np.zeros(opaque.size, np.float32)
+    weight = np.zeros(opaque.size, np.float32)
+    if zone.size:
+        seed = _seed_colour(image, (depth > depth_limit).astype(np.uint8))
+        ys, xs = np.divmod(zone, half[0])
+        colour = seed[np.minimum(ys // SEED_SCALE, seed.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed.shape[1] - 1)]
+        solved, trust = _shading_unmix(image.reshape(-1, 3)[zone], screen.reshape(-1, 3)[zone], colour)
+        weight[zone] = trust
+        spill[zone] = trust * np.clip(1.0 - solved, 0.0, max_spill)
+    quarter = (max(1, half[0] // 2), max(1, half[1] // 2))
+    small_w = cv2.resize(weight.reshape(opaque.shape), quarter, interpolation=cv2.INTER_AREA)
+    small_s = cv2.resize(spill.reshape(opaque.shape), quarter, interpolation=cv2.INTER_AREA)
+    mean = (small_s / np.maximum(small_w, 1e-6))[..., None].repeat(3, axis=-1)
+    field = cv2.resize(_push_pull(mean, np.minimum(small_w * 4.0, 1.0))[..., 0], half, interpolation=cv2.INTER_LINEAR)
+    field *= np.clip(1.0 - depth / (2.0 * depth_limit), 0.0, 1.0)
+    return cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR)
