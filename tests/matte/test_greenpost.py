@@ -180,3 +180,21 @@ def test_bad_settings_and_inputs_are_refused():
         KeySettings(screen="red")
     with pytest.raises(ValueError, match="shape"):
         Keyer().key(np.zeros((8, 8), np.float32))
+
+
+def test_a_sheer_veil_beside_a_subject_of_another_colour_keeps_its_alpha():
+    # An opaque orange subject (columns 0..49) with a sheer pale-yellow veil (alpha 0.6,
+    # columns 50..109) beside it on a green screen (the sample shot's colours). The
+    # nearest opaque colour to the veil is the subject's, which explains the veil only
+    # with an impossible (negative) alpha: the keyer must fall back on the colour
+    # difference, not key a hole.
+    height, width = 96, 160
+    alpha = np.zeros((height, width), np.float32)
+    alpha[:, :50], alpha[:, 50:110] = 1.0, 0.6
+    foreground = np.empty((height, width, 3), np.float32)
+    foreground[:, :50], foreground[:, 50:] = (0.62, 0.34, 0.11), (0.85, 0.82, 0.19)
+    screen = np.array([0.04, 0.31, 0.066], np.float32)
+    image = foreground * alpha[..., None] + screen * (1.0 - alpha[..., None])
+    result = Keyer(KeySettings(despill=0.0)).key(image.astype(np.float32))
+    veil = result.alpha[:, 56:90]  # (towards the screen side the plate is less sure; not tested here)
+    assert veil.min() > 0.5 and abs(float(veil.mean()) - 0.6) < 0.05

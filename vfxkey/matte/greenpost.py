@@ -52,6 +52,7 @@ from vfxkey.matte.metrics import gsg
 _NAMED_SCREENS = {"green": 1, "blue": 2}
 KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
 SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEED_SCALE resolution
+MAX_SHADING = 2.0  # the shading model trusts a foreground up to this many times brighter than its reference
 MAX_SPILL = 0.2  # at most this share of a subject pixel's colour is taken for screen spill
 
 
@@ -415,7 +416,13 @@ def _shading_unmix(image: np.ndarray, plate: np.ndarray, colour: np.ndarray) -> 
     brightness = (bb * rc - cb * rb) / safe_det
     residual = r - brightness[:, None] * c + solved[:, None] * b
     misfit = dot(residual, residual) / np.maximum(dot(r, r), 1e-9)
-    trust = np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (det > 0.05 * cc * bb)
+    # The model is no explanation when the mix is impossible: a negative alpha, or a
+    # foreground (brightness / alpha) far brighter than the nearby colour it shades. Both
+    # happen when that colour belongs to another object, e.g. beside a sheer veil. (Alpha
+    # a little above 1 is noise on an opaque pixel, and is clipped.)
+    shading = brightness / np.maximum(solved * colour.sum(axis=-1), 1e-6)
+    trust = (np.clip(1.0 - misfit / 0.05, 0.0, 1.0) * (det > 0.05 * cc * bb)
+             * np.clip(1.0 + solved / 0.05, 0.0, 1.0) * np.clip(2.0 - shading / MAX_SHADING, 0.0, 1.0))
     return solved, trust
 
 
