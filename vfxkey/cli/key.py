@@ -14,11 +14,10 @@ import numpy as np
 from vfxkey.cli.progress import track, warn
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.errors import VfxkeyError, where
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.write import atomic_output, open_frame_writer, write_preview_png
-from vfxkey.matte.despill import ACESCG_LUMA, REC709_LUMA
 from vfxkey.matte.greenpost import Keyer, KeySettings
 
 
@@ -34,7 +33,8 @@ from vfxkey.matte.greenpost import Keyer, KeySettings
               help="Optional coarse mask (still, sequence or movie; white = subject; alpha if it has one, "
                    "values as stored, never linearised) used where it helps.")
 @click.option("--despill", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
-              help="Despill strength, 0..1 (keeps luminance).")
+              help="Spill removal, 0..1: this share of the screen light measured on the subject near "
+                   "its edges is taken out (its own colour and brightness are kept).")
 @click.option("--despeckle", type=click.IntRange(min=0), default=0, show_default=True, metavar="PIXELS",
               help="Remove opaque specks and transparent holes smaller than this area in pixels.")
 @click.option("--frames", metavar="RANGE", help="Frames to key: 1001-1020, 1001-1020x2 or 1001,1005 (default: all).")
@@ -64,9 +64,7 @@ def key(input_path: str, output: str, screen: str, hint: str | None, despill: fl
     frame_range = FrameRange.parse(frames) if frames else None
     source = open_source(input_path, frame_range, input_colorspace=input_colorspace,
                          working_space=working_space, warn=warn)
-    luma = ACESCG_LUMA if check_colorspace(working_space) == "ACEScg" else REC709_LUMA
-    settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle,
-                           luma=luma)
+    settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle)
     hints = _Companion(hint, working_space, "hint") if hint else None
     plates = _Companion(plate, working_space, "plate") if plate else None
     if preview and len(source) > 1 and not has_frame_token(preview):

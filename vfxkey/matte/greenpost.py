@@ -32,7 +32,7 @@ its learned refiner. One shot goes through these steps, in this order:
    ``F = B + (I - B) / (alpha (1 - w))`` with ``I`` the image as shot. Without spill the
    premultiplied colour is ``I - (1 - alpha) * B``, exact for the plate. Removing the
    screen's share keeps a subject's own colour (a yellow-green plant stays yellow-green),
-   which the classic channel clamp (despill.py) does not.
+   which the classic channel clamp (capping the screen channel at the others) does not.
 
 All arrays are float32 scene-linear in the working space; alpha is straight 0..1.
 """
@@ -46,7 +46,6 @@ import numpy as np
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from vfxkey.matte.despill import REC709_LUMA
 from vfxkey.matte.metrics import gsg
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
@@ -80,8 +79,6 @@ class KeySettings:
             it off. The foreground colour always keeps the image's own grain.
         refine_radius: radius of the guided-filter refinement, in pixels of its
             1/3-resolution fit (0 turns it off).
-        luma: luminance weights of the working space, for the classic despill
-            (``despill.despill``), which the keyer no longer applies.
     """
 
     screen: str | tuple[float, float, float] = "auto"
@@ -91,7 +88,6 @@ class KeySettings:
     temporal: float = 0.5
     denoise: float = 4.0
     refine_radius: int = 2
-    luma: tuple[float, float, float] = REC709_LUMA
 
     def __post_init__(self) -> None:
         if isinstance(self.screen, str) and self.screen not in ("auto", *_NAMED_SCREENS):
