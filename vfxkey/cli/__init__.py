@@ -12,6 +12,7 @@ import logging
 import click
 
 from vfxkey import __version__
+from vfxkey.cli.memory import reuse_frame_memory
 from vfxkey.errors import VfxkeyError
 
 # name -> ("module:function", one-line help); the module is imported only when the
@@ -66,6 +67,7 @@ def main(verbose: bool) -> None:
     ProRes 4444 that drop into Nuke. Every output file is written under a temporary
     name and renamed when complete. Errors print one line and exit with code 2.
     """
+    reuse_frame_memory()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="vfxkey: %(levelname)s: %(message)s",

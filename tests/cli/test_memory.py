@@ -1,0 +1,37 @@
+"""Frame-sized buffers come from the reusable heap, not from a fresh mapping each time."""
+
+import subprocess
+import sys
+
+import pytest
+
+from vfxkey.cli.memory import reuse_frame_memory
+
+MAPPED_BYTES = """
+import ctypes, sys
+import cv2
+import numpy as np
+from vfxkey.cli.memory import reuse_frame_memory
+
+class MallInfo2(ctypes.Structure):  # glibc >= 2.33
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "reuse":
+    assert reuse_frame_memory()
+frame = cv2.resize(np.ones((1080, 1920, 4), np.float32), (3840, 2160))  # 4K float32 RGBA, 133 MB
+print(libc.mallinfo2().hblkhd)  # bytes held in mmap-ed blocks
+"""
+
+
+def mapped_bytes(mode: str) -> int:
+    command = [sys.executable, "-c", MAPPED_BYTES, mode]
+    return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+@pytest.mark.skipif(not reuse_frame_memory(), reason="needs glibc")
+def test_a_4k_frame_comes_from_the_heap_once_the_thresholds_are_raised():
+    assert mapped_bytes("default") >= 3840 * 2160 * 16  # mapped on its own, unmapped when freed
+    assert mapped_bytes("reuse") < 1024 * 1024
