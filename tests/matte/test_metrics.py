@@ -1,5 +1,7 @@
 """Matting metrics on small arrays whose answers can be worked out by hand."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -101,6 +103,15 @@ def test_gsg_is_distance_of_dominant_colour_to_screen():
     image[9:] = (20, 20, 200)
     assert gsg(image, (11, 166, 24)) == pytest.approx(5.0)
     assert gsg(image, (8, 162, 24)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_gsg_of_a_two_colour_image_needs_no_third_cluster():
+    image = np.zeros((10, 10, 3))
+    image[:7] = (8, 162, 24)
+    image[7:] = (200, 50, 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn warns when asked for more clusters than colours
+        assert gsg(image, (11, 166, 24)) == pytest.approx(5.0)
 
 
 def test_mismatched_shapes_are_refused():

@@ -183,7 +183,8 @@ def gsg(
         colours = colours[np.random.default_rng(seed).choice(len(colours), max_pixels, replace=False)]
     # One thread: on a few thousand points OpenMP's start-up costs far more than it saves
     # (measured 0.1 s vs 2.1 s for 10,000 points on a busy 2-core machine).
+    distinct = len(np.unique(colours, axis=0))  # a flat synthetic image may have fewer colours than clusters
     with threadpool_limits(1):
-        kmeans = KMeans(n_clusters=min(clusters, len(colours)), n_init=3, random_state=seed).fit(colours)
+        kmeans = KMeans(n_clusters=min(clusters, distinct), n_init=3, random_state=seed).fit(colours)
     dominant = kmeans.cluster_centers_[np.bincount(kmeans.labels_).argmax()]
     return float(np.linalg.norm(dominant - np.asarray(screen_rgb, dtype=np.float64)))
