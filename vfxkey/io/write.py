@@ -416,11 +416,11 @@ class FrameWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         """Wait for the queued frames and finish the output (a movie: flush and move into
-        place). On an exception, here or in a queued frame, frames not yet started are
-        dropped and a movie is deleted; EXRs already complete stay."""
+        place). On an exception, here or in a queued frame, the EXRs already handed over
+        are still written (each is complete in itself) and a movie is deleted."""
         try:
             if self._worker is not None:
-                if exc_type is None:
+                if exc_type is None or self.kind != "movie":
                     self._worker.drain()
                 self._worker.close()
         except BaseException as error:
