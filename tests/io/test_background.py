@@ -70,8 +70,11 @@ def test_frames_are_read_ahead_while_the_caller_works(tmp_path):
     decoded, read = [], source.read
     source.read = lambda number: decoded.append(number) or read(number)
     frames = iter(source)
-    first = next(frames)
-    time.sleep(0.2)  # the caller "works" on frame 1001
+    first = next(frames)  # the caller now "works" on frame 1001
+    deadline = time.monotonic() + 10
+    while len(decoded) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # time for a (wrong) fourth read to show
     assert first.number == 1001 and decoded == [1001, 1002, 1003]  # two ahead, no more
     rest = list(frames)
     assert [f.number for f in rest] == [1002, 1003, 1004, 1005]
