@@ -1,5 +1,6 @@
 """ProRes 4444 round trips, movie reading and the frame writer's output forms."""
 
+import logging
 import subprocess
 import sys
 import time
@@ -21,10 +22,13 @@ TEN_BIT = 1.0 / 1023.0
 
 @pytest.fixture
 def patches():
-    """Straight linear colour patches (red, green, blue, 18% grey, white, black, 0.5 grey)
-    over two rows of opaque alpha and two rows of an alpha ramp 0..1."""
-    colours = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.18, 0.18, 0.18], [1, 1, 1], [0, 0, 0], [0.5, 0.5, 0.5]]
-    straight = np.repeat(np.array(colours, np.float32), 8, axis=0)[None].repeat(16, axis=0)  # (16, 56, 3)
+    """Straight linear colour patches (red, green, blue, 18% grey, white, black, 0.5 grey, cyan)
+    over two rows of opaque alpha and two rows of an alpha ramp 0..1.
+
+    64 pixels wide: at some widths that are not a multiple of 16 (56, 120, 200 px) FFmpeg's
+    ProRes encoders write a corrupt block in about 1-3% of encodes (see ProResWriter)."""
+    colours = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.18, 0.18, 0.18], [1, 1, 1], [0, 0, 0], [0.5, 0.5, 0.5], [0, 1, 1]]
+    straight = np.repeat(np.array(colours, np.float32), 8, axis=0)[None].repeat(16, axis=0)  # (16, 64, 3)
     alpha = np.ones(straight.shape[:2], np.float32)
     alpha[8:] = np.linspace(0.0, 1.0, straight.shape[1], dtype=np.float32)
     return straight, alpha
@@ -34,13 +38,13 @@ def test_prores_round_trip_within_ten_bits_with_bt709_tags(tmp_path, patches):
     straight, alpha = patches
     premultiplied = np.dstack([straight * alpha[..., None], alpha])
     path = tmp_path / "element.mov"
-    with ProResWriter(path, 56, 16, Fraction(24000, 1001), metadata={"seed": 7}) as writer:
+    with ProResWriter(path, 64, 16, Fraction(24000, 1001), metadata={"seed": 7}) as writer:
         for _ in range(3):
             writer.write(premultiplied)
 
     source = open_source(path, first=1001)
     info = source.info
-    assert (info.kind, info.width, info.height, info.channels) == ("movie", 56, 16, 4)
+    assert (info.kind, info.width, info.height, info.channels) == ("movie", 64, 16, 4)
     assert info.frames == [1001, 1002, 1003] and info.fps == Fraction(24000, 1001)
     assert info.colorspace == "Camera Rec.709"
     frame = source.read(1002)
@@ -186,3 +190,14 @@ def test_frame_rates_from_pyav_18_fractions_and_pyav_19_avrationals():
     assert _rate(Fraction(24000, 1001)) == Fraction(24000, 1001)
     assert _rate(AVRational(30000, 1001)) == Fraction(30000, 1001)
     assert _rate(AVRational(0, 1)) is None and _rate(None) is None and _rate(Fraction(0)) is None
+
+
+def test_a_prores_width_that_is_not_a_multiple_of_16_is_warned_about(tmp_path, caplog):
+    rgba = np.full((4, 56, 4), 0.5, np.float32)
+    with caplog.at_level(logging.WARNING, logger="vfxkey.io.write"):
+        with ProResWriter(tmp_path / "ok.mov", 64, 4, Fraction(24)) as writer:
+            writer.write(np.full((4, 64, 4), 0.5, np.float32))
+        assert caplog.records == []
+        with ProResWriter(tmp_path / "odd.mov", 56, 4, Fraction(24)) as writer:
+            writer.write(rgba)
+    assert "odd.mov: width 56 is not a multiple of 16" in caplog.text
