@@ -25,8 +25,8 @@ def patches():
     """Straight linear colour patches (red, green, blue, 18% grey, white, black, 0.5 grey, cyan)
     over two rows of opaque alpha and two rows of an alpha ramp 0..1.
 
-    64 pixels wide: at some widths that are not a multiple of 16 (56, 120, 200 px) FFmpeg's
-    ProRes encoders write a corrupt block in about 1-3% of encodes (see ProResWriter)."""
+    64 pixels wide: at some widths that are not a multiple of 16 (56 px among them) FFmpeg's
+    ProRes encoders now and then write a corrupt block (see ProResWriter)."""
     colours = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.18, 0.18, 0.18], [1, 1, 1], [0, 0, 0], [0.5, 0.5, 0.5], [0, 1, 1]]
     straight = np.repeat(np.array(colours, np.float32), 8, axis=0)[None].repeat(16, axis=0)  # (16, 64, 3)
     alpha = np.ones(straight.shape[:2], np.float32)
