@@ -369,9 +369,7 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     band = np.flatnonzero((alpha > floor) & (interior == 0))
     alpha_band = alpha.reshape(-1)[band]
     alpha[interior == 0] = 0.0
-    seed = _seed_colour(rgb, interior)
-    ys, xs = np.divmod(band, rgb.shape[1])
-    colour = seed[np.minimum(ys // SEED_SCALE, seed.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed.shape[1] - 1)]
+    colour = _seed_colour(rgb, interior, band)
     solved, trust = _shading_unmix(rgb.reshape(-1, 3)[band], plate.reshape(-1, 3)[band], colour)
     # Where the shading model fails (a colour unlike its neighbours) keep the colour difference.
     unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
@@ -381,16 +379,19 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     return alpha
 
 
-def _seed_colour(rgb: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """Low-res (h, w, 3) colour of the nearest ``seeds`` pixels, pushed out by push-pull.
+def _seed_colour(rgb: np.ndarray, seeds: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """(N, 3) colour of the nearest ``seeds`` pixels at the flat indices ``pixels``.
 
-    ``seeds`` is an (H, W) uint8 mask; the result is at 1/``SEED_SCALE`` of the image size.
+    ``seeds`` is an (H, W) uint8 mask; their colour is pushed out by push-pull at
+    1/``SEED_SCALE`` of the image size and looked up there.
     """
     h, w = seeds.shape
     size = (max(1, w // SEED_SCALE), max(1, h // SEED_SCALE))
     small_w = cv2.resize(seeds.astype(np.float32), size, interpolation=cv2.INTER_AREA)
     small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=seeds), size, interpolation=cv2.INTER_AREA)
-    return _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
+    seed = _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
+    ys, xs = np.divmod(pixels, w)
+    return seed[np.minimum(ys // SEED_SCALE, size[1] - 1), np.minimum(xs // SEED_SCALE, size[0] - 1)]
 
 
 def _shading_unmix(image: np.ndarray, plate: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -524,9 +525,7 @@ def _spill_fraction(rgb: np.ndarray, plate_small: np.ndarray, alpha: np.ndarray,
     spill = np.zeros(opaque.size, np.float32)
     weight = np.zeros(opaque.size, np.float32)
     if zone.size:
-        seed = _seed_colour(image, (depth > depth_limit).astype(np.uint8))
-        ys, xs = np.divmod(zone, half[0])
-        colour = seed[np.minimum(ys // SEED_SCALE, seed.shape[0] - 1), np.minimum(xs // SEED_SCALE, seed.shape[1] - 1)]
+        colour = _seed_colour(image, (depth > depth_limit).astype(np.uint8), zone)
         solved, trust = _shading_unmix(image.reshape(-1, 3)[zone], screen.reshape(-1, 3)[zone], colour)
         weight[zone] = trust
         spill[zone] = trust * np.clip(1.0 - solved, 0.0, max_spill)
