@@ -1,7 +1,8 @@
 """Load a Stable Diffusion model from local files only: a diffusers folder or one checkpoint file.
 
 vfxkey never reaches the Hugging Face hub: ``HF_HUB_OFFLINE`` is set before diffusers is
-imported (``vfxkey/generate/__init__.py``) and every load passes ``local_files_only=True``. Accepted models:
+imported (``vfxkey/generate/__init__.py``) and every load passes ``local_files_only=True``.
+Accepted models:
 
 - a **diffusers folder** (``model_index.json``, ``unet/``, ``vae/``, ...) of a
   ``StableDiffusionPipeline`` (SD1.x/2.x, family ``"sd15"``) or

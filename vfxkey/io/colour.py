@@ -103,11 +103,20 @@ def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     return out
 
 
+def unit_float(samples: np.ndarray) -> np.ndarray:
+    """float32 samples as they are, or uint8/uint16 code values scaled so full scale is 1.0.
+
+    No colour conversion: for data such as alpha, or colour already in the wanted space."""
+    if samples.dtype not in _INTEGER_DEPTHS:
+        return np.asarray(samples, dtype=np.float32)
+    return samples.astype(np.float32) / np.float32(_INTEGER_DEPTHS[samples.dtype][1])
+
+
 def _convert_codes(codes: np.ndarray, src: str, dst: str) -> np.ndarray:
     """``convert`` for contiguous uint8/uint16 code values: float32 out of OCIO directly."""
-    depth, full_scale = _INTEGER_DEPTHS[codes.dtype]
+    depth = _INTEGER_DEPTHS[codes.dtype][0]
     if src == dst or not codes.size:
-        return codes.astype(np.float32) / np.float32(full_scale)
+        return unit_float(codes)
     out = np.empty(codes.shape, np.float32)
     pixels = codes.size // 3
     _processor(src, dst, depth).apply(

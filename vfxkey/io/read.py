@@ -13,9 +13,9 @@
    config knows it; else the working space for float/half data and
    ``sRGB Encoded Rec.709 (sRGB)`` for 8/16-bit integer data. Movies are ``Camera Rec.709``
    (decoded with the BT.709 matrix unless tagged BT.601).
-3. **Decode and check one frame**: float files as float32, 8/16-bit files as code values. Every frame of a sequence must have the
-   first frame's resolution; NaN/Inf values are counted, then set to 0 with a warning or
-   refused.
+3. **Decode and check one frame**: float files as float32, 8/16-bit files as code values.
+   Every frame of a sequence must have the first frame's resolution; NaN/Inf values are
+   counted, then set to 0 with a warning or refused.
 4. **Split the channels:** grey becomes RGB, alpha is kept aside. EXR colour is
    premultiplied (OpenEXR's convention); PNG/TIFF/DPX alpha and movie alpha are straight.
 5. **Linearise.** RGB is converted to the working space through OCIO; alpha never is.
@@ -45,6 +45,7 @@ from vfxkey.io.colour import (
     check_colorspace,
     convert,
     resolve_colorspace,
+    unit_float,
 )
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token, scan_frames
 
@@ -305,17 +306,10 @@ class ImageSource(Source):
         alpha_index = spec.alpha_channel if spec.alpha_channel >= 0 else (3 if spec.nchannels >= 4 else -1)
         colour = [c for c in range(min(spec.nchannels, 3)) if c != alpha_index]
         rgb = pixels[..., :3] if len(colour) == 3 else np.repeat(pixels[..., colour[:1]], 3, axis=-1)
-        alpha = _unit_float(pixels[..., alpha_index]) if alpha_index >= 0 else None
+        alpha = unit_float(pixels[..., alpha_index]) if alpha_index >= 0 else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
         return self._finish(frame, path, rgb, alpha, premultiplied)
-
-
-def _unit_float(samples: np.ndarray) -> np.ndarray:
-    """float32 samples; integer code values scaled so full scale is 1.0."""
-    if samples.dtype == np.float32:
-        return samples
-    return samples.astype(np.float32) / np.float32(np.iinfo(samples.dtype).max)
 
 
 def _image_fps(spec: oiio.ImageSpec) -> Fraction | None:
