@@ -10,11 +10,13 @@ its learned refiner. One shot goes through these steps, in this order:
    dominant channel clearly leads) finds the colour the screen really has — a studio
    green, a blue, or the (8, 162, 24) that image models paint for "#00FF00".
 2. **Clean plate.** The screen is modelled per pixel at low resolution from the pixels
-   that match the screen colour, and filled under the subject by push-pull
-   interpolation. The plate follows uneven light, vignetting and hue drift. Across a
+   that match the screen colour, and filled under the subject: a quadratic surface of
+   the light (gradient, vignette) carries on under it, and push-pull interpolation adds
+   the local rest. The plate follows uneven light, vignetting and hue drift. Across a
    sequence the plate is a running average, so alpha does not flicker.
 3. **Unmixing.** Each pixel is ``I = alpha * F + (1 - alpha) * B`` with ``B`` the plate.
-   A colour-difference key against the plate (Vlahos) finds the surely opaque interior;
+   A colour-difference key against the plate (Vlahos, solved per channel so that it is
+   exact for any mix of a neutral foreground) finds the surely opaque interior;
    thin structures coloured like the screen (a green plant) are found as local extremes
    of the distance to the plate. The foreground colour behind the other pixels is pushed
    out from those seeds, and in the uncertain band alpha and the foreground brightness
@@ -52,6 +54,7 @@ _NAMED_SCREENS = {"green": 1, "blue": 2}
 KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
 SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEED_SCALE resolution
 MAX_SHADING = 2.0  # the shading model trusts a foreground up to this many times brighter than its reference
+CORE_CONTRAST = 0.25  # a thin structure's core lies at least this far off the plate, relative to its brightness
 MAX_SPILL = 0.2  # at most this share of a subject pixel's colour is taken for screen spill
 
 
@@ -320,15 +323,57 @@ def _clean_plate(
         weight = temporal * model.plate_weight + (1.0 - temporal) * weight
     model.plate_sum, model.plate_weight = plate_sum, weight
     mean = plate_sum / np.maximum(weight, 1e-6)[..., None]
-    return _push_pull(mean, np.clip(weight * 4.0, 0.0, 1.0))
+    # The light's broad shape (gradient, vignette) is a smooth surface that carries on under
+    # the subject; push-pull fills the rest (texture, local swells) from the nearest screen.
+    surface = _light_surface(mean, weight)
+    return surface + _push_pull(mean - surface, np.clip(weight * 4.0, 0.0, 1.0))
+
+
+def _light_surface(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(h, w, 3) quadratic surface in x and y fitted to ``values`` by weighted least squares.
+
+    ``x`` and ``y`` run over -0.5..0.5 across the frame. A light ridge on the slopes and
+    curvatures keeps the fit flat (the weighted mean) when too few pixels carry weight to
+    fix them.
+    """
+    h, w = weight.shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    x, y = x / max(w - 1, 1) - 0.5, y / max(h - 1, 1) - 0.5
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1).reshape(-1, 6)
+    weighted = basis * weight.reshape(-1, 1)
+    normal = weighted.T @ basis + 1e-5 * float(weight.sum() + 1.0) * np.diag([0, 1, 1, 1, 1, 1])
+    coefficients = np.linalg.solve(normal + 1e-9 * np.eye(6), weighted.T @ values.reshape(-1, 3))
+    return (basis @ coefficients).reshape(h, w, 3).astype(np.float32)
 
 
 # 3. Unmixing ----------------------------------------------------------------------
-def _colour_difference(rgb: np.ndarray, channel: int) -> np.ndarray:
-    """Screen channel minus the larger other channel (Vlahos' colour difference)."""
-    channels = cv2.split(rgb)
-    first, second = (channels[c] for c in range(3) if c != channel)
-    return cv2.subtract(channels[channel], cv2.max(first, second))
+def _difference_alpha(rgb: np.ndarray, plate_small: np.ndarray, channel: int) -> np.ndarray:
+    """(H, W) alpha from the colour difference (Vlahos), solved exactly against the plate.
+
+    A foreground is taken to be no more screen-coloured than neutral: its screen channel
+    does not exceed either other channel. The least alpha for which
+    ``F = (I - (1 - alpha) B) / alpha`` obeys that is, per other channel ``c``,
+    ``1 - (I_s - I_c) / (B_s - B_c)``, and the larger of the two. That is linear in the
+    mix, so exact for a neutral foreground at any alpha. (The classic form,
+    ``1 - (I_s - max(I_c)) / (B_s - max(B_c))``, takes the max of each side separately and
+    reads a white veil over a green screen about a third too transparent.) No form is
+    exact for a sheer region with no opaque neighbour of its own colour: every alpha on
+    the line from the screen through its colour fits it, and this one reads a warm veil
+    (red above green) as more opaque than it is. A channel that the screen barely leads
+    (``B_s - B_c`` under a quarter of the larger lead) is not used. ``plate_small`` is
+    the clean plate at low resolution; all linear.
+    """
+    size = (rgb.shape[1], rgb.shape[0])
+    others = [c for c in range(3) if c != channel]
+    leads = [plate_small[..., channel] - plate_small[..., c] for c in others]
+    floor = np.maximum(0.25 * np.maximum(*leads), 1e-4)
+    alpha = np.zeros(rgb.shape[:2], np.float32)
+    for c, lead in zip(others, leads):
+        usable = cv2.resize((lead >= floor).astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
+        lead = cv2.resize(np.maximum(lead, floor), size, interpolation=cv2.INTER_LINEAR)
+        alpha_c = 1.0 - cv2.subtract(rgb[..., channel], rgb[..., c]) / lead
+        alpha = np.maximum(alpha, alpha_c * usable)
+    return np.clip(alpha, 0.0, 1.0)
 
 
 def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _ScreenModel) -> np.ndarray:
@@ -338,9 +383,7 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
     interpolated from (smooth quantities of the plate are computed there).
     """
     full = lambda x: cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # noqa: E731
-    screen_diff = full(np.maximum(_colour_difference(plate_small, model.channel), 1e-4))
-    alpha = 1.0 - _colour_difference(rgb, model.channel) / screen_diff
-    np.clip(alpha, 0.0, 1.0, out=alpha)
+    alpha = _difference_alpha(rgb, plate_small, model.channel)
 
     # Noise floor: the spread of alpha over bare screen (sensor noise, fabric texture).
     step = max(1, int(np.sqrt(alpha.size / 50_000)))
@@ -349,18 +392,22 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _
 
     # Foreground colour behind the soft pixels: the nearest surely opaque colour, i.e.
     # push-pull from the interior of the opaque region (one pixel in from its edge).
-    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((3, 3), np.uint8))
+    interior = cv2.erode((alpha >= WHITE).astype(np.uint8), np.ones((3, 3), np.uint8))
     # Subjects coloured like the screen (a green plant) fail the colour difference; their
     # cores still stand out as the pixels farthest from the plate within a small
-    # neighbourhood, and far enough from it to be no mix with the screen.
+    # neighbourhood, with the screen close by. A structure narrower than the window (a
+    # leaf, a strand) counts when it is CORE_CONTRAST of the plate's brightness off it
+    # (a yellow-green leaf on a pale green screen is about 0.4); the edge of a broad
+    # region must be twice that far off, since a broad even mix (tinted glass, a sheer
+    # sheet) looks the same there as an opaque colour does.
     difference = cv2.subtract(rgb, plate)
     distance = cv2.sqrt(_channel_sum(cv2.multiply(difference, difference)))
-    plate_norm = full(cv2.sqrt(_channel_sum(plate_small * plate_small)))
+    contrast = distance / np.maximum(full(cv2.sqrt(_channel_sum(plate_small * plate_small))), 1e-6)
     window = np.ones((7, 7), np.uint8)
-    core = (
-        (distance >= 0.98 * cv2.dilate(distance, window))
-        & (distance > 0.5 * plate_norm)
-        & (cv2.erode(distance, window) < 0.25 * distance)  # a thin structure, screen close by (not a veil)
+    thin = cv2.morphologyEx(distance, cv2.MORPH_OPEN, window) < 0.25 * distance
+    edge = cv2.erode(distance, window) < 0.25 * distance
+    core = (distance >= 0.98 * cv2.dilate(distance, window)) & (
+        (thin & (contrast > CORE_CONTRAST)) | (edge & (contrast > 2.0 * CORE_CONTRAST))
     )
     interior |= core.astype(np.uint8)
     alpha[core] = 1.0
