@@ -204,3 +204,19 @@ def test_a_sheer_veil_beside_a_subject_of_another_colour_keeps_its_alpha():
     colour_difference = 0.6 * (1 + (veil_colour[0] - veil_colour[1]) / (screen[1] - screen[0]))
     assert veil.min() > 0.5
     assert abs(float(veil.mean()) - clip_white(colour_difference)) < 0.02
+
+
+
+def test_the_plate_follows_a_gradient_under_a_subject_that_hides_most_of_the_screen():
+    # The light falls from 1.2 on the right to 0.6 on the left; bare screen shows only in
+    # the right quarter. A sheer grey veil (alpha 0.3, its edge fading over 10 pixels)
+    # covers the rest, a larger area than the screen's. Extending the lit screen flat under
+    # the veil would read its left end as alpha 0.3 + 0.7 * (1 - 0.6 / 1.05) = 0.6.
+    height, width = 96, 200
+    gain = np.linspace(0.6, 1.2, width, dtype=np.float32)[None, :, None]
+    plate = np.broadcast_to(GREEN, (height, width, 3)) * gain
+    alpha = np.clip((150 - np.arange(width, dtype=np.float32)) / 10.0, 0.0, 1.0)[None, :, None] * 0.3
+    image = alpha * np.float32(0.5) + (1.0 - alpha) * plate
+    result = Keyer(KeySettings(despill=0.0)).key(image.astype(np.float32))
+    assert np.allclose(result.qc["screen_rgb"], GREEN * 1.1, rtol=0.1)  # the bare screen, not the larger veil
+    assert np.abs(result.alpha[:, 2:138] - 0.3).max() < 0.03

@@ -273,10 +273,16 @@ def _estimate_screen(rgb: np.ndarray, screen: str | tuple[float, float, float]) 
     # One thread: on a busy machine OpenMP's spinning threads make this tiny fit 40x slower.
     with threadpool_limits(1):
         kmeans = KMeans(n_clusters=min(3, distinct), n_init=1, random_state=0).fit(features)
-    biggest = np.bincount(kmeans.labels_).argmax()
-    members = kmeans.labels_ == biggest
+    # The screen is the purest of the large clusters: a subject's mixes with it (a veil,
+    # spill, soft edges) are paler, and may cover more of the frame than bare screen does.
+    counts = np.bincount(kmeans.labels_)
+    centres = np.column_stack([kmeans.cluster_centers_, 1.0 - kmeans.cluster_centers_.sum(axis=1)])
+    purity = centres[:, channel] - np.delete(centres, channel, axis=1).max(axis=1)
+    large = np.flatnonzero(counts >= 0.25 * counts.max())
+    chosen = large[np.argmax(purity[large])]
+    members = kmeans.labels_ == chosen
     screen_rgb = np.median(sample[candidates][members], axis=0).astype(np.float32)
-    centre = kmeans.cluster_centers_[biggest]
+    centre = kmeans.cluster_centers_[chosen]
     spread = np.linalg.norm(features[members] - centre, axis=-1)
     tolerance = float(np.clip(3.0 * np.percentile(spread, 90), 0.03, 0.12))
     return _ScreenModel(rgb=screen_rgb, channel=channel, chroma_tolerance=tolerance)
@@ -332,16 +338,17 @@ def _clean_plate(
 def _light_surface(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """(h, w, 3) quadratic surface in x and y fitted to ``values`` by weighted least squares.
 
-    ``x`` and ``y`` run over -0.5..0.5 across the frame. A light ridge on the slopes and
-    curvatures keeps the fit flat (the weighted mean) when too few pixels carry weight to
-    fix them.
+    ``x`` and ``y`` run over -0.5..0.5 across the frame. A light ridge on the curvatures
+    keeps the fit a plane where the screen shows too little of the frame to fix them (a
+    plane carries a gradient on exactly; a curve fitted to one side of the frame
+    overshoots on the other).
     """
     h, w = weight.shape
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     x, y = x / max(w - 1, 1) - 0.5, y / max(h - 1, 1) - 0.5
     basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1).reshape(-1, 6)
     weighted = basis * weight.reshape(-1, 1)
-    normal = weighted.T @ basis + 1e-5 * float(weight.sum() + 1.0) * np.diag([0, 1, 1, 1, 1, 1])
+    normal = weighted.T @ basis + 1e-5 * float(weight.sum() + 1.0) * np.diag([0, 0, 0, 1, 1, 1])
     coefficients = np.linalg.solve(normal + 1e-9 * np.eye(6), weighted.T @ values.reshape(-1, 3))
     return (basis @ coefficients).reshape(h, w, 3).astype(np.float32)
 
