@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
-from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field
+from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field, spill_share
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data" / "alphamatting_dev"
@@ -86,6 +86,12 @@ class Case:
     image: np.ndarray  # (H, W, 3) uint8 sRGB: the keyer's input
     alpha: np.ndarray  # (H, W) float32 truth
     premultiplied: np.ndarray  # (H, W, 3) float32 truth, scene-linear, premultiplied
+    # What a perfect unmix of the image against its true screen gives: the spill read as
+    # transparency, alpha (1 - k) and fg alpha (1 - k) with k the spill share (+ noise).
+    # The image alone cannot tell the two apart where no opaque pixel of the same colour
+    # is near (a sheer veil): bench/keying/run.py prints its errors as a reference row.
+    unmixed_alpha: np.ndarray
+    unmixed_premultiplied: np.ndarray
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,6 +100,8 @@ class Case:
             image=self.image,
             alpha=self.alpha,
             premultiplied=self.premultiplied,
+            unmixed_alpha=self.unmixed_alpha,
+            unmixed_premultiplied=self.unmixed_premultiplied,
             screen=np.array(self.screen.srgb8, dtype=np.uint8),
             family=self.screen.family,
         )
@@ -103,14 +111,16 @@ class Case:
 def load_case(path: Path) -> Case:
     data = np.load(path)
     screen = Screen(path.stem.split("__")[-1], tuple(int(v) for v in data["screen"]), str(data["family"]))
-    return Case(path.stem, screen, data["image"], data["alpha"], data["premultiplied"])
+    return Case(path.stem, screen, data["image"], data["alpha"], data["premultiplied"],
+                data["unmixed_alpha"], data["unmixed_premultiplied"])
 
 
 # 1-4. Screen, spill, composite in linear light, sensor noise (vfxkey.matte.screens), then
 # quantisation to 8-bit sRGB as a camera stores it.
-def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The 8-bit sRGB image of straight linear ``fg`` over ``screen``, and its sensor +
-    quantisation noise in scene-linear light (the decoded image minus the clean composite)."""
+def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 8-bit sRGB image of straight linear ``fg`` over ``screen``, its sensor +
+    quantisation noise in scene-linear light (the decoded image minus the clean composite),
+    and the (H, W) share of screen light spilled into the subject's colour."""
     height, width = alpha.shape
     plate = make_screen(
         height, width, screen.linear, rng,
@@ -121,16 +131,20 @@ def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Gene
     clean = composite_over_screen(fg, alpha, plate, rng, spill=spill)  # draws nothing without noise
     noisy = composite_over_screen(fg, alpha, plate, rng, spill=spill, noise=0.002, shot_noise=rng.uniform(2e-4, 6e-4))
     image = np.round(np.clip(convert(noisy, WORKING_SPACE, DISPLAY_SPACE), 0, 1) * 255).astype(np.uint8)
-    return image, convert(image, DISPLAY_SPACE, WORKING_SPACE) - clean
+    return image, convert(image, DISPLAY_SPACE, WORKING_SPACE) - clean, spill_share(alpha, spill)
 
 
 def make_case(name: str, fg: np.ndarray, alpha: np.ndarray, screen: Screen, seed: int) -> Case:
-    image, noise = shoot(fg, alpha, screen, np.random.default_rng(seed))
+    image, noise, share = shoot(fg, alpha, screen, np.random.default_rng(seed))
     # The truth colour keeps the noise the photo carries wherever there is subject: a perfect
     # keyer unmixes ``image - (1 - alpha) * screen = alpha * fg + noise`` and is not asked to
     # denoise (without this, noise alone sets a floor near every keyer's colour error).
-    premultiplied = fg * alpha[..., None] + noise * (alpha[..., None] > 0)
-    return Case(f"{name}__{screen.name}", screen, image, alpha, premultiplied.astype(np.float32))
+    noise = noise * (alpha[..., None] > 0)
+    premultiplied = fg * alpha[..., None] + noise
+    unmixed_alpha = alpha * (1.0 - share)
+    unmixed = fg * unmixed_alpha[..., None] + noise
+    return Case(f"{name}__{screen.name}", screen, image, alpha, premultiplied.astype(np.float32),
+                unmixed_alpha.astype(np.float32), unmixed.astype(np.float32))
 
 
 def read_rgb8(path: Path) -> np.ndarray:
@@ -271,7 +285,8 @@ BUILDERS = {"dev": dev_cases, "heldout": heldout_cases}
 def build(name: str, force: bool = False) -> list[Path]:
     """Build set ``name`` unless it is already on disk; return its case files, sorted."""
     folder = OUT / name
-    if force or not any(folder.glob("*.npz")):
+    cases = sorted(folder.glob("*.npz"))
+    if force or not cases or "unmixed_alpha" not in np.load(cases[0]):  # missing or from an older build_set
         for case in BUILDERS[name]():
             case.save(folder)
     return sorted(folder.glob("*.npz"))

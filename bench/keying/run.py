@@ -4,7 +4,10 @@ Builds the test sets if they are missing (bench/keying/build_set.py), keys every
 every method, and prints one table per set: alpha errors SAD, MSE, Gradient, Connectivity
 (vfxkey.matte.metrics, whole image), the mean absolute error of premultiplied linear colour
 over the subject, and seconds per image. Also the issue-3 target (half the best peer on every
-error) and the keyer's ratio to the best peer. Results go to bench/out/keying/results.json.
+error) and the keyer's ratio to the best peer, and a reference row: the errors of a perfect
+unmix against the true screen, which reads spill as transparency (no image-only keyer can
+tell the two apart on a sheer region with no opaque neighbour of its colour).
+Results go to bench/out/keying/results.json.
 
 Usage (from the repo root):
     python -m bench.keying.run [--set dev heldout] [--methods vfxkey ffmpeg ...] [--limit N] [--save]
@@ -28,6 +31,10 @@ from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.matte import metrics
 
 KEYER = "vfxkey Keyer"
+# Not a method: the image unmixed against its true screen, spill read as transparency (what
+# any keyer that sees only the image gets where no opaque pixel of the subject's colour is
+# near, e.g. a sheer veil). Printed for reference, never a peer.
+REFERENCE = "reference: perfect unmix, true screen"
 
 
 def vfxkey_keyer(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,9 +57,11 @@ ERRORS = {  # name -> (function of (alpha, premultiplied, case), scale for displ
 
 def evaluate(paths: list[Path], methods: list[str], save: Path | None) -> dict[str, dict]:
     """Key every case with every method; per-case errors and seconds."""
-    results: dict[str, dict] = {name: {"cases": {}} for name in methods}
+    results: dict[str, dict] = {name: {"cases": {}} for name in [*methods, REFERENCE]}
     for path in paths:
         case = load_case(path)
+        row = {key: fn(case.unmixed_alpha, case.unmixed_premultiplied, case) for key, (fn, _, _) in ERRORS.items()}
+        results[REFERENCE]["cases"][case.name] = {**row, "seconds": 0.0}
         for name in methods:
             start = time.perf_counter()
             alpha, premultiplied = METHODS[name](case.image)
@@ -78,8 +87,10 @@ def print_table(console: Console, title: str, results: dict[str, dict]) -> None:
     table.add_column("s / image", justify="right")
     for name, result in results.items():
         mean = result["mean"]
-        table.add_row(name, *(f"{mean[key] * scale:.4g}" for key, (_, scale, _) in ERRORS.items()), f"{mean['seconds']:.2f}")
-    peers = [name for name in results if name != KEYER]
+        seconds = "" if name == REFERENCE else f"{mean['seconds']:.2f}"
+        table.add_row(name, *(f"{mean[key] * scale:.4g}" for key, (_, scale, _) in ERRORS.items()), seconds,
+                      style="dim" if name == REFERENCE else None)
+    peers = [name for name in results if name not in (KEYER, REFERENCE)]
     if peers:
         best = {key: min(results[name]["mean"][key] for name in peers) for key in ERRORS}
         table.add_row("target: half the best peer", *(f"{best[key] * scale / 2:.4g}" for key, (_, scale, _) in ERRORS.items()), "", style="bold")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vfxkey.matte.screens import ScreenLook, composite_over_screen, make_screen, smooth_field
+from vfxkey.matte.screens import ScreenLook, composite_over_screen, make_screen, smooth_field, spill_share
 
 GREEN = np.array([0.0024, 0.3613, 0.0091], np.float32)  # sRGB (8, 162, 24) in linear Rec.709
 
@@ -114,3 +114,14 @@ def test_drawn_looks_are_seeded_and_within_range():
     a, b = ScreenLook.draw(rng(1)), ScreenLook.draw(rng(1))
     assert a == b and a != ScreenLook.draw(rng(2))
     assert 0 < a.gradient <= 0.5 and 0 <= a.spill <= 0.35 and 0 <= a.noise <= 0.01
+
+
+def test_spill_share_is_the_spill_times_the_screen_seen_nearby():
+    alpha = np.zeros((100, 200), np.float32)
+    alpha[:, :100] = 1.0  # opaque left half, screen right
+    share = spill_share(alpha, 0.4)
+    assert share.dtype == np.float32 and share.shape == alpha.shape
+    assert share[50, 20] == pytest.approx(0.0, abs=1e-6)  # deep inside: no screen in sight
+    assert share[50, 180] == pytest.approx(0.4, abs=1e-6)  # bare screen all round
+    assert share[50, 99:101].mean() == pytest.approx(0.2, abs=0.01)  # at the edge: half the surroundings
+    np.testing.assert_array_equal(spill_share(alpha, 0.0), 0.0)

@@ -151,9 +151,7 @@ def composite_over_screen(
 
     # 1. spill near the edges
     if spill > 0.0:
-        sigma = 0.01 * float(np.hypot(*alpha.shape[:2])) + 1.0
-        exposure = cv2.GaussianBlur(1.0 - alpha[..., 0], (0, 0), sigma)[..., None]
-        fg = fg + spill * exposure * (screen - fg)
+        fg = fg + spill_share(alpha[..., 0], spill)[..., None] * (screen - fg)
 
     # 2. over
     out = alpha * fg + (1.0 - alpha) * screen
@@ -163,6 +161,15 @@ def composite_over_screen(
         sigma = np.sqrt(noise**2 + shot_noise * np.maximum(out, 0.0))
         out = np.maximum(out + sigma * rng.standard_normal(out.shape, dtype=np.float32), 0.0)
     return out.astype(np.float32)
+
+
+def spill_share(alpha: np.ndarray, spill: float) -> np.ndarray:
+    """(H, W) float32: the share of screen light in the subject's colour that
+    :func:`composite_over_screen` mixes in, ``spill * e`` with ``e`` the fraction of screen
+    within a few pixels (a Gaussian blur of ``1 - alpha``, sigma about 1 % of the image
+    diagonal). ``alpha`` is straight, (H, W) in 0..1; ``spill`` unitless, 0 gives zeros."""
+    sigma = 0.01 * float(np.hypot(*alpha.shape[:2])) + 1.0
+    return (spill * cv2.GaussianBlur(1.0 - alpha.astype(np.float32), (0, 0), sigma)).astype(np.float32)
 
 
 def smooth_field(height: int, width: int, cells: int, rng: np.random.Generator) -> np.ndarray:
