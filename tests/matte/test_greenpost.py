@@ -220,3 +220,20 @@ def test_the_plate_follows_a_gradient_under_a_subject_that_hides_most_of_the_scr
     result = Keyer(KeySettings(despill=0.0)).key(image.astype(np.float32))
     assert np.allclose(result.qc["screen_rgb"], GREEN * 1.1, rtol=0.1)  # the bare screen, not the larger veil
     assert np.abs(result.alpha[:, 2:138] - 0.3).max() < 0.03
+
+
+def test_a_screen_seen_only_in_a_narrow_strip_is_carried_on_flat():
+    # Bare screen shows only in the 16 right-hand columns, where a vignette darkens it by
+    # 10 % towards the frame's edge; an opaque red subject covers the rest but for a window
+    # at its far left where a sheer grey veil (alpha 0.3) is all that is in front of the
+    # screen. So narrow a strip cannot say how the light runs across the frame: carrying
+    # its fall-off on as a slope would put the screen at the left more than twice as bright.
+    height, width = 96, 200
+    gain = np.clip(1.0 - 0.1 * (np.arange(width, dtype=np.float32) - 184) / 15, 0.9, 1.0)[None, :, None]
+    screen = np.broadcast_to(GREEN, (height, width, 3)) * gain
+    image = screen.copy()
+    image[:, :184] = (0.5, 0.08, 0.05)
+    image[30:66, 20:56] = 0.3 * np.float32(0.5) + 0.7 * screen[30:66, 20:56]
+    result = Keyer(KeySettings(despill=0.0)).key(image.astype(np.float32))
+    # The flat plate is the strip's mean, about 5 % darker than the screen behind the veil.
+    assert abs(float(result.alpha[36:60, 26:50].mean()) - 0.3) < 0.05

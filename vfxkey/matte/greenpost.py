@@ -54,6 +54,7 @@ _NAMED_SCREENS = {"green": 1, "blue": 2}
 KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
 SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEED_SCALE resolution
 MAX_SHADING = 2.0  # the shading model trusts a foreground up to this many times brighter than its reference
+SLOPE_SPAN, CURVE_SPAN = 0.03, 0.08  # how widely the screen must spread (std of x or y, frame = 1) to fit a light slope / curvature
 CORE_CONTRAST = 0.25  # a thin structure's core lies at least this far off the plate, relative to its brightness
 MAX_SPILL = 0.2  # at most this share of a subject pixel's colour is taken for screen spill
 
@@ -336,20 +337,30 @@ def _clean_plate(
 
 
 def _light_surface(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """(h, w, 3) quadratic surface in x and y fitted to ``values`` by weighted least squares.
+    """(h, w, 3) surface, up to quadratic in x and y, fitted to ``values`` by weighted least squares.
 
-    ``x`` and ``y`` run over -0.5..0.5 across the frame. A light ridge on the curvatures
-    keeps the fit a plane where the screen shows too little of the frame to fix them (a
-    plane carries a gradient on exactly; a curve fitted to one side of the frame
-    overshoots on the other).
+    ``x`` and ``y`` run over -0.5..0.5 across the frame. A term is fitted only where the
+    screen (the pixels with weight) spans enough of the frame along its axes to fix it: a
+    slope from a weighted standard deviation of SLOPE_SPAN (a strip about a tenth of the
+    frame wide), a curvature from CURVE_SPAN (about a quarter). Otherwise the fit stays
+    flat or planar along that axis: a plane carries a gradient on exactly, while a curve
+    fitted to one edge of the frame overshoots at the other. A light ridge on the
+    curvatures keeps weakly fixed ones small.
     """
     h, w = weight.shape
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     x, y = x / max(w - 1, 1) - 0.5, y / max(h - 1, 1) - 0.5
-    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1).reshape(-1, 6)
+    total = max(float(weight.sum()), 1e-6)
+    span = [float(np.sqrt(np.sum(weight * (c - np.sum(weight * c) / total) ** 2) / total)) for c in (x, y)]
+    slope = [s > SLOPE_SPAN for s in span]
+    curve = [s > CURVE_SPAN for s in span]
+    terms = [(np.ones_like(x), True, 0.0), (x, slope[0], 0.0), (y, slope[1], 0.0),
+             (x * x, curve[0], 1.0), (x * y, curve[0] and curve[1], 1.0), (y * y, curve[1], 1.0)]
+    basis = np.stack([term for term, used, _ in terms if used], -1).reshape(-1, sum(used for _, used, _ in terms))
+    ridge = np.diag([penalty for _, used, penalty in terms if used])
     weighted = basis * weight.reshape(-1, 1)
-    normal = weighted.T @ basis + 1e-5 * float(weight.sum() + 1.0) * np.diag([0, 0, 0, 1, 1, 1])
-    coefficients = np.linalg.solve(normal + 1e-9 * np.eye(6), weighted.T @ values.reshape(-1, 3))
+    normal = weighted.T @ basis + 1e-5 * (total + 1.0) * ridge
+    coefficients = np.linalg.solve(normal + 1e-9 * np.eye(len(ridge)), weighted.T @ values.reshape(-1, 3))
     return (basis @ coefficients).reshape(h, w, 3).astype(np.float32)
 
 
