@@ -45,7 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert, display_8bit
 from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field, spill_share
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,7 +130,7 @@ def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Gene
     spill = rng.uniform(0.3, 0.8)
     clean = composite_over_screen(fg, alpha, plate, rng, spill=spill)  # draws nothing without noise
     noisy = composite_over_screen(fg, alpha, plate, rng, spill=spill, noise=0.002, shot_noise=rng.uniform(2e-4, 6e-4))
-    image = np.round(np.clip(convert(noisy, WORKING_SPACE, DISPLAY_SPACE), 0, 1) * 255).astype(np.uint8)
+    image = display_8bit(noisy)
     return image, convert(image, DISPLAY_SPACE, WORKING_SPACE) - clean, spill_share(alpha, spill)
 
 

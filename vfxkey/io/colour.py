@@ -112,6 +112,12 @@ def unit_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / np.float32(_INTEGER_DEPTHS[samples.dtype][1])
 
 
+def display_8bit(rgb: np.ndarray, src: str = WORKING_SPACE) -> np.ndarray:
+    """(..., 3) float colour in ``src`` -> uint8 sRGB code values (DISPLAY_SPACE), for a
+    person to look at: clipped to the display's 0..1 and rounded to the nearest code."""
+    return np.round(np.clip(convert(rgb, src, DISPLAY_SPACE), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def _convert_codes(codes: np.ndarray, src: str, dst: str) -> np.ndarray:
     """``convert`` for contiguous uint8/uint16 code values: float32 out of OCIO directly."""
     depth = _INTEGER_DEPTHS[codes.dtype][0]

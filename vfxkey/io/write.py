@@ -36,7 +36,7 @@ from av.video.reformatter import ColorRange, Colorspace
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.background import Worker
-from vfxkey.io.colour import DISPLAY_SPACE, VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert, display_8bit
 from vfxkey.io.read import MOVIE_EXTENSIONS, unpremultiply
 from vfxkey.io.sequence import frame_path, has_frame_token
 
@@ -296,9 +296,9 @@ def write_preview_png(
             ``alpha`` is given (un-premultiply first, e.g. ``Frame.straight_rgba()``).
         alpha: optional ``(H, W)`` alpha in 0..1, stored as a straight alpha channel.
     """
-    encoded = np.clip(convert(rgb, working_space, DISPLAY_SPACE), 0.0, 1.0)
-    channels = [encoded] if alpha is None else [encoded, np.clip(alpha, 0.0, 1.0)[..., None]]
-    pixels = np.round(np.concatenate(channels, axis=-1) * 255.0).astype(np.uint8)
+    pixels = display_8bit(rgb, working_space)
+    if alpha is not None:
+        pixels = np.concatenate([pixels, np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)[..., None]], axis=-1)
     height, width, nchannels = pixels.shape
     spec = oiio.ImageSpec(width, height, nchannels, "uint8")
     spec["oiio:ColorSpace"] = "srgb_rec709_scene"
