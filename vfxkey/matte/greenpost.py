@@ -23,7 +23,8 @@ its learned refiner. One shot goes through these steps, in this order:
    are solved per pixel by least squares, ``F`` keeping the seeds' chromaticity (a
    shading model), wherever that model explains the pixel.
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
-   local-linear approximation of closed-form matting), then a soft "clip white": alpha
+   local-linear approximation of closed-form matting; it measures better than pymatting's
+   closed-form on the same band, bench/keying/refine.py), then a soft "clip white": alpha
    above 0.5 is stretched so 0.95 reads opaque (a solid subject whose colour leans
    towards the screen, or carries spill, otherwise unmixes a little transparent).
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
