@@ -58,7 +58,7 @@ def make_frames(count: int) -> Path:
         frame_fg = np.zeros((HEIGHT, WIDTH, 3), np.float32)
         frame_alpha[:, x : x + size[0]] = np.clip(alpha, 0, 1)
         frame_fg[:, x : x + size[0]] = np.clip(fg, 0, 1)
-        image, _ = shoot(frame_fg, frame_alpha, DEV_GREENS[0], np.random.default_rng(index))
+        image = shoot(frame_fg, frame_alpha, DEV_GREENS[0], np.random.default_rng(index))[0]
         cv2.imwrite(str(frames / f"gs.{FIRST + index:04d}.png"), image[..., ::-1])
     return frames
 
