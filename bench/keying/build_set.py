@@ -28,28 +28,36 @@ Sets:
   and area-downsampled so coverage gives fractional alpha: hair strands on a head, a spiky
   plant, a semi-transparent veil, a motion-blurred object; over other screen colours and
   seeds. They test generalisation beyond the 9 photos, not real-photo realism.
+- ``heldout_photos``: built as ``dev`` from real photos with measured alpha other than the
+  dev split, once they are in ``../shared/data/alphamatting_heldout/`` (``alpha/`` and
+  ``image/`` as in alphamatting_dev; ``fg_estimated/`` is made with pymatting when absent),
+  each over one held-out green and the held-out blue. Not there yet: run.py builds and
+  reports it as soon as the folder exists.
 
 Deterministic: every random draw comes from a generator seeded by the case index.
 Written to bench/out/keying/<set>/<case>.npz (image, alpha, premultiplied) plus a PNG of
 the input; nothing here goes into git.
 
-Usage: python -m bench.keying.build_set [--set dev|heldout|all]
+Usage: python -m bench.keying.build_set [--set dev|heldout|heldout_photos|all]
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from pymatting import estimate_foreground_ml
 
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert, display_8bit
 from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field, spill_share
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data" / "alphamatting_dev"
+HELDOUT_PHOTOS = REPO / ".." / "shared" / "data" / "alphamatting_heldout"  # not in shared/data yet
 OUT = REPO / "bench" / "out" / "keying"
 
 
@@ -154,15 +162,41 @@ def read_rgb8(path: Path) -> np.ndarray:
     return image[..., ::-1]
 
 
-def dev_cases() -> list[Case]:
+def photo_cases(folder: Path, screens: Callable[[int], tuple[Screen, ...]], seed: int) -> list[Case]:
+    """Every photo in ``folder`` (laid out as shared/data/alphamatting_dev: ``alpha/``, and
+    ``fg_estimated/`` or ``image/``) over each of ``screens(index)``."""
     cases = []
-    for index, alpha_path in enumerate(sorted((DATA / "alpha").glob("*.png"))):
+    for index, alpha_path in enumerate(sorted((folder / "alpha").glob("*.png"))):
         alpha = read_rgb8(alpha_path)[..., 0].astype(np.float32) / 255
-        fg = convert(read_rgb8(DATA / "fg_estimated" / alpha_path.name), DISPLAY_SPACE, WORKING_SPACE)
-        green = DEV_GREENS[index % len(DEV_GREENS)]
-        for screen_index, screen in enumerate((green, DEV_BLUE)):
-            cases.append(make_case(alpha_path.stem, fg, alpha, screen, seed=100 * index + screen_index))
+        fg = photo_foreground(folder, alpha_path.name, alpha)
+        for screen_index, screen in enumerate(screens(index)):
+            cases.append(make_case(alpha_path.stem, fg, alpha, screen, seed=seed + 100 * index + screen_index))
     return cases
+
+
+def photo_foreground(folder: Path, name: str, alpha: np.ndarray) -> np.ndarray:
+    """A photo's straight foreground colour, scene-linear: ``fg_estimated/NAME`` if the data has
+    it, else estimated the way shared/data made it for the dev split (SOURCES.md): pymatting's
+    ``estimate_foreground_ml`` from the sRGB photo and its true alpha."""
+    estimated = folder / "fg_estimated" / name
+    if estimated.exists():
+        return convert(read_rgb8(estimated), DISPLAY_SPACE, WORKING_SPACE)
+    photo = read_rgb8(folder / "image" / name).astype(np.float64) / 255
+    foreground = np.clip(estimate_foreground_ml(photo, alpha.astype(np.float64)), 0.0, 1.0).astype(np.float32)
+    return convert(foreground, DISPLAY_SPACE, WORKING_SPACE)
+
+
+def dev_cases() -> list[Case]:
+    return photo_cases(DATA, lambda index: (DEV_GREENS[index % len(DEV_GREENS)], DEV_BLUE), seed=0)
+
+
+def heldout_photo_cases() -> list[Case]:
+    """Real photos with measured alpha other than the dev split, when shared/data has them."""
+    if not (HELDOUT_PHOTOS / "alpha").is_dir():
+        raise SystemExit(f"no held-out photos: {HELDOUT_PHOTOS} is missing (see the docstring at the top)")
+    greens = [screen for screen in HELDOUT_SCREENS if screen.family == "green"]
+    blue = next(screen for screen in HELDOUT_SCREENS if screen.family == "blue")
+    return photo_cases(HELDOUT_PHOTOS, lambda index: (greens[index % len(greens)], blue), seed=9000)
 
 
 # Held-out subjects, drawn at SUPERSAMPLE x and area-averaged so coverage becomes alpha.
@@ -279,7 +313,12 @@ def heldout_cases() -> list[Case]:
     return cases
 
 
-BUILDERS = {"dev": dev_cases, "heldout": heldout_cases}
+BUILDERS = {"dev": dev_cases, "heldout": heldout_cases, "heldout_photos": heldout_photo_cases}
+
+
+def available_sets() -> list[str]:
+    """The sets this checkout can build: held-out photos only where shared/data has them."""
+    return [name for name in BUILDERS if name != "heldout_photos" or (HELDOUT_PHOTOS / "alpha").is_dir()]
 
 
 def build(name: str, force: bool = False) -> list[Path]:
@@ -294,9 +333,9 @@ def build(name: str, force: bool = False) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", choices=[*BUILDERS, "all"], default="all")
+    parser.add_argument("--set", choices=[*BUILDERS, "all"], default="all", help="all: every set available here")
     args = parser.parse_args()
-    for name in BUILDERS if args.set == "all" else [args.set]:
+    for name in available_sets() if args.set == "all" else [args.set]:
         paths = build(name, force=True)
         print(f"{name}: {len(paths)} cases in {OUT / name}")
 

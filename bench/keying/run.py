@@ -10,7 +10,7 @@ tell the two apart on a sheer region with no opaque neighbour of its colour).
 Results go to bench/out/keying/results.json.
 
 Usage (from the repo root):
-    python -m bench.keying.run [--set dev heldout] [--methods vfxkey ffmpeg ...] [--limit N] [--save]
+    python -m bench.keying.run [--set dev heldout heldout_photos] [--methods vfxkey ffmpeg ...] [--limit N] [--save]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.keying.build_set import OUT, build, load_case
+from bench.keying.build_set import BUILDERS, OUT, available_sets, build, load_case
 from bench.keying.peers import PEERS
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.matte import metrics
@@ -102,7 +102,8 @@ def print_table(console: Console, title: str, results: dict[str, dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", nargs="+", choices=["dev", "heldout"], default=["dev", "heldout"])
+    parser.add_argument("--set", nargs="+", choices=list(BUILDERS), default=available_sets(),
+                        help="default: every set available here (heldout_photos once shared/data has them)")
     parser.add_argument("--methods", nargs="+", default=None, help="substrings of method names to run")
     parser.add_argument("--limit", type=int, default=None, help="first N cases of each set only")
     parser.add_argument("--save", action="store_true", help="write each method's alpha PNGs to bench/out/keying/<set>/pred/")
