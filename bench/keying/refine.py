@@ -12,7 +12,7 @@ better". This keys both test sets with vfxkey's Keyer three ways, changing only 
 Everything else, the screen, plate, unmixing, clip white and despill, is the same code.
 Prints one table per set (whole-image errors, as bench/keying/run.py) with seconds per image.
 
-Usage (from the repo root): python -m bench.keying.refine [--set dev heldout] [--limit N]
+Usage (from the repo root): python -m bench.keying.refine [--set dev heldout heldout_photos] [--limit N]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pymatting import estimate_alpha_cf
 from rich.console import Console
 from rich.table import Table
 
-from bench.keying.build_set import build, load_case
+from bench.keying.build_set import BUILDERS, available_sets, build, load_case
 from bench.keying.run import ERRORS, vfxkey_keyer
 from vfxkey.matte import greenpost
 
@@ -57,7 +57,7 @@ VARIANTS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", nargs="+", choices=["dev", "heldout"], default=["dev", "heldout"])
+    parser.add_argument("--set", nargs="+", choices=list(BUILDERS), default=available_sets())
     parser.add_argument("--limit", type=int, default=None, help="first N cases of each set only")
     args = parser.parse_args()
     console = Console(width=140)
