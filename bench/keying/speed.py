@@ -52,8 +52,12 @@ def make_frames(count: int) -> Path:
     size = (round(alpha.shape[1] * scale), HEIGHT)
     alpha, fg = cv2.resize(alpha, size, interpolation=cv2.INTER_CUBIC), cv2.resize(fg, size, interpolation=cv2.INTER_CUBIC)
     for index in range(count):
-        # The subject slides 12 px a frame across a full-HD screen.
-        x = (WIDTH - size[0]) // 2 - 60 + 12 * index
+        # The subject slides 12 px a frame across a full-HD screen, back and forth between
+        # 60 px left of centre and the right edge.
+        start = (WIDTH - size[0]) // 2 - 60
+        travel = WIDTH - size[0] - start
+        step = (12 * index) % (2 * travel)
+        x = start + (step if step <= travel else 2 * travel - step)
         frame_alpha = np.zeros((HEIGHT, WIDTH), np.float32)
         frame_fg = np.zeros((HEIGHT, WIDTH, 3), np.float32)
         frame_alpha[:, x : x + size[0]] = np.clip(alpha, 0, 1)
