@@ -35,8 +35,8 @@ Sets:
   reports it as soon as the folder exists.
 
 Deterministic: every random draw comes from a generator seeded by the case index.
-Written to bench/out/keying/<set>/<case>.npz (image, alpha, premultiplied) plus a PNG of
-the input; nothing here goes into git.
+Written to bench/out/keying/<set>/<case>.npz (image, alpha, premultiplied, and the exact
+unmix against the true screen: ``Case``) plus a PNG of the input; nothing here goes into git.
 
 Usage: python -m bench.keying.build_set [--set dev|heldout|heldout_photos|all]
 """
@@ -192,7 +192,7 @@ def dev_cases() -> list[Case]:
 
 def heldout_photo_cases() -> list[Case]:
     """Real photos with measured alpha other than the dev split, when shared/data has them."""
-    if not (HELDOUT_PHOTOS / "alpha").is_dir():
+    if "heldout_photos" not in available_sets():
         raise SystemExit(f"no held-out photos: {HELDOUT_PHOTOS} is missing (see the docstring at the top)")
     greens = [screen for screen in HELDOUT_SCREENS if screen.family == "green"]
     blue = next(screen for screen in HELDOUT_SCREENS if screen.family == "blue")
