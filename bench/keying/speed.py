@@ -31,8 +31,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.keying.build_set import DATA, DEV_GREENS, OUT, shoot
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from bench.keying.build_set import DATA, DEV_GREENS, OUT, photo_foreground, read_rgb8, shoot
 
 FOLDER = OUT.parent / "keying_speed"
 WIDTH, HEIGHT, FIRST = 1920, 1080, 1001
@@ -46,16 +45,16 @@ def make_frames(count: int) -> Path:
     if len(list(frames.glob("gs.*.png"))) >= count:
         return frames
     frames.mkdir(parents=True, exist_ok=True)
-    alpha = cv2.imread(str(DATA / "alpha" / f"{SUBJECT}.png"))[..., 0].astype(np.float32) / 255
-    fg = convert(cv2.imread(str(DATA / "fg_estimated" / f"{SUBJECT}.png"))[..., ::-1], DISPLAY_SPACE, WORKING_SPACE)
+    alpha = read_rgb8(DATA / "alpha" / f"{SUBJECT}.png")[..., 0].astype(np.float32) / 255
+    fg = photo_foreground(DATA, f"{SUBJECT}.png", alpha)
     scale = HEIGHT / alpha.shape[0]
     size = (round(alpha.shape[1] * scale), HEIGHT)
     alpha, fg = cv2.resize(alpha, size, interpolation=cv2.INTER_CUBIC), cv2.resize(fg, size, interpolation=cv2.INTER_CUBIC)
+    # The subject slides 12 px a frame across a full-HD screen, back and forth between
+    # 60 px left of centre and the right edge.
+    start = (WIDTH - size[0]) // 2 - 60
+    travel = WIDTH - size[0] - start
     for index in range(count):
-        # The subject slides 12 px a frame across a full-HD screen, back and forth between
-        # 60 px left of centre and the right edge.
-        start = (WIDTH - size[0]) // 2 - 60
-        travel = WIDTH - size[0] - start
         step = (12 * index) % (2 * travel)
         x = start + (step if step <= travel else 2 * travel - step)
         frame_alpha = np.zeros((HEIGHT, WIDTH), np.float32)
