@@ -21,11 +21,11 @@ def run(*args):
     return CliRunner().invoke(main, ["key", *[str(a) for a in args]])
 
 
-def shot(shift: int = 0) -> np.ndarray:
-    """(H, W, 3) sRGB-encoded: a disc of subject (radius 12, centre moving with ``shift``) on a green screen."""
+def shot(shift: int = 0, screen=SCREEN_SRGB) -> np.ndarray:
+    """(H, W, 3) sRGB-encoded: a disc of subject (radius 12, centre moving with ``shift``) on ``screen``."""
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
     inside = ((x - 32 - shift) ** 2 + (y - 24) ** 2 <= 12**2)[..., None]
-    return np.where(inside, SUBJECT_SRGB, SCREEN_SRGB).astype(np.float32)
+    return np.where(inside, SUBJECT_SRGB, screen).astype(np.float32)
 
 
 def write_png(path, pixels):
@@ -165,3 +165,82 @@ def test_a_png_hint_is_read_as_stored_and_a_still_plate_is_decoded_once(tmp_path
     assert decoded == [1]
     # A plate is colour: sRGB 128 is linearised to 0.2158.
     assert first[0, 0] == pytest.approx([0.2158605] * 3, abs=1e-5) and np.array_equal(first, second)
+
+
+def flickering_shot(frame: int) -> np.ndarray:
+    """shot() with the disc moving, the screen's light flickering by a few code values and
+    8-bit sensor noise: a screen measured on different frames differs in its last bits."""
+    rng = np.random.default_rng(frame)
+    pixels = shot(shift=frame % 5, screen=SCREEN_SRGB * (1.0 + 0.02 * np.sin(frame)))
+    return np.clip(pixels + rng.normal(0, 0.01, pixels.shape), 0, 1).astype(np.float32)
+
+
+def exr_frames(folder):
+    return {p.name: read(p)[0] for p in sorted(folder.glob("*.exr"))}
+
+
+def test_a_shot_keyed_in_one_run_and_in_chunks_gives_bitwise_equal_frames(tmp_path):
+    for frame in range(1001, 1007):
+        write_png(tmp_path / "in" / f"shot.{frame}.png", flickering_shot(frame))
+    pattern = tmp_path / "in" / "shot.####.png"
+    assert run(pattern, "-o", tmp_path / "one" / "key.####.exr").exit_code == 0
+    stored = tmp_path / "one" / "key.screen.json"
+    assert json.loads(stored.read_text())["source"].endswith("(frame 1001), --screen auto")
+    # Chunks in order: the second reads the screen the first wrote.
+    for frames in ("1001-1003", "1004-1006"):
+        assert run(pattern, "-o", tmp_path / "chunks" / "key.####.exr", "--frames", frames).exit_code == 0
+    # The last chunk alone, first: it measures the shot's first frame, not its own.
+    assert run(pattern, "-o", tmp_path / "late" / "key.####.exr", "--frames", "1004-1006").exit_code == 0
+    # A farm chunk given the stored screen.
+    assert run(pattern, "-o", tmp_path / "farm" / "key.####.exr", "--frames", "1005",
+               "--screen-from", stored).exit_code == 0
+    one = exr_frames(tmp_path / "one")
+    assert len(one) == 6
+    for folder in ("chunks", "late", "farm"):
+        for name, pixels in exr_frames(tmp_path / folder).items():
+            assert np.array_equal(pixels, one[name]), (folder, name)
+    assert (tmp_path / "late" / "key.screen.json").read_text() == stored.read_text()
+    # Frames measured on their own would differ: the test can tell.
+    own = run(tmp_path / "in" / "shot.1005.png", "-o", tmp_path / "own" / "key.exr")
+    assert own.exit_code == 0 and not np.array_equal(read(tmp_path / "own" / "key.exr")[0], one["key.1005.exr"])
+
+
+def test_a_screen_file_that_is_not_one_is_a_one_line_error(tmp_path):
+    still = write_png(tmp_path / "in" / "green.png", shot())
+    (tmp_path / "bad.json").write_text('{"format": "something else"}')
+    result = run(still, "-o", tmp_path / "out" / "key.exr", "--screen-from", tmp_path / "bad.json")
+    assert result.exit_code == 2 and "bad.json: not a screen file" in result.output
+    assert not list(tmp_path.glob("out/*.exr"))
+
+
+STILL_SCREENS_SRGB = {"a_chroma": (0, 177, 64), "b_generated": (8, 162, 24), "c_bright": (120, 235, 110),
+                      "d_blue": (30, 70, 210)}
+
+
+def test_a_folder_of_stills_on_different_screens_keys_each_against_its_own(tmp_path):
+    for name, screen in STILL_SCREENS_SRGB.items():
+        write_png(tmp_path / "in" / f"{name}.png", shot(screen=np.array(screen) / 255.0))
+    result = run(tmp_path / "in", "-o", str(tmp_path / "out") + "/")
+    assert result.exit_code == 0, result.output
+    for name in STILL_SCREENS_SRGB:
+        check_keyed(read(tmp_path / "out" / f"{name}.exr")[0])
+    sidecar = json.loads((tmp_path / "out" / "vfxkey_qc.json").read_text())
+    assert sidecar["screen"] == "each image its own" and sidecar["warnings"] == 0
+    assert not list((tmp_path / "out").glob("*.screen.json"))
+
+
+def test_a_cut_to_another_screen_is_refit_from_that_frame_with_one_warning(tmp_path):
+    blue_shot = shot(screen=np.array([30, 70, 210]) / 255.0)
+    for frame in range(1001, 1005):
+        write_png(tmp_path / "in" / f"shot.{frame}.png", shot() if frame < 1003 else blue_shot)
+    result = run(tmp_path / "in" / "shot.####.png", "-o", tmp_path / "out" / "key.####.exr")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "does not fit the shot's screen" in line]
+    assert len(warnings) == 1 and "(frame 1003)" in warnings[0]
+    for frame in range(1001, 1005):
+        pixels, spec = read(tmp_path / "out" / f"key.{frame}.exr")
+        check_keyed(pixels)
+        assert spec.get_int_attribute("vfxkey:screen_refit") == (frame >= 1003)
+    sidecar = json.loads((tmp_path / "out" / "key.qc.json").read_text())
+    assert sidecar["refit_frames"] == [1003, 1004]
+    assert np.argmax(sidecar["frames"][2]["screen_rgb"]) == 2

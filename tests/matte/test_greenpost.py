@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vfxkey.matte.greenpost import Keyer, KeySettings
+from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
 
 GREEN = np.array([0.05, 0.40, 0.08], np.float32)  # a studio green, scene-linear
 BLUE = np.array([0.02, 0.06, 0.45], np.float32)
@@ -99,11 +99,13 @@ def test_clip_white_makes_a_solid_subject_leaning_towards_the_screen_opaque():
 def test_static_noisy_sequence_keeps_one_screen_and_a_steady_alpha():
     rng = np.random.default_rng(7)
     image, alpha, _ = ramp_shot(GREEN, plate_gain=uneven_gain(96, 160))
-    keyer = Keyer(KeySettings(temporal=0.5))
-    results = [keyer.key(np.clip(image + rng.normal(0, 0.004, image.shape), 0, None).astype(np.float32))
-               for _ in range(6)]
+    frames = [np.clip(image + rng.normal(0, 0.004, image.shape), 0, None).astype(np.float32) for _ in range(6)]
+    screen = measure_screen(frames[0])
+    keyer = Keyer(KeySettings(), screen)
+    results = [keyer.key(frame) for frame in frames]
     screens = np.array([r.qc["screen_rgb"] for r in results])
-    assert np.all(screens == screens[0])  # measured once per shot
+    assert np.all(screens == screen.rgb)  # the shot's screen, every frame
+    assert not any(r.qc["screen_refit"] or r.qc["warnings"] for r in results)
     alphas = np.stack([r.alpha for r in results])
     # Frame-to-frame flicker stays well below the per-pixel noise-driven error of one frame.
     assert alphas.std(axis=0).mean() < 0.01
@@ -237,3 +239,61 @@ def test_a_screen_seen_only_in_a_narrow_strip_is_carried_on_flat():
     result = Keyer(KeySettings(despill=0.0)).key(image.astype(np.float32))
     # The flat plate is the strip's mean, about 5 % darker than the screen behind the veil.
     assert abs(float(result.alpha[36:60, 26:50].mean()) - 0.3) < 0.05
+
+
+def test_a_screen_survives_json_exactly_and_bad_files_are_refused():
+    screen = Screen(rgb=(0.1 + 0.2, 1 / 3, 2.0**-20), channel=1, chroma_tolerance=0.07000000029802322,
+                    noise=1e-300, working_space="ACEScg", source="shot.1001.png (frame 1001)")
+    assert Screen.from_json(screen.to_json()) == screen
+    measured = measure_screen(ramp_shot(BLUE)[0])
+    assert measured.channel == 2 and Screen.from_json(measured.to_json()) == measured
+    for text, match in (("{", "bad JSON"), ('{"rgb": [0, 1, 0]}', "format"),
+                        (screen.to_json().replace('"channel": 1', '"channel": 0'), "channel"),
+                        (screen.to_json().replace('"noise"', '"nois"'), "fields")):
+        with pytest.raises(ValueError, match=match):
+            Screen.from_json(text)
+
+
+def test_frames_keyed_against_a_screen_do_not_depend_on_the_frames_keyed_before():
+    rng = np.random.default_rng(3)
+    image, _, _ = ramp_shot(GREEN, plate_gain=uneven_gain(96, 160))
+    frames = [np.clip(image * (1 + 0.03 * k) + rng.normal(0, 0.004, image.shape), 0, None).astype(np.float32)
+              for k in range(4)]
+    screen = measure_screen(frames[0])
+    in_order = [Keyer(KeySettings(), screen).key(frame) for frame in frames]
+    keyer = Keyer(KeySettings(), screen)
+    for k in (3, 1, 2):
+        alone = keyer.key(frames[k])
+        assert np.array_equal(alone.alpha, in_order[k].alpha)
+        assert np.array_equal(alone.foreground, in_order[k].foreground)
+    # Each frame measured on its own keys differently (the light changes): the shot's screen matters.
+    assert not np.array_equal(Keyer().key(frames[3]).alpha, in_order[3].alpha)
+
+
+def test_a_frame_the_shots_screen_does_not_fit_is_keyed_against_its_own_and_warned():
+    green_screen = measure_screen(ramp_shot(GREEN)[0])
+    image, alpha, foreground = ramp_shot(BLUE)  # a cut to a blue screen
+    result = Keyer(KeySettings(despill=0.0), green_screen).key(image)
+    assert result.qc["screen_refit"] and result.qc["screen_fit"] == 0.0
+    assert np.allclose(result.qc["screen_rgb"], BLUE, atol=2e-3)
+    assert "does not fit the shot's screen" in result.qc["warnings"][0]
+    check_ramp(result, alpha, foreground)
+    # A warmer light on the same green screen moves its chromaticity out of tolerance too.
+    warm = ramp_shot(GREEN * np.array([2.5, 1.0, 0.6], np.float32))[0]
+    assert Keyer(KeySettings(), green_screen).key(warm).qc["screen_refit"]
+    # The same shot a stop brighter fits as well as the frame the screen was measured on
+    # (the ramp's greenish mixes are the screen-like pixels that do not match): the plate
+    # follows brightness on every frame.
+    same = Keyer(KeySettings(), green_screen).key(ramp_shot(GREEN)[0])
+    bright = Keyer(KeySettings(), green_screen).key(ramp_shot(GREEN)[0] * 2.0)
+    assert bright.qc["screen_fit"] == same.qc["screen_fit"] > 0.5
+    assert not bright.qc["screen_refit"] and bright.qc["warnings"] == []
+
+
+def test_a_key_almost_all_transparent_while_the_frame_holds_screen_and_subject_is_warned():
+    image, alpha, _ = ramp_shot(GREEN)
+    result = Keyer().key(image, hint=np.zeros(alpha.shape, np.float32))  # a hint that clears everything
+    assert result.alpha.max() == 0.0
+    assert any("keyed almost all transparent" in w for w in result.qc["warnings"])
+    assert Keyer().key(image).qc["warnings"] == []
+    assert Keyer().key(np.broadcast_to(GREEN, image.shape).copy()).qc["warnings"] == []  # bare screen: fine

@@ -18,7 +18,7 @@ from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.write import atomic_output, open_frame_writer, write_preview_png
-from vfxkey.matte.greenpost import Keyer, KeySettings
+from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
 
 
 @click.command()
@@ -29,6 +29,11 @@ from vfxkey.matte.greenpost import Keyer, KeySettings
 @click.option("--screen", default="auto", show_default=True, metavar="auto|green|blue|#RRGGBB",
               help="Screen to key. A name fixes the channel (the colour is still measured); "
                    "#RRGGBB (sRGB) picks the screen pixels of that hue, whose colour is then measured.")
+@click.option("--screen-from", metavar="FILE",
+              help="Key against the shot's screen stored in FILE (name.screen.json, as written beside an "
+                   "earlier run's output) instead of measuring it. Without it the screen is measured on the "
+                   "shot's first frame and written beside the output (OUTPUT's name + .screen.json), and a "
+                   "later run of the same shot (another chunk) uses that file.")
 @click.option("--hint", metavar="MASK",
               help="Optional coarse mask (still, sequence or movie; white = subject; alpha if it has one, "
                    "values as stored, never linearised) used where it helps.")
@@ -48,16 +53,21 @@ from vfxkey.matte.greenpost import Keyer, KeySettings
               help="Scene-linear space of the output EXRs, e.g. ACEScg.")
 @click.option("--input-colorspace", metavar="NAME",
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
-def key(input_path: str, output: str, screen: str, hint: str | None, despill: float, despeckle: int,
+def key(input_path: str, output: str, screen: str, screen_from: str | None, hint: str | None,
+        despill: float, despeckle: int,
         frames: str | None, preview: str | None, plate: str | None, working_space: str,
         input_colorspace: str | None) -> None:
     """Key INPUT (an image, a sequence such as shot.####.png, a folder of images or a
     movie) shot on a green or blue screen, and write premultiplied scene-linear EXRs
     or a ProRes 4444 movie.
 
-    The screen colour is found once per shot, so alpha does not flicker. Each frame's
-    QC figures (screen colour, GSG, fraction of soft alpha) go into the EXR metadata
-    and into a JSON sidecar beside the output (OUTPUT's name + .qc.json).
+    A sequence or movie is keyed against one screen for the whole shot (measured on its
+    first frame, or --screen-from), so any chunk of it keys the same; a frame that screen
+    does not fit (a cut, a lighting change) is keyed against its own, with a warning.
+    A folder of stills is keyed image by image, each against its own screen. Each
+    frame's QC figures (screen colour, screen fit, GSG, fraction of soft alpha,
+    warnings) go into the EXR metadata and into a JSON sidecar beside the output
+    (OUTPUT's name + .qc.json).
     """
     if plate and not preview:
         raise VfxkeyError("--plate is the background of --preview; give --preview comp.####.png too")
@@ -70,10 +80,13 @@ def key(input_path: str, output: str, screen: str, hint: str | None, despill: fl
     if preview and len(source) > 1 and not has_frame_token(preview):
         raise VfxkeyError(f"{preview}: preview of {len(source)} frames needs a frame token, e.g. comp.####.png")
 
-    keyer = Keyer(settings)
+    shot_screen = (_load_screen(screen_from, working_space) if screen_from
+                   else None if source.info.kind == "stills"  # unrelated images: each its own screen
+                   else _measured_screen(input_path, output, settings, screen, working_space, input_colorspace))
+    keyer = Keyer(settings, shot_screen)
     recorded = {"command": "key", "screen": screen, "despill": despill, "despeckle": despeckle,
                 "input_colorspace": source.info.colorspace}
-    report = []
+    report, refitting = [], False
     with open_frame_writer(output, frame_count=len(source), working_space=working_space,
                            fps=source.info.fps, metadata=recorded) as writer:
         for frame in track(source, total=len(source), description="key"):
@@ -82,8 +95,16 @@ def key(input_path: str, output: str, screen: str, hint: str | None, despill: fl
                 result = keyer.key(frame.rgb, hint=mask)
             except ValueError as exc:
                 raise VfxkeyError(f"{where(frame.source, frame.number)}: {exc}") from None
+            for message in result.qc["warnings"]:
+                if not (result.qc["screen_refit"] and refitting):  # a refit is told where it starts
+                    warn(f"{where(frame.source, frame.number)}: {message}"
+                         + (" (and every following frame that does not fit)" if result.qc["screen_refit"] else ""))
+            if refitting and not result.qc["screen_refit"]:
+                warn(f"{where(frame.source, frame.number)}: fits the shot's screen again")
+            refitting = result.qc["screen_refit"]
             rgba = result.premultiplied_rgba()
             qc = {"screen_rgb": " ".join(f"{c:.6g}" for c in result.qc["screen_rgb"]),
+                  "screen_refit": int(result.qc["screen_refit"]),
                   "gsg": result.qc["gsg"], "soft_fraction": result.qc["soft_fraction"]}
             written = writer.write(frame.number, rgba, source_name=frame.source, metadata=qc)
             report.append({"frame": frame.number, "source": frame.source, "output": written, **result.qc})
@@ -95,8 +116,52 @@ def key(input_path: str, output: str, screen: str, hint: str | None, despill: fl
 
     sidecar = _sidecar_path(output)
     with atomic_output(sidecar) as tmp:
-        Path(tmp).write_text(json.dumps({"input": input_path, "output": output, "settings": recorded,
-                                         "frames": report}, indent=1))
+        Path(tmp).write_text(json.dumps({
+            "input": input_path, "output": output, "settings": recorded,
+            "screen": json.loads(shot_screen.to_json()) if shot_screen else "each image its own",
+            "refit_frames": [f["frame"] for f in report if f["screen_refit"]],
+            "warnings": sum(len(f["warnings"]) for f in report), "frames": report}, indent=1))
+
+
+def _load_screen(path: str, working_space: str) -> Screen:
+    """The Screen stored in ``path``; VfxkeyError naming the file when it is not one for this working space."""
+    try:
+        screen = Screen.from_json(Path(path).read_text())
+    except (OSError, ValueError, TypeError) as exc:
+        raise VfxkeyError(f"{path}: {exc}") from None
+    if screen.working_space != working_space:
+        raise VfxkeyError(f"{path}: the screen is in {screen.working_space}, the key in {working_space} "
+                          f"(give --working-space {screen.working_space!r})")
+    return screen
+
+
+def _measured_screen(input_path: str, output: str, settings: KeySettings, screen_arg: str,
+                     working_space: str, input_colorspace: str | None) -> Screen:
+    """The shot's screen, measured on its first frame, whatever frames this run keys.
+
+    It is stored beside the output (OUTPUT's name + .screen.json); a later run of the
+    same shot with the same --screen (another chunk) reads it back instead. Measuring
+    is deterministic, so chunks that start together and both measure agree too.
+    """
+    shot = open_source(input_path, input_colorspace=input_colorspace, working_space=working_space, warn=warn)
+    first = shot.info.frames[0]
+    measured_on = f"{where(input_path, first)}, --screen {screen_arg}"
+    stored = _sidecar_path(output, ".screen.json")
+    if os.path.exists(stored):
+        try:
+            screen = Screen.from_json(Path(stored).read_text())
+            if screen.source == measured_on and screen.working_space == working_space:
+                return screen
+        except ValueError:
+            pass  # not ours, or from an older vfxkey: measured again and replaced
+    frame = shot.read(first)
+    try:
+        screen = measure_screen(frame.rgb, settings, working_space=working_space, source=measured_on)
+    except ValueError as exc:
+        raise VfxkeyError(f"{where(frame.source, first)}: {exc}") from None
+    with atomic_output(stored) as tmp:
+        Path(tmp).write_text(screen.to_json())
+    return screen
 
 
 def _parse_screen(text: str, working_space: str) -> str | tuple[float, float, float]:
@@ -110,12 +175,12 @@ def _parse_screen(text: str, working_space: str) -> str | tuple[float, float, fl
     return tuple(float(c) for c in linear)
 
 
-def _sidecar_path(output: str) -> str:
-    """``out/key.####.exr`` -> ``out/key.qc.json``; ``out/`` -> ``out/vfxkey_qc.json``."""
+def _sidecar_path(output: str, suffix: str = ".qc.json") -> str:
+    """``out/key.####.exr`` -> ``out/key.qc.json`` (or another ``suffix``); ``out/`` -> ``out/vfxkey_qc.json``."""
     if output.endswith(("/", os.sep)) or os.path.isdir(output):
-        return os.path.join(output, "vfxkey_qc.json")
+        return os.path.join(output, "vfxkey" + suffix.replace(".", "_", 1))
     stem = re.sub(r"[._]?(#+|%0?\d*d|@+)", "", os.path.splitext(output)[0])
-    return stem + ".qc.json"
+    return stem + suffix
 
 
 class _Companion:

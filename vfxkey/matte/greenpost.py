@@ -8,12 +8,18 @@ its learned refiner. One shot goes through these steps, in this order:
    smoothed image; the foreground colour is unmixed from the image as shot (grain kept).
 1. **Screen colour.** K-Means on the pixels most likely to be screen (those whose
    dominant channel clearly leads) finds the colour the screen really has — a studio
-   green, a blue, or the (8, 162, 24) that image models paint for "#00FF00".
+   green, a blue, or the (8, 162, 24) that image models paint for "#00FF00". This is the
+   shot's `Screen`: measured once (``measure_screen``), stored (``Screen.to_json``) and
+   passed to the ``Keyer`` of every chunk, so every chunk keys with the same screen. A
+   frame the shot's screen does not fit (a cut, a lighting change, another take) is
+   measured on its own and reported in its QC; stills keyed without a shot's screen each
+   get their own.
 2. **Clean plate.** The screen is modelled per pixel at low resolution from the pixels
    that match the screen colour, and filled under the subject: a quadratic surface of
    the light (gradient, vignette) carries on under it, and push-pull interpolation adds
-   the local rest. The plate follows uneven light, vignetting and hue drift. Across a
-   sequence the plate is a running average, so alpha does not flicker.
+   the local rest. The plate follows uneven light, vignetting and hue drift. It is
+   measured on each frame alone, so a frame's key never depends on which frames were
+   keyed before it.
 3. **Unmixing.** Each pixel is ``I = alpha * F + (1 - alpha) * B`` with ``B`` the plate.
    A colour-difference key against the plate (Vlahos, solved per channel so that it is
    exact for any mix of a neutral foreground) finds the surely opaque interior;
@@ -42,11 +48,12 @@ All arrays are float32 scene-linear in the working space; alpha is straight 0..1
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 import cv2
 import numpy as np
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from vfxkey.matte.metrics import gsg
@@ -77,8 +84,8 @@ class KeySettings:
             whose solid part (alpha >= 0.5, resp. < 0.5) covers fewer than this many
             pixels are removed, soft rim included; 0 keeps everything.
         plate_scale: the clean plate is modelled at 1/plate_scale of the image size.
-        temporal: weight 0..1 of the previous frames in the running plate model; 0 makes
-            every frame independent.
+        temporal: not used yet: every frame is keyed from itself and the shot's
+            ``Screen`` alone (kept so that callers passing it keep working).
         denoise: strength of the edge-preserving (bilateral) smoothing the matte is
             pulled from, as a multiple of the sensor noise measured in the frame; 0 turns
             it off. The foreground colour always keeps the image's own grain.
@@ -115,9 +122,14 @@ class KeyResult:
         alpha: ``(H, W)`` float32 in 0..1.
         foreground: ``(H, W, 3)`` float32 straight foreground colour, scene-linear,
             with the screen spill taken out.
-        qc: ``screen_rgb`` (scene-linear triple of the screen colour used), ``gsg``
-            (distance of the image's dominant colour to the screen colour), and
-            ``soft_fraction`` (fraction of pixels with 0.02 < alpha < 0.98).
+        qc: ``screen_rgb`` (scene-linear triple of the screen colour used),
+            ``screen_fit`` (``screen_fit`` of the shot's screen to this frame, None
+            without one or when the frame shows too little screen to tell),
+            ``screen_refit`` (True when the frame did not fit and was keyed against a
+            screen measured on itself), ``gsg`` (distance of the image's dominant colour
+            to the screen colour), ``soft_fraction`` (fraction of pixels with
+            0.02 < alpha < 0.98) and ``warnings`` (one-line QC warnings: a refit; alpha
+            almost all 0 or all 1 although the frame holds both screen and subject).
     """
 
     alpha: np.ndarray
@@ -132,23 +144,109 @@ class KeyResult:
         return rgba
 
 
-@dataclass
-class _ScreenModel:
-    """What the keyer keeps across the frames of a shot."""
+WORKING_SPACE = "Linear Rec.709 (sRGB)"  # vfxkey.io.colour's default working space (not imported: matte needs no OCIO)
+SCREEN_FORMAT = "vfxkey.screen/1"  # the "format" of a stored Screen
+FIT_SHARE = 0.25  # a frame fits a screen when at least this share of its screen-like pixels match it
 
-    rgb: np.ndarray  # (3,) linear screen colour
-    channel: int  # 1 green, 2 blue
-    chroma_tolerance: float  # distance in rg-chromaticity that still counts as screen
-    plate_sum: np.ndarray | None = None  # running low-res sum of weight * colour
-    plate_weight: np.ndarray | None = None  # running low-res sum of weights
+
+@dataclass(frozen=True)
+class Screen:
+    """A shot's screen, measured once and passed to the ``Keyer`` of every chunk.
+
+    Attributes:
+        rgb: scene-linear colour of the bare screen, in ``working_space``.
+        channel: the screen's channel: 1 green, 2 blue.
+        chroma_tolerance: distance in rg-chromaticity (r, g over r + g + b) from the
+            screen's that still counts as bare screen.
+        noise: standard deviation of the sensor noise in the image(s) it was measured
+            on (Immerkaer's estimate), linear units.
+        working_space: the scene-linear colour space ``rgb`` is in (the images' space).
+        source: where it was measured, for people (e.g. ``"shot.1001.png (frame 1001)"``).
+    """
+
+    rgb: tuple[float, float, float]
+    channel: int
+    chroma_tolerance: float
+    noise: float
+    working_space: str = WORKING_SPACE
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.rgb) != 3 or not all(np.isfinite(c) and c >= 0 for c in self.rgb):
+            raise ValueError(f"screen rgb must be three finite values >= 0, got {self.rgb!r}")
+        if self.channel not in (1, 2):
+            raise ValueError(f"screen channel must be 1 (green) or 2 (blue), got {self.channel!r}")
+        if not 0.0 < self.chroma_tolerance <= 1.0:
+            raise ValueError(f"screen chroma_tolerance must be within 0..1, got {self.chroma_tolerance!r}")
+        if not (np.isfinite(self.noise) and self.noise >= 0.0):
+            raise ValueError(f"screen noise must be >= 0, got {self.noise!r}")
+
+    def to_json(self) -> str:
+        """JSON text; floats are written exactly (``from_json`` gives back an equal Screen)."""
+        return json.dumps({"format": SCREEN_FORMAT, **asdict(self)}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Screen":
+        """The Screen ``to_json`` wrote; ``ValueError`` naming what is wrong otherwise."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a screen file (bad JSON: {exc})") from None
+        if not isinstance(data, dict) or data.pop("format", None) != SCREEN_FORMAT:
+            raise ValueError(f"not a screen file (no \"format\": \"{SCREEN_FORMAT}\")")
+        fields = {"rgb", "channel", "chroma_tolerance", "noise", "working_space", "source"}
+        if set(data) - fields or {"rgb", "channel", "chroma_tolerance", "noise"} - set(data):
+            raise ValueError(f"screen file fields must be {sorted(fields)}, got {sorted(data)}")
+        return cls(**{**data, "rgb": tuple(float(c) for c in data["rgb"])})
+
+
+def measure_screen(
+    images: np.ndarray | Sequence[np.ndarray], settings: KeySettings = KeySettings(), *,
+    working_space: str = WORKING_SPACE, source: str = "",
+) -> Screen:
+    """Measure a shot's screen (step 1) on one image or on several frames of the shot together.
+
+    Args:
+        images: ``(H, W, 3)`` float32 scene-linear straight image(s) in ``working_space``.
+        settings: ``settings.screen`` fixes the channel or colour; ``settings.denoise`` the
+            smoothing the colour is measured on (as ``Keyer.key`` smooths).
+        source: where the images come from, kept in ``Screen.source`` for people.
+
+    Raises ``ValueError`` when no screen of the asked kind is found.
+    """
+    images = [images] if isinstance(images, np.ndarray) else list(images)
+    smoothed = [_denoise(_checked(image), settings.denoise) for image in images]
+    return _screen_of(smoothed, settings.screen, working_space, source)
+
+
+def screen_fit(rgb: np.ndarray, screen: Screen) -> float | None:
+    """Share 0..1 of the image's screen-like pixels that match ``screen``; None when it has too few to tell.
+
+    Screen-like pixels are those whose green or blue clearly leads (as step 1 picks them);
+    a frame of the shot's screen matches it on most of them (its soft edges and spill
+    do not), a frame of another screen or under other light on none. ``rgb`` scene-linear.
+    """
+    sample = _sample(rgb, 10_000)
+    screen_like = _screen_lead(sample) > 0.2
+    if screen_like.sum() < 0.01 * len(sample):
+        return None
+    return float(np.mean(_screen_weight(sample[screen_like], screen) > 0.0))
 
 
 class Keyer:
-    """Keys a shot; keeps one screen model across frames (stable alpha)."""
+    """Keys the frames of a shot against its ``Screen``, or stills each against its own.
 
-    def __init__(self, settings: KeySettings = KeySettings()):
+    ``Keyer(settings, screen)`` keys every frame with ``screen`` (from ``measure_screen``
+    or ``Screen.from_json``), so frames keyed in any chunk, in any order, are the same;
+    a frame that ``screen`` does not fit (``screen_fit`` under FIT_SHARE: a cut, a
+    lighting change) is keyed against a screen measured on that frame, and its QC says so.
+    ``Keyer(settings)`` measures each image's own screen: for unrelated stills.
+    A Keyer keeps no state between frames.
+    """
+
+    def __init__(self, settings: KeySettings = KeySettings(), screen: Screen | None = None):
         self.settings = settings
-        self._model: _ScreenModel | None = None
+        self.screen = screen
 
     def key(self, rgb: np.ndarray, hint: np.ndarray | None = None) -> KeyResult:
         """Key one frame.
@@ -159,29 +257,28 @@ class Keyer:
                 confidently 0 the pixel is treated as screen, where it is confidently 1
                 as subject; the keyer works without it.
         """
-        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-        if rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")
+        rgb = _checked(rgb)
         s = self.settings
 
         # 0. Denoise: sensor noise would otherwise become alpha noise. A bilateral filter
         # smooths within flat areas and keeps edges whose contrast is well above the noise
         # (Tomasi and Manduchi, 1998). The foreground is unmixed from the observed image.
         observed = rgb
-        if s.denoise > 0:
-            rgb = cv2.bilateralFilter(rgb, 5, s.denoise * _noise_sigma(rgb), 1.5)
+        rgb, sigma = _denoise(rgb, s.denoise)
 
-        # 1. Screen colour, measured on the first frame and kept for the shot.
-        if self._model is None:
-            self._model = _estimate_screen(rgb, s.screen)
-        model = self._model
+        # 1. Screen colour: the shot's, unless this frame does not fit it (then its own).
+        fit = screen_fit(rgb, self.screen) if self.screen is not None else None
+        refit = fit is not None and fit < FIT_SHARE
+        screen = self.screen
+        if screen is None or refit:
+            screen = _screen_of([(rgb, sigma)], s.screen, screen.working_space if screen else WORKING_SPACE)
 
         # 2. Clean plate: the screen as it is lit, per pixel.
-        plate_small = _clean_plate(rgb, model, s.plate_scale, s.temporal, hint)
+        plate_small = _clean_plate(rgb, screen, s.plate_scale, hint)
         plate = cv2.resize(plate_small, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
         # 3. Unmixing against the plate.
-        alpha = _unmix(rgb, plate, plate_small, model)
+        alpha = _unmix(rgb, plate, plate_small, screen)
 
         # 4. Refinement where the key is uncertain.
         if s.refine_radius > 0:
@@ -212,10 +309,18 @@ class Keyer:
         foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
 
         qc = {
-            "screen_rgb": [float(c) for c in model.rgb],
-            "gsg": _gsg(rgb, model.rgb),
+            "screen_rgb": list(screen.rgb),
+            "screen_fit": fit,
+            "screen_refit": refit,
+            "gsg": _gsg(rgb, np.asarray(screen.rgb, np.float32)),
             "soft_fraction": float(np.mean((alpha > 0.02) & (alpha < 0.98))),
+            "warnings": [],
         }
+        if refit:
+            qc["warnings"].append(f"does not fit the shot's screen (matches {fit:.0%} of its screen-like pixels); "
+                                  "keyed against a screen measured on this frame")
+        if (blank := _blank_key(rgb, alpha, screen)) is not None:
+            qc["warnings"].append(blank)
         return KeyResult(alpha=alpha, foreground=foreground, qc=qc)
 
 
@@ -225,11 +330,47 @@ def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
     return gsg(rgb[::step, ::step], screen_rgb)
 
 
+def _checked(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` as a contiguous float32 (H, W, 3) array; ValueError for another shape."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")
+    return rgb
+
+
+def _sample(rgb: np.ndarray, count: int) -> np.ndarray:
+    """(N, C) pixels of an even grid of about ``count`` over an (H, W, C) image."""
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / count)))
+    return rgb[::step, ::step].reshape(-1, rgb.shape[2])
+
+
+def _denoise(rgb: np.ndarray, strength: float) -> tuple[np.ndarray, float]:
+    """Step 0: the image bilateral-filtered at ``strength`` times its noise, and that noise (linear std)."""
+    sigma = _noise_sigma(rgb)
+    if strength <= 0:
+        return rgb, sigma
+    return cv2.bilateralFilter(rgb, 5, strength * sigma, 1.5), sigma
+
+
 def _noise_sigma(rgb: np.ndarray) -> float:
     """Standard deviation of sensor noise (Immerkaer, "Fast Noise Variance Estimation", 1996)."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
     response = cv2.filter2D(rgb, -1, kernel)
     return float(np.sqrt(np.pi / 2) / 6 * cv2.norm(response, cv2.NORM_L1) / response.size)  # mean |response|
+
+
+def _blank_key(rgb: np.ndarray, alpha: np.ndarray, screen: Screen) -> str | None:
+    """A QC warning when alpha is almost all 0 or all 1 although the image holds both
+    bare screen and subject (pixels of no screen colour), else None."""
+    sample = _sample(np.dstack([rgb, alpha]), 10_000)
+    sample, solid = sample[:, :3], float(np.mean(sample[:, 3] >= 0.5))
+    bare = np.mean(_screen_weight(sample, screen) > 0.5)
+    subject = np.mean((_screen_lead(sample) < 0.05) & (sample.sum(axis=-1) > 0.01))
+    if bare < 0.02 or subject < 0.02 or 0.002 <= solid <= 0.998:
+        return None
+    state = "transparent" if solid < 0.002 else "opaque"
+    return (f"keyed almost all {state} ({solid:.1%} solid) although {bare:.0%} of it is screen and "
+            f"{subject:.0%} subject: check the screen")
 
 
 def _channel_sum(rgb: np.ndarray) -> np.ndarray:
@@ -242,11 +383,25 @@ def _chromaticity(rgb: np.ndarray) -> np.ndarray:
     return rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1e-6)
 
 
+def _screen_lead(sample: np.ndarray) -> np.ndarray:
+    """(N,) how far green or blue, whichever more, leads the other channels in chromaticity, of (N, 3) pixels."""
+    chroma = _chromaticity(sample)
+    return np.maximum(*(chroma[:, c] - np.delete(chroma, c, axis=1).max(axis=1) for c in (1, 2)))
+
+
 # 1. Screen colour ------------------------------------------------------------------
-def _estimate_screen(rgb: np.ndarray, screen: str | tuple[float, float, float]) -> _ScreenModel:
-    """K-Means on likely-screen pixels -> screen colour, channel and chroma tolerance."""
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 40_000)))
-    sample = rgb[::step, ::step].reshape(-1, 3)
+def _screen_of(smoothed: list[tuple[np.ndarray, float]], setting: str | tuple[float, float, float],
+               working_space: str, source: str = "") -> Screen:
+    """The Screen of denoised images given with their noise (``_denoise``), measured together."""
+    rgb, channel, tolerance = _estimate_screen(np.concatenate([_sample(image, 40_000) for image, _ in smoothed]), setting)
+    return Screen(rgb=tuple(float(c) for c in rgb), channel=channel, chroma_tolerance=tolerance,
+                  noise=float(np.mean([sigma for _, sigma in smoothed])), working_space=working_space, source=source)
+
+
+def _estimate_screen(sample: np.ndarray, screen: str | tuple[float, float, float]) -> tuple[np.ndarray, int, float]:
+    """K-Means on likely-screen pixels of ``sample`` (N, 3) -> screen colour, channel and chroma tolerance."""
+    from sklearn.cluster import KMeans  # imported here: it takes a second, and chunks given a Screen never need it
+
     chroma = _chromaticity(sample)
 
     if isinstance(screen, tuple):
@@ -255,7 +410,7 @@ def _estimate_screen(rgb: np.ndarray, screen: str | tuple[float, float, float]) 
         dist = np.linalg.norm(chroma - _chromaticity(target), axis=-1)
         candidates = dist < 0.15
         if candidates.sum() < 50:
-            return _ScreenModel(rgb=target, channel=channel, chroma_tolerance=0.06)
+            return target, channel, 0.06
     else:
         # A pixel is a likely screen pixel when its dominant channel leads the others
         # by a clear margin in chromaticity; "auto" picks the channel with more of them.
@@ -287,15 +442,15 @@ def _estimate_screen(rgb: np.ndarray, screen: str | tuple[float, float, float]) 
     centre = kmeans.cluster_centers_[chosen]
     spread = np.linalg.norm(features[members] - centre, axis=-1)
     tolerance = float(np.clip(3.0 * np.percentile(spread, 90), 0.03, 0.12))
-    return _ScreenModel(rgb=screen_rgb, channel=channel, chroma_tolerance=tolerance)
+    return screen_rgb, channel, tolerance
 
 
 # 2. Clean plate -------------------------------------------------------------------
-def _screen_weight(rgb: np.ndarray, model: _ScreenModel) -> np.ndarray:
+def _screen_weight(rgb: np.ndarray, screen: Screen) -> np.ndarray:
     """(H, W) float32 in 0..1: how surely each pixel is bare screen (by chromaticity)."""
-    ref = _chromaticity(model.rgb)
+    ref = _chromaticity(np.asarray(screen.rgb, np.float32))
     dist = np.linalg.norm(_chromaticity(rgb)[..., :2] - ref[:2], axis=-1)
-    return np.clip(1.0 - dist / model.chroma_tolerance, 0.0, 1.0).astype(np.float32)
+    return np.clip(1.0 - dist / screen.chroma_tolerance, 0.0, 1.0).astype(np.float32)
 
 
 def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -312,24 +467,18 @@ def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return (w * values + (1.0 - w) * up).astype(np.float32)
 
 
-def _clean_plate(
-    rgb: np.ndarray, model: _ScreenModel, scale: int, temporal: float, hint: np.ndarray | None
-) -> np.ndarray:
-    """Low-resolution (h, w, 3) linear colour of the bare screen behind every pixel."""
+def _clean_plate(rgb: np.ndarray, screen: Screen, scale: int, hint: np.ndarray | None) -> np.ndarray:
+    """Low-resolution (h, w, 3) linear colour of the bare screen behind every pixel of this frame."""
     h, w = rgb.shape[:2]
     scale = max(1, min(scale, max(h, w) // 64))  # small images: keep at least 64 plate pixels across
     size = (max(1, w // scale), max(1, h // scale))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    weight = _screen_weight(small, model)
+    weight = _screen_weight(small, screen)
     # Stay one low-res pixel away from the subject: its edges mix in foreground colour.
     weight = cv2.erode(weight, np.ones((3, 3), np.uint8))
     if hint is not None:
         weight *= 1.0 - cv2.resize(hint.astype(np.float32), size, interpolation=cv2.INTER_AREA)
     plate_sum = small * weight[..., None]
-    if model.plate_sum is not None and model.plate_sum.shape == plate_sum.shape and temporal > 0:
-        plate_sum = temporal * model.plate_sum + (1.0 - temporal) * plate_sum
-        weight = temporal * model.plate_weight + (1.0 - temporal) * weight
-    model.plate_sum, model.plate_weight = plate_sum, weight
     mean = plate_sum / np.maximum(weight, 1e-6)[..., None]
     # The light's broad shape (gradient, vignette) is a smooth surface that carries on under
     # the subject; push-pull fills the rest (texture, local swells) from the nearest screen.
@@ -395,18 +544,18 @@ def _difference_alpha(rgb: np.ndarray, plate_small: np.ndarray, channel: int) ->
     return np.clip(alpha, 0.0, 1.0)
 
 
-def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, model: _ScreenModel) -> np.ndarray:
+def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: Screen) -> np.ndarray:
     """(H, W) alpha: colour difference against the plate, then a shading-model unmix.
 
     ``plate`` is the clean plate at full resolution, ``plate_small`` the model it was
     interpolated from (smooth quantities of the plate are computed there).
     """
     full = lambda x: cv2.resize(x, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # noqa: E731
-    alpha = _difference_alpha(rgb, plate_small, model.channel)
+    alpha = _difference_alpha(rgb, plate_small, screen.channel)
 
     # Noise floor: the spread of alpha over bare screen (sensor noise, fabric texture).
     step = max(1, int(np.sqrt(alpha.size / 50_000)))
-    bare = _screen_weight(rgb[::step, ::step], model) > 0.9
+    bare = _screen_weight(rgb[::step, ::step], screen) > 0.9
     floor = float(np.clip(3.0 * np.std(alpha[::step, ::step][bare]), 1e-3, 0.3)) if bare.sum() > 100 else 1e-3
 
     # Foreground colour behind the soft pixels: the nearest surely opaque colour, i.e.
