@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 import click
 
@@ -67,6 +68,12 @@ def main(verbose: bool) -> None:
     ProRes 4444 that drop into Nuke. Every output file is written under a temporary
     name and renamed when complete. Errors print one line and exit with code 2.
     """
+    # The command is a process of its own, so it may set what diffusers/transformers read
+    # from the environment when the generation commands import them (after this runs):
+    # never reach the Hugging Face hub, no notices about back-ends vfxkey does not use.
+    # A value the user has set is kept. The library itself sets nothing on import.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reuse_frame_memory()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -11,7 +11,7 @@ from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.read import MISSING_POLICIES, NAN_POLICIES, open_source
 from vfxkey.io.sequence import FrameRange
-from vfxkey.io.write import EXR_COMPRESSIONS, open_frame_writer
+from vfxkey.io.write import EXR_COMPRESSIONS, EXR_DATA_TYPES, open_frame_writer
 
 
 @click.command()
@@ -32,17 +32,22 @@ from vfxkey.io.write import EXR_COMPRESSIONS, open_frame_writer
               help="NaN/Inf pixels: set to 0 with a warning, or stop.")
 @click.option("--compression", type=click.Choice(EXR_COMPRESSIONS), default="zip", show_default=True,
               help="EXR compression (dwaa/dwab are lossy).")
-@click.option("--crop-to-alpha", is_flag=True, help="Store only the alpha bounding box as the EXR data window.")
+@click.option("--data-type", type=click.Choice(list(EXR_DATA_TYPES)), default="half", show_default=True,
+              help="EXR channel type. Half holds up to +-65504: larger values are clamped (with a warning).")
+@click.option("--crop-to-alpha", is_flag=True,
+              help="Store only the alpha bounding box as the EXR data window (else the input's data window).")
 @click.option("--first", type=int, default=1001, show_default=True, help="Shot number of a movie's first frame.")
 @click.option("--fps", metavar="RATE", help="Frame rate when the input has none, e.g. 25 or 24000/1001 (default 24).")
 def convert(input_path: str, output: str, frames: str | None, input_colorspace: str | None,
-            working_space: str, missing: str, nan: str, compression: str, crop_to_alpha: bool,
-            first: int, fps: str | None) -> None:
+            working_space: str, missing: str, nan: str, compression: str, data_type: str,
+            crop_to_alpha: bool, first: int, fps: str | None) -> None:
     """Convert INPUT (a sequence such as plate.####.exr, an image, a folder of images or a
     movie) to premultiplied half-float EXR or a ProRes 4444 movie.
 
     Colour is linearised into the working space on the way in; EXRs are written in it,
-    ProRes movies as straight Camera Rec.709. Each file appears only once complete.
+    ProRes movies as straight Camera Rec.709. EXRs keep the input's display window (the
+    format) and data window (overscan, bounding box); a movie shows the display window.
+    Each file appears only once complete.
     """
     source = open_source(
         input_path, FrameRange.parse(frames) if frames else None,
@@ -53,9 +58,11 @@ def convert(input_path: str, output: str, frames: str | None, input_colorspace: 
                 "missing": missing, "nan": nan}
     with open_frame_writer(output, frame_count=len(source), working_space=working_space,
                            fps=source.info.fps or _parse_fps(fps), compression=compression,
-                           crop_to_alpha=crop_to_alpha, metadata=settings) as writer:
+                           crop_to_alpha=crop_to_alpha, data_type=data_type, metadata=settings,
+                           warn=warn) as writer:
         for frame in track(source, total=len(source), description="convert"):
-            writer.write(frame.number, frame.premultiplied_rgba(), source_name=frame.source)
+            writer.write(frame.number, frame.premultiplied_rgba(), source_name=frame.source,
+                         data_window=frame.data_window, display_window=frame.display_window)
 
 
 def _parse_fps(text: str | None) -> Fraction | None:

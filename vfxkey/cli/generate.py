@@ -7,11 +7,11 @@ import os
 import click
 import numpy as np
 
-from vfxkey.cli.progress import track
+from vfxkey.cli.progress import track, warn
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
-from vfxkey.io.write import open_frame_writer, write_preview_png
+from vfxkey.io.write import EXR_DATA_TYPES, open_frame_writer, write_preview_png
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -58,13 +58,15 @@ def _parse_size(text: str) -> tuple[int, int]:
 @click.option("--matte-head", metavar="PATH", help="A matting head trained with `vfxkey train-matte-head` for this "
                                                    "model's VAE; default: the cross-attention hint.")
 @click.option("--working-space", default=WORKING_SPACE, show_default=True, help="Scene-linear space of the EXRs.")
+@click.option("--data-type", type=click.Choice(list(EXR_DATA_TYPES)), default="half", show_default=True,
+              help="EXR channel type.")
 @click.option("-o", "--output", required=True, metavar="OUTPUT.####.exr", help="EXR sequence pattern.")
 @click.option("--save-screen", metavar="SCREEN.####.png", help="Also save the raw generated frame (on its screen) as PNG.")
 @click.option("--overwrite", is_flag=True, help="Regenerate frames whose output already exists.")
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
              seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, key: str,
              shift: float | None, fg_region: str, temporal: str, drift_period: int, subject: str | None,
-             lora: str | None, matte_head: str | None, working_space: str, output: str,
+             lora: str | None, matte_head: str | None, working_space: str, data_type: str, output: str,
              save_screen: str | None, overwrite: bool) -> None:
     """Generate an element on a key colour, frame by frame, and write premultiplied EXRs.
 
@@ -127,7 +129,7 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
     }
 
     with open_frame_writer(output, frame_count=len(frame_range), working_space=working_space,
-                           metadata=run_metadata) as writer:
+                           data_type=data_type, metadata=run_metadata, warn=warn) as writer:
         for frame in track(todo, total=len(todo), description="generate"):
             result = generator(frame)
             coarse = result.head_mask if result.head_mask is not None else result.hint

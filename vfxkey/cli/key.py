@@ -17,7 +17,8 @@ from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
-from vfxkey.io.write import atomic_output, open_frame_writer, write_preview_png
+from vfxkey.io.window import Window, reframe
+from vfxkey.io.write import EXR_DATA_TYPES, atomic_output, open_frame_writer, write_preview_png
 from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
 
 
@@ -53,10 +54,12 @@ from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
               help="Scene-linear space of the output EXRs, e.g. ACEScg.")
 @click.option("--input-colorspace", metavar="NAME",
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
+@click.option("--data-type", type=click.Choice(list(EXR_DATA_TYPES)), default="half", show_default=True,
+              help="EXR channel type. Half holds up to +-65504: larger values are clamped (with a warning).")
 def key(input_path: str, output: str, screen: str, screen_from: str | None, hint: str | None,
         despill: float, despeckle: int,
         frames: str | None, preview: str | None, plate: str | None, working_space: str,
-        input_colorspace: str | None) -> None:
+        input_colorspace: str | None, data_type: str) -> None:
     """Key INPUT (an image, a sequence such as shot.####.png, a folder of images or a
     movie) shot on a green or blue screen, and write premultiplied scene-linear EXRs
     or a ProRes 4444 movie.
@@ -67,7 +70,8 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
     A folder of stills is keyed image by image, each against its own screen. Each
     frame's QC figures (screen colour, screen fit, GSG, fraction of soft alpha,
     warnings) go into the EXR metadata and into a JSON sidecar beside the output
-    (OUTPUT's name + .qc.json).
+    (OUTPUT's name + .qc.json). EXRs keep the input's display and data windows
+    (overscan is keyed and kept).
     """
     if plate and not preview:
         raise VfxkeyError("--plate is the background of --preview; give --preview comp.####.png too")
@@ -88,9 +92,9 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
                 "input_colorspace": source.info.colorspace}
     report, refitting = [], False
     with open_frame_writer(output, frame_count=len(source), working_space=working_space,
-                           fps=source.info.fps, metadata=recorded) as writer:
+                           fps=source.info.fps, data_type=data_type, metadata=recorded, warn=warn) as writer:
         for frame in track(source, total=len(source), description="key"):
-            mask = hints.mask(frame.number, frame.rgb.shape[:2]) if hints else None
+            mask = hints.mask(frame.number, frame.data_window, frame.display_window) if hints else None
             try:
                 result = keyer.key(frame.rgb, hint=mask)
             except ValueError as exc:
@@ -106,13 +110,15 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
             qc = {"screen_rgb": " ".join(f"{c:.6g}" for c in result.qc["screen_rgb"]),
                   "screen_refit": int(result.qc["screen_refit"]),
                   "gsg": result.qc["gsg"], "soft_fraction": result.qc["soft_fraction"]}
-            written = writer.write(frame.number, rgba, source_name=frame.source, metadata=qc)
+            written = writer.write(frame.number, rgba, source_name=frame.source, metadata=qc,
+                                   data_window=frame.data_window, display_window=frame.display_window)
             report.append({"frame": frame.number, "source": frame.source, "output": written, **result.qc})
-            if preview:
-                background = (plates.image(frame.number, rgba.shape[:2]) if plates
-                              else checkerboard(*rgba.shape[:2]))
+            if preview:  # the display window (the format), as a viewer shows it
+                shown = reframe(rgba, frame.data_window, frame.display_window)
+                background = (plates.image(frame.number, shown.shape[:2]) if plates
+                              else checkerboard(*shown.shape[:2]))
                 target = frame_path(preview, frame.number) if has_frame_token(preview) else preview
-                write_preview_png(target, over(rgba, background), working_space=working_space)
+                write_preview_png(target, over(shown, background), working_space=working_space)
 
     sidecar = _sidecar_path(output)
     with atomic_output(sidecar) as tmp:
@@ -213,11 +219,12 @@ class _Companion:
             rgb = cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
         return rgb
 
-    def mask(self, number: int, shape: tuple[int, int]) -> np.ndarray:
-        """(H, W) in 0..1: the alpha channel if there is one, else the mean of RGB."""
+    def mask(self, number: int, data_window: Window, display_window: Window) -> np.ndarray:
+        """(H, W) in 0..1 over the input frame's ``data_window``: the alpha channel if there
+        is one, else the mean of RGB (0 outside the hint's own data window)."""
         frame = self._read(number)
+        if frame.display_window != display_window:
+            raise VfxkeyError(f"{where(frame.source, number)}: --hint's display window {frame.display_window} "
+                              f"differs from the input's {display_window}")
         values = frame.alpha if frame.alpha is not None else frame.rgb.mean(axis=-1)
-        if values.shape != shape:
-            raise VfxkeyError(f"{where(frame.source, number)}: --hint is {values.shape[1]}x{values.shape[0]}, "
-                              f"the input {shape[1]}x{shape[0]}")
-        return np.clip(values, 0.0, 1.0).astype(np.float32)
+        return np.clip(reframe(values, frame.data_window, data_window), 0.0, 1.0).astype(np.float32)

@@ -16,8 +16,9 @@ def probe(path: str, frames: str | None, first: int) -> None:
     """Describe PATH: a sequence (plate.####.exr, plate.%04d.exr, plate.@.exr), a single
     image, a folder of images or a movie.
 
-    Prints the frames found, their range, missing frames, resolution, channels, bit
-    depth, the colour space vfxkey will linearise from, and the frame rate.
+    Prints the frames found, their range, missing frames, resolution (the display
+    window's), the display and data windows (OpenEXR's (xMin yMin) - (xMax yMax) and the
+    size), channels, bit depth, the colour space vfxkey will linearise from, and the frame rate.
     """
     source = open_source(
         path, FrameRange.parse(frames) if frames else None, missing="black", first=first
@@ -31,6 +32,8 @@ def probe(path: str, frames: str | None, first: int) -> None:
         ("range", f"{info.frames[0]}-{info.frames[-1]}"),
         ("missing", str(FrameRange.of(info.missing)) if info.missing else "none"),
         ("resolution", f"{info.width}x{info.height}"),
+        ("display window", str(info.display_window)),
+        ("data window", f"{info.data_window}{' (all frames together; they differ)' if info.data_window_varies else ''}"),
         ("channels", str(info.channels)),
         ("bit depth", info.bit_depth),
         ("colour space", info.colorspace),

@@ -1,12 +1,8 @@
 """Generation with Stable Diffusion through diffusers, from local files only.
 
-Importing this package sets, before diffusers or transformers load, what they read from
-the environment when imported: ``HF_HUB_OFFLINE=1`` (never reach the Hugging Face hub) and
-``TRANSFORMERS_VERBOSITY=error`` (no notices about optional back-ends vfxkey does not use,
-such as torchvision). A value the user has set is kept.
+Importing this package changes no process state (no environment variables, no logger
+levels): it may run inside a host application such as Nuke. Every model load passes
+``local_files_only=True``, so the Hugging Face hub is never reached. The ``vfxkey``
+command line additionally sets ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_VERBOSITY=error``
+for its own process (see ``vfxkey/cli/__init__.py``).
 """
-
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

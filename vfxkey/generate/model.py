@@ -1,7 +1,7 @@
 """Load a Stable Diffusion model from local files only: a diffusers folder or one checkpoint file.
 
-vfxkey never reaches the Hugging Face hub: ``HF_HUB_OFFLINE`` is set before diffusers is
-imported (``vfxkey/generate/__init__.py``) and every load passes ``local_files_only=True``.
+vfxkey never reaches the Hugging Face hub: every load passes ``local_files_only=True`` (the
+``vfxkey`` command line also sets ``HF_HUB_OFFLINE``; importing vfxkey sets nothing).
 Accepted models:
 
 - a **diffusers folder** (``model_index.json``, ``unet/``, ``vae/``, ...) of a

@@ -14,8 +14,10 @@
    ``sRGB Encoded Rec.709 (sRGB)`` for 8/16-bit integer data. Movies are ``Camera Rec.709``
    (decoded with the BT.709 matrix unless tagged BT.601).
 3. **Decode and check one frame**: float files as float32, 8/16-bit files as code values.
-   Every frame of a sequence must have the first frame's resolution; NaN/Inf values are
-   counted, then set to 0 with a warning or refused.
+   The arrays cover the file's *data window*, placed in its *display window* (the shot's
+   format; see :mod:`vfxkey.io.window`): overscan and bounding boxes are kept. Every
+   frame of a sequence must have the first frame's display window (data windows may
+   differ). NaN/Inf values are counted, then set to 0 with a warning or refused.
 4. **Split the channels:** grey becomes RGB, alpha is kept aside. EXR colour is
    premultiplied (OpenEXR's convention); PNG/TIFF/DPX alpha and movie alpha are straight.
 5. **Linearise.** RGB is converted to the working space through OCIO; alpha never is.
@@ -48,6 +50,7 @@ from vfxkey.io.colour import (
     unit_float,
 )
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token, scan_frames
+from vfxkey.io.window import Window
 
 STILL_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".mxf", ".webm")
@@ -64,7 +67,8 @@ class Frame:
 
     ``rgb`` is ``(H, W, 3)`` float32 and ``alpha`` ``(H, W)`` float32 in 0..1 (None when
     the file has no alpha). ``premultiplied`` says whether ``rgb`` is already multiplied
-    by ``alpha``.
+    by ``alpha``. The arrays cover ``data_window``, in the coordinates of
+    ``display_window`` (the shot's format); both default to the arrays' own size at 0, 0.
     """
 
     number: int
@@ -72,6 +76,16 @@ class Frame:
     alpha: np.ndarray | None
     premultiplied: bool
     source: str
+    data_window: Window | None = None
+    display_window: Window | None = None
+
+    def __post_init__(self) -> None:
+        if self.data_window is None:
+            self.data_window = Window.of(self.rgb)
+        if self.display_window is None:
+            self.display_window = Window.of(self.rgb)
+        if self.rgb.shape[:2] != self.data_window.shape:
+            raise ValueError(f"rgb of shape {self.rgb.shape[:2]} does not cover data window {self.data_window}")
 
     def premultiplied_rgba(self) -> np.ndarray:
         """``(H, W, 4)`` float32, colour premultiplied; alpha 1 where the file has none."""
@@ -106,7 +120,10 @@ def unpremultiply(rgba: np.ndarray) -> np.ndarray:
 @dataclass
 class SourceInfo:
     """What :func:`open_source` found. ``frames`` will be read (missing ones filled when
-    ``missing`` is ``hold`` or ``black``); ``missing`` lists asked frames absent on disk."""
+    ``missing`` is ``hold`` or ``black``); ``missing`` lists asked frames absent on disk.
+    ``width`` and ``height`` are the display window's (the format); ``data_window`` is the
+    smallest window holding every frame's data window, and ``data_window_varies`` says
+    whether the frames' data windows differ."""
 
     path: str
     kind: str  # "still" | "sequence" | "stills" | "movie"
@@ -118,6 +135,9 @@ class SourceInfo:
     bit_depth: str  # "uint8" | "uint16" | "half" | "float" | "uint10" | "uint12" ...
     colorspace: str  # the input colour space used to linearise
     fps: Fraction | None
+    display_window: Window
+    data_window: Window
+    data_window_varies: bool = False
 
 
 class Source:
@@ -163,9 +183,10 @@ class Source:
         raise NotImplementedError
 
     def _black(self, frame: int) -> Frame:
-        shape = (self.info.height, self.info.width)
-        alpha = np.zeros(shape, np.float32) if self.info.channels in (2, 4) else None
-        return Frame(frame, np.zeros(shape + (3,), np.float32), alpha, True, self.info.path)
+        window = self.info.display_window
+        alpha = np.zeros(window.shape, np.float32) if self.info.channels in (2, 4) else None
+        return Frame(frame, np.zeros(window.shape + (3,), np.float32), alpha, True, self.info.path,
+                     window, window)
 
     def _check_finite(self, frame: int, source: str, pixels: np.ndarray) -> None:
         """Step 3: count NaN/Inf values in the decoded ``pixels``; zero them (warning) or raise."""
@@ -179,7 +200,8 @@ class Source:
         pixels[~finite] = 0.0
 
     def _finish(
-        self, frame: int, source: str, rgb: np.ndarray, alpha: np.ndarray | None, premultiplied: bool
+        self, frame: int, source: str, rgb: np.ndarray, alpha: np.ndarray | None, premultiplied: bool,
+        data_window: Window | None = None, display_window: Window | None = None,
     ) -> Frame:
         """Step 5: convert RGB to the working space (alpha is never converted).
 
@@ -188,7 +210,7 @@ class Source:
             rgb = convert(rgb, self.info.colorspace, self.working_space)
         rgb = np.ascontiguousarray(rgb, dtype=np.float32)
         alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32)
-        return Frame(frame, rgb, alpha, premultiplied, source)
+        return Frame(frame, rgb, alpha, premultiplied, source, data_window, display_window)
 
 
 def _held_frame(available: list[int], frame: int) -> int:
@@ -240,6 +262,13 @@ def _bit_depth(spec: oiio.ImageSpec) -> str:
     return base
 
 
+def _windows(spec: oiio.ImageSpec) -> tuple[Window, Window]:
+    """``(data window, display window)`` of an image (OIIO's ``x, y, width, height`` and ``full_*``)."""
+    data = Window(spec.x, spec.y, spec.width, spec.height)
+    display = Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height)
+    return data, display
+
+
 def _image_colorspace(spec: oiio.ImageSpec, working_space: str) -> str:
     """Step 2 for an image: the recorded space if known, else by the data type."""
     for attribute in ("oiio:ColorSpace", "vfxkey:colorspace"):
@@ -263,34 +292,42 @@ class ImageSource(Source):
         spec = image.spec()
         image.close()
         colorspace = input_colorspace or _image_colorspace(spec, self.working_space)
+        data_window, display_window = _windows(spec)
         self.info = SourceInfo(
             path=path, kind=kind, frames=list(asked), missing=missing,
-            width=spec.width, height=spec.height, channels=spec.nchannels,
+            width=display_window.width, height=display_window.height, channels=spec.nchannels,
             bit_depth=_bit_depth(spec), colorspace=colorspace, fps=_image_fps(spec),
+            display_window=display_window, data_window=data_window,
         )
         if kind == "sequence":
-            # Read every header now (cheap), so a broken or odd-sized frame stops the run
-            # before anything is written rather than halfway through.
+            # Read every header now (cheap), so a broken frame or one of another format stops
+            # the run before anything is written rather than halfway through.
             for number in asked:
                 if number in files and number != first:
                     image = _open_image(files[number], number)
-                    self._check_resolution(files[number], number, image.spec())
+                    frame_data_window = self._check_display_window(files[number], number, image.spec())
                     image.close()
+                    if frame_data_window != self.info.data_window:
+                        self.info.data_window = self.info.data_window.union(frame_data_window)
+                        self.info.data_window_varies = True
 
-    def _check_resolution(self, path: str, frame: int, spec: oiio.ImageSpec) -> None:
-        """Step 3: every frame of a sequence has the first frame's resolution."""
-        if self.info.kind == "sequence" and (spec.width, spec.height) != (self.info.width, self.info.height):
+    def _check_display_window(self, path: str, frame: int, spec: oiio.ImageSpec) -> Window:
+        """Step 3: every frame of a sequence has the first frame's display window (the format).
+        Returns the frame's data window."""
+        data_window, display_window = _windows(spec)
+        if self.info.kind == "sequence" and display_window != self.info.display_window:
             raise VfxkeyError(
-                f"{where(path, frame)}: resolution {spec.width}x{spec.height} differs from the "
-                f"sequence's {self.info.width}x{self.info.height}"
+                f"{where(path, frame)}: display window {display_window} differs from the "
+                f"sequence's {self.info.display_window}"
             )
+        return data_window
 
     def _decode(self, frame: int) -> Frame:
         path = self._files[frame]
         image = _open_image(path, frame)
         try:
             spec = image.spec()
-            self._check_resolution(path, frame, spec)
+            data_window = self._check_display_window(path, frame, spec)
             # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
             data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"
             pixels = image.read_image(0, 0, 0, spec.nchannels, data_type)
@@ -309,7 +346,7 @@ class ImageSource(Source):
         alpha = unit_float(pixels[..., alpha_index]) if alpha_index >= 0 else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
-        return self._finish(frame, path, rgb, alpha, premultiplied)
+        return self._finish(frame, path, rgb, alpha, premultiplied, data_window, _windows(spec)[1])
 
 
 def _image_fps(spec: oiio.ImageSpec) -> Fraction | None:
@@ -361,12 +398,14 @@ class MovieSource(Source):
         missing = _check_missing(path, asked, self._available, self.missing_policy)
         context = stream.codec_context
         pix_fmt = context.format
+        window = Window(0, 0, context.width, context.height)
         self.info = SourceInfo(
             path=path, kind="movie", frames=asked, missing=missing,
             width=context.width, height=context.height,
             channels=4 if pix_fmt and any(c.is_alpha for c in pix_fmt.components) else 3,
             bit_depth=f"uint{pix_fmt.components[0].bits}" if pix_fmt else "unknown",
             colorspace=input_colorspace or VIDEO_SPACE, fps=self.fps,
+            display_window=window, data_window=window,
         )
         self._decoder: Iterator[av.VideoFrame] | None = None
         self._next = first
@@ -408,13 +447,14 @@ class MovieSource(Source):
     def _to_frame(self, frame: int, av_frame: av.VideoFrame) -> Frame:
         # Y'CbCr -> R'G'B' with the tagged matrix (BT.709 unless tagged BT.601) and range.
         matrix = Colorspace.ITU601 if av_frame.colorspace in (5, 6) else Colorspace.ITU709
-        full_range = av_frame.color_range == 2  # AVCOL_RANGE_JPEG
-        gbra = av_frame.reformat(
-            format="gbrapf32le",
+        # Full range when tagged AVCOL_RANGE_JPEG or in a yuvj* (JPEG-style) pixel format.
+        full_range = av_frame.color_range == 2 or av_frame.format.name.startswith("yuvj")
+        # PyAV 18 returns a gbrpf32le frame's G, B, R planes as an array in R, G, B order.
+        rgb = av_frame.reformat(
+            format="gbrpf32le",
             src_colorspace=matrix,
             src_color_range=ColorRange.JPEG if full_range else ColorRange.MPEG,
         ).to_ndarray()
-        rgb = gbra[..., [2, 0, 1]]
         alpha = _alpha_plane(av_frame) if self.info.channels == 4 else None
         return self._finish(frame, self.path, rgb, alpha, False)
 

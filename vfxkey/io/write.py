@@ -7,9 +7,13 @@ created.
 
 Conventions of the files written here:
 
-- **EXR**: half-float ``R,G,B,A``, colour premultiplied by alpha (OpenEXR's convention),
-  scene-linear in the working space, named in ``oiio:ColorSpace``; ``vfxkey:*`` metadata
-  records the software version, source, frame and the settings that produced it.
+- **EXR**: half-float (or float) ``R,G,B,A``, colour premultiplied by alpha (OpenEXR's
+  convention), scene-linear in the working space, named in ``oiio:ColorSpace``; ``vfxkey:*``
+  metadata records the software version, source, frame and the settings that produced it.
+  The display window and data window are the ones given (the input's, see
+  :mod:`vfxkey.io.window`). No file holds NaN or Inf: NaN is written as 0 and values
+  beyond the data type's range (half: +-65504) are clamped to it, with a warning that
+  counts them.
 - **ProRes 4444 .mov**: *straight* (un-premultiplied) colour encoded as ``Camera Rec.709``
   (BT.709 primaries, transfer and matrix, video range) and a 16-bit alpha channel; ProRes
   has no premultiplied flag, so the convention is written into the movie's metadata
@@ -22,9 +26,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,21 +43,21 @@ from vfxkey.io.background import Worker
 from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert, display_8bit
 from vfxkey.io.read import MOVIE_EXTENSIONS, unpremultiply
 from vfxkey.io.sequence import frame_path, has_frame_token
+from vfxkey.io.window import Window, reframe
 
 logger = logging.getLogger(__name__)
 
 # OpenEXR compressions we accept by name (OIIO silently falls back to zip for unknown
 # names, so they are checked here). zip/zips/piz/rle/none are lossless; dwaa/dwab are lossy.
 EXR_COMPRESSIONS = ("zip", "zips", "piz", "rle", "none", "dwaa", "dwab")
+# EXR channel data types and the largest finite value each holds.
+EXR_DATA_TYPES = {"half": 65504.0, "float": float(np.finfo(np.float32).max)}
 
 MOVIE_ALPHA_CONVENTION = "straight"
 _MOVIE_COMMENT = (
     "vfxkey ProRes 4444: straight (un-premultiplied) colour, Camera Rec.709 (BT.709) encoded, "
     "16-bit alpha"
 )
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 Metadata = Mapping[str, "str | int | float"]
 
@@ -73,18 +77,57 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=folder)
+        tmp = _create_temporary(folder, f".{path.stem}.", f".tmp{path.suffix}")
     except OSError as exc:
         raise VfxkeyError(f"{path}: cannot write to folder {folder}: {exc.strerror or exc}") from None
-    os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def _create_temporary(folder: Path, prefix: str, suffix: str) -> str:
+    """Create a new empty file with a random name in ``folder`` and return its path.
+
+    It is created with mode 0666 so that the process's umask gives it the usual
+    permissions, as any new file gets (the umask is never read or changed: that would
+    race with other threads of a host application)."""
+    for _ in range(100):
+        tmp = str(folder / f"{prefix}{secrets.token_hex(4)}{suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
+def check_data_type(data_type: str) -> str:
+    """Return ``data_type`` if it is an EXR data type vfxkey writes (half, float), else raise :class:`VfxkeyError`."""
+    if data_type not in EXR_DATA_TYPES:
+        raise VfxkeyError(f"unknown EXR data type {data_type!r}; choose one of {', '.join(EXR_DATA_TYPES)}")
+    return data_type
+
+
+def finite_pixels(pixels: np.ndarray, limit: float, name: str, warn: Callable[[str], None] | None = None
+                  ) -> np.ndarray:
+    """``pixels`` as float32 with NaN set to 0 and values beyond +-``limit`` (Inf included)
+    clamped to it, so that the file written holds no NaN or Inf. A warning naming ``name``
+    counts the values changed. The caller's array is never modified."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    nan = np.isnan(pixels)
+    beyond = np.abs(pixels) > limit  # NaN compares False
+    nan_count, beyond_count = int(np.count_nonzero(nan)), int(np.count_nonzero(beyond))
+    if not nan_count and not beyond_count:
+        return pixels
+    changes = [f"{nan_count} NaN pixel values set to 0"] if nan_count else []
+    if beyond_count:
+        changes.append(f"{beyond_count} pixel values beyond +-{limit:.6g} (Inf included) clamped to it")
+    (warn or logger.warning)(f"{name}: {', '.join(changes)}")
+    return np.clip(np.where(nan, np.float32(0.0), pixels), -limit, limit).astype(np.float32)
 
 
 def check_compression(compression: str) -> str:
@@ -96,13 +139,15 @@ def check_compression(compression: str) -> str:
     return compression
 
 
-def _alpha_bbox(alpha: np.ndarray) -> tuple[int, int, int, int]:
-    """``(x, y, width, height)`` of the pixels with alpha != 0 (a 1x1 box when there are none)."""
+def _alpha_bbox(alpha: np.ndarray, window: Window) -> Window:
+    """The part of ``window`` (which ``alpha`` covers) where alpha != 0; its top-left pixel
+    when there is none (a data window cannot be empty)."""
     rows = np.flatnonzero(alpha.any(axis=1))
     cols = np.flatnonzero(alpha.any(axis=0))
     if rows.size == 0:
-        return 0, 0, 1, 1
-    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+        return Window(window.x, window.y, 1, 1)
+    return Window(window.x + int(cols[0]), window.y + int(rows[0]),
+                  int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
 
 
 def write_exr(
@@ -115,28 +160,41 @@ def write_exr(
     crop_to_alpha: bool = False,
     fps: Fraction | None = None,
     frame: int | None = None,
+    data_window: Window | None = None,
+    display_window: Window | None = None,
+    data_type: str = "half",
+    warn: Callable[[str], None] | None = None,
 ) -> None:
-    """Write a half-float RGBA EXR atomically.
+    """Write an RGBA EXR atomically.
 
     Args:
         path: destination ``.exr``.
-        rgba: ``(H, W, 4)`` float, colour premultiplied by alpha, scene-linear in ``colorspace``.
+        rgba: ``(H, W, 4)`` float, colour premultiplied by alpha, scene-linear in ``colorspace``,
+            covering ``data_window``.
         colorspace: the colour space of ``rgba`` (usually the working space), stored as
             ``oiio:ColorSpace`` (OpenEXR ``colorInteropID``) and ``vfxkey:colorspace``.
         metadata: settings to record; each key is stored as ``vfxkey:<key>`` (keys that
             already hold a ``:`` are stored as given).
         compression: one of :data:`EXR_COMPRESSIONS` (default ``zip``, lossless).
-        crop_to_alpha: store only the bounding box of alpha != 0 as the data window; the
-            display window stays the full frame.
+        crop_to_alpha: store only the bounding box of alpha != 0 within the data window.
         fps: stored as ``FramesPerSecond`` (a rational).
         frame: the shot frame number, stored as ``vfxkey:frame``.
+        data_window: where ``rgba`` sits in the display window's coordinates (default ``0, 0``).
+        display_window: the format (default: ``rgba``'s size at ``0, 0``).
+        data_type: ``"half"`` (default) or ``"float"``. NaN is written as 0 and values beyond
+            the type's range (half: +-65504) are clamped to it, with a warning counting them.
+        warn: called with that one-line warning (default: ``logging`` warning).
     """
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise ValueError(f"write_exr takes (H, W, 4) RGBA, got shape {rgba.shape}")
-    height, width = rgba.shape[:2]
+    data_window = data_window or Window.of(rgba)
+    display_window = display_window or Window.of(rgba)
+    if rgba.shape[:2] != data_window.shape:
+        raise ValueError(f"write_exr: rgba of shape {rgba.shape[:2]} does not cover data window {data_window}")
+    limit = EXR_DATA_TYPES[check_data_type(data_type)]
 
-    spec = oiio.ImageSpec(width, height, 4, "half")
+    spec = oiio.ImageSpec(data_window.width, data_window.height, 4, data_type)
     spec.channelnames = ("R", "G", "B", "A")
     spec.alpha_channel = 3
     spec["compression"] = check_compression(compression)
@@ -153,11 +211,13 @@ def write_exr(
         spec[key if ":" in key else f"vfxkey:{key}"] = value if isinstance(value, (int, float)) else str(value)
 
     if crop_to_alpha:
-        # Data window = alpha's bounding box; the display window (full_*) stays the frame.
-        x, y, w, h = _alpha_bbox(rgba[..., 3])
-        spec.x, spec.y, spec.width, spec.height = x, y, w, h
-        spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, width, height
-        rgba = rgba[y : y + h, x : x + w]
+        box = _alpha_bbox(rgba[..., 3], data_window)
+        rgba, data_window = reframe(rgba, data_window, box), box
+    # Data window = the pixels held (x, y, width, height); display window (full_*) = the format.
+    spec.x, spec.y, spec.width, spec.height = data_window.x, data_window.y, data_window.width, data_window.height
+    spec.full_x, spec.full_y = display_window.x, display_window.y
+    spec.full_width, spec.full_height = display_window.width, display_window.height
+    rgba = finite_pixels(rgba, limit, where(path, frame), warn)
 
     with atomic_output(path) as tmp:
         out = oiio.ImageOutput.create(tmp)
@@ -192,10 +252,12 @@ class ProResWriter:
         *,
         working_space: str = WORKING_SPACE,
         metadata: Metadata | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.path = str(path)
         self.width, self.height = int(width), int(height)
         self.working_space = check_colorspace(working_space)
+        self.warn = warn
         if self.width % 16:
             logger.warning(
                 "%s: width %d is not a multiple of 16; FFmpeg's ProRes encoder may corrupt a block "
@@ -228,21 +290,24 @@ class ProResWriter:
 
         Args:
             rgba_premultiplied: ``(H, W, 4)`` float, premultiplied, scene-linear in the
-                working space. Stored straight and Rec.709 encoded, clipped to 0..1.
-            frame: the shot frame number, for error messages only.
+                working space. Stored straight and Rec.709 encoded, clipped to 0..1; NaN is
+                stored as 0 (with a warning that counts them).
+            frame: the shot frame number, for error and warning messages only.
         """
         if rgba_premultiplied.shape != (self.height, self.width, 4):
             raise VfxkeyError(
                 f"{where(self.path, frame)}: frame is {rgba_premultiplied.shape[1]}x"
                 f"{rgba_premultiplied.shape[0]} but the movie is {self.width}x{self.height}"
             )
-        straight = unpremultiply(np.array(rgba_premultiplied, dtype=np.float32))
+        finite = finite_pixels(rgba_premultiplied, EXR_DATA_TYPES["float"], where(self.path, frame), self.warn)
+        straight = unpremultiply(np.array(finite, dtype=np.float32))
         alpha = straight[..., 3]
         encoded = np.clip(convert(straight[..., :3], self.working_space, VIDEO_SPACE), 0.0, 1.0)
-        # gbrapf32le planes are G, B, R, A. Convert to Y'CbCr ourselves with the BT.709
-        # matrix and video range (letting the encoder convert would use BT.601).
-        gbra = np.stack([encoded[..., 1], encoded[..., 2], encoded[..., 0], np.clip(alpha, 0.0, 1.0)], axis=-1)
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(gbra, dtype=np.float32), format="gbrapf32le")
+        # Convert to Y'CbCr ourselves with the BT.709 matrix and video range (letting the
+        # encoder convert would use BT.601). PyAV 18 takes a gbrapf32le array in R, G, B, A
+        # order and stores it as its G, B, R, A planes itself.
+        rgba = np.dstack([encoded, np.clip(alpha, 0.0, 1.0)])
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba, dtype=np.float32), format="gbrapf32le")
         video_frame = video_frame.reformat(
             format="yuva444p10le",
             src_colorspace=Colorspace.ITU709,
@@ -318,7 +383,10 @@ class FrameWriter:
     - ``folder/`` (trailing slash, or an existing folder): one EXR per input still,
       named after the still (``source_name``'s stem + ``.exr``).
 
-    EXRs are premultiplied half float in the working space; see the module docstring.
+    EXRs are premultiplied half (or float) in the working space and keep the windows each
+    frame is written with; a movie shows the display window (the format): data outside it
+    is dropped, and display-window pixels outside the data window are transparent black.
+    See the module docstring.
     Frames are encoded on a background thread (:class:`~vfxkey.io.background.Worker`)
     while the caller works on the next one; an encoding error is raised by a later
     :meth:`write` or on leaving the ``with`` block. Use as a context manager.
@@ -333,13 +401,17 @@ class FrameWriter:
         fps: Fraction | None = None,
         compression: str = "zip",
         crop_to_alpha: bool = False,
+        data_type: str = "half",
         metadata: Metadata | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.output = str(output)
         self.working_space = check_colorspace(working_space)
         self.fps = None if fps is None else Fraction(fps)
         self.compression = check_compression(compression)
         self.crop_to_alpha = crop_to_alpha
+        self.data_type = check_data_type(data_type)
+        self.warn = warn
         self.metadata = dict(metadata or {})
         self._movie: ProResWriter | None = None
         self._written: set[str] = set()
@@ -368,20 +440,27 @@ class FrameWriter:
         *,
         source_name: str | None = None,
         metadata: Metadata | None = None,
+        data_window: Window | None = None,
+        display_window: Window | None = None,
     ) -> str:
         """Queue one frame for writing and return the file it goes to.
 
         Args:
             frame: the shot frame number (fills the token; recorded in EXR metadata).
             rgba_premultiplied: ``(H, W, 4)`` float, premultiplied, scene-linear in the
-                working space. It is encoded later: do not modify it after this call.
+                working space, covering ``data_window``. It is encoded later: do not modify
+                it after this call.
             source_name: the input file this frame came from (recorded as
                 ``vfxkey:source``; names the file in folder mode).
             metadata: per-frame settings, added to the run's ``metadata``.
+            data_window, display_window: the frame's windows (usually the input frame's,
+                :class:`~vfxkey.io.read.Frame`); default the array's size at ``0, 0``.
         """
         if self._worker is None:
             self._worker = Worker("write")
         if self.kind == "movie":
+            if data_window is not None and display_window is not None:
+                rgba_premultiplied = reframe(rgba_premultiplied, data_window, display_window)
             self._worker.submit(self._write_movie_frame, frame, rgba_premultiplied)
             return self.output
 
@@ -392,6 +471,7 @@ class FrameWriter:
         self._worker.submit(
             write_exr, path, rgba_premultiplied, colorspace=self.working_space, metadata=settings,
             compression=self.compression, crop_to_alpha=self.crop_to_alpha, fps=self.fps, frame=frame,
+            data_window=data_window, display_window=display_window, data_type=self.data_type, warn=self.warn,
         )
         return path
 
@@ -401,7 +481,7 @@ class FrameWriter:
             height, width = rgba_premultiplied.shape[:2]
             self._movie = ProResWriter(
                 self.output, width, height, self.fps or Fraction(24),
-                working_space=self.working_space, metadata=self.metadata,
+                working_space=self.working_space, metadata=self.metadata, warn=self.warn,
             )
         self._movie.write(rgba_premultiplied, frame=frame)
 
