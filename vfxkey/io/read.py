@@ -305,29 +305,28 @@ class ImageSource(Source):
             for number in asked:
                 if number in files and number != first:
                     image = _open_image(files[number], number)
-                    frame_data_window = self._check_display_window(files[number], number, image.spec())
+                    frame_data_window, frame_display_window = _windows(image.spec())
                     image.close()
+                    self._check_display_window(files[number], number, frame_display_window)
                     if frame_data_window != self.info.data_window:
                         self.info.data_window = self.info.data_window.union(frame_data_window)
                         self.info.data_window_varies = True
 
-    def _check_display_window(self, path: str, frame: int, spec: oiio.ImageSpec) -> Window:
-        """Step 3: every frame of a sequence has the first frame's display window (the format).
-        Returns the frame's data window."""
-        data_window, display_window = _windows(spec)
+    def _check_display_window(self, path: str, frame: int, display_window: Window) -> None:
+        """Step 3: every frame of a sequence has the first frame's display window (the format)."""
         if self.info.kind == "sequence" and display_window != self.info.display_window:
             raise VfxkeyError(
                 f"{where(path, frame)}: display window {display_window} differs from the "
                 f"sequence's {self.info.display_window}"
             )
-        return data_window
 
     def _decode(self, frame: int) -> Frame:
         path = self._files[frame]
         image = _open_image(path, frame)
         try:
             spec = image.spec()
-            data_window = self._check_display_window(path, frame, spec)
+            data_window, display_window = _windows(spec)
+            self._check_display_window(path, frame, display_window)
             # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
             data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"
             pixels = image.read_image(0, 0, 0, spec.nchannels, data_type)
@@ -346,7 +345,7 @@ class ImageSource(Source):
         alpha = unit_float(pixels[..., alpha_index]) if alpha_index >= 0 else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
-        return self._finish(frame, path, rgb, alpha, premultiplied, data_window, _windows(spec)[1])
+        return self._finish(frame, path, rgb, alpha, premultiplied, data_window, display_window)
 
 
 def _image_fps(spec: oiio.ImageSpec) -> Fraction | None:
