@@ -118,11 +118,11 @@ def finite_pixels(pixels: np.ndarray, limit: float, name: str, warn: Callable[[s
     clamped to it, so that the file written holds no NaN or Inf. A warning naming ``name``
     counts the values changed. The caller's array is never modified."""
     pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.size == 0 or (pixels.max() <= limit and pixels.min() >= -limit):  # NaN fails both
+        return pixels
     nan = np.isnan(pixels)
     beyond = np.abs(pixels) > limit  # NaN compares False
     nan_count, beyond_count = int(np.count_nonzero(nan)), int(np.count_nonzero(beyond))
-    if not nan_count and not beyond_count:
-        return pixels
     changes = [f"{nan_count} NaN pixel values set to 0"] if nan_count else []
     if beyond_count:
         changes.append(f"{beyond_count} pixel values beyond +-{limit:.6g} (Inf included) clamped to it")
