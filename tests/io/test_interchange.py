@@ -364,29 +364,33 @@ def test_a_sequence_whose_display_window_changes_is_refused(tmp_path):
     assert not list(tmp_path.glob("o.*"))
 
 
-def green_screen_with_overscan(path) -> tuple[Window, Window]:
-    """A green screen EXR (linear) with a grey square subject that reaches into the overscan."""
-    display, data = Window(0, 0, 128, 72), Window(-32, -16, 192, 104)
+def green_screen(path, data: Window, display: Window) -> None:
+    """A green screen EXR (linear) with a grey square subject at display x -24..23, y -8..23
+    (half of it in the overscan when the data window reaches there)."""
     rgba = np.zeros(data.shape + (4,), np.float32)
     rgba[..., :3] = (0.02, 0.45, 0.03)
     rgba[..., 3] = 1.0
-    rgba[8:40, 8:56, :3] = 0.35  # display x -24..23, y -8..23: half of it in the overscan
+    rgba[max(0, -8 - data.y) : 24 - data.y, max(0, -24 - data.x) : 24 - data.x, :3] = 0.35
     write_windowed_exr(path, rgba, data, display)
-    return data, display
 
 
 @pytest.mark.skipif(OIIOTOOL is None, reason="oiiotool not found")
 def test_a_key_of_an_exr_with_overscan_keeps_the_overscan(tmp_path):
-    data, display = green_screen_with_overscan(tmp_path / "gs.1001.exr")
+    display, data, crop = Window(0, 0, 128, 72), Window(-32, -16, 192, 104), Window(10, 5, 100, 60)
+    green_screen(tmp_path / "gs.1001.exr", data, display)
+    green_screen(tmp_path / "gs.1002.exr", crop, display)  # frames may differ in data window
     result = CliRunner().invoke(main, ["key", str(tmp_path / "gs.####.exr"), "-o", str(tmp_path / "key.####.exr"),
                                        "--preview", str(tmp_path / "comp.####.png")])
     assert result.exit_code == 0, result.output
     assert oiiotool_windows(tmp_path / "key.1001.exr")[:2] == (data, display)
+    assert oiiotool_windows(tmp_path / "key.1002.exr")[:2] == (crop, display)
     image = oiio.ImageInput.open(str(tmp_path / "key.1001.exr"))
     alpha = image.read_image(0, 0, 0, 4, "float")[..., 3]
     image.close()
     assert alpha[12:36, 12:52].min() > 0.95  # the subject, overscan part included
     assert alpha[60:, 100:].max() < 0.05 and alpha[:4, 100:].max() < 0.05  # screen, in and outside the display
+    cropped = oiio.ImageBuf(str(tmp_path / "key.1002.exr")).get_pixels(oiio.FLOAT)[..., 3]
+    assert cropped[2:16, 2:12].min() > 0.95 and cropped[30:, 30:].max() < 0.05
     assert oiio.ImageInput.open(str(tmp_path / "comp.1001.png")).spec().width == display.width
 
 
