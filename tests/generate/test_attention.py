@@ -11,6 +11,7 @@ from vfxkey.generate.attention import (
     _CaptureProcessor,
     binarise,
     capture_attention,
+    map_size,
     subject_token_indices,
 )
 
@@ -78,3 +79,40 @@ def test_binarise_thresholds_at_the_mean_of_the_mixture_means_and_cleans_orphans
     ramp = np.concatenate([np.full(500, 0.1), np.full(500, 0.9), [0.45, 0.55]]).astype(np.float32)
     split = binarise(ramp.reshape(1, -1), (1, ramp.size), min_area=0)
     assert split[0, -2] == 0 and split[0, -1] == 1
+
+
+def test_map_sizes_follow_the_unets_rounded_up_downsampling():
+    # A 1280x720 frame: latent 160x90 -> 80x45 -> 40x23 -> 20x12 (each stride-2 conv rounds up).
+    assert [map_size((90, 160), h * w) for h, w in ((90, 160), (45, 80), (23, 40), (12, 20))] == [
+        (90, 160), (45, 80), (23, 40), (12, 20)]
+    assert map_size((135, 240), 60 * 34) == (34, 60)   # 1920x1080, third level
+    with pytest.raises(RuntimeError, match="1000 tokens"):
+        map_size((90, 160), 1000)
+
+
+def test_an_odd_sized_map_is_rebuilt_row_by_row_and_resized_to_the_latent():
+    capture = AttentionCapture(token_indices=[1], latent_size=(90, 160), start_step=0, step=0)
+    columns = torch.arange(40, dtype=torch.float32).repeat(23, 1)    # (23, 40): value = column
+    capture.record(columns.reshape(1, -1))
+    expected = torch.nn.functional.interpolate(columns[None, None], size=(90, 160), mode="bilinear",
+                                               align_corners=False)[0]
+    torch.testing.assert_close(capture.total, expected)
+    torch.testing.assert_close(capture.total[0], capture.total[0, :1].expand(90, 160))   # constant down each column
+
+
+@pytest.mark.parametrize("build", ["build_deep_pipeline", "build_deep_sdxl_pipeline"])
+def test_every_cross_attention_layer_is_captured_at_odd_production_latents(build):
+    import tiny_models
+
+    pipe = getattr(tiny_models, build)()
+    unet = pipe.unet
+    cross_layers = sum(name.endswith("attn2.processor") for name in unet.attn_processors)
+    context = torch.randn(1, 77, unet.config.cross_attention_dim)
+    extra = {}
+    if unet.config.addition_embed_type == "text_time":
+        extra = {"added_cond_kwargs": {"text_embeds": torch.randn(1, 32), "time_ids": torch.zeros(1, 6)}}
+    for latent in ((90, 160), (135, 240)):   # 1280x720 and 1920x1080
+        with capture_attention(unet, [1, 2], latent, num_steps=1, last_steps=1, guided=False) as capture, \
+                torch.no_grad():
+            unet(torch.randn(1, 4, *latent), 500, context, **extra)
+        assert capture.count == cross_layers and capture.total.shape == (1, *latent)

@@ -14,6 +14,14 @@ cross-attention UNet, CLIP text encoder, ``AutoencoderKL``) at toy sizes:
   written here (every byte as a token, with and without the end-of-word mark).
 - ``DDIMScheduler`` with SD1.5's beta schedule.
 
+``build_deep_pipeline`` / ``build_deep_sdxl_pipeline`` have the **real depth** at toy widths:
+four UNet levels (three downsamplers, as in SD1.5 and SDXL) and a four-level VAE (8x, as in
+the real one), so production sizes give the latent sizes real models see, odd ones
+included (1280x720: latent 160x90 -> 80x45 -> 40x23 -> 20x12). To make a 1920x1080 frame
+take seconds on a CPU they are 8-16 channels wide, one layer per block, no VAE mid-block
+attention, and the full-latent-resolution UNet level has cross-attention only (no
+self-attention over 32,400 tokens); the deeper levels keep self- and cross-attention.
+
 ``save_diffusers_folder`` writes ``pipe.save_pretrained`` output; ``save_single_file``
 writes one ``.safetensors`` in the original (LDM) key layout that
 ``StableDiffusionPipeline.from_single_file(path, config=<diffusers folder>)`` reads back.
@@ -38,6 +46,7 @@ SEED = 0
 IMAGE_SIZE = 64  # pixels; the latent is IMAGE_SIZE // 2
 BLOCKS = (32, 64)
 LAYERS_PER_BLOCK = 2
+DEEP_BLOCKS = (8, 8, 16, 16)  # four levels, as SD1.5 / SDXL (320, 640, 1280, 1280) and their VAE (128, 256, 512, 512)
 
 
 def _byte_vocab() -> tuple[dict[str, int], list[str]]:
@@ -177,6 +186,67 @@ def build_sdxl_pipeline(seed: int = SEED) -> StableDiffusionXLPipeline:
     pipe = StableDiffusionXLPipeline(
         vae=vae.eval(), text_encoder=text_encoder.eval(), text_encoder_2=text_encoder_2.eval(),
         tokenizer=build_tokenizer(), tokenizer_2=build_tokenizer(), unet=unet.eval(), scheduler=build_scheduler(),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _deep_vae() -> AutoencoderKL:
+    """A four-level (8x) SD-layout VAE, 8-16 channels wide, without mid-block attention."""
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=DEEP_BLOCKS, layers_per_block=1, norm_num_groups=8,
+        mid_block_add_attention=False, sample_size=IMAGE_SIZE, scaling_factor=0.18215,
+    )
+
+
+def build_deep_pipeline(seed: int = SEED) -> StableDiffusionPipeline:
+    """SD1.5 layout at the real depth: cross-attention in the first three UNet levels, 8x VAE (CPU, float32)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=IMAGE_SIZE // 8, in_channels=4, out_channels=4,
+            block_out_channels=DEEP_BLOCKS, layers_per_block=1, norm_num_groups=8,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            cross_attention_dim=32, attention_head_dim=8,
+            only_cross_attention=(True, False, False, False),  # no self-attention at full latent size
+        )
+        vae = _deep_vae()
+        text_encoder = build_text_encoder(32)
+    pipe = StableDiffusionPipeline(
+        vae=vae.eval(), text_encoder=text_encoder.eval(), tokenizer=build_tokenizer(), unet=unet.eval(),
+        scheduler=build_scheduler(), safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def build_deep_sdxl_pipeline(seed: int = SEED) -> StableDiffusionXLPipeline:
+    """SDXL layout at the real depth: attention in the second and third UNet levels only, 8x VAE (CPU, float32).
+
+    (SDXL itself has three UNet levels; the fourth here adds one more odd size, 1920x1080 ->
+    latent 240x135 -> 120x68 -> 60x34 -> 30x17.)
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=IMAGE_SIZE // 8, in_channels=4, out_channels=4,
+            block_out_channels=DEEP_BLOCKS, layers_per_block=1, norm_num_groups=8,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=64, attention_head_dim=8, use_linear_projection=True,
+            addition_embed_type="text_time", addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=6 * 8 + 32,
+        )
+        vae = _deep_vae()
+        text_encoder = CLIPTextModel(_text_config(32))
+        text_encoder_2 = CLIPTextModelWithProjection(_text_config(32, projection_dim=32))
+    pipe = StableDiffusionXLPipeline(
+        vae=vae.eval(), text_encoder=text_encoder.eval(), text_encoder_2=text_encoder_2.eval(),
+        tokenizer=build_tokenizer(), tokenizer_2=build_tokenizer(), unet=unet.eval(), scheduler=build_scheduler(),
+        add_watermarker=False,
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe

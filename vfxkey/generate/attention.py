@@ -7,8 +7,10 @@ layer are captured, averaged over heads, layers and steps, and binarised:
    ``softmax(Q K^T / sqrt(d))`` for the conditional half of the batch, keeps the columns
    of the subject tokens (summed), and hands the call on to the original processor, so
    the UNet's output is unchanged. Earlier steps are not captured (no extra work).
-2. **Aggregate**: each map (latent resolution / 2^k) is resized bilinearly to latent
-   resolution and averaged; the mean map is scaled to 0..1.
+2. **Aggregate**: each map is rebuilt at its level's size (:func:`map_size`: the latent
+   size halved and *rounded up* once per UNet downsampler, found from the map's token
+   count, so 1280x720 frames with their 160x90 -> 80x45 -> 40x23 -> 20x12 levels work),
+   resized bilinearly to latent resolution and averaged; the mean map is scaled to 0..1.
 3. **Binarise**: a two-component Gaussian mixture over the map's values; the threshold is
    the mean of the two component means. Fitted on one thread, so it is bitwise repeatable.
 4. **Clean orphans**: foreground islands and background holes smaller than
@@ -47,6 +49,22 @@ def subject_token_indices(tokenizer, prompt: str, subject: str | None = None) ->
         if ids[start:start + len(wanted)] == wanted:
             return list(range(start, start + len(wanted)))
     raise VfxkeyError(f"--subject {subject!r} does not occur in the prompt {prompt!r}")
+
+
+def map_size(latent_size: tuple[int, int], tokens: int) -> tuple[int, int]:
+    """``(h, w)`` of a UNet level whose hidden states hold ``tokens`` pixels, for a ``latent_size`` latent.
+
+    Each downsampler of the SD1.5 and SDXL UNets (a 3x3 convolution, stride 2, padding 1)
+    turns ``n`` pixels into ``ceil(n / 2)``; the level is the one whose size has that many
+    pixels.
+    """
+    h, w = latent_size
+    while h * w > tokens:
+        h, w = (h + 1) // 2, (w + 1) // 2
+    if h * w != tokens:
+        raise RuntimeError(f"cross-attention over {tokens} tokens matches no UNet level of a "
+                           f"{latent_size[1]}x{latent_size[0]} latent")
+    return h, w
 
 
 class _CaptureProcessor:
@@ -90,10 +108,8 @@ class AttentionCapture:
 
     def record(self, maps: torch.Tensor) -> None:
         """Add ``(batch, pixels)`` maps from one layer, resized to latent resolution."""
-        h, w = self.latent_size
-        scale = int(round((h * w / maps.shape[-1]) ** 0.5))
-        grid = maps.float().reshape(maps.shape[0], 1, h // scale, w // scale)
-        grid = F.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        grid = maps.float().reshape(maps.shape[0], 1, *map_size(self.latent_size, maps.shape[-1]))
+        grid = F.interpolate(grid, size=self.latent_size, mode="bilinear", align_corners=False)[:, 0]
         self.total = grid if self.total is None else self.total + grid
         self.count += 1
 
