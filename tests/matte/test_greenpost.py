@@ -157,13 +157,39 @@ def test_despeckle_removes_islands_smaller_than_the_area_and_keeps_larger_ones()
     assert cleaned[72:78, 132:138].min() > 0.9
 
 
-def test_hint_clears_what_it_marks_as_screen():
+def disc_with_strand_and_soft_edge(size=128):
+    """A subject disc (radius 20) whose edge fades out to radius 30, and a 2 px strand at alpha 0.7.
+
+    Returns (image, alpha, hint): the hint is the coarse disc of radius 22 the attention gives,
+    so the outer soft edge (radius 22..30) and the whole strand lie outside it.
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    radius = np.hypot(yy - 64, xx - 48)
+    alpha = np.clip((30.0 - radius) / 10.0, 0.0, 1.0)
+    alpha[20:110, 100:102] = 0.7                                     # the strand, 30+ px from the hint
+    image = SUBJECT * alpha[..., None] + GREEN * (1.0 - alpha[..., None])
+    hint = (radius < 22).astype(np.float32)
+    return image.astype(np.float32), alpha, hint
+
+
+def test_the_hint_never_cuts_strands_or_soft_edges_the_colour_shows():
+    image, alpha, hint = disc_with_strand_and_soft_edge()
+    with_hint = Keyer().key(image, hint=hint).alpha
+    without = Keyer().key(image).alpha
+    strand = (slice(30, 100), slice(100, 102))
+    assert with_hint[strand].min() > 0.6
+    np.testing.assert_allclose(with_hint[strand], without[strand], atol=0.02)
+    soft = (alpha > 0.05) & (alpha < 0.95) & (hint == 0)          # the fade outside the hint
+    assert np.abs(with_hint[soft] - alpha[soft]).mean() < 0.08
+    assert with_hint[hint == 0][alpha[hint == 0] == 0].max() < 0.05   # bare screen stays clear
+
+
+def test_the_hint_makes_a_subject_coloured_like_the_screen_opaque_inside_it():
     image, alpha, _ = ramp_shot(GREEN)
-    image[20:30, 140:150] = SUBJECT  # an object the hint says is not wanted
-    hint = (alpha > 0).astype(np.float32)
-    result = Keyer().key(image, hint=hint)
-    assert result.alpha[20:30, 140:150].max() == 0.0
-    assert Keyer().key(image).alpha[22:28, 142:148].min() > 0.9
+    image[30:66, 10:40] = GREEN * 0.9 + SUBJECT * 0.1                # colour says: almost screen
+    hint = (alpha > 0.99).astype(np.float32)
+    assert Keyer().key(image).alpha[40:56, 18:32].max() < 0.5
+    assert Keyer().key(image, hint=hint).alpha[40:56, 18:32].min() == 1.0
 
 
 def test_premultiplied_rgba_is_foreground_times_alpha():

@@ -253,9 +253,9 @@ class Keyer:
 
         Args:
             rgb: ``(H, W, 3)`` float32 scene-linear, straight (no alpha).
-            hint: optional ``(H, W)`` coarse mask in 0..1 (1 = subject). Where it is
-                confidently 0 the pixel is treated as screen, where it is confidently 1
-                as subject; the keyer works without it.
+            hint: optional ``(H, W)`` coarse mask in 0..1 (1 = subject). It keeps the
+                subject out of the clean plate and makes pixels well inside it opaque; it
+                never lowers the alpha the colour gives. The keyer works without it.
         """
         rgb = _checked(rgb)
         s = self.settings
@@ -289,11 +289,14 @@ class Keyer:
         # WHITE reads opaque (the "clip white" of compositing keyers, softened).
         alpha = _clip_white(alpha)
 
-        # The hint overrules the key where it is sure: screen where it is ~0, opaque well
-        # inside where it is ~1 (its edges are coarse, so they are left to the key).
+        # The hint can only add to what the colour says (DiffuMatting's GreenPost: the coarse
+        # mask tells subject from screen for the plate, the alpha comes from the key): well
+        # inside where it is ~1 the subject is opaque, even where its colour is near the
+        # screen's. Outside it the key decides, so strands and soft edges a coarse hint
+        # misses keep their alpha.
         if hint is not None:
             inside = cv2.erode((hint >= 0.98).astype(np.uint8), np.ones((11, 11), np.uint8))
-            alpha = np.where(hint <= 0.02, 0.0, np.where(inside == 1, 1.0, alpha)).astype(np.float32)
+            alpha = np.where(inside == 1, 1.0, alpha).astype(np.float32)
 
         # 5. Despeckle.
         if s.despeckle > 0:
