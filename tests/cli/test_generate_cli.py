@@ -1,19 +1,22 @@
 """``vfxkey generate`` end to end on the tiny model: chunks, restarts, metadata, refusals."""
 
 import os
+import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
+import diffusers
 import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
-from tiny_models import build_pipeline, save_diffusers_folder  # noqa: E402
+from tiny_models import build_deep_pipeline, build_pipeline, save_diffusers_folder  # noqa: E402
 
 from vfxkey.cli import main  # noqa: E402
 from vfxkey.generate.model import model_hash  # noqa: E402
@@ -85,6 +88,47 @@ def test_metadata_records_prompt_seed_settings_model_hash_and_gsg(chunk_run, mod
     assert attributes["vfxkey:model_hash"] == model_hash(model_dir)
     assert attributes["vfxkey:alpha_source"] == "attention"
     assert attributes["vfxkey:gsg"] >= 0.0
+    # where and how it ran: reproducible on the same kind of device, precision and versions
+    assert attributes["vfxkey:device"] == f"cpu ({platform.machine()})"
+    assert attributes["vfxkey:precision"] == "fp32"
+    assert attributes["vfxkey:torch"] == torch.__version__
+    assert attributes["vfxkey:diffusers"] == diffusers.__version__
+    assert attributes["vfxkey:scheduler"] == "ddim" and attributes["vfxkey:scheduler_class"] == "DDIMScheduler"
+    assert len(attributes["vfxkey:settings_hash"]) == 16
+
+
+def test_a_chunk_with_other_settings_is_refused_unless_mixing_is_allowed(chunk_run, model_dir, tmp_path):
+    out = tmp_path / "shot"
+    shutil.copytree(chunk_run[0], out)
+    written = read_exr(out / "el.0001.exr")[1]["vfxkey:settings_hash"]
+    refused = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "5-5", "--precision", "bf16"))
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "el.0001.exr (frame 1) and 3 other frame(s)" in refused.output and "precision fp32 -> bf16" in refused.output
+    assert not (out / "el.0005.exr").exists()
+    mixed = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "5-5", "--precision", "bf16",
+                                          "--allow-mixed-settings"))
+    assert mixed.exit_code == 0, mixed.output
+    attributes = read_exr(out / "el.0005.exr")[1]
+    assert attributes["vfxkey:precision"] == "bf16" and attributes["vfxkey:settings_hash"] != written
+    again = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "6-6"))   # fp32 again: frame 5 differs
+    assert again.exit_code == 2 and "el.0005.exr (frame 5) and 0 other frame(s)" in again.output
+
+
+def test_the_deep_model_writes_1280x720_and_1920x1080_elements_keyed_with_the_attention_hint(tmp_path):
+    model = save_diffusers_folder(build_deep_pipeline(), tmp_path / "deep")
+    for width, height in ((1280, 720), (1920, 1080)):
+        output = tmp_path / f"el{width}.####.exr"
+        result = CliRunner().invoke(main, ["generate", "--model", str(model), "--prompt", PROMPT, "--seed", "1",
+                                           "--frames", "1001", "--size", f"{width}x{height}", "--steps", "2",
+                                           "-o", str(output)])
+        assert result.exit_code == 0, result.output
+        image = oiio.ImageInput.open(str(tmp_path / f"el{width}.1001.exr"))    # read by OIIO, not vfxkey
+        spec, pixels = image.spec(), image.read_image(format="float")
+        image.close()
+        assert (spec.width, spec.height, spec.nchannels) == (width, height, 4)
+        assert spec.getattribute("vfxkey:alpha_source") == "attention"
+        alpha = pixels[..., 3]
+        assert np.isfinite(pixels).all() and (alpha == 0).any() and (alpha > 0.5).any()
 
 
 def test_existing_frames_are_skipped_unless_overwrite(chunk_run, model_dir):

@@ -10,7 +10,7 @@ from diffusers import DDIMScheduler, EulerDiscreteScheduler
 from safetensors.torch import save_file
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.generate.model import detect_family, load_model, model_hash
+from vfxkey.generate.model import checkpoint_family, detect_family, load_model, model_hash, resolve_precision
 
 
 def same_weights(a, b):
@@ -78,12 +78,6 @@ def test_bad_model_paths_error_clearly(tiny_model_files, tmp_path):
         load_model(text)
 
 
-def test_detect_family_reads_checkpoint_keys_only(tmp_path):
-    sdxl = tmp_path / "xl.safetensors"
-    save_file({"conditioner.embedders.1.model.positional_embedding": torch.zeros(1)}, str(sdxl))
-    assert detect_family(sdxl) == "sdxl"
-
-
 def test_model_hash_is_size_plus_first_and_last_mebibyte(tmp_path):
     data = bytearray(hashlib.sha256(b"x").digest() * (3 * 2**20 // 32))  # 3 MiB
     path = tmp_path / "w.safetensors"
@@ -128,3 +122,73 @@ def test_lora_from_a_local_file_changes_the_unet(tiny_model_files, tmp_path):
     assert (got - without).abs().max() > 1e-3
     with pytest.raises(VfxkeyError, match="--lora"):
         load_model(tiny_model_files.folder, lora=tmp_path / "missing.safetensors")
+
+
+def test_the_minimum_diffusers_is_the_tested_one_that_takes_dtype():
+    """``load_model`` passes ``dtype=``, which diffusers takes since 0.42 (``torch_dtype`` before, now deprecated)."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    diffusers_req = next(Requirement(r) for r in project["project"]["dependencies"] if r.startswith("diffusers"))
+    minimum = min(Version(s.version) for s in diffusers_req.specifier if s.operator == ">=")
+    assert minimum >= Version("0.42")
+
+
+def test_an_sdxl_model_gets_no_invisible_watermark_even_when_the_package_is_installed(tmp_path, monkeypatch):
+    from tiny_models import build_sdxl_pipeline, save_diffusers_folder
+
+    folder = save_diffusers_folder(build_sdxl_pipeline(), tmp_path / "tiny-sdxl")
+    monkeypatch.setattr("diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl."
+                        "is_invisible_watermark_available", lambda: True)
+    assert load_model(folder).pipe.watermark is None
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("fp16", torch.float16),
+                                              ("bf16", torch.bfloat16)])
+def test_precision_names_load_the_model_in_that_dtype(tiny_model_files, precision, dtype):
+    model = load_model(tiny_model_files.folder, precision=precision)
+    assert model.dtype == dtype and model.pipe.vae.dtype == dtype and model.pipe.text_encoder.dtype == dtype
+    assert model.precision == precision
+
+
+def test_default_precision_is_fp32_on_the_cpu_and_fp16_on_cuda():
+    assert resolve_precision(None, torch.device("cpu")) == "fp32"
+    assert resolve_precision(None, torch.device("cuda")) == "fp16"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
+    with pytest.raises(VfxkeyError, match="--precision fp8"):
+        resolve_precision("fp8", torch.device("cpu"))
+
+
+def original_layout_keys(text_encoder: str, *extra: str) -> dict[str, torch.Tensor]:
+    """A few keys of an original-layout checkpoint: UNet, VAE and the given text encoder prefix."""
+    keys = ["model.diffusion_model.input_blocks.0.0.weight", "first_stage_model.decoder.conv_in.weight",
+            text_encoder, *extra]
+    return {k: torch.zeros(1) for k in keys}
+
+
+@pytest.mark.parametrize("keys, message", [
+    (original_layout_keys("conditioner.embedders.0.model.transformer.resblocks.0.ln_1.weight"), "SDXL refiner"),
+    (original_layout_keys("cond_stage_model.model.transformer.resblocks.0.ln_1.weight"), "SD 2.x"),
+])
+def test_single_file_sd2_and_sdxl_refiner_checkpoints_are_refused_by_name(tmp_path, keys, message):
+    path = tmp_path / "checkpoint.safetensors"
+    save_file(keys, str(path))
+    with pytest.raises(VfxkeyError, match=f"{path}.*{message}"):
+        load_model(path)
+    pickled = tmp_path / "checkpoint.ckpt"
+    torch.save({"state_dict": keys}, pickled)
+    with pytest.raises(VfxkeyError, match=f"{pickled}.*{message}"):
+        load_model(pickled, allow_pickle=True)
+
+
+def test_detect_family_reads_checkpoint_keys_only(tmp_path):
+    sd1 = original_layout_keys("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight")
+    assert checkpoint_family(set(sd1), "sd1.safetensors") == "sd15"
+    sdxl = original_layout_keys("conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight",
+                                "conditioner.embedders.1.model.transformer.resblocks.0.ln_1.weight")
+    save_file(sdxl, str(tmp_path / "xl.safetensors"))
+    assert detect_family(tmp_path / "xl.safetensors") == "sdxl"

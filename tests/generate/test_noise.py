@@ -168,3 +168,34 @@ def test_colour_direction_with_vae_is_the_encoded_plate_difference(tiny_pipeline
     diff = (key - grey).mean(dim=(0, 2, 3))
     expected = diff / diff.abs().max()
     torch.testing.assert_close(key_direction("blue", vae=vae), expected, atol=1e-5, rtol=1e-4)
+
+
+def overflowing_vae(force_upcast: bool):
+    """The tiny VAE whose encoder input layer is 1e5 times stronger (the GroupNorm after it undoes that
+    in float32), in float16: like SDXL's VAE, it overflows the half range unless upcast."""
+    from tiny_models import build_vae
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        vae = build_vae()
+    vae.register_to_config(force_upcast=force_upcast)
+    reference = vae.eval()
+    with torch.no_grad():
+        reference.encoder.conv_in.weight.mul_(1e5)
+        reference.encoder.conv_in.bias.mul_(1e5)
+    expected = key_direction("blue", family="sdxl", vae=reference)
+    return reference.half(), expected
+
+
+def test_a_colour_key_is_encoded_in_float32_when_the_half_precision_vae_needs_it():
+    vae, expected = overflowing_vae(force_upcast=True)
+    got = key_direction("blue", family="sdxl", vae=vae)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, expected, atol=0.01, rtol=0.01)
+    assert vae.dtype == torch.float16              # handed back as it came
+
+
+def test_a_non_finite_key_direction_is_refused():
+    vae, _ = overflowing_vae(force_upcast=False)   # a VAE that says it is safe in float16, but is not
+    with pytest.raises(VfxkeyError, match="--key blue.*not finite.*--precision fp32"):
+        key_direction("blue", family="sdxl", vae=vae)

@@ -8,8 +8,16 @@ import torch
 
 from tiny_models import build_pipeline
 from vfxkey.errors import VfxkeyError
-from vfxkey.generate.model import LoadedModel
-from vfxkey.generate.noise import Ellipse, ForegroundPath, foreground_weight, keyed_noise, shift_delta
+from vfxkey.generate.decoder_features import capture_decoder_features
+from vfxkey.generate.model import SCHEDULERS, LoadedModel
+from vfxkey.generate.noise import (
+    Ellipse,
+    ForegroundPath,
+    NoiseSettings,
+    foreground_weight,
+    keyed_noise,
+    shift_delta,
+)
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 
@@ -92,11 +100,87 @@ def test_matting_head_mask_comes_from_the_same_decode(tiny_pipeline):
     np.testing.assert_allclose(frame.head_mask, expected, atol=1e-5)
 
 
-def test_size_must_fit_the_latent_grid_and_attention_steps_the_steps(tiny_pipeline):
-    with pytest.raises(VfxkeyError, match="--size 63x64"):
-        KeyedGenerator(loaded(tiny_pipeline), GenerationSettings(prompt="x", width=63, height=64), seed=0)
+def test_attention_steps_must_be_at_least_one(tiny_pipeline):
     with pytest.raises(VfxkeyError, match="attention steps 0"):
         KeyedGenerator(loaded(tiny_pipeline), GenerationSettings(**{**vars(SETTINGS), "attention_steps": 0}), seed=0)
+
+
+@pytest.mark.parametrize("build, family", [("build_deep_pipeline", "sd15"), ("build_deep_sdxl_pipeline", "sdxl")])
+def test_a_production_size_with_odd_latent_levels_generates_like_plain_diffusers(build, family):
+    import tiny_models
+
+    pipe = getattr(tiny_models, build)()
+    settings = GenerationSettings(**{**vars(SETTINGS), "width": 768, "height": 432, "steps": 2})
+    generator = KeyedGenerator(LoadedModel(pipe=pipe, family=family, path=Path("deep"), hash="deep"), settings, seed=3)
+    assert generator.latent_size == (54, 96)        # -> 27x48 -> 14x24 -> 7x12 in the UNet
+    frame = generator(7)
+    expected = pipe(prompt=settings.prompt, negative_prompt=settings.negative_prompt, height=432, width=768,
+                    num_inference_steps=2, guidance_scale=7.5, output_type="np",
+                    latents=keyed_noise(3, 7, generator.noise_settings)).images[0]
+    assert np.array_equal(frame.screen, expected)
+    assert frame.hint.shape == (432, 768) and 0 < frame.hint.mean() < 1
+
+
+def test_a_size_off_the_latent_grid_is_generated_at_the_next_multiple_of_8_and_centre_cropped():
+    from tiny_models import build_deep_pipeline
+
+    pipe = build_deep_pipeline()
+    settings = GenerationSettings(**{**vars(SETTINGS), "width": 98, "height": 61, "steps": 2})   # like 1998x1080
+    frame = KeyedGenerator(LoadedModel(pipe=pipe, family="sd15", path=Path("deep"), hash="deep"), settings, seed=3)(1)
+    noise = keyed_noise(3, 1, NoiseSettings(latent_shape=(4, 8, 13), direction=(0.0, 1.0, 1.0, 0.0),
+                                            target_shift=0.07))
+    full = pipe(prompt=settings.prompt, negative_prompt=settings.negative_prompt, height=64, width=104,
+                num_inference_steps=2, guidance_scale=7.5, output_type="np", latents=noise).images[0]
+    assert frame.screen.shape == (61, 98, 3) and frame.rgb.shape == (61, 98, 3) and frame.hint.shape == (61, 98)
+    assert np.array_equal(frame.screen, full[1:62, 3:101])        # (64 - 61) // 2 rows, (104 - 98) // 2 columns
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS))
+def test_every_scheduler_repeats_a_frame_whatever_ran_before_it(scheduler):
+    pipe = build_pipeline()
+    pipe.scheduler = SCHEDULERS[scheduler].from_config(pipe.scheduler.config)
+    settings = GenerationSettings(**{**vars(SETTINGS), "temporal": "drift", "drift_period": 4})
+    alone = KeyedGenerator(loaded(pipe), settings, seed=5)(3).screen
+    chunk = KeyedGenerator(loaded(pipe), settings, seed=5)
+    chunk(1)
+    torch.manual_seed(1234)                           # whatever the global RNG holds
+    torch.randn(1000)
+    again = [chunk(3).screen, chunk(3).screen]
+    assert np.array_equal(again[0], alone) and np.array_equal(again[1], alone)
+
+
+def test_non_finite_latents_are_refused_naming_the_frame():
+    pipe = build_pipeline()
+    with torch.no_grad():
+        pipe.unet.conv_out.bias[0] = float("nan")
+    with pytest.raises(VfxkeyError, match="frame 4: .*not finite.*precision"):
+        KeyedGenerator(loaded(pipe), SETTINGS, seed=1)(4)
+
+
+def test_the_matting_head_sees_the_upcast_sdxl_decoder_feature_in_float32():
+    """SDXL decodes in float32 (force_upcast); its feature can exceed the half range (65504)."""
+    import copy
+
+    from tiny_models import build_sdxl_pipeline
+    from vfxkey.matte.head import MattingHead
+
+    pipe = build_sdxl_pipeline()
+    last = pipe.vae.decoder.up_blocks[-1].resnets[-1].conv2
+    with torch.no_grad():   # a feature 1e5 times larger; the decoder's GroupNorm right after undoes it
+        last.weight.mul_(1e5)
+        last.bias.mul_(1e5)
+    torch.manual_seed(0)
+    head = MattingHead(in_channels=pipe.vae.config.block_out_channels[0]).eval()
+    with torch.no_grad():
+        head.conv1.weight.mul_(1e-5)
+    vae32 = copy.deepcopy(pipe.vae)
+    model = LoadedModel(pipe=pipe.to(dtype=torch.float16), family="sdxl", path=Path("tiny"), hash="tiny")
+    frame = KeyedGenerator(model, SETTINGS, seed=2, head=copy.deepcopy(head).half())(1)
+    with torch.no_grad(), capture_decoder_features(vae32, transform=head) as features:
+        vae32.decode(frame.latents / vae32.config.scaling_factor)
+    expected = features.output()[0, 0].numpy()
+    assert np.isfinite(frame.head_mask).all()
+    np.testing.assert_allclose(frame.head_mask, expected, atol=0.01)
 
 
 def test_sdxl_layout_generates_with_its_family_default_shift_and_is_loaded_as_sdxl(tmp_path):

@@ -35,11 +35,18 @@ def _parse_size(text: str) -> tuple[int, int]:
 @click.option("--negative-prompt", default="", help="What to avoid.")
 @click.option("--seed", type=int, required=True, help="Seed of the shot's noise.")
 @click.option("--frames", required=True, metavar="RANGE", help="Shot frames to generate: 1001-1020, 1001-1020x2, ...")
-@click.option("--size", required=True, metavar="WxH", help="Image size in pixels, e.g. 512x512.")
+@click.option("--size", required=True, metavar="WxH",
+              help="Image size in pixels, e.g. 1920x1080. A side that is not a multiple of 8 (1998x1080) is "
+                   "generated at the next multiple and centre-cropped.")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
 @click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")
 @click.option("--scheduler", type=click.Choice(["ddim", "euler", "euler_a", "dpmpp"]), default="ddim",
-              show_default=True)
+              show_default=True, help="Sampler. euler_a adds fresh (seeded) noise each step, so its frames flicker "
+                                      "more than the others'.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]),
+              help="Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible "
+                   "bit for bit only on the same kind of device, in the same precision, with the same torch "
+                   "and diffusers (all recorded in the EXRs).")
 @click.option("--key", default="green", show_default=True,
               help="Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or #RRGGBB (sRGB).")
 @click.option("--shift", type=float, metavar="AMOUNT",
@@ -63,17 +70,23 @@ def _parse_size(text: str) -> tuple[int, int]:
 @click.option("-o", "--output", required=True, metavar="OUTPUT.####.exr", help="EXR sequence pattern.")
 @click.option("--save-screen", metavar="SCREEN.####.png", help="Also save the raw generated frame (on its screen) as PNG.")
 @click.option("--overwrite", is_flag=True, help="Regenerate frames whose output already exists.")
+@click.option("--allow-mixed-settings", is_flag=True,
+              help="Write frames beside frames of the same output made with other settings, device, precision or "
+                   "versions (refused by default: they would not match).")
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
-             seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, key: str,
-             shift: float | None, fg_region: str, temporal: str, drift_period: int, subject: str | None,
+             seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, precision: str | None,
+             key: str, shift: float | None, fg_region: str, temporal: str, drift_period: int, subject: str | None,
              lora: str | None, matte_head: str | None, working_space: str, data_type: str, output: str,
-             save_screen: str | None, overwrite: bool) -> None:
+             save_screen: str | None, overwrite: bool, allow_mixed_settings: bool) -> None:
     """Generate an element on a key colour, frame by frame, and write premultiplied EXRs.
 
     Every frame is a pure function of the seed, the frame number and the settings, so a
-    shot can be split into chunks over any number of machines; frames whose EXR exists
-    are skipped (use --overwrite to redo them). Alpha comes from the matting head or the
-    cross-attention hint, refined by the keyer, which runs on every frame on its own.
+    shot can be split into chunks over any number of machines of the same kind (device,
+    precision and library versions are recorded, and a chunk whose settings differ from
+    the frames already written is refused); frames whose EXR exists are skipped (use
+    --overwrite to redo them). Alpha comes from the colour, keyed by the same keyer as
+    `vfxkey key`, helped by the matting head or the cross-attention hint, on every frame on
+    its own.
     """
     # Parse everything before loading the model, so mistakes fail fast.
     from vfxkey.generate.noise import KEY_SRGB, ForegroundPath, parse_key, shift_delta
@@ -94,13 +107,15 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         click.echo(f"all {len(frame_range)} frames of {output} exist; nothing to do (--overwrite to redo)", err=True)
         return
 
-    from vfxkey.generate.model import load_model, model_hash
+    from vfxkey.generate.model import load_model
     from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
+    from vfxkey.generate.provenance import check_same_settings, run_metadata
     from vfxkey.matte.greenpost import Keyer, KeySettings
     from vfxkey.matte.metrics import gsg
     from threadpoolctl import threadpool_limits
 
-    model = load_model(model_path, config=model_config, lora=lora, scheduler=scheduler, allow_pickle=allow_pickle)
+    model = load_model(model_path, config=model_config, lora=lora, scheduler=scheduler, allow_pickle=allow_pickle,
+                       precision=precision)
     head = None
     if matte_head:
         from vfxkey.matte.head import load_head
@@ -116,20 +131,14 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
     # The keyer gets the screen channel for green/blue, else the key colour itself, linearised.
     screen = key_value if key_value in ("green", "blue") else tuple(
         float(c) for c in convert(key_srgb[None, None], DISPLAY_SPACE, working_space)[0, 0])
-    target_shift = generator.noise_settings.target_shift
-    run_metadata = {
-        "command": "generate", "prompt": prompt, "negative_prompt": negative_prompt, "seed": seed,
-        "size": f"{width}x{height}", "steps": steps, "guidance": guidance, "scheduler": scheduler,
-        "key": key, "shift": target_shift, "shift_delta": shift_delta(target_shift), "fg_region": str(region),
-        "temporal": temporal, "drift_period": drift_period, "subject": subject or "",
-        "model": os.path.basename(os.path.normpath(model_path)), "model_family": model.family,
-        "model_hash": model.hash, "lora": os.path.basename(lora) if lora else "",
-        "lora_hash": model_hash(lora) if lora else "",
-        "alpha_source": f"matte-head:{os.path.basename(matte_head)}" if matte_head else "attention",
-    }
+    metadata = run_metadata(
+        model, settings, seed, scheduler=scheduler, target_shift=generator.noise_settings.target_shift,
+        alpha_source=f"matte-head:{os.path.basename(matte_head)}" if matte_head else "attention")
+    if not allow_mixed_settings:
+        check_same_settings(output, metadata, replacing=todo)
 
     with open_frame_writer(output, frame_count=len(frame_range), working_space=working_space,
-                           data_type=data_type, metadata=run_metadata, warn=warn) as writer:
+                           data_type=data_type, metadata=metadata, warn=warn) as writer:
         for frame in track(todo, total=len(todo), description="generate"):
             result = generator(frame)
             coarse = result.head_mask if result.head_mask is not None else result.hint

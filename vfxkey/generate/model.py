@@ -7,14 +7,18 @@ Accepted models:
 - a **diffusers folder** (``model_index.json``, ``unet/``, ``vae/``, ...) of a
   ``StableDiffusionPipeline`` (SD1.x/2.x, family ``"sd15"``) or
   ``StableDiffusionXLPipeline`` (family ``"sdxl"``);
-- a **single checkpoint** ``.safetensors`` in the original (LDM) layout. Its configs and
+- a **single checkpoint** ``.safetensors`` in the original (LDM) layout of SD1.x or SDXL
+  base (SD 2.x and SDXL-refiner checkpoints are recognised by their text encoders and
+  refused by name: load those from a diffusers folder). Its configs and
   tokenizer come from ``config``: a local diffusers folder of the same family, or, when
   none is given, the family's reference repository *if it is already in the local
   Hugging Face cache*. Pickled checkpoints (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) can run
   code when loaded and are refused unless ``allow_pickle=True``.
 
-The model runs in float16 on CUDA when a GPU is present, else float32 on the CPU.
-:func:`model_hash` identifies the weights for output metadata.
+Precision (``"fp32"``, ``"fp16"``, ``"bf16"``; :func:`resolve_precision`) defaults to fp16 on
+CUDA when a GPU is present, else fp32 on the CPU. SDXL loads without the invisible
+watermarker (a hidden pattern in a VFX element is damage). :func:`model_hash` identifies
+the weights for output metadata.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ SCHEDULERS = {
     "euler_a": EulerAncestralDiscreteScheduler,
     "dpmpp": DPMSolverMultistepScheduler,
 }
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
 HOW_TO_POINT = ("pass --model a diffusers folder (with model_index.json and unet/) "
@@ -78,12 +83,26 @@ class LoadedModel:
     def dtype(self) -> torch.dtype:
         return self.pipe.unet.dtype
 
+    @property
+    def precision(self) -> str:
+        """``"fp32"``, ``"fp16"`` or ``"bf16"``: the UNet's dtype by name."""
+        return next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
+
 
 def default_device() -> tuple[torch.device, torch.dtype]:
     """CUDA float16 when a GPU is present, else CPU float32."""
     if torch.cuda.is_available():
         return torch.device("cuda"), torch.float16
     return torch.device("cpu"), torch.float32
+
+
+def resolve_precision(precision: str | None, device: torch.device) -> str:
+    """``precision`` checked against :data:`PRECISIONS`; ``None`` gives fp16 on CUDA, fp32 elsewhere."""
+    if precision is None:
+        return "fp16" if device.type == "cuda" else "fp32"
+    if precision not in PRECISIONS:
+        raise VfxkeyError(f"--precision {precision}: use one of {', '.join(PRECISIONS)}")
+    return precision
 
 
 def model_hash(path: str | Path) -> str:
@@ -126,14 +145,45 @@ def detect_family(path: str | Path) -> str:
             keys = set(handle.keys())
     except (SafetensorError, OSError) as exc:
         raise VfxkeyError(f"model file {path} cannot be read as safetensors ({exc}); {HOW_TO_POINT}") from None
-    if any(k.startswith("conditioner.embedders.1.") for k in keys):
+    return checkpoint_family(keys, path)
+
+
+def checkpoint_family(keys: set[str], path: str | Path) -> str:
+    """``"sd15"`` or ``"sdxl"`` from the key names of an original-layout checkpoint; VfxkeyError otherwise.
+
+    The text encoders tell the models apart: SD1.x has CLIP ViT-L (``cond_stage_model.transformer.``),
+    SD 2.x OpenCLIP ViT-H (``cond_stage_model.model.``), SDXL base CLIP ViT-L and OpenCLIP
+    bigG (``conditioner.embedders.0.`` and ``.1.``), the SDXL refiner OpenCLIP bigG alone
+    (``conditioner.embedders.0.model.``). SD 2.x and the refiner need configs vfxkey does not
+    pick for single files, so they are refused by name rather than built as SD1.5.
+    """
+    def has(prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in keys)
+
+    if not (has("model.diffusion_model.input_blocks.") and has("first_stage_model.")):
+        raise VfxkeyError(f"model file {path} is not a Stable Diffusion checkpoint (no UNet and VAE weights in "
+                          f"the original layout; a LoRA goes to --lora); {HOW_TO_POINT}")
+    if has("conditioner.embedders.1."):
         return "sdxl"
-    if any(k.startswith("model.diffusion_model.input_blocks.") for k in keys) and any(
-        k.startswith("first_stage_model.") for k in keys
-    ):
+    if has("conditioner.embedders.0.model."):
+        raise VfxkeyError(f"model file {path} is an SDXL refiner checkpoint (an img2img second stage); "
+                          "vfxkey generates with SD1.x, SD 2.x or SDXL base models")
+    if has("cond_stage_model.model."):
+        raise VfxkeyError(f"model file {path} is an SD 2.x checkpoint, which vfxkey does not load from a single "
+                          "file; pass --model the model's diffusers folder")
+    if has("cond_stage_model.transformer."):
         return "sd15"
-    raise VfxkeyError(f"model file {path} is not a Stable Diffusion checkpoint (no UNet and VAE weights in the "
-                      f"original layout; a LoRA goes to --lora); {HOW_TO_POINT}")
+    raise VfxkeyError(f"model file {path} has a text encoder vfxkey does not know; {HOW_TO_POINT}")
+
+
+def _pickled_checkpoint_family(path: Path) -> str:
+    """:func:`checkpoint_family` of a pickled checkpoint (only called once the user allowed pickles)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as exc:  # a pickle can raise anything
+        raise VfxkeyError(f"model file {path} cannot be read as a checkpoint ({type(exc).__name__}: {exc})") from None
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else {}
+    return checkpoint_family(set(state), path)
 
 
 def _single_file_config(path: Path, family: str, config: str | Path | None) -> str:
@@ -159,12 +209,14 @@ def _single_file_config(path: Path, family: str, config: str | Path | None) -> s
 
 def load_model(path: str | Path, *, config: str | Path | None = None, lora: str | Path | None = None,
                scheduler: str = "ddim", allow_pickle: bool = False,
-               device: torch.device | None = None, dtype: torch.dtype | None = None) -> LoadedModel:
+               device: torch.device | None = None, dtype: torch.dtype | None = None,
+               precision: str | None = None) -> LoadedModel:
     """Load a local SD1.5-family or SDXL model, optionally with a LoRA, ready to generate.
 
     ``config`` is only used for single-file checkpoints (see the module docstring).
-    ``device``/``dtype`` default to :func:`default_device`. The loading bars of diffusers
-    and transformers are turned off: vfxkey's commands show their own progress.
+    ``device`` defaults to CUDA when present, else the CPU; the weights' dtype is
+    ``precision`` by name (:func:`resolve_precision`) or ``dtype``. The loading bars of
+    diffusers and transformers are turned off: vfxkey's commands show their own progress.
     """
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
@@ -175,17 +227,19 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
         if not allow_pickle:
             raise VfxkeyError(f"model file {path} is a pickled checkpoint, which can run code when loaded; "
                               "convert it to .safetensors or pass --allow-pickle if you trust it")
-        family, single = "sd15", True
+        family, single = _pickled_checkpoint_family(path), True
     else:
         family, single = detect_family(path), path.is_file()
     if scheduler not in SCHEDULERS:
         raise VfxkeyError(f"--scheduler {scheduler!r}: use one of {', '.join(SCHEDULERS)}")
     if device is None:
-        device, dtype = default_device()
-    dtype = dtype or torch.float32
+        device = default_device()[0]
+    if dtype is None:
+        dtype = PRECISIONS[resolve_precision(precision, device)]
 
     pipeline_class = PIPELINES[family]
-    extra = {"safety_checker": None, "requires_safety_checker": False} if family == "sd15" else {}
+    extra = ({"safety_checker": None, "requires_safety_checker": False} if family == "sd15"
+             else {"add_watermarker": False})
     try:
         if single:
             pipe = pipeline_class.from_single_file(

@@ -180,6 +180,16 @@ def _gaussian(shape: tuple[int, ...], seed: int, *tags: object) -> torch.Tensor:
     return torch.randn(shape, generator=_generator(seed, *tags), dtype=torch.float32)
 
 
+def sampler_generator(seed: int, frame: int) -> torch.Generator:
+    """The CPU generator of the noise a sampler adds while denoising ``frame`` (ancestral / SDE schedulers).
+
+    Seeded from ``(seed, frame)`` alone, so that noise, like the initial noise, is the same
+    for a frame whatever ran before it in the process; diffusers draws from it on the CPU
+    and moves the values to the model's device.
+    """
+    return _generator(seed, "sampler", frame)
+
+
 def drift_correlation(period: int) -> float:
     """Correlation between the ``drift`` noise of any two consecutive frames: cos(pi / (2 period))."""
     return math.cos(math.pi / (2 * period))
@@ -248,8 +258,12 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
       as in ``#RRGGBB``) is mapped to latents relative to mid grey (sRGB 0.5):
       with ``vae`` (an ``AutoencoderKL``), by encoding a 64x64 solid plate of the colour and
       one of mid grey and taking the difference of the latent channel means (the model's own
-      VAE, so it holds for any fine-tune); without it, as the minimum-norm solution ``d`` of
-      ``d @ F = rgb - grey`` against the family's linear latent-to-RGB factors ``F``.
+      VAE, so it holds for any fine-tune; in float32 when a float16 VAE asks for it with
+      ``force_upcast``, as SDXL's does because it overflows the half range); without it, as
+      the minimum-norm solution ``d`` of ``d @ F = rgb - grey`` against the family's linear
+      latent-to-RGB factors ``F``.
+
+    A direction that is not finite (a VAE overflowing in its precision) is a VfxkeyError.
     """
     if isinstance(key, str) and key in SIGN_PATTERNS.get(family, {}):
         return torch.tensor(SIGN_PATTERNS[family][key], dtype=torch.float32)
@@ -257,9 +271,15 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
     grey = torch.full((3,), 0.5)
     if vae is not None:
         plates = torch.stack([rgb, grey])[:, :, None, None].expand(2, 3, 64, 64) * 2 - 1
-        param = next(vae.parameters())
-        with torch.no_grad():
-            latents = vae.encode(plates.to(param.device, param.dtype)).latent_dist.mean.float().cpu()
+        dtype = vae.dtype
+        upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+        try:
+            if upcast:  # float16 -> float32 -> float16 gives back the very same weights
+                vae.to(torch.float32)
+            with torch.no_grad():
+                latents = vae.encode(plates.to(vae.device, vae.dtype)).latent_dist.mean.float().cpu()
+        finally:
+            vae.to(dtype)
         means = latents.mean(dim=(2, 3)) * vae.config.scaling_factor
         direction = means[0] - means[1]
     else:
@@ -267,6 +287,9 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
         # RGB from the preview factors spans [-1, 1]; sRGB 0..1 maps to it as 2 * c - 1.
         direction = torch.linalg.pinv(factors.T) @ ((rgb - grey) * 2)
     largest = direction.abs().max()
+    if not torch.isfinite(direction).all():
+        raise VfxkeyError(f"--key {key}: the VAE's encoding of the key colour is not finite (it overflows in "
+                          "its precision); use --precision fp32 (or bf16)")
     if largest < 1e-6:
         raise VfxkeyError(f"--key {key}: too close to mid grey to give a latent direction")
     return direction / largest

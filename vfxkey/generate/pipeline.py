@@ -4,11 +4,18 @@ For each frame:
 
 1. build the TKG-DM initial noise for ``(seed, frame, settings)`` (:mod:`.noise`);
 2. run the diffusers pipeline with ``latents=`` that noise, the prompt and
-   ``negative_prompt=``, while capturing the subject's cross-attention (:mod:`.attention`)
-   and, when a matting head is given, the VAE decoder feature (:mod:`.decoder_features`);
-3. the pipeline decodes to an sRGB-encoded, display-referred image in 0..1; linearise it
+   ``negative_prompt=``, and ``generator=`` a generator seeded from ``(seed, frame)`` for the
+   noise ancestral samplers add at every step, while capturing the subject's
+   cross-attention (:mod:`.attention`) and, when a matting head is given, the VAE decoder
+   feature (:mod:`.decoder_features`), which the head reads in float32;
+3. refuse latents that are not finite (a model overflowing in its precision);
+4. the pipeline decodes to an sRGB-encoded, display-referred image in 0..1; linearise it
    into the working space with :func:`vfxkey.io.colour.convert`;
-4. binarise the attention into the coarse hint mask.
+5. binarise the attention into the coarse hint mask.
+
+A size that is not a multiple of the VAE's 8 (a DCI flat 1998x1080 plate) is generated at
+the next multiple (2000x1080) and centre-cropped: the extra rows and columns go half to
+each side (the odd one to the right / bottom).
 
 Nothing here depends on which other frames are generated, so any frame renders identically
 alone or inside any chunk.
@@ -16,6 +23,7 @@ alone or inside any chunk.
 
 from __future__ import annotations
 
+import copy
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -32,6 +40,7 @@ from vfxkey.generate.noise import (
     NoiseSettings,
     key_direction,
     keyed_noise,
+    sampler_generator,
 )
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 
@@ -42,7 +51,7 @@ class GenerationSettings:
 
     prompt: str
     negative_prompt: str = ""
-    width: int = 512                       # pixels
+    width: int = 512                       # pixels of the output; generated at the next multiples of 8
     height: int = 512
     steps: int = 30
     guidance: float = 7.5
@@ -61,11 +70,12 @@ class GeneratedFrame:
     """One generated frame."""
 
     frame: int
-    rgb: np.ndarray             # (H, W, 3) float32, scene-linear, working space
+    rgb: np.ndarray             # (H, W, 3) float32, scene-linear, working space (H, W: the settings' size)
     screen: np.ndarray          # (H, W, 3) float32, the decoded image as is: sRGB-encoded 0..1
     hint: np.ndarray            # (H, W) float32 0/1, subject mask from cross-attention
     head_mask: np.ndarray | None  # (H, W) float32 0..1 from the matting head, if one was given
-    latents: torch.Tensor       # (1, C, h, w) final denoised latents, scaled (the VAE decodes latents / scaling_factor)
+    latents: torch.Tensor       # (1, C, h, w) float32 final denoised latents of the generated (uncropped)
+                                # size, scaled (the VAE decodes latents / scaling_factor)
 
 
 class KeyedGenerator:
@@ -75,14 +85,15 @@ class KeyedGenerator:
         self.model = model
         self.settings = settings
         self.seed = seed
-        self.head = head
+        # The head reads the decoder feature in float32: SDXL's VAE decodes upcast to float32
+        # because its features overflow float16, so a float16 head would turn them into inf.
+        self.head = None if head is None else copy.deepcopy(head).to(torch.float32)
         pipe = model.pipe
         scale = pipe.vae_scale_factor
-        if settings.width % scale or settings.height % scale:
-            raise VfxkeyError(f"--size {settings.width}x{settings.height}: both sides must be multiples of {scale}")
         if settings.attention_steps < 1:
             raise VfxkeyError(f"attention steps {settings.attention_steps}: must be at least 1")
-        self.latent_size = (settings.height // scale, settings.width // scale)
+        self.latent_size = (-(-settings.height // scale), -(-settings.width // scale))
+        self.generated_size = (self.latent_size[0] * scale, self.latent_size[1] * scale)   # (height, width)
         shift = settings.target_shift if settings.target_shift is not None else DEFAULT_TARGET_SHIFT[model.family]
         direction = key_direction(settings.key, family=model.family, vae=pipe.vae)
         self.noise_settings = NoiseSettings(
@@ -99,6 +110,7 @@ class KeyedGenerator:
         s, pipe = self.settings, self.model.pipe
         # 1. TKG-DM initial noise, a pure function of (seed, frame, settings)
         latents = keyed_noise(self.seed, frame, self.noise_settings).to(self.model.device, self.model.dtype)
+        height, width = self.generated_size
 
         final = {}
 
@@ -108,28 +120,45 @@ class KeyedGenerator:
 
         # 2. denoise with attention capture; decode with the matting head's hook when given
         guided = s.guidance > 1.0
-        head_capture = capture_decoder_features(pipe.vae, transform=self.head) if self.head is not None else nullcontext()
+        head_capture = (capture_decoder_features(pipe.vae, transform=lambda feature: self.head(feature.float()))
+                        if self.head is not None else nullcontext())
         with capture_attention(pipe.unet, self.token_indices, self.latent_size, s.steps,
                                s.attention_steps, guided=guided) as attention, head_capture as head_features:
             screen = pipe(
                 prompt=s.prompt,
                 negative_prompt=s.negative_prompt or None,
-                height=s.height,
-                width=s.width,
+                height=height,
+                width=width,
                 num_inference_steps=s.steps,
                 guidance_scale=s.guidance,
                 latents=latents,
+                generator=sampler_generator(self.seed, frame),
                 output_type="np",
                 callback_on_step_end=keep_latents,
             ).images[0].astype(np.float32)
 
-        # 3. the decoded image is sRGB-encoded display-referred; linearise to the working space
+        # 3. a model overflowing in its precision gives inf / NaN latents: refuse them
+        final_latents = final["latents"].float().cpu()
+        if not torch.isfinite(final_latents).all():
+            raise VfxkeyError(f"frame {frame}: the denoised latents are not finite (the model overflows in "
+                              f"{self.model.precision}); use --precision fp32 (or bf16)")
+
+        # 4. the decoded image is sRGB-encoded display-referred; linearise to the working space
+        crop = self._crop
+        screen = np.ascontiguousarray(screen[crop])
         rgb = convert(screen, DISPLAY_SPACE, s.working_space)
 
-        # 4. coarse masks: the attention hint, and the matting head's output if any
-        hint = binarise(attention.soft_map(), (s.height, s.width))
+        # 5. coarse masks: the attention hint, and the matting head's output if any
+        hint = np.ascontiguousarray(binarise(attention.soft_map(), (height, width))[crop])
         head_mask = None
         if self.head is not None:
-            head_mask = head_features.output()[0, 0].float().cpu().numpy()
+            head_mask = np.ascontiguousarray(head_features.output()[0, 0].float().cpu().numpy()[crop])
         return GeneratedFrame(frame=frame, rgb=rgb, screen=screen, hint=hint, head_mask=head_mask,
-                              latents=final["latents"].float().cpu())
+                              latents=final_latents)
+
+    @property
+    def _crop(self) -> tuple[slice, slice]:
+        """Rows and columns of the settings' size, centred in the generated size."""
+        (height, width), s = self.generated_size, self.settings
+        top, left = (height - s.height) // 2, (width - s.width) // 2
+        return slice(top, top + s.height), slice(left, left + s.width)

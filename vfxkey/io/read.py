@@ -534,3 +534,12 @@ def open_source(
     if path.lower().endswith(MOVIE_EXTENSIONS):
         return MovieSource(path, frames, first, input_colorspace=input_colorspace, **options)
     return ImageSource(path, "still", {1: path}, asked or [1], input_colorspace=input_colorspace, **options)
+
+
+def read_metadata(path: str) -> dict[str, object]:
+    """The header attributes of an image file (e.g. ``vfxkey:seed`` -> 7), without reading its pixels."""
+    image = _open_image(path, None)
+    try:
+        return {attribute.name: attribute.value for attribute in image.spec().extra_attribs}
+    finally:
+        image.close()

@@ -1,0 +1,114 @@
+"""What made a generated frame: its settings, the model, and the machine, as EXR metadata.
+
+A frame is a pure function of the seed, the frame number and the settings **on the same
+kind of device, in the same precision, with the same torch and diffusers versions**:
+floating-point results differ between CPU and GPU, between GPU models, between float32
+and float16, and between library releases. So the run metadata records, besides the
+settings and the model's hash:
+
+- ``device``: ``cpu (x86_64)`` or ``cuda (NVIDIA A100-SXM4-40GB)``; ``precision``
+  (``fp32``/``fp16``/``bf16``); ``torch`` and ``diffusers`` versions; the scheduler's class
+  and a hash of its configuration (the model folder's ``scheduler_config.json`` changes
+  pixels too);
+- ``settings_hash``: sha256 (16 hex digits) over all of these and every setting that
+  changes pixels (not the file names of the model and LoRA, whose hashes are included).
+
+:func:`check_same_settings` compares it with the frames of the same output already on
+disk, so a farm chunk started with other settings, or on another kind of node, says so
+instead of mixing its frames into the shot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+from collections.abc import Iterable
+
+import diffusers
+import torch
+
+from vfxkey.errors import VfxkeyError
+from vfxkey.generate.model import LoadedModel, model_hash
+from vfxkey.generate.noise import shift_delta
+from vfxkey.generate.pipeline import GenerationSettings
+from vfxkey.io.read import read_metadata
+from vfxkey.io.sequence import frame_path, scan_frames
+
+UNHASHED = ("model", "lora")   # file names: the weights' hashes stand for them
+
+
+def device_name(device: torch.device) -> str:
+    """The kind of device results are reproducible on: ``cpu (x86_64)``, ``cuda (GPU name)``."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({platform.machine()})"
+
+
+def key_text(key: str | tuple[float, float, float]) -> str:
+    """A key as the user names it: ``green`` or ``#rrggbb`` (sRGB)."""
+    if isinstance(key, str):
+        return key
+    return "#" + "".join(f"{round(c * 255):02x}" for c in key)
+
+
+def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *, scheduler: str,
+                 target_shift: float, alpha_source: str) -> dict[str, str | int | float]:
+    """The settings of a generation run, its model and machine, and their ``settings_hash``.
+
+    Keys are stored as ``vfxkey:<key>`` in every EXR. ``scheduler`` is the name the user
+    chose (``ddim``, ``euler_a``, ...), ``target_shift`` the TKG-DM shift in use,
+    ``alpha_source`` ``attention`` or ``matte-head:<file>``.
+    """
+    pipe = model.pipe
+    scheduler_config = json.dumps(dict(pipe.scheduler.config), sort_keys=True, default=str)
+    metadata = {
+        "command": "generate", "prompt": settings.prompt, "negative_prompt": settings.negative_prompt,
+        "seed": seed, "size": f"{settings.width}x{settings.height}", "steps": settings.steps,
+        "guidance": settings.guidance, "scheduler": scheduler, "key": key_text(settings.key),
+        "shift": target_shift, "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
+        "temporal": settings.temporal, "drift_period": settings.drift_period, "subject": settings.subject or "",
+        "attention_steps": settings.attention_steps, "working_space": settings.working_space,
+        "model": model.path.name, "model_family": model.family, "model_hash": model.hash,
+        "lora": model.lora.name if model.lora else "", "lora_hash": model_hash(model.lora) if model.lora else "",
+        "alpha_source": alpha_source,
+        # where and how it ran: results are reproducible on the same kind of device, in the
+        # same precision, with the same library versions
+        "device": device_name(model.device), "precision": model.precision,
+        "torch": torch.__version__, "diffusers": diffusers.__version__,
+        "scheduler_class": type(pipe.scheduler).__name__,
+        "scheduler_config": hashlib.sha256(scheduler_config.encode()).hexdigest()[:16],
+    }
+    hashed = {k: v for k, v in metadata.items() if k not in UNHASHED}
+    metadata["settings_hash"] = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:16]
+    return metadata
+
+
+def check_same_settings(output: str, metadata: dict[str, str | int | float], replacing: Iterable[int] = ()) -> None:
+    """Refuse to add frames to ``output`` (an EXR pattern) whose frames on disk have another settings hash.
+
+    Frames in ``replacing`` (about to be regenerated) are not compared. Raises a VfxkeyError naming the first differing frame, how many differ, and the
+    settings that differ (e.g. ``steps 30 -> 20``, ``device cuda (...) -> cpu (x86_64)``).
+    """
+    differing, replacing = [], set(replacing)
+    for frame in (f for f in scan_frames(output) if f not in replacing):
+        written = {k.removeprefix("vfxkey:"): v for k, v in read_metadata(frame_path(output, frame)).items()}
+        if written.get("settings_hash") != metadata["settings_hash"]:
+            differing.append((frame, written))
+    if not differing:
+        return
+    first, written = differing[0]
+    changes = [f"{key} {written.get(key, '(none)')!s} -> {value!s}" for key, value in metadata.items()
+               if key not in UNHASHED and key != "settings_hash" and not _same(written.get(key), value)]
+    raise VfxkeyError(
+        f"{frame_path(output, first)} (frame {first}) and {len(differing) - 1} other frame(s) on disk were generated "
+        f"with other settings ({'; '.join(changes) or 'no settings hash recorded'}); frames made differently "
+        "would not match: use another output, regenerate them with --overwrite, or pass --allow-mixed-settings")
+
+
+def _same(written: object, value: object) -> bool:
+    """Equal as recorded: EXR stores floats as float32."""
+    if isinstance(written, float) and isinstance(value, (int, float)):
+        return math.isclose(written, value, rel_tol=1e-6)
+    return written == value
