@@ -64,10 +64,11 @@ def test_frame_three_alone_in_another_process_equals_frame_three_of_a_chunk(chun
     out, alone = chunk_run
     assert sorted(p.name for p in out.glob("el.*.exr")) == [f"el.000{i}.exr" for i in range(1, 5)]
     assert [p.name for p in alone.glob("*.exr")] == ["el.0003.exr"]
-    chunk_pixels, _ = read_exr(out / "el.0003.exr")
-    alone_pixels, _ = read_exr(alone / "el.0003.exr")
+    chunk_pixels, chunk_attributes = read_exr(out / "el.0003.exr")
+    alone_pixels, alone_attributes = read_exr(alone / "el.0003.exr")
     assert chunk_pixels.shape == (64, 64, 4)
     np.testing.assert_array_equal(chunk_pixels, alone_pixels)
+    assert chunk_attributes["vfxkey:settings_hash"] == alone_attributes["vfxkey:settings_hash"]   # any process
     # Premultiplied: no colour where alpha is 0; the attention hint gives some of each.
     alpha = chunk_pixels[..., 3]
     assert np.all(chunk_pixels[alpha == 0][:, :3] == 0)

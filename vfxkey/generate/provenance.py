@@ -62,7 +62,9 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
     ``alpha_source`` ``attention`` or ``matte-head:<file>``.
     """
     pipe = model.pipe
-    scheduler_config = json.dumps(dict(pipe.scheduler.config), sort_keys=True, default=str)
+    # The scheduler's public settings ("_use_default_values" and the like are bookkeeping in set order).
+    scheduler_config = json.dumps({k: v for k, v in pipe.scheduler.config.items() if not k.startswith("_")},
+                                  sort_keys=True, default=str)
     metadata = {
         "command": "generate", "prompt": settings.prompt, "negative_prompt": settings.negative_prompt,
         "seed": seed, "size": f"{settings.width}x{settings.height}", "steps": settings.steps,

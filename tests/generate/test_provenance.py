@@ -1,0 +1,42 @@
+"""Run metadata: what made a frame, and the hash that keeps differently made chunks apart."""
+
+import dataclasses
+import platform
+from pathlib import Path
+
+import diffusers
+import torch
+
+from tiny_models import build_pipeline
+
+from vfxkey.generate.model import LoadedModel
+from vfxkey.generate.pipeline import GenerationSettings
+from vfxkey.generate.provenance import device_name, key_text, run_metadata
+
+SETTINGS = GenerationSettings(prompt="a red apple", width=64, height=64, steps=3)
+
+
+def metadata(pipe, settings=SETTINGS, path="tiny", **changes):
+    model = LoadedModel(pipe=pipe, family="sd15", path=Path(path), hash="abc")
+    return run_metadata(model, settings, 7, **{"scheduler": "ddim", "target_shift": 0.07,
+                                               "alpha_source": "attention", **changes})
+
+
+def test_metadata_names_the_machine_precision_versions_and_scheduler(tiny_pipeline):
+    record = metadata(tiny_pipeline)
+    assert record["device"] == f"cpu ({platform.machine()})" == device_name(torch.device("cpu"))
+    assert record["precision"] == "fp32"
+    assert (record["torch"], record["diffusers"]) == (torch.__version__, diffusers.__version__)
+    assert record["scheduler_class"] == "DDIMScheduler" and record["model"] == "tiny"
+    assert key_text((0.0, 177 / 255, 64 / 255)) == "#00b140" and key_text("blue") == "blue"
+
+
+def test_the_settings_hash_follows_what_changes_pixels_and_not_file_names(tiny_pipeline):
+    base = metadata(tiny_pipeline)["settings_hash"]
+    assert metadata(tiny_pipeline, path="renamed")["settings_hash"] == base
+    assert metadata(tiny_pipeline, dataclasses.replace(SETTINGS, steps=4))["settings_hash"] != base
+    assert metadata(tiny_pipeline, scheduler="euler_a")["settings_hash"] != base
+    pipe = build_pipeline()   # the model folder's scheduler_config.json changes pixels too
+    assert metadata(pipe)["settings_hash"] == base
+    pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, timestep_spacing="trailing")
+    assert metadata(pipe)["settings_hash"] != base
