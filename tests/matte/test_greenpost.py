@@ -316,10 +316,10 @@ def test_a_frame_the_shots_screen_does_not_fit_is_keyed_against_its_own_and_warn
     assert not bright.qc["screen_refit"] and bright.qc["warnings"] == []
 
 
-def test_a_key_almost_all_transparent_while_the_frame_holds_screen_and_subject_is_warned():
+def test_a_key_almost_all_opaque_while_the_frame_holds_screen_and_subject_is_warned():
     image, alpha, _ = ramp_shot(GREEN)
-    result = Keyer().key(image, hint=np.zeros(alpha.shape, np.float32))  # a hint that clears everything
-    assert result.alpha.max() == 0.0
-    assert any("keyed almost all transparent" in w for w in result.qc["warnings"])
+    result = Keyer().key(image, hint=np.ones(alpha.shape, np.float32))  # a hint that makes everything opaque
+    assert result.alpha.min() == 1.0
+    assert any("keyed almost all opaque" in w for w in result.qc["warnings"])
     assert Keyer().key(image).qc["warnings"] == []
     assert Keyer().key(np.broadcast_to(GREEN, image.shape).copy()).qc["warnings"] == []  # bare screen: fine
