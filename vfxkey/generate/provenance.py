@@ -34,7 +34,7 @@ from vfxkey.generate.model import LoadedModel, model_hash
 from vfxkey.generate.noise import shift_delta
 from vfxkey.generate.pipeline import GenerationSettings
 from vfxkey.io.read import read_metadata
-from vfxkey.io.sequence import frame_path, scan_frames
+from vfxkey.io.sequence import frame_path, has_frame_token, scan_frames
 
 UNHASHED = ("model", "lora")   # file names: the weights' hashes stand for them
 
@@ -93,6 +93,8 @@ def check_same_settings(output: str, metadata: dict[str, str | int | float], rep
     Frames in ``replacing`` (about to be regenerated) are not compared. Raises a VfxkeyError naming the first differing frame, how many differ, and the
     settings that differ (e.g. ``steps 30 -> 20``, ``device cuda (...) -> cpu (x86_64)``).
     """
+    if not has_frame_token(output):   # one file: the run writes it or leaves it alone
+        return
     differing, replacing = [], set(replacing)
     for frame in (f for f in scan_frames(output) if f not in replacing):
         written = {k.removeprefix("vfxkey:"): v for k, v in read_metadata(frame_path(output, frame)).items()}
