@@ -150,17 +150,17 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
 
 
 def test_a_png_hint_is_read_as_stored_and_a_still_plate_is_decoded_once(tmp_path):
-    from vfxkey.cli.key import _Companion
+    from vfxkey.io.companion import Companion
     from vfxkey.io.colour import WORKING_SPACE
     from vfxkey.io.window import Window
 
     write_png(tmp_path / "hint.png", np.full((HEIGHT, WIDTH, 3), 128 / 255, np.float32))
-    hint = _Companion(str(tmp_path / "hint.png"), WORKING_SPACE, "hint")
+    hint = Companion(str(tmp_path / "hint.png"), WORKING_SPACE, "hint")
     frame = Window(0, 0, WIDTH, HEIGHT)
     assert hint.mask(1001, frame, frame) == pytest.approx(np.full((HEIGHT, WIDTH), 128 / 255), abs=1e-6)
 
     write_png(tmp_path / "plate.png", np.full((HEIGHT, WIDTH, 3), 128 / 255, np.float32))
-    plate = _Companion(str(tmp_path / "plate.png"), WORKING_SPACE, "plate")
+    plate = Companion(str(tmp_path / "plate.png"), WORKING_SPACE, "plate")
     decoded, read_frame = [], plate.source.read
     plate.source.read = lambda number: decoded.append(number) or read_frame(number)
     first, second = plate.image(1001, (HEIGHT, WIDTH)), plate.image(1002, (HEIGHT, WIDTH))

@@ -9,7 +9,7 @@ import numpy as np
 
 from vfxkey.cli.progress import track, warn
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.colour import WORKING_SPACE, check_colorspace
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.write import EXR_DATA_TYPES, open_frame_writer, write_preview_png
 
@@ -89,7 +89,7 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
     its own.
     """
     # Parse everything before loading the model, so mistakes fail fast.
-    from vfxkey.generate.noise import KEY_SRGB, ForegroundPath, parse_key, shift_delta
+    from vfxkey.generate.noise import ForegroundPath, parse_key, shift_delta
 
     width, height = _parse_size(size)
     frame_range = FrameRange.parse(frames)
@@ -107,10 +107,10 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         click.echo(f"all {len(frame_range)} frames of {output} exist; nothing to do (--overwrite to redo)", err=True)
         return
 
+    from vfxkey.generate.keycolour import KeyColour, key_on_screen
     from vfxkey.generate.model import load_model
     from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
     from vfxkey.generate.provenance import check_same_settings, run_metadata
-    from vfxkey.matte.greenpost import Keyer, KeySettings
     from vfxkey.matte.metrics import gsg
     from threadpoolctl import threadpool_limits
 
@@ -127,10 +127,8 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         drift_period=drift_period, subject=subject, working_space=working_space,
     )
     generator = KeyedGenerator(model, settings, seed=seed, head=head)
-    key_srgb = np.array(KEY_SRGB[key_value] if isinstance(key_value, str) else key_value, dtype=np.float32)
-    # The keyer gets the screen channel for green/blue, else the key colour itself, linearised.
-    screen = key_value if key_value in ("green", "blue") else tuple(
-        float(c) for c in convert(key_srgb[None, None], DISPLAY_SPACE, working_space)[0, 0])
+    key_colour = KeyColour.of(key_value, working_space)
+    key_srgb = np.array(key_colour.srgb, dtype=np.float32)
     metadata = run_metadata(
         model, settings, seed, scheduler=scheduler, target_shift=generator.noise_settings.target_shift,
         alpha_source=f"matte-head:{os.path.basename(matte_head)}" if matte_head else "attention")
@@ -142,10 +140,9 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         for frame in track(todo, total=len(todo), description="generate"):
             result = generator(frame)
             coarse = result.head_mask if result.head_mask is not None else result.hint
-            # A fresh keyer per frame without temporal smoothing keeps frames chunk-independent;
-            # one thread keeps K-Means (keyer, GSG) bitwise repeatable (threaded sums vary in the last bits).
+            keyed = key_on_screen(result.rgb, key_colour, hint=coarse)
+            # One thread keeps GSG's K-Means bitwise repeatable (threaded sums vary in the last bits).
             with threadpool_limits(limits=1):
-                keyed = Keyer(KeySettings(screen=screen, temporal=0.0)).key(result.rgb, hint=coarse)
                 quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
             writer.write(frame, keyed.premultiplied_rgba(), metadata={
                 "gsg": quality,

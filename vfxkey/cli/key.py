@@ -8,16 +8,16 @@ import re
 from pathlib import Path
 
 import click
-import cv2
 import numpy as np
 
 from vfxkey.cli.progress import track, warn
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
-from vfxkey.io.read import Frame, Source, open_source
+from vfxkey.io.companion import Companion
+from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
-from vfxkey.io.window import Window, reframe
+from vfxkey.io.window import reframe
 from vfxkey.io.write import EXR_DATA_TYPES, atomic_output, open_frame_writer, write_preview_png
 from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
 
@@ -79,8 +79,8 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
     source = open_source(input_path, frame_range, input_colorspace=input_colorspace,
                          working_space=working_space, warn=warn)
     settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle)
-    hints = _Companion(hint, working_space, "hint") if hint else None
-    plates = _Companion(plate, working_space, "plate") if plate else None
+    hints = Companion(hint, working_space, "hint", warn=warn) if hint else None
+    plates = Companion(plate, working_space, "plate", warn=warn) if plate else None
     if preview and len(source) > 1 and not has_frame_token(preview):
         raise VfxkeyError(f"{preview}: preview of {len(source)} frames needs a frame token, e.g. comp.####.png")
 
@@ -187,44 +187,3 @@ def _sidecar_path(output: str, suffix: str = ".qc.json") -> str:
         return os.path.join(output, "vfxkey" + suffix.replace(".", "_", 1))
     stem = re.sub(r"[._]?(#+|%0?\d*d|@+)", "", os.path.splitext(output)[0])
     return stem + suffix
-
-
-class _Companion:
-    """A second input that follows the shot frame by frame: a hint mask or a preview plate.
-
-    A still serves every frame (decoded once); a sequence or movie gives the frame of the
-    same number. A hint is data, not colour: its values are read as stored, never
-    linearised (a 50% grey mask stays 0.5).
-    """
-
-    def __init__(self, path: str, working_space: str, role: str) -> None:
-        as_stored = working_space if role == "hint" else None
-        self.source: Source = open_source(path, working_space=working_space, input_colorspace=as_stored, warn=warn)
-        self.path, self.role = path, role
-        self._still: Frame | None = None
-
-    def _read(self, number: int) -> Frame:
-        if self.source.info.kind == "still" or len(self.source) == 1:
-            if self._still is None:
-                self._still = self.source.read(self.source.info.frames[0])
-            return self._still
-        if number not in self.source.info.frames:
-            raise VfxkeyError(f"{where(self.path, number)}: --{self.role} has no frame {number}")
-        return self.source.read(number)
-
-    def image(self, number: int, shape: tuple[int, int]) -> np.ndarray:
-        """(H, W, 3) scene-linear, resized to ``shape``."""
-        rgb = self._read(number).rgb
-        if rgb.shape[:2] != shape:
-            rgb = cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-        return rgb
-
-    def mask(self, number: int, data_window: Window, display_window: Window) -> np.ndarray:
-        """(H, W) in 0..1 over the input frame's ``data_window``: the alpha channel if there
-        is one, else the mean of RGB (0 outside the hint's own data window)."""
-        frame = self._read(number)
-        if frame.display_window != display_window:
-            raise VfxkeyError(f"{where(frame.source, number)}: --hint's display window {frame.display_window} "
-                              f"differs from the input's {display_window}")
-        values = frame.alpha if frame.alpha is not None else frame.rgb.mean(axis=-1)
-        return np.clip(reframe(values, frame.data_window, data_window), 0.0, 1.0).astype(np.float32)

@@ -88,6 +88,11 @@ class LoadedModel:
         """``"fp32"``, ``"fp16"`` or ``"bf16"``: the UNet's dtype by name."""
         return next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
 
+    def metadata(self) -> dict[str, str]:
+        """What the outputs record about the model: its name, family, weight hashes and LoRA."""
+        return {"model": self.path.name, "model_family": self.family, "model_hash": self.hash,
+                "lora": self.lora.name if self.lora else "", "lora_hash": model_hash(self.lora) if self.lora else ""}
+
 
 def default_device() -> tuple[torch.device, torch.dtype]:
     """CUDA float16 when a GPU is present, else CPU float32."""

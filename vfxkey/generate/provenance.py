@@ -30,7 +30,7 @@ import diffusers
 import torch
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.generate.model import LoadedModel, model_hash
+from vfxkey.generate.model import LoadedModel
 from vfxkey.generate.noise import shift_delta
 from vfxkey.generate.pipeline import GenerationSettings
 from vfxkey.io.read import read_metadata
@@ -72,8 +72,7 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
         "shift": target_shift, "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
         "temporal": settings.temporal, "drift_period": settings.drift_period, "subject": settings.subject or "",
         "attention_steps": settings.attention_steps, "working_space": settings.working_space,
-        "model": model.path.name, "model_family": model.family, "model_hash": model.hash,
-        "lora": model.lora.name if model.lora else "", "lora_hash": model_hash(model.lora) if model.lora else "",
+        **model.metadata(),
         "alpha_source": alpha_source,
         # where and how it ran: results are reproducible on the same kind of device, in the
         # same precision, with the same library versions

@@ -485,18 +485,23 @@ class FrameWriter:
             )
         self._movie.write(rgba_premultiplied, frame=frame)
 
-    def _exr_path(self, frame: int, source_name: str | None) -> str:
+    def target(self, frame: int, source_name: str | None = None) -> str:
+        """The file ``frame`` goes to (for a movie, the movie), without writing anything;
+        for skipping frames whose output already exists."""
         if self.kind == "sequence":
             return frame_path(self.output, frame)
-        if self.kind == "single":
+        if self.kind in ("single", "movie"):
             return self.output
         if source_name is None or str(source_name).lower().endswith(MOVIE_EXTENSIONS):
             raise VfxkeyError(
                 f"{self.output}: a folder output takes stills (one EXR per input file); "
                 "for a movie or generated frames give name.####.exr"
             )
-        path = os.path.join(self.output, Path(source_name).stem + ".exr")
-        if path in self._written:
+        return os.path.join(self.output, Path(source_name).stem + ".exr")
+
+    def _exr_path(self, frame: int, source_name: str | None) -> str:
+        path = self.target(frame, source_name)
+        if self.kind == "folder" and path in self._written:
             raise VfxkeyError(
                 f"{where(source_name, frame)}: a second frame would overwrite {path}; "
                 "give an output pattern such as name.####.exr"

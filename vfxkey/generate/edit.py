@@ -1,0 +1,188 @@
+"""The edit loop: one frame changed by an edit prompt without re-imagining it (Tight Inversion).
+
+For each frame, read top to bottom like a diffusers pipeline:
+
+1. **prepare**: a keyed element (a frame with alpha) is composited, premultiplied, over its
+   key colour (scene-linear), so the model sees what it would have generated; the frame
+   is converted to the model's image space, sRGB-encoded (display-referred) 0..1
+   (values outside are clipped, so highlights above display white do not survive an edit);
+2. **encode**: the VAE's mean latent ``z_0`` (not a sample: nothing here is random);
+3. **image condition**: the IP-Adapter embedding of that image (:mod:`.adapter`);
+4. **invert**: DDIM inversion under the source prompt, the image embedding at ``ip_scale``
+   and no guidance, refined to the exact fixed point (:func:`.invert.invert`);
+5. **denoise**: DDIM steps under the edit prompt, the image embedding at ``edit_ip_scale``
+   and ``guidance``; with a mask, the latent outside it follows the inversion
+   (:func:`.invert.denoise`);
+6. **decode**: VAE decode, sRGB-encoded 0..1 -> scene-linear working space;
+7. **key**: a keyed input is keyed again on its key colour (:mod:`.keycolour`, GreenPost)
+   into a premultiplied element; a plate keeps alpha 1;
+8. **mask**: ``out = m * edited + (1 - m) * source`` with the mask feathered *inside* its
+   edge; where ``m = 0`` the output is the source's own values, bit for bit.
+
+The result is handed to the writer by the caller. A frame depends only on itself, its
+mask, the model and the settings, so any chunking of a shot gives the same frames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+import torch
+
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.generate.adapter import encode_image
+from vfxkey.generate.invert import (
+    NoisePredictor,
+    Schedule,
+    check_steps,
+    condition,
+    denoise,
+    invert,
+    relative_error,
+)
+from vfxkey.generate.keycolour import KeyColour, key_on_screen
+from vfxkey.generate.model import LoadedModel
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from vfxkey.io.read import Frame
+
+# Fixed-point refinements per inversion step, from bench/edit.py --iterations (README table):
+# 3 brings the reconstruction's relative latent error from ~1 to well under 1e-2 for 4x the
+# inversion's UNet calls; more buys little that a VAE round trip would not lose again.
+DEFAULT_INVERSION_ITERATIONS = 3
+
+
+@dataclass(frozen=True)
+class EditSettings:
+    """How to edit; with the frame it fixes every output pixel."""
+
+    prompt: str                   # what the edited frame shows
+    source_prompt: str = ""       # what the source shows (the inversion's prompt)
+    negative_prompt: str = ""     # editing's unconditional text under guidance
+    steps: int = 50               # DDIM steps of a full (strength 1) inversion and of the denoising
+    guidance: float = 7.5         # editing's classifier-free guidance; inversion always runs at 1
+    strength: float = 1.0         # share of the steps inverted and denoised again (0, 1]
+    ip_scale: float = 0.4         # IP-Adapter scale during inversion
+    edit_ip_scale: float = 0.4    # IP-Adapter scale during editing
+    inversion_iterations: int = DEFAULT_INVERSION_ITERATIONS  # fixed-point refinements per inversion step
+    feather: int = 8              # pixels over which the mask's inside edge ramps from 0 to 1
+    working_space: str = WORKING_SPACE
+
+    def reconstruction(self) -> "EditSettings":
+        """The same settings denoising with the inversion's own conditioning: to measure fidelity."""
+        return replace(self, prompt=self.source_prompt, negative_prompt="", guidance=1.0,
+                       edit_ip_scale=self.ip_scale)
+
+    def check(self) -> None:
+        """VfxkeyError for settings out of range."""
+        check_steps(self.steps, self.strength)
+        if self.inversion_iterations < 0:
+            raise VfxkeyError(f"inversion iterations {self.inversion_iterations}: must be 0 or more")
+        if self.feather < 0:
+            raise VfxkeyError(f"feather {self.feather}: must be 0 or more pixels")
+        if self.guidance < 1.0:
+            raise VfxkeyError(f"guidance {self.guidance}: must be at least 1 (1 = no guidance)")
+        for name, scale in (("ip scale", self.ip_scale), ("edit ip scale", self.edit_ip_scale)):
+            if scale < 0.0:
+                raise VfxkeyError(f"{name} {scale}: must be 0 or more")
+
+
+@dataclass
+class EditedFrame:
+    """One edited frame."""
+
+    frame: int
+    rgba: np.ndarray            # (H, W, 4) float32, premultiplied, scene-linear, working space
+    screen: np.ndarray          # (H, W, 3) float32, the decoded edit as is: sRGB-encoded 0..1
+    latent_error: float         # ||z_edited - z_0|| / ||z_0||: the reconstruction error in reconstruct mode
+    psnr: float                 # dB, decoded edit vs the image the model was given (sRGB-encoded 0..1)
+    unet_calls: int
+
+
+def feather(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` (``(H, W)`` 0..1, 1 = edit) with a soft inside edge: 0 stays 0, and the ramp
+    reaches the mask's value ``pixels`` pixels (Euclidean) inside its edge."""
+    if pixels == 0:
+        return mask.astype(np.float32)
+    inside = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 5)
+    return (mask * np.clip(inside / pixels, 0.0, 1.0)).astype(np.float32)
+
+
+def psnr(image: np.ndarray, reference: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two 0..1 images (``inf`` when equal)."""
+    mse = float(np.mean((image.astype(np.float64) - reference) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+class Editor:
+    """Edits frames with one loaded model (an IP-Adapter attached, or none) and fixed settings."""
+
+    def __init__(self, model: LoadedModel, settings: EditSettings, key: KeyColour | None = None):
+        settings.check()
+        self.model, self.settings = model, settings
+        self.key = key or KeyColour.of("green", settings.working_space)
+        self.schedule = Schedule.ddim(model.pipe.scheduler, settings.steps, settings.strength)
+        self.adapter = getattr(model.pipe.unet, "encoder_hid_proj", None) is not None
+
+    def __call__(self, frame: Frame, mask: np.ndarray | None = None) -> EditedFrame:
+        """Edit ``frame`` (scene-linear, working space); ``mask`` ``(H, W)`` 0..1, 1 = change."""
+        s, pipe, model = self.settings, self.model.pipe, self.model
+        height, width = frame.rgb.shape[:2]
+        scale = pipe.vae_scale_factor
+        if height % scale or width % scale:
+            raise VfxkeyError(f"{where(frame.source, frame.number)}: {width}x{height} is not a multiple of "
+                              f"{scale} pixels on both sides, as the model's VAE needs")
+        source = frame.premultiplied_rgba()
+        keyed = frame.alpha is not None
+
+        # 1. prepare: a keyed element over its key colour; into the model's sRGB-encoded 0..1
+        linear = source[..., :3] + (1.0 - source[..., 3:]) * np.array(self.key.linear, np.float32) if keyed \
+            else source[..., :3]
+        image = np.clip(convert(linear, s.working_space, DISPLAY_SPACE), 0.0, 1.0)
+
+        # 2. encode: the VAE's mean latent
+        pixels = torch.from_numpy(image).permute(2, 0, 1)[None].to(model.device, model.dtype) * 2 - 1
+        with torch.no_grad():
+            z_0 = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
+
+        # 3. image condition: the IP-Adapter embedding of the source image
+        embeds = encode_image(pipe, image) if self.adapter else None
+
+        # 4. invert: source prompt, image at ip_scale, no guidance, exact by fixed-point refinement
+        inverting = NoisePredictor(model, condition(model, s.source_prompt, image_embeds=embeds,
+                                                    ip_scale=s.ip_scale, size=(height, width)))
+        trajectory = invert(z_0, inverting, self.schedule, s.inversion_iterations)
+
+        # 5. denoise: edit prompt, image at edit_ip_scale, guidance; outside the mask follow the inversion
+        editing = NoisePredictor(model, condition(model, s.prompt, negative_prompt=s.negative_prompt,
+                                                  guidance=s.guidance, image_embeds=embeds,
+                                                  ip_scale=s.edit_ip_scale, size=(height, width)))
+        soft = feather(mask, s.feather) if mask is not None else None
+        latent_mask = None
+        if soft is not None:
+            small = cv2.resize(soft, (width // scale, height // scale), interpolation=cv2.INTER_AREA)
+            latent_mask = torch.from_numpy(small)[None, None].to(model.device, model.dtype)
+        z_edit = denoise(trajectory[-1], editing, self.schedule, mask=latent_mask, trajectory=trajectory)
+
+        # 6. decode: sRGB-encoded 0..1, then scene-linear in the working space
+        with torch.no_grad():
+            decoded = pipe.vae.decode(z_edit / pipe.vae.config.scaling_factor).sample
+        screen = (decoded[0].permute(1, 2, 0).float().cpu().numpy() / 2 + 0.5).clip(0.0, 1.0).astype(np.float32)
+        edited_rgb = convert(screen, DISPLAY_SPACE, s.working_space)
+
+        # 7. key: a keyed input is keyed again on its key colour; a plate keeps alpha 1
+        if keyed:
+            edited = key_on_screen(edited_rgb, self.key).premultiplied_rgba()
+        else:
+            edited = np.concatenate([edited_rgb, np.ones((height, width, 1), np.float32)], axis=-1)
+
+        # 8. mask: the source itself where the mask is 0, a feathered blend inside
+        rgba = edited.astype(np.float32)
+        if soft is not None:
+            m = soft[..., None]
+            rgba = np.where(m > 0, m * rgba + (1 - m) * source, source).astype(np.float32)
+        return EditedFrame(frame=frame.number, rgba=rgba, screen=screen,
+                           latent_error=relative_error(z_edit, z_0), psnr=psnr(screen, image),
+                           unet_calls=inverting.calls + editing.calls)

@@ -1,0 +1,57 @@
+"""A second input that follows a shot frame by frame: a hint or edit mask, or a preview plate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.read import Frame, Source, open_source
+from vfxkey.io.window import Window, reframe
+
+DATA_ROLES = ("hint", "mask")  # masks are data: values as stored, never linearised
+
+
+class Companion:
+    """A second input that follows the shot frame by frame: a hint or edit mask, or a preview plate.
+
+    A still serves every frame (decoded once); a sequence or movie gives the frame of the
+    same number. A mask (``role`` "hint" or "mask") is data, not colour: its values are read
+    as stored, never linearised (a 50% grey mask stays 0.5). ``role`` also names the option
+    in errors (``--hint``, ``--mask``, ``--plate``).
+    """
+
+    def __init__(self, path: str, working_space: str, role: str,
+                 warn: Callable[[str], None] | None = None) -> None:
+        as_stored = working_space if role in DATA_ROLES else None
+        self.source: Source = open_source(path, working_space=working_space, input_colorspace=as_stored, warn=warn)
+        self.path, self.role = path, role
+        self._still: Frame | None = None
+
+    def _read(self, number: int) -> Frame:
+        if self.source.info.kind == "still" or len(self.source) == 1:
+            if self._still is None:
+                self._still = self.source.read(self.source.info.frames[0])
+            return self._still
+        if number not in self.source.info.frames:
+            raise VfxkeyError(f"{where(self.path, number)}: --{self.role} has no frame {number}")
+        return self.source.read(number)
+
+    def image(self, number: int, shape: tuple[int, int]) -> np.ndarray:
+        """(H, W, 3) scene-linear, resized to ``shape``."""
+        rgb = self._read(number).rgb
+        if rgb.shape[:2] != shape:
+            rgb = cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        return rgb
+
+    def mask(self, number: int, data_window: Window, display_window: Window) -> np.ndarray:
+        """(H, W) in 0..1 over the input frame's ``data_window``: the alpha channel if there
+        is one, else the mean of RGB (0 outside the mask's own data window)."""
+        frame = self._read(number)
+        if frame.display_window != display_window:
+            raise VfxkeyError(f"{where(frame.source, number)}: --{self.role}'s display window {frame.display_window} "
+                              f"differs from the input's {display_window}")
+        values = frame.alpha if frame.alpha is not None else frame.rgb.mean(axis=-1)
+        return np.clip(reframe(values, frame.data_window, data_window), 0.0, 1.0).astype(np.float32)
