@@ -15,6 +15,7 @@ toy sizes (REFERENCE §1.3):
 ``build_edit_pipeline`` is the tiny SD1.5-layout pipeline of ``tiny_models`` (its VAE,
 text encoder, tokenizer and scheduler) with a one-level UNet (one cross-attention down and
 up block), about twice as fast per call: inversion tests make hundreds of UNet calls.
+Its VAE scales latents by 3.0 so they have about unit variance, as real SD latents do.
 
 ``save_adapter`` writes the diffusers-format ``.safetensors`` (keys ``image_proj.*`` and
 ``ip_adapter.*``); ``save_image_encoder`` writes a local folder (``config.json``,
@@ -48,6 +49,9 @@ def build_edit_pipeline(seed: int = 0) -> StableDiffusionPipeline:
         )
         vae = build_vae()
         text_encoder = build_text_encoder(32)
+    # SD's 0.18215 gives a real VAE's latents about unit variance; this random VAE needs 3.0. The
+    # inversion's fixed point is measured relative to the latent, so it must have a realistic size.
+    vae.register_to_config(scaling_factor=3.0)
     pipe = StableDiffusionPipeline(
         vae=vae.eval(), text_encoder=text_encoder.eval(), tokenizer=build_tokenizer(), unet=unet.eval(),
         scheduler=build_scheduler(), safety_checker=None, feature_extractor=None, requires_safety_checker=False,

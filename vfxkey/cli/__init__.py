@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("vfxkey.cli.convert:convert", "Convert to premultiplied EXR or ProRes 4444."),
     "key": ("vfxkey.cli.key:key", "Key a green or blue screen into alpha and clean colour."),
     "generate": ("vfxkey.cli.generate:generate", "Generate an element on a key colour (SD, TKG-DM)."),
-    "edit": ("vfxkey.cli.edit:edit", "Edit an element or a plate region with a prompt (Tight Inversion)."),
+    "edit": ("vfxkey.cli.edit:edit", "Edit an element or a plate region with a prompt."),
     "make-trainset": ("vfxkey.cli.train:make_trainset", "Composite matting-head training pairs over screens."),
     "train-matte-head": ("vfxkey.cli.train:train_matte_head", "Train the matting head on a model's VAE."),
 }

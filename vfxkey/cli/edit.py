@@ -90,6 +90,7 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
                          input_colorspace=input_colorspace, working_space=working_space, warn=warn)
     masks = Companion(mask, working_space, "mask", warn=warn) if mask else None
 
+    from vfxkey.generate.adapter import IPAdapter
     from vfxkey.generate.edit import EditSettings
 
     iterations = {} if inversion_iters is None else {"inversion_iterations": inversion_iters}
@@ -108,6 +109,8 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
         "feather": feather, "key": key, "reconstruct": int(reconstruct),
         "input_colorspace": source.info.colorspace,
     }
+    adapter = IPAdapter.read(ip_adapter, image_encoder, allow_pickle=allow_pickle)
+    recorded.update(adapter.metadata())
 
     editor = None
     done = 0
@@ -117,12 +120,13 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
             if not overwrite and os.path.exists(writer.target(frame.number, frame.source)):
                 continue
             if editor is None:  # the model loads only when a frame needs it
-                editor = _load_editor(settings, key_value, model_path, model_config, ip_adapter, image_encoder,
-                                      allow_pickle, writer.metadata)
-            frame_mask = masks.mask(frame.number, frame.rgb.shape[:2]) if masks else None
+                editor = _load_editor(settings, key_value, model_path, model_config, adapter, allow_pickle,
+                                      writer.metadata)
+            frame_mask = masks.mask(frame.number, frame.data_window, frame.display_window) if masks else None
             result = editor(frame, frame_mask)
             extra = {"latent_error": result.latent_error, "psnr": result.psnr} if reconstruct else {}
-            writer.write(frame.number, result.rgba, source_name=frame.source, metadata=extra)
+            writer.write(frame.number, result.rgba, source_name=frame.source, metadata=extra,
+                         data_window=frame.data_window, display_window=frame.display_window)
             done += 1
             if reconstruct:
                 psnr = "inf" if math.isinf(result.psnr) else f"{result.psnr:.2f}"
@@ -131,17 +135,14 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
         click.echo(f"all {len(source)} frames of {output} exist; nothing to do (--overwrite to redo)", err=True)
 
 
-def _load_editor(settings, key_value, model_path, model_config, ip_adapter, image_encoder, allow_pickle,
+def _load_editor(settings, key_value, model_path: str, model_config: str | None, adapter, allow_pickle: bool,
                  metadata: dict):
-    """Load the model and the adapter, build the editor, and add what they are to the outputs' ``metadata``."""
-    from vfxkey.generate.adapter import load_ip_adapter
+    """Load the model, attach the adapter, build the editor, and add the model to the outputs' ``metadata``."""
     from vfxkey.generate.edit import Editor
     from vfxkey.generate.keycolour import KeyColour
     from vfxkey.generate.model import load_model
 
     model = load_model(model_path, config=model_config, scheduler="ddim", allow_pickle=allow_pickle)
-    adapter = load_ip_adapter(model, ip_adapter, image_encoder, allow_pickle=allow_pickle)
+    adapter.attach(model)
     metadata.update(model.metadata())
-    metadata.update({"ip_adapter": adapter.adapter.name, "ip_adapter_hash": adapter.adapter_hash,
-                     "image_encoder": adapter.image_encoder.name, "image_encoder_hash": adapter.image_encoder_hash})
     return Editor(model, settings, KeyColour.of(key_value, settings.working_space))

@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import diffusers
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
@@ -35,16 +36,6 @@ from vfxkey.generate.model import PICKLE_SUFFIXES, LoadedModel, model_hash
 ADAPTER_HELP = "pass --ip-adapter a diffusers-format IP-Adapter .safetensors (e.g. ip-adapter_sd15.safetensors)"
 ENCODER_HELP = "pass --image-encoder a local CLIP image encoder folder (config.json and model.safetensors)"
 ENCODER_MODEL_TYPES = ("clip_vision_model", "clip")
-
-
-@dataclass(frozen=True)
-class AdapterFiles:
-    """Which adapter and encoder are attached, for the output metadata."""
-
-    adapter: Path
-    adapter_hash: str          # vfxkey.generate.model.model_hash of the file
-    image_encoder: Path
-    image_encoder_hash: str    # model_hash of the folder's weight files
 
 
 def read_adapter(path: str | Path, *, allow_pickle: bool = False) -> dict[str, dict[str, torch.Tensor]]:
@@ -87,8 +78,7 @@ def _nest(flat: dict) -> dict[str, dict[str, torch.Tensor]]:
     return nested
 
 
-def read_image_encoder(folder: str | Path, *, allow_pickle: bool = False,
-                       dtype: torch.dtype = torch.float32) -> tuple[CLIPVisionModelWithProjection, CLIPImageProcessor]:
+def read_image_encoder(folder: str | Path, *, allow_pickle: bool = False) -> tuple[CLIPVisionModelWithProjection, CLIPImageProcessor]:
     """A CLIP vision encoder and its preprocessing from a local folder."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -106,7 +96,7 @@ def read_image_encoder(folder: str | Path, *, allow_pickle: bool = False,
                           f"image encoder; {ENCODER_HELP}")
     try:
         encoder = CLIPVisionModelWithProjection.from_pretrained(
-            str(folder), local_files_only=True, use_safetensors=None if allow_pickle else True, dtype=dtype)
+            str(folder), local_files_only=True, use_safetensors=None if allow_pickle else True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = "" if allow_pickle else " (pickled .bin weights need --allow-pickle)"
@@ -126,36 +116,54 @@ def attach_ip_adapter(pipe, state_dict: dict, encoder: CLIPVisionModelWithProjec
     Checks that the three fit together by embedding a grey image; ``name`` labels errors.
     """
     pipe.register_modules(image_encoder=encoder.to(pipe.unet.device, pipe.unet.dtype), feature_extractor=processor)
+    verbosity = diffusers.utils.logging.get_verbosity()
+    diffusers.utils.logging.set_verbosity_error()  # not its notice about casting the UNet to its own dtype
     try:
         pipe.load_ip_adapter(state_dict, subfolder="", weight_name="", image_encoder_folder=None)
-        pipe.unet.to(pipe.unet.device, pipe.unet.dtype)
         positive, _ = encode_image(pipe, np.full((64, 64, 3), 0.5, np.float32))
         pipe.unet.encoder_hid_proj(positive)
     except (RuntimeError, KeyError, ValueError, IndexError) as exc:
         pipe.unload_ip_adapter()
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VfxkeyError(f"{name} does not fit this model and image encoder: {first_line}") from None
+    finally:
+        diffusers.utils.logging.set_verbosity(verbosity)
 
 
-def load_ip_adapter(model: LoadedModel, adapter: str | Path, image_encoder: str | Path | None = None, *,
-                    allow_pickle: bool = False) -> AdapterFiles:
-    """Attach a local IP-Adapter and CLIP image encoder to ``model``'s pipeline.
+@dataclass
+class IPAdapter:
+    """An IP-Adapter and its image encoder read from local files, ready to attach to a model."""
 
-    ``image_encoder`` defaults to the ``image_encoder/`` folder beside the adapter file.
-    """
-    adapter = Path(adapter)
-    state_dict = read_adapter(adapter, allow_pickle=allow_pickle)
-    if image_encoder is None:
-        image_encoder = adapter.parent / "image_encoder"
-        if not image_encoder.is_dir():
-            raise VfxkeyError(f"no image encoder for IP-Adapter {adapter}: {image_encoder} does not exist; "
-                              f"{ENCODER_HELP}")
-    image_encoder = Path(image_encoder)
-    encoder, processor = read_image_encoder(image_encoder, allow_pickle=allow_pickle, dtype=model.dtype)
-    attach_ip_adapter(model.pipe, state_dict, encoder, processor,
-                      name=f"IP-Adapter {adapter} with image encoder {image_encoder}")
-    return AdapterFiles(adapter=adapter, adapter_hash=model_hash(adapter),
-                        image_encoder=image_encoder, image_encoder_hash=model_hash(image_encoder))
+    state_dict: dict[str, dict[str, torch.Tensor]]
+    encoder: CLIPVisionModelWithProjection
+    processor: CLIPImageProcessor
+    path: Path
+    encoder_path: Path
+
+    @classmethod
+    def read(cls, adapter: str | Path, image_encoder: str | Path | None = None, *,
+             allow_pickle: bool = False) -> "IPAdapter":
+        """Read the adapter file and the encoder folder (default: ``image_encoder/`` beside the adapter)."""
+        adapter = Path(adapter)
+        state_dict = read_adapter(adapter, allow_pickle=allow_pickle)
+        if image_encoder is None:
+            image_encoder = adapter.parent / "image_encoder"
+            if not image_encoder.is_dir():
+                raise VfxkeyError(f"no image encoder for IP-Adapter {adapter}: {image_encoder} does not exist; "
+                                  f"{ENCODER_HELP}")
+        image_encoder = Path(image_encoder)
+        encoder, processor = read_image_encoder(image_encoder, allow_pickle=allow_pickle)
+        return cls(state_dict, encoder, processor, adapter, image_encoder)
+
+    def attach(self, model: LoadedModel) -> None:
+        """Install the adapter and the encoder in ``model``'s pipeline (on its device and dtype)."""
+        attach_ip_adapter(model.pipe, self.state_dict, self.encoder, self.processor,
+                          name=f"IP-Adapter {self.path} with image encoder {self.encoder_path}")
+
+    def metadata(self) -> dict[str, str]:
+        """What the outputs record: the adapter's and the encoder's names and weight hashes (model_hash)."""
+        return {"ip_adapter": self.path.name, "ip_adapter_hash": model_hash(self.path),
+                "image_encoder": self.encoder_path.name, "image_encoder_hash": model_hash(self.encoder_path)}
 
 
 def encode_image(pipe, image: np.ndarray) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
