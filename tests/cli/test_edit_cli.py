@@ -37,6 +37,16 @@ def read_exr(path: Path) -> tuple[np.ndarray, dict]:
     return pixels, attributes
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny latents: one torch thread is faster, and far faster on a busy machine. The fresh
+    process of the chunk test runs on one thread too (OMP_NUM_THREADS=1)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A tiny model folder, an adapter with its encoder beside it, a plate sequence, an element and a mask."""
@@ -75,7 +85,8 @@ def chunk_run(files, tmp_path_factory):
     alone = tmp_path_factory.mktemp("alone")
     process = subprocess.run([sys.executable, "-c", "from vfxkey.cli import main; main()",
                               *args(files, alone / "ed.####.exr", "2", "--mask", str(root / "mask.exr"))],
-                             capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+                             capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
     assert process.returncode == 0, process.stderr
     return out, alone
 
@@ -207,3 +218,11 @@ def test_prompt_is_required_unless_reconstructing(files, tmp_path):
     command.remove("--prompt"), command.remove("a green apple")
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2 and "--prompt is required" in result.output
+
+
+def test_a_frame_the_vae_cannot_take_is_refused_naming_file_and_frame(files, tmp_path):
+    odd = files[0] / "odd.0001.exr"
+    write_exr(odd, np.zeros((31, 31, 3), np.float32))
+    result = CliRunner().invoke(main, args(files, tmp_path / "ed.####.exr", "1", source="odd.####.exr"))
+    assert result.exit_code == 2 and f"{odd} (frame 1): 31x31 is not a multiple of 2" in result.output
+    assert not list(tmp_path.iterdir())

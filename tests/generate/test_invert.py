@@ -25,6 +25,16 @@ def with_adapter(pipe):
     return pipe
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Hundreds of UNet calls on 8x8 latents: one torch thread is faster than several (and far
+    faster on a busy machine, where threads wait for each other)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def adapted():
     """The tiny edit pipeline with a random IP-Adapter, and the embeddings of a random image."""
@@ -69,6 +79,22 @@ def test_denoising_equals_diffusers_ddim_with_guidance(z_0):
                         guidance_scale=7.5, latents=z_0, output_type="latent").images
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
     assert predict.calls == 5
+
+
+def test_plain_inversion_equals_diffusers_ddim_inverse_scheduler(z_0):
+    from diffusers import DDIMInverseScheduler
+
+    model = loaded(build_edit_pipeline())
+    predict = NoisePredictor(model, condition(model, PROMPT))
+    ours = invert(z_0, predict, Schedule.ddim(model.pipe.scheduler, 10), iterations=0)
+    inverse = DDIMInverseScheduler.from_config(model.pipe.scheduler.config)
+    inverse.set_timesteps(10)
+    theirs = [z_0]
+    for t in inverse.timesteps:
+        theirs.append(inverse.step(predict(theirs[-1], int(t)), t, theirs[-1]).prev_sample)
+    assert len(ours) == len(theirs) == 11
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_the_image_condition_reaches_every_unet_call_at_its_scale(adapted, z_0):
@@ -155,3 +181,15 @@ def test_reconstruct_settings_denoise_with_the_inversion_conditioning():
                             guidance=7.5, ip_scale=0.6, edit_ip_scale=0.1).reconstruction()
     assert (settings.prompt, settings.negative_prompt, settings.guidance, settings.edit_ip_scale) == (
         PROMPT, "", 1.0, 0.6)
+
+
+def test_sdxl_layout_inverts_with_its_text_time_conditioning_and_the_adapter():
+    from tiny_models import build_sdxl_pipeline
+
+    model = LoadedModel(pipe=with_adapter(build_sdxl_pipeline()), family="sdxl", path=Path("tiny-sdxl"), hash="x")
+    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=3, inversion_iterations=1, feather=0)
+    frame = plate(size=32)
+    at_04 = Editor(model, settings)(frame)
+    at_0 = Editor(model, EditSettings(**{**vars(settings), "ip_scale": 0.0, "edit_ip_scale": 0.0}))(frame)
+    assert at_04.rgba.shape == (32, 32, 4) and at_04.unet_calls == 3 * 2 + 3
+    assert not np.array_equal(at_04.rgba, at_0.rgba)

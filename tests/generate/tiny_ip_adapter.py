@@ -47,7 +47,7 @@ def build_edit_pipeline(seed: int = 0) -> StableDiffusionPipeline:
             down_block_types=("CrossAttnDownBlock2D",), up_block_types=("CrossAttnUpBlock2D",),
             cross_attention_dim=32, attention_head_dim=8, norm_num_groups=32,
         )
-        vae = build_vae()
+        vae = build_vae((32, 64))  # one downsample: a 32x32 image has a 16x16 latent
         text_encoder = build_text_encoder(32)
     # SD's 0.18215 gives a real VAE's latents about unit variance; this random VAE needs 3.0. The
     # inversion's fixed point is measured relative to the latent, so it must have a realistic size.

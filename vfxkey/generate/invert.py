@@ -106,11 +106,13 @@ class NoisePredictor:
         if self.prediction not in ("epsilon", "v_prediction"):
             raise VfxkeyError(f"model {model.path} predicts {self.prediction!r}; inversion needs an epsilon- or "
                               "v-prediction model")
+        # One IP-Adapter attention processor tells which scale is set (setting it walks every layer).
+        self.ip_processor = next((p for p in model.pipe.unet.attn_processors.values() if hasattr(p, "to_k_ip")), None)
         self.calls = 0
 
     def __call__(self, latents: torch.Tensor, t: int) -> torch.Tensor:
         c, unet = self.conditioning, self.pipe.unet
-        if c.ip_scale is not None:
+        if c.ip_scale is not None and self.ip_processor.scale != [c.ip_scale] * len(self.ip_processor.scale):
             self.pipe.set_ip_adapter_scale(c.ip_scale)
         batch = torch.cat([latents, latents]) if c.guided else latents
         timestep = torch.tensor(t, device=latents.device)

@@ -2,9 +2,9 @@
 
 Generation puts the element on the key colour; editing puts a keyed element back on it
 before the model sees it. Both key the result with GreenPost (:mod:`vfxkey.matte.greenpost`)
-on every frame by itself: a fresh keyer without temporal smoothing, so a frame's alpha does
-not depend on which frames came before it (chunk-invariant), on one thread, so K-Means is
-bitwise repeatable (threaded sums vary in the last bits).
+on every frame by itself: a keyer without a shot ``Screen`` measures each frame's own, so a
+frame's alpha does not depend on which frames are keyed with it (chunk-invariant), on one
+thread, so K-Means is bitwise repeatable (threaded sums vary in the last bits).
 """
 
 from __future__ import annotations
@@ -42,4 +42,4 @@ def key_on_screen(rgb: np.ndarray, colour: KeyColour, hint: np.ndarray | None = 
     ``premultiplied_rgba()`` is the element.
     """
     with threadpool_limits(limits=1):
-        return Keyer(KeySettings(screen=colour.screen, temporal=0.0)).key(rgb, hint=hint)
+        return Keyer(KeySettings(screen=colour.screen)).key(rgb, hint=hint)
