@@ -122,6 +122,7 @@ def test_metadata_records_the_edit_the_source_and_the_weights(chunk_run, files):
     assert attributes["vfxkey:steps"] == 2 and attributes["vfxkey:inversion_iterations"] == 1
     assert attributes["vfxkey:strength"] == pytest.approx(1.0) and attributes["vfxkey:mask"] == "mask.exr"
     assert attributes["vfxkey:model_hash"] == model_hash(model)
+    assert attributes["vfxkey:device"].startswith("cpu") and attributes["vfxkey:precision"] == "fp32"
     assert attributes["vfxkey:ip_adapter_hash"] == model_hash(adapter)
     assert attributes["vfxkey:image_encoder_hash"] == model_hash(adapter.parent / "image_encoder")
 

@@ -141,8 +141,9 @@ def _load_editor(settings, key_value, model_path: str, model_config: str | None,
     from vfxkey.generate.edit import Editor
     from vfxkey.generate.keycolour import KeyColour
     from vfxkey.generate.model import load_model
+    from vfxkey.generate.provenance import machine_metadata
 
     model = load_model(model_path, config=model_config, scheduler="ddim", allow_pickle=allow_pickle)
     adapter.attach(model)
-    metadata.update(model.metadata())
+    metadata.update({**model.metadata(), **machine_metadata(model)})
     return Editor(model, settings, KeyColour.of(key_value, settings.working_space))

@@ -46,6 +46,13 @@ def device_name(device: torch.device) -> str:
     return f"{device.type} ({platform.machine()})"
 
 
+def machine_metadata(model: LoadedModel) -> dict[str, str]:
+    """Where and how a model ran: results are reproducible on the same kind of device, in the
+    same precision, with the same library versions (``vfxkey generate`` and ``vfxkey edit``)."""
+    return {"device": device_name(model.device), "precision": model.precision,
+            "torch": torch.__version__, "diffusers": diffusers.__version__}
+
+
 def key_text(key: str | tuple[float, float, float]) -> str:
     """A key as the user names it: ``green`` or ``#rrggbb`` (sRGB)."""
     if isinstance(key, str):
@@ -74,10 +81,7 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
         "attention_steps": settings.attention_steps, "working_space": settings.working_space,
         **model.metadata(),
         "alpha_source": alpha_source,
-        # where and how it ran: results are reproducible on the same kind of device, in the
-        # same precision, with the same library versions
-        "device": device_name(model.device), "precision": model.precision,
-        "torch": torch.__version__, "diffusers": diffusers.__version__,
+        **machine_metadata(model),
         "scheduler_class": type(pipe.scheduler).__name__,
         "scheduler_config": hashlib.sha256(scheduler_config.encode()).hexdigest()[:16],
     }
