@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
+from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, KeySettings, Screen, measure_screen
 
 GREEN = np.array([0.05, 0.40, 0.08], np.float32)  # a studio green, scene-linear
 BLUE = np.array([0.02, 0.06, 0.45], np.float32)
@@ -323,3 +323,44 @@ def test_a_key_almost_all_opaque_while_the_frame_holds_screen_and_subject_is_war
     assert any("keyed almost all opaque" in w for w in result.qc["warnings"])
     assert Keyer().key(image).qc["warnings"] == []
     assert Keyer().key(np.broadcast_to(GREEN, image.shape).copy()).qc["warnings"] == []  # bare screen: fine
+
+
+def noisy_frames(image, count, sigma=0.004, seed=5):
+    rng = np.random.default_rng(seed)
+    return [np.clip(image + rng.normal(0, sigma, image.shape), 0, None).astype(np.float32) for _ in range(count)]
+
+
+def test_the_temporal_filter_steadies_a_static_noisy_shot():
+    image, alpha, _ = ramp_shot(GREEN, plate_gain=uneven_gain(96, 160))
+    frames = noisy_frames(image, 12)
+    screen = measure_screen(frames[0])
+    window = TEMPORAL_FRAMES
+
+    def boil(strength):
+        keyer = Keyer(KeySettings(temporal=strength), screen)
+        alphas = [keyer.key(frames[n], previous=frames[n - window:n][::-1]) for n in range(window, len(frames))]
+        assert all(r.qc["temporal_frames"] == (window if strength else 0) for r in alphas)
+        return np.mean([np.abs(b.alpha - a.alpha).mean() for a, b in zip(alphas, alphas[1:])]), alphas
+
+    alone, _ = boil(0.0)
+    steady, results = boil(1.0)
+    # Each frame is the mean of window + 1 frames: consecutive means share all but one, so
+    # they differ by 1/(window + 1) as much (less the keyer's own smoothing).
+    assert steady < 1.5 * alone / (window + 1)
+    assert np.abs(results[-1].alpha - clip_white(alpha)).mean() < 0.02
+
+
+def test_the_temporal_filter_leaves_no_ghost_of_a_moving_subject():
+    screen_only = np.broadcast_to(GREEN, (96, 160, 3)).astype(np.float32)
+    frames = []
+    for shift in range(0, 50, 10):  # an opaque block moving 10 px a frame
+        image = screen_only.copy()
+        image[30:70, 20 + shift:60 + shift] = SUBJECT
+        frames.append(image)
+    frames = noisy_frames(np.stack(frames), 1)[0]
+    keyer = Keyer(KeySettings(), measure_screen(frames[0]))
+    last = keyer.key(frames[-1], previous=list(frames[-2::-1]))
+    alone = Keyer(KeySettings(temporal=0.0), keyer.screen).key(frames[-1])
+    assert last.alpha[30:70, 20:58].max() < 0.02  # where the block was: screen, no ghost
+    assert last.alpha[34:66, 64:96].min() == 1.0  # where it is: opaque
+    assert np.array_equal(last.alpha >= 0.5, alone.alpha >= 0.5)  # the edges sit where the frame alone puts them

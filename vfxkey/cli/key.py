@@ -15,11 +15,11 @@ from vfxkey.comp.over import checkerboard, over
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.companion import Companion
-from vfxkey.io.read import open_source
+from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.window import reframe
 from vfxkey.io.write import EXR_DATA_TYPES, atomic_output, open_frame_writer, write_preview_png
-from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
+from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, KeySettings, Screen, measure_screen
 
 
 @click.command()
@@ -43,6 +43,11 @@ from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
                    "its edges is taken out (its own colour and brightness are kept).")
 @click.option("--despeckle", type=click.IntRange(min=0), default=0, show_default=True, metavar="PIXELS",
               help="Remove opaque specks and transparent holes smaller than this area in pixels.")
+@click.option("--temporal", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help=f"Steadies alpha and colour of a sequence where the picture does not change: each of the "
+                   f"{TEMPORAL_FRAMES} input frames before a frame counts this much wherever it differs from it "
+                   "by sensor noise alone (motion and cuts are left alone). 0 keys every frame on its own. "
+                   "A chunk reads the frames before its first, so chunks still agree.")
 @click.option("--frames", metavar="RANGE", help="Frames to key: 1001-1020, 1001-1020x2 or 1001,1005 (default: all).")
 @click.option("--preview", metavar="PNG",
               help="Also write the comp over --plate as 8-bit sRGB PNG for a person to look at: "
@@ -57,7 +62,7 @@ from vfxkey.matte.greenpost import Keyer, KeySettings, Screen, measure_screen
 @click.option("--data-type", type=click.Choice(list(EXR_DATA_TYPES)), default="half", show_default=True,
               help="EXR channel type. Half holds up to +-65504: larger values are clamped (with a warning).")
 def key(input_path: str, output: str, screen: str, screen_from: str | None, hint: str | None,
-        despill: float, despeckle: int,
+        despill: float, despeckle: int, temporal: float,
         frames: str | None, preview: str | None, plate: str | None, working_space: str,
         input_colorspace: str | None, data_type: str) -> None:
     """Key INPUT (an image, a sequence such as shot.####.png, a folder of images or a
@@ -78,25 +83,29 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
     frame_range = FrameRange.parse(frames) if frames else None
     source = open_source(input_path, frame_range, input_colorspace=input_colorspace,
                          working_space=working_space, warn=warn)
-    settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle)
+    settings = KeySettings(screen=_parse_screen(screen, working_space), despill=despill, despeckle=despeckle,
+                           temporal=temporal)
     hints = Companion(hint, working_space, "hint", warn=warn) if hint else None
     plates = Companion(plate, working_space, "plate", warn=warn) if plate else None
     if preview and len(source) > 1 and not has_frame_token(preview):
         raise VfxkeyError(f"{preview}: preview of {len(source)} frames needs a frame token, e.g. comp.####.png")
 
+    # A folder of stills is unrelated images: each keyed alone, against its own screen.
+    shot = None if source.info.kind == "stills" else open_source(
+        input_path, input_colorspace=input_colorspace, working_space=working_space, warn=warn)
     shot_screen = (_load_screen(screen_from, working_space) if screen_from
-                   else None if source.info.kind == "stills"  # unrelated images: each its own screen
-                   else _measured_screen(input_path, output, settings, screen, working_space, input_colorspace))
+                   else _measured_screen(shot, input_path, output, settings, screen, working_space) if shot else None)
     keyer = Keyer(settings, shot_screen)
+    previous = _PreviousFrames(shot, TEMPORAL_FRAMES if shot and temporal > 0 else 0)
     recorded = {"command": "key", "screen": screen, "despill": despill, "despeckle": despeckle,
-                "input_colorspace": source.info.colorspace}
+                "temporal": temporal, "input_colorspace": source.info.colorspace}
     report, refitting = [], False
     with open_frame_writer(output, frame_count=len(source), working_space=working_space,
                            fps=source.info.fps, data_type=data_type, metadata=recorded, warn=warn) as writer:
         for frame in track(source, total=len(source), description="key"):
             mask = hints.mask(frame.number, frame.data_window, frame.display_window) if hints else None
             try:
-                result = keyer.key(frame.rgb, hint=mask)
+                result = keyer.key(frame.rgb, hint=mask, previous=previous.before(frame))
             except ValueError as exc:
                 raise VfxkeyError(f"{where(frame.source, frame.number)}: {exc}") from None
             for message in result.qc["warnings"]:
@@ -141,15 +150,14 @@ def _load_screen(path: str, working_space: str) -> Screen:
     return screen
 
 
-def _measured_screen(input_path: str, output: str, settings: KeySettings, screen_arg: str,
-                     working_space: str, input_colorspace: str | None) -> Screen:
+def _measured_screen(shot: Source, input_path: str, output: str, settings: KeySettings, screen_arg: str,
+                     working_space: str) -> Screen:
     """The shot's screen, measured on its first frame, whatever frames this run keys.
 
     It is stored beside the output (OUTPUT's name + .screen.json); a later run of the
     same shot with the same --screen (another chunk) reads it back instead. Measuring
     is deterministic, so chunks that start together and both measure agree too.
     """
-    shot = open_source(input_path, input_colorspace=input_colorspace, working_space=working_space, warn=warn)
     first = shot.info.frames[0]
     measured_on = f"{where(input_path, first)}, --screen {screen_arg}"
     stored = _sidecar_path(output, ".screen.json")
@@ -187,3 +195,34 @@ def _sidecar_path(output: str, suffix: str = ".qc.json") -> str:
         return os.path.join(output, "vfxkey" + suffix.replace(".", "_", 1))
     stem = re.sub(r"[._]?(#+|%0?\d*d|@+)", "", os.path.splitext(output)[0])
     return stem + suffix
+
+
+class _PreviousFrames:
+    """The shot's input frames just before each keyed frame, for the temporal filter.
+
+    The frames a run has read are kept; the ones before a run's first frame (another
+    chunk's) are read from the shot, so every chunk gives the keyer the same frames.
+    Only frames with consecutive numbers and the same data window count: a gap or a
+    change of window ends the window of frames.
+    """
+
+    def __init__(self, shot: Source | None, count: int) -> None:
+        self.shot, self.count = shot, count
+        self.kept: dict[int, Frame] = {}
+
+    def before(self, frame: Frame) -> list[np.ndarray]:
+        """(H, W, 3) linear frames ``frame.number - 1``, ``- 2``, ... (nearest first); then keeps ``frame``."""
+        frames = []
+        for number in range(frame.number - 1, frame.number - 1 - self.count, -1):
+            if number not in self.kept:
+                if number not in self.shot.info.frames:
+                    break
+                self.kept[number] = self.shot.read(number)
+            if self.kept[number].data_window != frame.data_window:
+                break
+            frames.append(self.kept[number].rgb)
+        if self.count:
+            self.kept = {n: kept for n, kept in self.kept.items() if n > frame.number - self.count}
+            self.kept[frame.number] = frame
+        return frames
+

@@ -3,8 +3,12 @@
 After DiffuMatting's GreenPost (arXiv 2403.06168, §1.2 of the reference notes), without
 its learned refiner. One shot goes through these steps, in this order:
 
-0. **Denoise.** An edge-preserving bilateral filter scaled to the sensor noise measured
-   in the frame, so grain does not become alpha noise. The matte is pulled from the
+0. **Temporal filter and denoise.** In a sequence, each pixel is averaged with the same
+   pixel of the previous input frames (TEMPORAL_FRAMES of them, given by the caller)
+   wherever it differs from them by no more than the sensor noise measured on the
+   shot's screen: a locked-off area stops boiling, while motion, a cut or a light change
+   keeps the frame's own pixels. Then an edge-preserving bilateral filter scaled to the
+   sensor noise measured in the frame, so grain does not become alpha noise. The matte is pulled from the
    smoothed image; the foreground colour is unmixed from the image as shot (grain kept).
 1. **Screen colour.** K-Means on the pixels most likely to be screen (those whose
    dominant channel clearly leads) finds the colour the screen really has — a studio
@@ -38,7 +42,8 @@ its learned refiner. One shot goes through these steps, in this order:
    edges) mixes the plate into the foreground, ``S = (1 - w) F + w B``. The share ``w``
    is measured on the opaque pixels near the edge against the subject's colour deeper
    inside (the shading model of step 3), smoothed and carried into the soft band; then
-   ``F = B + (I - B) / (alpha (1 - w))`` with ``I`` the image as shot. Without spill the
+   ``F = B + (I - B) / (alpha (1 - w))`` with ``I`` the image as shot (after step 0's
+   temporal filter, before its bilateral one). Without spill the
    premultiplied colour is ``I - (1 - alpha) * B``, exact for the plate. Removing the
    screen's share keeps a subject's own colour (a yellow-green plant stays yellow-green),
    which the classic channel clamp (capping the screen channel at the others) does not.
@@ -84,8 +89,9 @@ class KeySettings:
             whose solid part (alpha >= 0.5, resp. < 0.5) covers fewer than this many
             pixels are removed, soft rim included; 0 keeps everything.
         plate_scale: the clean plate is modelled at 1/plate_scale of the image size.
-        temporal: not used yet: every frame is keyed from itself and the shot's
-            ``Screen`` alone (kept so that callers passing it keep working).
+        temporal: strength 0..1 of the temporal filter: the weight of each of the
+            previous frames given to ``Keyer.key`` where the image has not changed from
+            them by more than the screen's noise; 0 keys every frame alone.
         denoise: strength of the edge-preserving (bilateral) smoothing the matte is
             pulled from, as a multiple of the sensor noise measured in the frame; 0 turns
             it off. The foreground colour always keeps the image's own grain.
@@ -97,7 +103,7 @@ class KeySettings:
     despill: float = 1.0
     despeckle: int = 0
     plate_scale: int = 8
-    temporal: float = 0.5
+    temporal: float = 1.0
     denoise: float = 4.0
     refine_radius: int = 2
 
@@ -110,8 +116,8 @@ class KeySettings:
             raise ValueError(f"despeckle must be >= 0 pixels, got {self.despeckle}")
         if self.denoise < 0:
             raise ValueError(f"denoise must be >= 0, got {self.denoise}")
-        if not 0.0 <= self.temporal < 1.0:
-            raise ValueError(f"temporal must be within 0..1 (1 excluded), got {self.temporal}")
+        if not 0.0 <= self.temporal <= 1.0:
+            raise ValueError(f"temporal must be within 0..1, got {self.temporal}")
 
 
 @dataclass
@@ -147,6 +153,8 @@ class KeyResult:
 WORKING_SPACE = "Linear Rec.709 (sRGB)"  # vfxkey.io.colour's default working space (not imported: matte needs no OCIO)
 SCREEN_FORMAT = "vfxkey.screen/1"  # the "format" of a stored Screen
 FIT_SHARE = 0.25  # a frame fits a screen when at least this share of its screen-like pixels match it
+TEMPORAL_FRAMES = 4  # previous input frames the temporal filter averages with
+TEMPORAL_SAME, TEMPORAL_CHANGED = 1.3, 2.0  # change from a previous frame, x that of noise alone: same / changed
 
 
 @dataclass(frozen=True)
@@ -158,8 +166,9 @@ class Screen:
         channel: the screen's channel: 1 green, 2 blue.
         chroma_tolerance: distance in rg-chromaticity (r, g over r + g + b) from the
             screen's that still counts as bare screen.
-        noise: standard deviation of the sensor noise in the image(s) it was measured
-            on (Immerkaer's estimate), linear units.
+        noise: standard deviation of the sensor noise on the bare screen of the image(s)
+            it was measured on (Immerkaer's estimate), linear units; the temporal filter
+            tells noise from change by it.
         working_space: the scene-linear colour space ``rgb`` is in (the images' space).
         source: where it was measured, for people (e.g. ``"shot.1001.png (frame 1001)"``).
     """
@@ -214,9 +223,9 @@ def measure_screen(
 
     Raises ``ValueError`` when no screen of the asked kind is found.
     """
-    images = [images] if isinstance(images, np.ndarray) else list(images)
-    smoothed = [_denoise(_checked(image), settings.denoise) for image in images]
-    return _screen_of(smoothed, settings.screen, working_space, source)
+    images = [_checked(image) for image in ([images] if isinstance(images, np.ndarray) else images)]
+    smoothed = [_denoise(image, settings.denoise)[0] for image in images]
+    return _screen_of(images, smoothed, settings.screen, working_space, source)
 
 
 def screen_fit(rgb: np.ndarray, screen: Screen) -> float | None:
@@ -248,7 +257,7 @@ class Keyer:
         self.settings = settings
         self.screen = screen
 
-    def key(self, rgb: np.ndarray, hint: np.ndarray | None = None) -> KeyResult:
+    def key(self, rgb: np.ndarray, hint: np.ndarray | None = None, previous: Sequence[np.ndarray] = ()) -> KeyResult:
         """Key one frame.
 
         Args:
@@ -256,22 +265,33 @@ class Keyer:
             hint: optional ``(H, W)`` coarse mask in 0..1 (1 = subject). It keeps the
                 subject out of the clean plate and makes pixels well inside it opaque; it
                 never lowers the alpha the colour gives. The keyer works without it.
+            previous: the shot's frames just before this one as read (nearest first,
+                each like ``rgb``); the first TEMPORAL_FRAMES steady the key where the
+                image has not changed (``settings.temporal``). Input frames, never
+                earlier outputs: any chunk that keys this frame reads the same ones.
         """
-        rgb = _checked(rgb)
+        observed = _checked(rgb)
         s = self.settings
 
-        # 0. Denoise: sensor noise would otherwise become alpha noise. A bilateral filter
+        # 0a. Temporal filter: where the image is the same as in the previous frames but
+        # for sensor noise, average it with them, so alpha and colour do not boil.
+        previous = [_checked(frame) for frame in previous[:TEMPORAL_FRAMES]] if s.temporal > 0 else []
+        sigma = _noise_sigma(observed)  # as shot: the bilateral filter smooths what noise is left as hard
+        if previous:
+            noise = self.screen.noise if self.screen is not None else sigma
+            observed = _temporal_filter(observed, previous, noise, s.temporal)
+
+        # 0b. Denoise: sensor noise would otherwise become alpha noise. A bilateral filter
         # smooths within flat areas and keeps edges whose contrast is well above the noise
         # (Tomasi and Manduchi, 1998). The foreground is unmixed from the observed image.
-        observed = rgb
-        rgb, sigma = _denoise(rgb, s.denoise)
+        rgb, _ = _denoise(observed, s.denoise, sigma)
 
         # 1. Screen colour: the shot's, unless this frame does not fit it (then its own).
         fit = screen_fit(rgb, self.screen) if self.screen is not None else None
         refit = fit is not None and fit < FIT_SHARE
         screen = self.screen
         if screen is None or refit:
-            screen = _screen_of([(rgb, sigma)], s.screen, screen.working_space if screen else WORKING_SPACE)
+            screen = _screen_of([observed], [rgb], s.screen, screen.working_space if screen else WORKING_SPACE)
 
         # 2. Clean plate: the screen as it is lit, per pixel.
         plate_small = _clean_plate(rgb, screen, s.plate_scale, hint)
@@ -317,6 +337,7 @@ class Keyer:
             "screen_refit": refit,
             "gsg": _gsg(rgb, np.asarray(screen.rgb, np.float32)),
             "soft_fraction": float(np.mean((alpha > 0.02) & (alpha < 0.98))),
+            "temporal_frames": len(previous),
             "warnings": [],
         }
         if refit:
@@ -347,19 +368,23 @@ def _sample(rgb: np.ndarray, count: int) -> np.ndarray:
     return rgb[::step, ::step].reshape(-1, rgb.shape[2])
 
 
-def _denoise(rgb: np.ndarray, strength: float) -> tuple[np.ndarray, float]:
-    """Step 0: the image bilateral-filtered at ``strength`` times its noise, and that noise (linear std)."""
-    sigma = _noise_sigma(rgb)
+def _denoise(rgb: np.ndarray, strength: float, sigma: float | None = None) -> tuple[np.ndarray, float]:
+    """Step 0b: the image bilateral-filtered at ``strength`` times the noise ``sigma`` (linear
+    std; by default measured in the image), and that noise."""
+    sigma = _noise_sigma(rgb) if sigma is None else sigma
     if strength <= 0:
         return rgb, sigma
     return cv2.bilateralFilter(rgb, 5, strength * sigma, 1.5), sigma
 
 
-def _noise_sigma(rgb: np.ndarray) -> float:
-    """Standard deviation of sensor noise (Immerkaer, "Fast Noise Variance Estimation", 1996)."""
+def _noise_sigma(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Standard deviation of sensor noise (Immerkaer, "Fast Noise Variance Estimation", 1996),
+    over the whole image or the pixels where the (H, W) bool ``mask`` is set."""
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
     response = cv2.filter2D(rgb, -1, kernel)
-    return float(np.sqrt(np.pi / 2) / 6 * cv2.norm(response, cv2.NORM_L1) / response.size)  # mean |response|
+    if mask is None:
+        return float(np.sqrt(np.pi / 2) / 6 * cv2.norm(response, cv2.NORM_L1) / response.size)  # mean |response|
+    return float(np.sqrt(np.pi / 2) / 6 * np.mean(np.abs(response[mask])))
 
 
 def _blank_key(rgb: np.ndarray, alpha: np.ndarray, screen: Screen) -> str | None:
@@ -392,13 +417,46 @@ def _screen_lead(sample: np.ndarray) -> np.ndarray:
     return np.maximum(*(chroma[:, c] - np.delete(chroma, c, axis=1).max(axis=1) for c in (1, 2)))
 
 
+# 0a. Temporal filter ---------------------------------------------------------------
+def _temporal_filter(image: np.ndarray, previous: list[np.ndarray], noise: float, strength: float) -> np.ndarray:
+    """(H, W, 3) ``image`` averaged with the ``previous`` frames wherever they differ from it by noise alone.
+
+    The change from each previous frame, ``d = box5(sum over channels |I - P|)``, is
+    ``E = 6 sigma / sqrt(pi)`` where only sensor noise (std ``noise`` per channel)
+    differs, give or take a tenth. A frame counts with weight ``strength`` where ``d`` is
+    under TEMPORAL_SAME times E, not at all over TEMPORAL_CHANGED times E (motion, a cut,
+    a light change), linearly between; the result is the weighted mean. On a still
+    region the mean of n frames has 1/sqrt(n) of the noise and moves 1/n as much from
+    frame to frame. All linear.
+    """
+    expected = max(6.0 * noise / np.sqrt(np.pi), 1e-6)
+    low, high = TEMPORAL_SAME * expected, TEMPORAL_CHANGED * expected
+    total = image.copy()
+    weights = np.ones(image.shape[:2], np.float32)
+    for frame in previous:
+        if frame.shape != image.shape:
+            continue  # another format: nothing to average with
+        change = cv2.boxFilter(_channel_sum(cv2.absdiff(image, frame)), -1, (5, 5))
+        weight = np.float32(strength) * np.clip((high - change) / (high - low), 0.0, 1.0)
+        total += frame * weight[..., None]
+        weights += weight
+    return total / weights[..., None]
+
+
 # 1. Screen colour ------------------------------------------------------------------
-def _screen_of(smoothed: list[tuple[np.ndarray, float]], setting: str | tuple[float, float, float],
+def _screen_of(images: list[np.ndarray], smoothed: list[np.ndarray], setting: str | tuple[float, float, float],
                working_space: str, source: str = "") -> Screen:
-    """The Screen of denoised images given with their noise (``_denoise``), measured together."""
-    rgb, channel, tolerance = _estimate_screen(np.concatenate([_sample(image, 40_000) for image, _ in smoothed]), setting)
-    return Screen(rgb=tuple(float(c) for c in rgb), channel=channel, chroma_tolerance=tolerance,
-                  noise=float(np.mean([sigma for _, sigma in smoothed])), working_space=working_space, source=source)
+    """The Screen of ``images`` measured together: its colour on their ``smoothed`` (step 0)
+    versions, its noise on their bare screen as shot."""
+    rgb, channel, tolerance = _estimate_screen(np.concatenate([_sample(image, 40_000) for image in smoothed]), setting)
+    screen = Screen(rgb=tuple(float(c) for c in rgb), channel=channel, chroma_tolerance=tolerance, noise=0.0)
+    # Bare screen: surely screen, two pixels away from anything else (the noise filter is 3x3).
+    bare = [cv2.erode((_screen_weight(image, screen) > 0.9).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            for image in smoothed]
+    noise = [_noise_sigma(image, mask) for image, mask in zip(images, bare) if mask.sum() > 100]
+    noise = float(np.mean(noise)) if noise else float(np.mean([_noise_sigma(image) for image in images]))
+    return Screen(rgb=screen.rgb, channel=channel, chroma_tolerance=tolerance, noise=noise,
+                  working_space=working_space, source=source)
 
 
 def _estimate_screen(sample: np.ndarray, screen: str | tuple[float, float, float]) -> tuple[np.ndarray, int, float]:
