@@ -6,7 +6,7 @@
 2. Time `oiiotool` (next to the venv's python) converting the frames to half-float zip EXR,
    and `vfxkey key` keying the same frames to premultiplied half-float zip EXR, in one run:
    each on 5 and on 20 frames, the fastest of --repeat runs. Per frame of the long run
-   includes start-up (vfxkey imports scikit-learn, about 1 s); the difference between the
+   includes start-up (imports: about 0.5 s on an idle machine); the difference between the
    runs over 15 gives the cost of one more frame, which is what a long shot pays.
 3. Peak RSS of each run, from os.wait4 on each child: vfxkey's must not grow with the
    sequence length (frames are streamed).

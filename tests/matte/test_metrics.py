@@ -110,7 +110,7 @@ def test_gsg_of_a_two_colour_image_needs_no_third_cluster():
     image[:7] = (8, 162, 24)
     image[7:] = (200, 50, 50)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # scikit-learn warns when asked for more clusters than colours
+        warnings.simplefilter("error")  # no warning, no error: two clusters for two colours
         assert gsg(image, (11, 166, 24)) == pytest.approx(5.0)
 
 
@@ -119,3 +119,18 @@ def test_mismatched_shapes_are_refused():
         sad(np.zeros((4, 4)), np.zeros((4, 5)))
     with pytest.raises(ValueError):
         mse(np.zeros((4, 4)), np.zeros((4, 4)), region=np.ones((3, 3), dtype=bool))
+
+
+def test_kmeans_finds_separated_clusters_and_repeats_exactly():
+    import cv2
+
+    from vfxkey.matte.metrics import kmeans
+
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 0.1, (200, 2)), rng.normal(5, 0.1, (100, 2))])
+    centres, labels = kmeans(points, 2)
+    low, high = np.argsort(centres[:, 0])
+    assert np.array_equal(labels == low, np.arange(300) < 200)
+    assert np.allclose(centres[low], points[:200].mean(axis=0), rtol=0, atol=1e-12)
+    cv2.randu(np.zeros((4, 4)), 0, 1)  # OpenCV's generator used in between
+    assert np.array_equal(kmeans(points, 2)[1], labels)

@@ -59,9 +59,8 @@ from dataclasses import asdict, dataclass, field
 
 import cv2
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from vfxkey.matte.metrics import gsg
+from vfxkey.matte.metrics import gsg, kmeans
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
 KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
@@ -390,8 +389,7 @@ def _noise_sigma(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
 def _blank_key(rgb: np.ndarray, alpha: np.ndarray, screen: Screen) -> str | None:
     """A QC warning when alpha is almost all 0 or all 1 although the image holds both
     bare screen and subject (pixels of no screen colour), else None."""
-    sample = _sample(np.dstack([rgb, alpha]), 10_000)
-    sample, solid = sample[:, :3], float(np.mean(sample[:, 3] >= 0.5))
+    sample, solid = _sample(rgb, 10_000), float(np.mean(_sample(alpha[..., None], 10_000) >= 0.5))
     bare = np.mean(_screen_weight(sample, screen) > 0.5)
     subject = np.mean((_screen_lead(sample) < 0.05) & (sample.sum(axis=-1) > 0.01))
     if bare < 0.02 or subject < 0.02 or 0.002 <= solid <= 0.998:
@@ -431,16 +429,16 @@ def _temporal_filter(image: np.ndarray, previous: list[np.ndarray], noise: float
     """
     expected = max(6.0 * noise / np.sqrt(np.pi), 1e-6)
     low, high = TEMPORAL_SAME * expected, TEMPORAL_CHANGED * expected
-    total = image.copy()
-    weights = np.ones(image.shape[:2], np.float32)
+    total, weights = image, np.ones(image.shape[:2], np.float32)
     for frame in previous:
         if frame.shape != image.shape:
             continue  # another format: nothing to average with
         change = cv2.boxFilter(_channel_sum(cv2.absdiff(image, frame)), -1, (5, 5))
-        weight = np.float32(strength) * np.clip((high - change) / (high - low), 0.0, 1.0)
-        total += frame * weight[..., None]
-        weights += weight
-    return total / weights[..., None]
+        # strength where change <= low, 0 where change >= high, linear between (OpenCV: one pass each)
+        weight = cv2.min(cv2.max(cv2.subtract(high, change) * np.float32(strength / (high - low)), 0.0), strength)
+        total = cv2.add(total, cv2.multiply(frame, cv2.merge([weight] * 3)))
+        weights = cv2.add(weights, weight)
+    return cv2.divide(total, cv2.merge([weights] * 3))
 
 
 # 1. Screen colour ------------------------------------------------------------------
@@ -461,8 +459,6 @@ def _screen_of(images: list[np.ndarray], smoothed: list[np.ndarray], setting: st
 
 def _estimate_screen(sample: np.ndarray, screen: str | tuple[float, float, float]) -> tuple[np.ndarray, int, float]:
     """K-Means on likely-screen pixels of ``sample`` (N, 3) -> screen colour, channel and chroma tolerance."""
-    from sklearn.cluster import KMeans  # imported here: it takes a second, and chunks given a Screen never need it
-
     chroma = _chromaticity(sample)
 
     if isinstance(screen, tuple):
@@ -488,19 +484,17 @@ def _estimate_screen(sample: np.ndarray, screen: str | tuple[float, float, float
 
     features = chroma[candidates][:, :2]
     distinct = len(np.unique(features.round(4), axis=0))
-    # One thread: on a busy machine OpenMP's spinning threads make this tiny fit 40x slower.
-    with threadpool_limits(1):
-        kmeans = KMeans(n_clusters=min(3, distinct), n_init=1, random_state=0).fit(features)
+    cluster_centres, labels = kmeans(features, min(3, distinct))
     # The screen is the purest of the large clusters: a subject's mixes with it (a veil,
     # spill, soft edges) are paler, and may cover more of the frame than bare screen does.
-    counts = np.bincount(kmeans.labels_)
-    centres = np.column_stack([kmeans.cluster_centers_, 1.0 - kmeans.cluster_centers_.sum(axis=1)])
+    counts = np.bincount(labels)
+    centres = np.column_stack([cluster_centres, 1.0 - cluster_centres.sum(axis=1)])
     purity = centres[:, channel] - np.delete(centres, channel, axis=1).max(axis=1)
     large = np.flatnonzero(counts >= 0.25 * counts.max())
     chosen = large[np.argmax(purity[large])]
-    members = kmeans.labels_ == chosen
+    members = labels == chosen
     screen_rgb = np.median(sample[candidates][members], axis=0).astype(np.float32)
-    centre = kmeans.cluster_centers_[chosen]
+    centre = cluster_centres[chosen]
     spread = np.linalg.norm(features[members] - centre, axis=-1)
     tolerance = float(np.clip(3.0 * np.percentile(spread, 90), 0.03, 0.12))
     return screen_rgb, channel, tolerance

@@ -20,10 +20,11 @@ green-screen generation measure of DiffuMatting (arXiv 2403.06168, ECCV 2024).
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from scipy import ndimage
-from sklearn.cluster import KMeans
-from threadpoolctl import threadpool_limits
+
+# scipy.ndimage (gradient and connectivity errors) is imported where it is used: it takes
+# most of a second, and the keyer, which needs only gsg, runs as a farm task.
 
 GRADIENT_SIGMA = 1.4  # Rhemann et al. 2009: first-order Gaussian derivative filters, sigma 1.4
 CONNECTIVITY_STEP = 0.1  # threshold step between alpha levels
@@ -68,6 +69,8 @@ def mse(pred: np.ndarray, truth: np.ndarray, region: np.ndarray | None = None) -
 
 
 def _gradient_magnitude(alpha: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy import ndimage
+
     # Convolve with the first-order derivative of a Gaussian along each axis.
     d_rows = ndimage.gaussian_filter(alpha, sigma, order=(1, 0), mode="nearest")
     d_cols = ndimage.gaussian_filter(alpha, sigma, order=(0, 1), mode="nearest")
@@ -93,6 +96,8 @@ def gradient_error(
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
     labels, count = ndimage.label(mask)  # 4-connectivity (scipy's default structure)
     if count == 0:
         return np.zeros_like(mask)
@@ -171,7 +176,7 @@ def gsg(
 ) -> float:
     """Green-screen generation quality (GSG) of DiffuMatting: lower is better.
 
-    K-Means (scikit-learn) on the image's colours, take the centre of the most populated
+    K-Means (``kmeans``) on the image's colours, take the centre of the most populated
     cluster (the dominant colour), return its Euclidean distance to ``screen_rgb``, the
     ideal screen colour. The distance is in the units of the inputs: pass both in the same
     encoding (e.g. 8-bit sRGB 0..255 as in the paper, or scene-linear 0..1).
@@ -181,10 +186,26 @@ def gsg(
     colours = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
     if len(colours) > max_pixels:
         colours = colours[np.random.default_rng(seed).choice(len(colours), max_pixels, replace=False)]
-    # One thread: on a few thousand points OpenMP's start-up costs far more than it saves
-    # (measured 0.1 s vs 2.1 s for 10,000 points on a busy 2-core machine).
-    distinct = len(np.unique(colours, axis=0))  # a flat synthetic image may have fewer colours than clusters
-    with threadpool_limits(1):
-        kmeans = KMeans(n_clusters=min(clusters, distinct), n_init=3, random_state=seed).fit(colours)
-    dominant = kmeans.cluster_centers_[np.bincount(kmeans.labels_).argmax()]
+    centres, labels = kmeans(colours, clusters, attempts=3, seed=seed)
+    dominant = centres[np.bincount(labels).argmax()]
     return float(np.linalg.norm(dominant - np.asarray(screen_rgb, dtype=np.float64)))
+
+
+def kmeans(points: np.ndarray, clusters: int, *, attempts: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """K-Means (Lloyd, k-means++ seeding; OpenCV's) of (N, D) points: (k, D) float64 centres, (N,) labels.
+
+    ``k`` is ``clusters``, or the number of distinct points when fewer (a flat synthetic
+    image); each centre is the mean of its points. The best of ``attempts`` seedings is kept. OpenCV's random generator is set to
+    ``seed`` first, so the result depends only on the points (and OpenCV imports in a
+    fraction of scikit-learn's second).
+    """
+    data = np.ascontiguousarray(points, dtype=np.float32)
+    k = min(clusters, len(np.unique(data, axis=0)))
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 300, 1e-10)
+    labels = cv2.kmeans(data, k, None, criteria, attempts, cv2.KMEANS_PP_CENTERS)[1].ravel()
+    # Centres as the exact mean of their points (OpenCV's are float32 and a step behind).
+    points = np.asarray(points, dtype=np.float64)
+    counts = np.maximum(np.bincount(labels, minlength=k), 1)[:, None]
+    centres = np.stack([np.bincount(labels, weights=points[:, d], minlength=k) for d in range(points.shape[1])], 1)
+    return centres / counts, labels
