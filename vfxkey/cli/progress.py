@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -34,6 +35,40 @@ def track(items: Iterable[T], total: int | None, description: str) -> Iterator[T
         for item in items:
             yield item
             progress.advance(task)
+
+
+class FrameProgress:
+    """Progress of a frame loop on stderr: a rich bar on a terminal; on a farm (no
+    terminal) one plain line per frame: frame, seconds, the files written.
+
+    Implements :class:`vfxkey.shot.run.Progress`; use as a context manager.
+    """
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._bar: Progress | None = None
+
+    def start(self, total: int) -> None:
+        if _console.is_terminal:
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=_console)
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=total)
+
+    def frame(self, done) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+            return
+        what = "up to date, skipped" if done.skipped else " ".join(done.outputs) or "done"
+        print(f"vfxkey {self.description}: frame {done.frame} {done.seconds:.2f} s {what}", file=sys.stderr,
+              flush=True)
+
+    def __enter__(self) -> "FrameProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def warn(message: str) -> None:

@@ -26,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
@@ -59,6 +61,10 @@ _MOVIE_COMMENT = (
     "16-bit alpha"
 )
 
+# Temporary names: ".<stem>.<host>-<pid>.<random>.tmp<.ext>" (see atomic_output).
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+_TEMPORARY = re.compile(r"\.(?P<stem>.*)\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[^.]+\.tmp(\.[^.]*)?")
+
 Metadata = Mapping[str, "str | int | float"]
 
 
@@ -66,9 +72,11 @@ Metadata = Mapping[str, "str | int | float"]
 def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; move it onto ``path`` if the block succeeds.
 
-    The temporary name is hidden (leading dot) and keeps the extension so format-guessing
-    writers (OIIO, PyAV) pick the right format. If the block raises, the temporary file is
-    removed and ``path`` is left untouched. Missing parent folders are created.
+    The temporary name is hidden (leading dot), names the host and process that write it
+    (so :func:`remove_stale_temporaries` can tell a killed writer's leftovers from a live
+    one's) and keeps the extension so format-guessing writers (OIIO, PyAV) pick the right
+    format. If the block raises, the temporary file is removed and ``path`` is left
+    untouched. Missing parent folders are created.
 
     Raises:
         VfxkeyError: the destination folder cannot be created or written to.
@@ -77,7 +85,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = _create_temporary(folder, f".{path.stem}.", f".tmp{path.suffix}")
+        tmp = _create_temporary(folder, f".{path.stem}.{_HOST}-{os.getpid()}.", f".tmp{path.suffix}")
     except OSError as exc:
         raise VfxkeyError(f"{path}: cannot write to folder {folder}: {exc.strerror or exc}") from None
     try:
@@ -128,6 +136,39 @@ def finite_pixels(pixels: np.ndarray, limit: float, name: str, warn: Callable[[s
         changes.append(f"{beyond_count} pixel values beyond +-{limit:.6g} (Inf included) clamped to it")
     (warn or logger.warning)(f"{name}: {', '.join(changes)}")
     return np.clip(np.where(nan, np.float32(0.0), pixels), -limit, limit).astype(np.float32)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """Remove the temporaries :func:`atomic_output` left in ``folder`` from killed processes.
+
+    Only files of this host whose writing process no longer runs are removed: a live
+    writer's temporary (another task rendering into the same folder) is never touched,
+    nor another host's. Returns the removed paths.
+    """
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for name in names:
+        match = _TEMPORARY.fullmatch(name)
+        if match is None or match["host"] != _HOST or _process_runs(int(match["pid"])):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(folder, name))
+            removed.append(os.path.join(folder, name))
+    return removed
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this host)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_compression(compression: str) -> str:

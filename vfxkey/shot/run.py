@@ -1,0 +1,491 @@
+"""Render a chunk of a shot: make the element, place it, comp it over the plate, write.
+
+This is the one per-shot loop; ``vfxkey render``, ``vfxkey key``, ``vfxkey generate``,
+the farm's tasks and the Nuke bridge all call :func:`render`. For each frame:
+
+1. **Up to date?** A frame whose outputs exist, read back cleanly and carry this
+   frame's settings hash (``vfxkey:settings_hash``) is skipped (``force`` redoes it).
+   The element's hash covers every setting that changes its pixels; the comp's adds the
+   plate and the placement at that frame, so moving one placement key redoes only the
+   comps it moves.
+2. **Element**: keyed from the green-screen input against the shot's screen (measured
+   once by :func:`prepare`, stored beside the outputs), or generated (TKG-DM) and keyed.
+   It is rounded to half float as the EXR stores it, so a comp made now and one made
+   later from the EXR are the same bits.
+3. **Placement**: the premultiplied element transformed onto the comp
+   (:func:`vfxkey.comp.transform.place`, keyed linearly over the shot).
+4. **Comp**: ``over`` the plate; outputs written atomically (temporary name + rename).
+
+Nothing a frame's pixels depend on comes from another frame of the chunk, so any split
+of the shot into chunks, processes or machines gives the same bits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+from threadpoolctl import threadpool_limits
+
+from vfxkey.comp.over import checkerboard, over
+from vfxkey.comp.transform import place
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.read import Frame, Source, open_source
+from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
+from vfxkey.io.write import atomic_output, open_frame_writer, remove_stale_temporaries, write_preview_png
+from vfxkey.shot import qc as qc_records
+from vfxkey.shot.inputs import Companion
+from vfxkey.shot.spec import GenerateElement, KeyElement, ShotSpec
+
+
+@dataclass
+class FrameDone:
+    """One frame of a render: what was written (or found up to date) and its QC record."""
+
+    frame: int
+    seconds: float
+    skipped: bool
+    outputs: list[str]
+    record: dict = field(default_factory=dict)  # the frame's QC record (qc.py)
+
+
+@dataclass
+class Rendered:
+    """What :func:`render` did: the element's recorded settings and hash, the shot's screen
+    (a ``matte.greenpost.Screen``; None when each frame has its own) and each frame."""
+
+    settings: dict
+    settings_hash: str
+    screen: object | None
+    frames: list[FrameDone]
+
+
+class Progress(Protocol):
+    """What :func:`render` reports to (a progress bar, a farm log)."""
+
+    def start(self, total: int) -> None: ...
+
+    def frame(self, done: FrameDone) -> None: ...
+
+
+@dataclass
+class _Made:
+    """An element frame as it leaves the element stage."""
+
+    frame: int
+    rgba: np.ndarray  # (H, W, 4) float32 premultiplied, scene-linear, already rounded to half
+    qc: dict
+    source: str
+
+
+# --- 0. the shot's screen (per-shot state, measured once) ---------------------------
+def screen_path(spec: ShotSpec) -> str:
+    """Where the shot's screen is stored: beside the element, ``<element stem>.screen.json``."""
+    return qc_records.beside(spec.outputs.element, "screen.json")
+
+
+def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None):
+    """The shot's screen: measured on its reference frames and stored, or read back; returned.
+
+    The reference frames are the shot's (``[element] screen_frames``, default the shot's
+    first frame, or the input's first when the shot is the whole input), never a chunk's,
+    so tasks that start at once on different machines measure the same screen. It is
+    stored beside the element output as ``<stem>.screen.json`` (``Screen.to_json``); a
+    stored screen measured on the same frames with the same ``screen`` setting and
+    working space is read back instead (delete it to measure again). ``screen_from`` names
+    a stored screen to use as it is. Generated elements (each frame keyed on its own) and
+    folders of unrelated stills have no shot screen: None.
+    """
+    from vfxkey.matte.greenpost import Screen, measure_screen
+
+    element = spec.element
+    if not isinstance(element, KeyElement):
+        return None
+    if element.screen_from:
+        return load_screen(element.screen_from, spec.working_space)
+    options = {"input_colorspace": element.input_colorspace, "working_space": spec.working_space, "warn": warn}
+    source = open_source(element.input, spec.frames, **options)
+    if source.info.kind == "stills":
+        return None
+    reference = element.screen_frames or FrameRange.of([source.info.frames[0]])
+    frames = f"frame {reference}" if len(reference) == 1 else f"frames {reference}"
+    measured_on = f"{_relative(element.input, spec)} ({frames}), --screen {element.screen_text}"
+    path = screen_path(spec)
+    try:
+        stored = Screen.from_json(Path(path).read_text())
+        if stored.source == measured_on and stored.working_space == spec.working_space:
+            return stored
+    except (OSError, ValueError, TypeError):
+        pass  # absent, not ours or from an older vfxkey: measured again (below) and replaced
+    images = [frame.rgb for frame in open_source(element.input, reference, **options)]
+    try:
+        with threadpool_limits(1):
+            screen = measure_screen(images, element.keyer, working_space=spec.working_space, source=measured_on)
+    except ValueError as exc:
+        raise VfxkeyError(f"{where(element.input, reference.first)}: {exc}") from None
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(screen.to_json())
+    return screen
+
+
+def load_screen(path: str, working_space: str):
+    """The Screen stored in ``path``; VfxkeyError naming the file when it is not one for this working space."""
+    from vfxkey.matte.greenpost import Screen
+
+    try:
+        screen = Screen.from_json(Path(path).read_text())
+    except (OSError, ValueError, TypeError) as exc:
+        raise VfxkeyError(f"{path}: {exc}") from None
+    if screen.working_space != working_space:
+        raise VfxkeyError(f"{path}: the screen is in {screen.working_space}, the shot in {working_space} "
+                          f"(set the working space to {screen.working_space!r})")
+    return screen
+
+
+# --- 1. the element stage ----------------------------------------------------------
+class _KeyElement:
+    """Keys the green-screen input against the shot's screen."""
+
+    def __init__(self, spec: ShotSpec, warn) -> None:
+        from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer
+
+        element: KeyElement = spec.element
+        self.spec, self.warn = spec, warn
+        self.source = open_source(element.input, spec.frames, input_colorspace=element.input_colorspace,
+                                  working_space=spec.working_space, warn=warn)
+        self.frames = list(self.source.info.frames)
+        self.fps = self.source.info.fps
+        self.hints = Companion(element.hint, spec.working_space, "hint", warn=warn) if element.hint else None
+        self.screen = prepare(spec, warn=warn)
+        self.keyer = Keyer(element.keyer, self.screen)
+        # The temporal filter reads the shot's input frames before each frame (never outputs),
+        # so a chunk keys its first frame as a whole-shot run does. Stills are unrelated images.
+        steady = self.source.info.kind != "stills" and element.keyer.temporal > 0
+        self.previous_count = TEMPORAL_FRAMES if steady else 0
+
+    def settings(self) -> dict:
+        """Every setting that changes the element's pixels, as recorded in its metadata."""
+        element: KeyElement = self.spec.element
+        keyer = {k: v for k, v in asdict(element.keyer).items() if k != "screen"}
+        return {"command": "key", "input": _relative(element.input, self.spec),
+                "input_colorspace": self.source.info.colorspace, "screen": element.screen_text,
+                "hint": _relative(element.hint, self.spec) if element.hint else "",
+                "working_space": self.spec.working_space, **keyer,
+                "shot_screen": _hash(asdict(self.screen)) if self.screen is not None else "per-frame"}
+
+    def make(self, frames: list[int]) -> Iterator[_Made]:
+        source = self.source if frames == self.frames else open_source(
+            self.spec.element.input, FrameRange.of(frames), input_colorspace=self.spec.element.input_colorspace,
+            working_space=self.spec.working_space, warn=self.warn)
+        refitting = False
+        previous = _PreviousFrames(self.source, self.previous_count)
+        for frame in source:
+            mask = self.hints.mask(frame.number, frame.data_window, frame.display_window) if self.hints else None
+            try:
+                with threadpool_limits(1):  # one BLAS thread: bitwise the same whatever --threads says
+                    result = self.keyer.key(frame.rgb, hint=mask, previous=previous.before(frame))
+            except ValueError as exc:
+                raise VfxkeyError(f"{where(frame.source, frame.number)}: {exc}") from None
+            refit = result.qc["screen_refit"]
+            if self.warn:  # a run of frames that do not fit the shot's screen is told where it starts and ends
+                for message in result.qc["warnings"]:
+                    if not (refit and refitting):
+                        self.warn(f"{where(frame.source, frame.number)}: {message}"
+                                  + (" (and every following frame that does not fit)" if refit else ""))
+                if refitting and not refit:
+                    self.warn(f"{where(frame.source, frame.number)}: fits the shot's screen again")
+            refitting = refit
+            yield _Made(frame.number, _as_stored(result.premultiplied_rgba()), result.qc, frame.source)
+
+
+class _PreviousFrames:
+    """The shot's input frames just before each keyed frame, for the keyer's temporal filter.
+
+    The frames a run has read are kept; the ones before a chunk's first frame (another
+    chunk's) are read from the shot, so every chunk gives the keyer the same frames.
+    Only frames with consecutive numbers and the same data window count: a gap or a
+    change of window ends the run of frames.
+    """
+
+    def __init__(self, shot: Source, count: int) -> None:
+        self.shot, self.count = shot, count
+        self.kept: dict[int, Frame] = {}
+
+    def before(self, frame: Frame) -> list[np.ndarray]:
+        """(H, W, 3) linear frames ``frame.number - 1``, ``- 2``, ... (nearest first); then keeps ``frame``."""
+        frames = []
+        for number in range(frame.number - 1, frame.number - 1 - self.count, -1):
+            if number not in self.kept:
+                if number not in self.shot.info.frames:
+                    break
+                self.kept[number] = self.shot.read(number)
+            if self.kept[number].data_window != frame.data_window:
+                break
+            frames.append(self.kept[number].rgb)
+        if self.count:
+            self.kept = {n: kept for n, kept in self.kept.items() if n > frame.number - self.count}
+            self.kept[frame.number] = frame
+        return frames
+
+
+class _GenerateElement:
+    """Generates the element on its key colour (TKG-DM) and keys it, each frame on its own."""
+
+    def __init__(self, spec: ShotSpec, warn) -> None:
+        from vfxkey.generate.model import model_hash
+        from vfxkey.generate.noise import ForegroundPath, parse_key
+
+        element: GenerateElement = spec.element
+        self.spec = spec
+        self.frames = list(spec.frames)
+        self.fps = None
+        self.screen = None  # each generated frame is keyed against its own screen
+        self.key = parse_key(element.key)
+        self.region = ForegroundPath.parse(element.fg_region)
+        self.model_hash = model_hash(element.model) if os.path.exists(element.model) else ""
+        self.lora_hash = model_hash(element.lora) if element.lora else ""
+
+    def settings(self) -> dict:
+        from vfxkey.generate.noise import DEFAULT_TARGET_SHIFT
+
+        e: GenerateElement = self.spec.element
+        keyer = {f"keyer_{k}": v for k, v in asdict(e.keyer).items() if k not in ("screen", "temporal")}
+        return {"command": "generate", "prompt": e.prompt, "negative_prompt": e.negative_prompt,
+                "seed": self.spec.seed, "size": f"{e.size[0]}x{e.size[1]}", "steps": e.steps,
+                "guidance": e.guidance, "scheduler": e.scheduler, "key": e.key,
+                "shift": e.shift if e.shift is not None else "family default "
+                + "/".join(f"{k} {v}" for k, v in DEFAULT_TARGET_SHIFT.items()),
+                "fg_region": str(self.region), "temporal": e.temporal, "drift_period": e.drift_period,
+                "subject": e.subject or "", "model": os.path.basename(os.path.normpath(e.model)),
+                "model_hash": self.model_hash, "lora": os.path.basename(e.lora) if e.lora else "",
+                "lora_hash": self.lora_hash,
+                "alpha_source": f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head else "attention",
+                "working_space": self.spec.working_space, **keyer}
+
+    def make(self, frames: list[int]) -> Iterator[_Made]:
+        from vfxkey.generate.model import load_model
+        from vfxkey.generate.noise import KEY_SRGB, shift_delta
+        from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
+        from vfxkey.io.colour import DISPLAY_SPACE, convert
+        from vfxkey.matte.greenpost import Keyer
+        from vfxkey.matte.metrics import gsg
+
+        e: GenerateElement = self.spec.element
+        model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
+                           allow_pickle=e.allow_pickle)
+        head = None
+        if e.matte_head:
+            from vfxkey.matte.head import load_head
+
+            head = load_head(e.matte_head, model.pipe.vae)
+        settings = GenerationSettings(
+            prompt=e.prompt, negative_prompt=e.negative_prompt, width=e.size[0], height=e.size[1], steps=e.steps,
+            guidance=e.guidance, key=self.key, target_shift=e.shift, region=self.region, temporal=e.temporal,
+            drift_period=e.drift_period, subject=e.subject, working_space=self.spec.working_space,
+        )
+        generator = KeyedGenerator(model, settings, seed=self.spec.seed, head=head)
+        key_srgb = np.array(KEY_SRGB[self.key] if isinstance(self.key, str) else self.key, dtype=np.float32)
+        # The keyer gets the screen channel for green/blue, else the key colour itself, linearised.
+        screen = self.key if self.key in ("green", "blue") else tuple(
+            float(c) for c in convert(key_srgb[None, None], DISPLAY_SPACE, self.spec.working_space)[0, 0])
+        keyer = Keyer(replace(e.keyer, screen=screen))
+        target_shift = generator.noise_settings.target_shift
+        for frame in frames:
+            result = generator(frame)
+            coarse = result.head_mask if result.head_mask is not None else result.hint
+            # One thread keeps the keyer and GSG bitwise repeatable (threaded sums vary in the last bits).
+            with threadpool_limits(limits=1):
+                keyed = keyer.key(result.rgb, hint=coarse)
+                quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
+            if self.spec.outputs.save_screen:
+                write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
+                                  working_space=self.spec.working_space)
+            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "shift": target_shift,
+                  "shift_delta": shift_delta(target_shift), "model_family": model.family,
+                  "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
+            yield _Made(frame, _as_stored(keyed.premultiplied_rgba()), qc, f"generated (seed {self.spec.seed})")
+
+
+def element_stage(spec: ShotSpec, warn=None) -> _KeyElement | _GenerateElement:
+    """The element maker of the spec's mode."""
+    return (_KeyElement if isinstance(spec.element, KeyElement) else _GenerateElement)(spec, warn)
+
+
+# --- the chunk loop ------------------------------------------------------------------
+def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = False,
+           progress: Progress | None = None, warn: Callable[[str], None] | None = None) -> Rendered:
+    """Render ``frames`` (a chunk; default the shot's) of ``spec``.
+
+    Frames are processed in order; ``progress`` hears the total, then each frame as it is
+    finished. Raises :class:`VfxkeyError` naming the file and frame on bad input.
+    """
+    outputs = spec.outputs
+    for pattern in (outputs.element, outputs.comp, outputs.preview, outputs.save_screen):
+        if pattern:
+            remove_stale_temporaries(os.path.dirname(pattern) or ".")
+    if frames is not None and spec.frames is not None and not set(frames) <= set(spec.frames):
+        extra = FrameRange.of(set(frames) - set(spec.frames))
+        raise VfxkeyError(f"--frames {frames}: frames {extra} are outside the shot's {spec.frames}")
+    element = element_stage(spec, warn)
+    todo = list(frames) if frames is not None else element.frames
+    if outputs.preview and len(todo) > 1 and not has_frame_token(outputs.preview):
+        raise VfxkeyError(f"{outputs.preview}: preview of {len(todo)} frames needs a frame token, e.g. comp.####.png")
+    settings = element.settings()
+    element_hash = _hash(settings)
+    sequence = outputs.element.lower().endswith(".exr") and has_frame_token(outputs.element)
+    fps = spec.fps or element.fps or Fraction(24)
+    plate = (Companion(spec.plate.path, spec.working_space, "plate", colorspace=spec.plate.colorspace, warn=warn)
+             if spec.plate else None)
+
+    # 1. Which frames are up to date, which need only their comp, which everything.
+    status = {frame: _status(spec, frame, element_hash, force, sequence) for frame in todo}
+    needed = [frame for frame in todo if status[frame] == "element"]
+    made = element.make(needed) if needed else iter(())
+    done: list[FrameDone] = []
+    if progress:
+        progress.start(len(todo))
+    writer_options = {"working_space": spec.working_space, "fps": fps, "compression": outputs.compression}
+    with open_frame_writer(outputs.element, frame_count=len(todo), metadata={**settings,
+                                                                           "settings_hash": element_hash},
+                           **writer_options) as element_writer, \
+            _comp_writer(spec, len(todo), writer_options) as comp_writer:
+        for frame in todo:
+            start = time.perf_counter()
+            element_file = frame_path(outputs.element, frame) if sequence else outputs.element
+            if status[frame] == "current":
+                record = qc_records.from_exr(element_file, frame)
+                done.append(FrameDone(frame, time.perf_counter() - start, True, [], record))
+                if progress:
+                    progress.frame(done[-1])
+                continue
+            if status[frame] == "element":
+                # 2. The element.
+                item = next(made)
+                assert item.frame == frame, (item.frame, frame)
+                rgba, record = item.rgba, {"frame": frame, "source": item.source, **item.qc}
+                element_file = element_writer.write(frame, rgba, source_name=item.source,
+                                                    metadata=qc_records.to_metadata(item.qc))
+                written = [element_file]
+            else:  # the element is current: the comp is made from it as stored
+                rgba = _read_rgba(element_file)
+                record, written = qc_records.from_exr(element_file, frame), []
+            record["output"] = element_file
+            # 3. Placement and 4. comp.
+            written += _comp(spec, frame, rgba, plate, element_hash, comp_writer)
+            done.append(FrameDone(frame, time.perf_counter() - start, False, written, record))
+            if progress:
+                progress.frame(done[-1])
+    return Rendered(settings, element_hash, element.screen, done)
+
+
+def _comp_writer(spec: ShotSpec, count: int, options: dict):
+    """A writer for the comp sequence, or a do-nothing context when the shot has no comp output."""
+    from contextlib import nullcontext
+
+    if spec.outputs.comp is None:
+        return nullcontext(None)
+    return open_frame_writer(spec.outputs.comp, frame_count=count, **options)
+
+
+def comp_settings(spec: ShotSpec, frame: int, element_hash: str) -> dict:
+    """Every setting that changes the comp of ``frame``: the element's hash, the plate and the placement then."""
+    transform = spec.placement.at(frame)
+    plate = spec.plate
+    return {"element_hash": element_hash,
+            "plate": _relative(plate.path, spec) if plate else "",
+            "plate_colorspace": (plate.colorspace or "file") if plate else "",
+            "plate_reformat": plate.reformat if plate else "",
+            "position": "centre" if transform.position is None else " ".join(f"{v:.6g}" for v in transform.position),
+            "scale": transform.scale, "rotation": transform.rotation}
+
+
+def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None, element_hash: str,
+          writer) -> list[str]:
+    """Place ``rgba`` and comp it over the plate; write the comp EXR and the preview. Returns the files."""
+    outputs = spec.outputs
+    if outputs.comp is None and outputs.preview is None:
+        return []
+    if plate is not None and spec.plate.reformat == "none":
+        canvas = plate.size
+        background = plate.image(frame)
+    else:
+        canvas = rgba.shape[:2]
+        background = plate.image(frame, canvas) if plate is not None else None
+    transform = spec.placement.at(frame)
+    placed = place(rgba, canvas, transform.position, transform.scale, transform.rotation)
+    written = []
+    if background is not None:
+        comp_rgb = over(placed, background)
+    if outputs.comp is not None:
+        settings = comp_settings(spec, frame, element_hash)
+        comp = np.concatenate([comp_rgb, np.ones((*canvas, 1), np.float32)], axis=-1)
+        written.append(writer.write(frame, comp, metadata={**settings, "settings_hash": _hash(settings)}))
+    if outputs.preview is not None:
+        target = frame_path(outputs.preview, frame) if has_frame_token(outputs.preview) else outputs.preview
+        shown = comp_rgb if background is not None else over(placed, checkerboard(*canvas))
+        write_preview_png(target, shown, working_space=spec.working_space)
+        written.append(target)
+    return written
+
+
+def _status(spec: ShotSpec, frame: int, element_hash: str, force: bool, sequence: bool) -> str:
+    """``"current"`` (skip), ``"comp"`` (the element is current: comp only) or ``"element"`` (everything)."""
+    outputs = spec.outputs
+    if force or not sequence or not _current(frame_path(outputs.element, frame), element_hash):
+        return "element"
+    comp_current = outputs.comp is None or _current(
+        frame_path(outputs.comp, frame), _hash(comp_settings(spec, frame, element_hash)))
+    preview_current = outputs.preview is None or os.path.exists(frame_path(outputs.preview, frame))
+    return "current" if comp_current and preview_current else "comp"
+
+
+def _current(path: str, settings_hash: str) -> bool:
+    """Whether the EXR at ``path`` exists, reads back whole and carries ``settings_hash``."""
+    image = oiio.ImageInput.open(path)
+    if image is None:
+        oiio.geterror()  # clear it
+        return False
+    try:
+        if image.spec().get_string_attribute("vfxkey:settings_hash") != settings_hash:
+            return False
+        return image.read_image("half") is not None
+    finally:
+        image.close()
+
+
+def _read_rgba(path: str) -> np.ndarray:
+    """The premultiplied RGBA of an element EXR as float32 (exactly the stored half values)."""
+    image = oiio.ImageInput.open(path)
+    if image is None:
+        raise VfxkeyError(f"{path}: cannot read the element: {oiio.geterror()}")
+    try:
+        pixels = image.read_image("float")
+    finally:
+        image.close()
+    if pixels is None or pixels.ndim != 3 or pixels.shape[2] != 4:
+        raise VfxkeyError(f"{path}: the element does not read back as RGBA")
+    return np.ascontiguousarray(pixels, dtype=np.float32)
+
+
+def _as_stored(rgba: np.ndarray) -> np.ndarray:
+    """``rgba`` rounded to half float as the EXR stores it, back in float32."""
+    return rgba.astype(np.float16).astype(np.float32)
+
+
+def _relative(path: str, spec: ShotSpec) -> str:
+    """``path`` relative to the spec's folder (settings hashes survive moving the shot folder)."""
+    return os.path.relpath(path, spec.folder)
+
+
+def _hash(settings: dict) -> str:
+    """16 hex digits of sha256 over the settings as canonical JSON."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,570 @@
+"""The shot spec: one validated TOML file that says what a shot renders.
+
+A shot is the unit a compositor hands to the farm: what the element is (a green-screen
+source to key, or a prompt to generate), where it sits over the plate, and what comes
+out. ``vfxkey render shot.toml`` renders it; ``vfxkey key`` and ``vfxkey generate`` build
+the same spec from their options (the settings have the same names, ``--despill`` is
+``despill``), so a TD can go from a command line to a spec and back.
+
+Schema (every table and key; anything else is an error naming it)::
+
+    [shot]
+    name = "shot010"                  # required; names the farm job
+    frames = "1001-1010"              # required; FrameRange text (1001-1010, 1001-1010x2, 1001,1005)
+    fps = "24"                        # exact rational: 24, "25", "24000/1001" (floats are refused)
+    seed = 0                          # the shot's seed (generate)
+    working_space = "Linear Rec.709 (sRGB)"   # scene-linear space of every EXR (or "ACEScg")
+
+    [plate]                           # optional; the background the element is comped over
+    path = "plate.png"                # still (serves every frame), sequence pattern or movie
+    colorspace = "..."                # optional; default: what the file records, else by kind
+    reformat = "none"                 # "none": the plate is the comp's format; "element": resized to the element
+
+    [element]
+    mode = "key"                      # "key" | "generate"
+    # mode "key": the options of `vfxkey key`
+    input = "greenscreen/gs.####.png" # required
+    input_colorspace = "..."          # optional
+    hint = "..."                      # optional coarse mask
+    screen = "auto"                   # auto | green | blue | "#RRGGBB" (sRGB)
+    despill, despeckle, plate_scale, temporal, denoise, refine_radius   # the keyer's KeySettings
+    screen_frames = "1001"            # frames the shot's screen is measured on (default: the first)
+    screen_from = "..."               # optional: a stored screen (name.screen.json) instead of measuring
+    # mode "generate": the options of `vfxkey generate`
+    model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
+    guidance, scheduler, key, shift, fg_region, temporal, drift_period, subject, lora, matte_head
+    despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that pulls its alpha
+
+    [placement]                       # optional; the element's transform onto the comp
+    position = [320.0, 180.0]         # where the element's centre goes, comp pixels from the top left
+    scale = 1.0                       # uniform, about the element's centre
+    rotation = 0.0                    # degrees, counter-clockwise as seen
+    [[placement.keys]]                # optional keyframes; linear in between, held outside
+    frame = 1001
+    position = [300.0, 180.0]         # any of position / scale / rotation; the rest from the table
+
+    [outputs]
+    element = "render/el.####.exr"    # required; premultiplied EXR per frame
+    comp = "render/comp.####.exr"     # optional (needs a plate): the element placed over the plate
+    preview = "render/comp.####.png"  # optional 8-bit sRGB PNG of the comp (over a checkerboard without a plate)
+    movie = "render/comp.mov"         # optional ProRes 4444 of the comp (finalize)
+    element_movie = "render/el.mov"   # optional ProRes 4444 of the element (finalize)
+    nuke = "render/shot010.nk"        # optional Nuke script (finalize, once vfxkey.nuke exists)
+    qc_report = "render/qc.html"      # optional HTML QC report (finalize)
+    save_screen = "render/gen.####.png"   # optional (generate): the raw generated frame
+    compression = "zip"               # EXR compression
+    data_type = "half"                # EXR channel type: half or float
+
+Relative paths resolve against the spec file's folder, so a shot folder can move.
+Every error is one line naming the file and the key: ``shot.toml: [element] despill: ...``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vfxkey.errors import VfxkeyError
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.sequence import FrameRange, has_frame_token
+from vfxkey.io.write import check_compression, check_data_type
+from vfxkey.matte.greenpost import KeySettings
+
+# The keyer's settings by name and default, straight from KeySettings, so a setting the
+# keyer gains is a spec key, in the metadata and in the settings hash without a change here.
+KEYER_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(KeySettings)}
+GENERATE_SCHEDULERS = ("ddim", "euler", "euler_a", "dpmpp")
+GENERATE_TEMPORAL = ("locked", "drift", "follow")
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Where the element sits on the comp at one frame.
+
+    ``position`` is where the element's centre goes, in comp pixels from the top-left
+    corner (x right, y down); ``scale`` is uniform about the element's centre;
+    ``rotation`` is in degrees, counter-clockwise as seen on screen.
+    """
+
+    position: tuple[float, float] | None = None  # None: the comp's centre
+    scale: float = 1.0
+    rotation: float = 0.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The element's transform over the shot: a base and optional keyframes.
+
+    ``keys`` are ``(frame, {"position"|"scale"|"rotation": value})``; each value is
+    interpolated linearly between the keys that set it and held before the first and after
+    the last; a value no key sets is the base's.
+    """
+
+    base: Transform = Transform()
+    keys: tuple[tuple[int, Mapping[str, Any]], ...] = ()
+
+    def at(self, frame: int) -> Transform:
+        """The transform at ``frame``."""
+        values = {}
+        for name in ("position", "scale", "rotation"):
+            keyed = [(f, v[name]) for f, v in self.keys if name in v]
+            values[name] = _interpolate(keyed, frame) if keyed else getattr(self.base, name)
+        if values["position"] is not None:
+            values["position"] = tuple(float(v) for v in values["position"])
+        return Transform(**values)
+
+
+def _interpolate(keys: list[tuple[int, Any]], frame: int) -> Any:
+    """Linear interpolation of scalars or pairs between sorted ``(frame, value)`` keys; held outside."""
+    if frame <= keys[0][0]:
+        return keys[0][1]
+    if frame >= keys[-1][0]:
+        return keys[-1][1]
+    for (f0, v0), (f1, v1) in zip(keys, keys[1:]):
+        if f0 <= frame <= f1:
+            t = (frame - f0) / (f1 - f0)
+            value = (1.0 - t) * np.asarray(v0, np.float64) + t * np.asarray(v1, np.float64)
+            return tuple(value.tolist()) if value.ndim else float(value)
+    raise AssertionError("keys are sorted")
+
+
+@dataclass(frozen=True)
+class Plate:
+    """The background plate: a still, a sequence pattern or a movie."""
+
+    path: str
+    colorspace: str | None = None  # None: what the file records, else by kind (io.read)
+    reformat: str = "none"  # "none": the plate sets the comp's format; "element": resized to the element
+
+
+@dataclass(frozen=True)
+class KeyElement:
+    """``mode = "key"``: pull the element from green/blue-screen footage (``vfxkey key``).
+
+    ``keyer`` holds the KeySettings with ``screen`` already linearised (a ``#RRGGBB`` is
+    sRGB-encoded in the spec); ``screen_text`` is the screen as written, for metadata.
+    """
+
+    input: str
+    keyer: KeySettings
+    screen_text: str = "auto"
+    input_colorspace: str | None = None
+    hint: str | None = None
+    screen_frames: FrameRange | None = None  # None: the shot's first frame
+    screen_from: str | None = None  # a stored Screen (name.screen.json) to key against instead of measuring
+    mode: str = "key"
+
+
+@dataclass(frozen=True)
+class GenerateElement:
+    """``mode = "generate"``: an element on a key colour from Stable Diffusion (``vfxkey generate``)."""
+
+    model: str
+    prompt: str
+    size: tuple[int, int]  # width, height in pixels
+    keyer: KeySettings  # how its alpha is refined; screen is set from ``key`` by the runner
+    negative_prompt: str = ""
+    model_config: str | None = None
+    allow_pickle: bool = False
+    steps: int = 30
+    guidance: float = 7.5
+    scheduler: str = "ddim"
+    key: str = "green"
+    shift: float | None = None
+    fg_region: str = "0.5,0.5,0.25,0.25"
+    temporal: str = "locked"
+    drift_period: int = 24
+    subject: str | None = None
+    lora: str | None = None
+    matte_head: str | None = None
+    mode: str = "generate"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a render writes (paths resolved); see the module docstring."""
+
+    element: str
+    comp: str | None = None
+    preview: str | None = None
+    movie: str | None = None
+    element_movie: str | None = None
+    nuke: str | None = None
+    qc_report: str | None = None
+    save_screen: str | None = None
+    compression: str = "zip"
+    data_type: str = "half"
+
+
+@dataclass(frozen=True)
+class ShotSpec:
+    """One shot, validated. ``frames`` None means every frame of a key element's input
+    (only the ``vfxkey key`` command leaves it open)."""
+
+    name: str
+    frames: FrameRange | None
+    element: KeyElement | GenerateElement
+    outputs: Outputs
+    fps: Fraction | None = None  # None: the input's (key) or 24
+    seed: int = 0
+    working_space: str = WORKING_SPACE
+    plate: Plate | None = None
+    placement: Placement = Placement()
+    path: str | None = None  # the spec file, when read from one
+
+    @property
+    def folder(self) -> Path:
+        """The folder relative paths resolved against."""
+        return Path(self.path).parent if self.path else Path.cwd()
+
+
+# --- reading ------------------------------------------------------------------------
+Label = Callable[[str, str], str]  # (table, key) -> how an error names the setting
+
+
+def file_label(path: str) -> Label:
+    """Errors of a spec file name it and the key: ``shot.toml: [element] despill``."""
+    return lambda table, key: f"{path}: [{table}] {key}" if key else f"{path}: [{table}]"
+
+
+def option_label(aliases: Mapping[str, str] | None = None) -> Label:
+    """Errors of a command's options name the option: ``--despill``; ``aliases`` maps spec
+    keys the command calls otherwise (``{"element": "--output"}``)."""
+    aliases = dict(aliases or {})
+    return lambda table, key: aliases.get(key) or f"--{(key or table).replace('_', '-')}"
+
+
+def load_spec(path: str | Path) -> ShotSpec:
+    """Read and validate a ``shot.toml``; :class:`VfxkeyError` naming the file and key otherwise."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VfxkeyError(f"{path}: shot spec does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VfxkeyError(f"{path}: cannot read the shot spec: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise VfxkeyError(f"{path}: not valid TOML: {exc}") from None
+    return build_spec(data, base=path.parent.resolve(), label=file_label(str(path)), path=str(path.resolve()))
+
+
+def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str | None = None,
+               sequence_outputs: bool = True) -> ShotSpec:
+    """Validate spec ``data`` (TOML tables as dicts) into a :class:`ShotSpec`.
+
+    Args:
+        base: folder relative paths resolve against (the spec's folder, or the cwd).
+        label: how errors name a setting (:func:`file_label` or :func:`option_label`).
+        sequence_outputs: require ``outputs.element`` to be an EXR sequence pattern (a
+            shot); ``vfxkey key`` also writes a movie, one EXR or a folder.
+    """
+    tables = _Tables(data, base, label)
+    shot = tables.table("shot", required=True)
+    name = shot.get("name", str, required=True)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise VfxkeyError(f"{label('shot', 'name')}: {name!r} must be letters, digits, '_', '-' or '.'")
+    frames = shot.get("frames", str, required=path is not None)
+    frames = shot.parsed("frames", FrameRange.parse, frames) if frames is not None else None
+    fps = shot.parsed("fps", _rational, shot.get("fps", (str, int)))
+    seed = shot.get("seed", int, default=0)
+    working_space = shot.parsed("working_space", check_colorspace, shot.get("working_space", str, default=WORKING_SPACE))
+    shot.done()
+
+    plate = None
+    if (plate_table := tables.table("plate")) is not None:
+        plate = Plate(
+            path=plate_table.path("path", required=True, exists=True),
+            colorspace=plate_table.parsed("colorspace", check_colorspace, plate_table.get("colorspace", str)),
+            reformat=plate_table.choice("reformat", ("none", "element"), "none"),
+        )
+        plate_table.done()
+
+    element_table = tables.table("element", required=True)
+    mode = element_table.choice("mode", ("key", "generate"), None, required=True)
+    element = (_key_element if mode == "key" else _generate_element)(element_table, working_space)
+    element_table.done()
+
+    placement = Placement()
+    if (table := tables.table("placement")) is not None:
+        placement = _placement(table, frames)
+        table.done()
+
+    outputs_table = tables.table("outputs", required=True)
+    outputs = Outputs(
+        element=outputs_table.path("element", required=True),
+        comp=outputs_table.path("comp"),
+        preview=outputs_table.path("preview"),
+        movie=outputs_table.path("movie"),
+        element_movie=outputs_table.path("element_movie"),
+        nuke=outputs_table.path("nuke"),
+        qc_report=outputs_table.path("qc_report"),
+        save_screen=outputs_table.path("save_screen"),
+        compression=outputs_table.parsed("compression", check_compression,
+                                         outputs_table.get("compression", str, default="zip")),
+        data_type=outputs_table.parsed("data_type", check_data_type,
+                                       outputs_table.get("data_type", str, default="half")),
+    )
+    _check_outputs(outputs_table, outputs, plate, element, sequence_outputs)
+    outputs_table.done()
+    tables.done()
+    return ShotSpec(name=name, frames=frames, element=element, outputs=outputs, fps=fps, seed=seed,
+                    working_space=working_space, plate=plate, placement=placement, path=path)
+
+
+def _key_element(table: _Table, working_space: str) -> KeyElement:
+    screen_text = table.get("screen", str, default="auto")
+    keyer = _keyer(table, screen=table.parsed("screen", lambda t: parse_screen(t, working_space), screen_text))
+    return KeyElement(
+        input=table.path("input", required=True, exists=not has_frame_token(str(table.raw("input", "")))),
+        keyer=keyer,
+        screen_text=screen_text,
+        input_colorspace=table.parsed("input_colorspace", check_colorspace, table.get("input_colorspace", str)),
+        hint=table.path("hint", exists=True),
+        screen_frames=table.parsed("screen_frames", FrameRange.parse, table.get("screen_frames", (str, int))),
+        screen_from=table.path("screen_from", exists=True),
+    )
+
+
+def _generate_element(table: _Table, working_space: str) -> GenerateElement:
+    from vfxkey.generate.noise import ForegroundPath, parse_key, shift_delta
+
+    size_text = table.get("size", str, default="512x512")
+    shift = table.get("shift", (float, int))
+    if shift is not None:
+        table.parsed("shift", shift_delta, float(shift))
+    fg_region = table.get("fg_region", str, default="0.5,0.5,0.25,0.25")
+    table.parsed("fg_region", ForegroundPath.parse, fg_region)
+    key = table.get("key", str, default="green")
+    table.parsed("key", parse_key, key)
+    return GenerateElement(
+        model=table.path("model", required=True),
+        model_config=table.path("model_config"),
+        allow_pickle=table.get("allow_pickle", bool, default=False),
+        prompt=table.get("prompt", str, required=True),
+        negative_prompt=table.get("negative_prompt", str, default=""),
+        size=table.parsed("size", parse_size, size_text),
+        steps=table.number("steps", int, 30, minimum=1),
+        guidance=table.number("guidance", float, 7.5, minimum=0.0),
+        scheduler=table.choice("scheduler", GENERATE_SCHEDULERS, "ddim"),
+        key=key,
+        shift=None if shift is None else float(shift),
+        fg_region=fg_region,
+        temporal=table.choice("temporal", GENERATE_TEMPORAL, "locked"),
+        drift_period=table.number("drift_period", int, 24, minimum=1),
+        subject=table.get("subject", str),
+        lora=table.path("lora", exists=True),
+        matte_head=table.path("matte_head", exists=True),
+        keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
+    )
+
+
+def _keyer(table: _Table, screen: Any, skip: tuple[str, ...] = ("screen",)) -> KeySettings:
+    """KeySettings from the table's keyer keys (same names as its fields), validated by it."""
+    values = {"screen": screen}
+    for name, default in KEYER_DEFAULTS.items():
+        if name not in skip:
+            values[name] = table.number(name, type(default), default)
+    try:
+        return KeySettings(**values)
+    except ValueError as exc:
+        bad = next((n for n in KEYER_DEFAULTS if n in str(exc).split()[0]), "keyer")
+        raise VfxkeyError(f"{table.label(table.name, bad)}: {exc}") from None
+
+
+def _placement(table: _Table, frames: FrameRange | None) -> Placement:
+    def transform_values(values: _Table) -> dict[str, Any]:
+        found = {}
+        if (position := values.get("position", list)) is not None:
+            if len(position) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position):
+                raise VfxkeyError(f"{values.label(values.name, 'position')}: give [x, y] in comp pixels, got {position!r}")
+            found["position"] = (float(position[0]), float(position[1]))
+        if (scale := values.get("scale", (int, float))) is not None:
+            if not scale > 0:
+                raise VfxkeyError(f"{values.label(values.name, 'scale')}: must be > 0, got {scale}")
+            found["scale"] = float(scale)
+        if (rotation := values.get("rotation", (int, float))) is not None:
+            found["rotation"] = float(rotation)
+        return found
+
+    base = Transform(**transform_values(table))
+    keys = []
+    for index, key_data in enumerate(table.get("keys", list, default=[])):
+        if not isinstance(key_data, dict):
+            raise VfxkeyError(f"{table.label(table.name, 'keys')}: each key is a table [[placement.keys]]")
+        key_table = _Table(f"placement.keys[{index}]", key_data, table.base, table.label)
+        frame = key_table.get("frame", int, required=True)
+        values = transform_values(key_table)
+        key_table.done()
+        if not values:
+            raise VfxkeyError(f"{key_table.label(key_table.name, 'frame')}: key {frame} sets none of "
+                              "position, scale, rotation")
+        keys.append((frame, values))
+    frames_seen = [f for f, _ in keys]
+    if len(set(frames_seen)) != len(frames_seen):
+        raise VfxkeyError(f"{table.label(table.name, 'keys')}: frame keyed twice in {frames_seen}")
+    return Placement(base=base, keys=tuple(sorted(keys, key=lambda k: k[0])))
+
+
+def _check_outputs(table: _Table, outputs: Outputs, plate: Plate | None, element: Any, sequence: bool) -> None:
+    label = table.label
+    if sequence and not outputs.element.lower().endswith(".exr"):
+        raise VfxkeyError(f"{label('outputs', 'element')}: give an EXR sequence pattern such as "
+                          f"element.####.exr, got {outputs.element}")
+    if outputs.comp is not None:
+        if plate is None:
+            raise VfxkeyError(f"{label('outputs', 'comp')}: a comp needs a [plate] to go over")
+        if not (outputs.comp.lower().endswith(".exr") and has_frame_token(outputs.comp)):
+            raise VfxkeyError(f"{label('outputs', 'comp')}: give an EXR sequence pattern such as comp.####.exr")
+    for name, suffix, token in (("preview", ".png", None), ("save_screen", ".png", True), ("movie", ".mov", False),
+                                ("element_movie", ".mov", False), ("nuke", ".nk", False),
+                                ("qc_report", ".html", False)):
+        value = getattr(outputs, name)
+        if value is None:
+            continue
+        if not value.lower().endswith(suffix):
+            raise VfxkeyError(f"{label('outputs', name)}: must end in {suffix}, got {value}")
+        if token is not None and has_frame_token(value) != token:
+            wanted = "needs a frame token (e.g. name.####" + suffix + ")" if token else "takes no frame token"
+            raise VfxkeyError(f"{label('outputs', name)}: {wanted}, got {value}")
+    if outputs.movie is not None and outputs.comp is None:
+        raise VfxkeyError(f"{label('outputs', 'movie')}: the movie is made of the comp; set [outputs] comp too")
+    if outputs.save_screen is not None and element.mode != "generate":
+        raise VfxkeyError(f"{label('outputs', 'save_screen')}: only for [element] mode = \"generate\"")
+
+
+# --- values -------------------------------------------------------------------------
+def _rational(value: str | int) -> Fraction:
+    """An exact frame rate: ``24``, ``"25"``, ``"24000/1001"``."""
+    try:
+        fps = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise VfxkeyError(f"{value!r} is not an exact rate: give e.g. 24, \"25\" or \"24000/1001\"") from None
+    if "." in str(value):
+        raise VfxkeyError(f"{value!r} is a decimal: give an exact rate such as \"24000/1001\" (23.976) or \"24\"")
+    if fps <= 0:
+        raise VfxkeyError(f"{value!r}: the frame rate must be > 0")
+    return fps
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"512x512"`` -> (width, height) in pixels."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise VfxkeyError(f"{text!r}: give WIDTHxHEIGHT, e.g. 512x512") from None
+    if width <= 0 or height <= 0:
+        raise VfxkeyError(f"{text!r}: both sides must be positive")
+    return width, height
+
+
+def parse_screen(text: str, working_space: str) -> str | tuple[float, float, float]:
+    """``auto``/``green``/``blue`` as they are; ``#RRGGBB`` (sRGB-encoded) to a linear triple."""
+    if text in ("auto", "green", "blue"):
+        return text
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
+        raise VfxkeyError(f"bad screen {text!r}: give auto, green, blue or #RRGGBB")
+    encoded = np.array([[[int(text[i:i + 2], 16) / 255.0 for i in (1, 3, 5)]]], dtype=np.float32)
+    linear = convert(encoded, DISPLAY_SPACE, working_space)[0, 0]
+    return tuple(float(c) for c in linear)
+
+
+class _Table:
+    """One TOML table being validated: typed getters that name the key in errors, and
+    :meth:`done` that refuses keys nobody read."""
+
+    def __init__(self, name: str, data: Mapping[str, Any], base: Path, label: Label) -> None:
+        self.name, self.data, self.base, self.label = name, dict(data), base, label
+        self.read: set[str] = set()
+
+    def raw(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, default: Any = None, required: bool = False) -> Any:
+        self.read.add(key)
+        if key not in self.data or self.data[key] is None:
+            if required:
+                raise VfxkeyError(f"{self.label(self.name, key)}: required")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join({str: "a string", int: "an integer", float: "a number", bool: "true or false",
+                                 list: "a list"}[k] for k in kinds)
+            raise VfxkeyError(f"{self.label(self.name, key)}: must be {names}, got {value!r}")
+        return value
+
+    def number(self, key: str, kind: type, default: Any, *, minimum: float | None = None) -> Any:
+        kinds = (int, float) if kind is float else (kind,)
+        value = self.get(key, kinds, default=default)
+        if minimum is not None and value < minimum:
+            raise VfxkeyError(f"{self.label(self.name, key)}: must be >= {minimum}, got {value}")
+        return kind(value)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None, *, required: bool = False) -> str:
+        value = self.get(key, str, default=default, required=required)
+        if value not in choices:
+            raise VfxkeyError(f"{self.label(self.name, key)}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def parsed(self, key: str, parse: Callable[[Any], Any], value: Any) -> Any:
+        """``parse(value)``, its error re-raised naming the key (None passes through)."""
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except VfxkeyError as exc:
+            message = re.sub(r"^--[\w-]+ ", "", str(exc))  # a library message naming a CLI option
+            raise VfxkeyError(f"{self.label(self.name, key)}: {message}") from None
+
+    def path(self, key: str, *, required: bool = False, exists: bool = False) -> str | None:
+        """A path, resolved against the spec's folder; ``exists`` checks a plain file or folder."""
+        value = self.get(key, str, required=required)
+        if value is None or value == "":
+            if required:
+                raise VfxkeyError(f"{self.label(self.name, key)}: required")
+            return None
+        resolved = str(self.base / Path(value).expanduser())
+        if value.endswith(("/", os.sep)):
+            resolved += os.sep  # "out/" names a folder output
+        if exists and not Path(resolved).exists():
+            raise VfxkeyError(f"{self.label(self.name, key)}: {resolved} does not exist")
+        return resolved
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.read)
+        if unknown:
+            raise VfxkeyError(f"{self.label(self.name, unknown[0])}: unknown key"
+                              + (f" (known: {', '.join(sorted(self.read))})" if self.read else ""))
+
+
+class _Tables:
+    """The top level: which tables exist; unknown ones are refused."""
+
+    def __init__(self, data: Mapping[str, Any], base: Path, label: Label) -> None:
+        self.data, self.base, self.label = data, base, label
+        self.read: set[str] = set()
+
+    def table(self, name: str, *, required: bool = False) -> _Table | None:
+        self.read.add(name)
+        if name not in self.data:
+            if required:
+                raise VfxkeyError(f"{self.label(name, '')}: required table is missing")
+            return None
+        if not isinstance(self.data[name], dict):
+            raise VfxkeyError(f"{self.label(name, '')}: must be a table")
+        return _Table(name, self.data[name], self.base, self.label)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.read)
+        if unknown:
+            raise VfxkeyError(f"{self.label(unknown[0], '')}: unknown table (known: shot, plate, element, "
+                              "placement, outputs)")
