@@ -1,0 +1,53 @@
+"""``vfxkey render``: render a shot, or a chunk of it (the farm's unit of work)."""
+
+from __future__ import annotations
+
+import click
+
+from vfxkey.cli.progress import FrameProgress, warn
+from vfxkey.io.sequence import FrameRange
+from vfxkey.shot.spec import load_spec
+from vfxkey.shot.threads import limit_threads, thread_count
+
+
+@click.command()
+@click.argument("spec_path", metavar="SHOT.toml")
+@click.option("--frames", metavar="RANGE",
+              help="Frames to render, e.g. 1001-1010 (a farm chunk); default the whole shot, then finalize.")
+@click.option("--force", is_flag=True, help="Redo frames whose outputs are already up to date.")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="Threads for every pool (OIIO, OpenCV, torch, BLAS); default the farm's core count "
+                   "(CUE_THREADS, OMP_NUM_THREADS), else every CPU this process may use.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Render in N local processes, each a chunk of the frames with threads / N threads.")
+def render(spec_path: str, frames: str | None, force: bool, threads: int | None, workers: int) -> None:
+    """Render the shot SHOT.toml: for each frame make the element (key or generate), place
+    it over the plate, and write the element EXR, the comp EXR and the preview.
+
+    Frames whose outputs exist, read back and carry the same settings hash are skipped,
+    so a killed render reruns where it stopped; every file is written under a temporary
+    name and renamed when complete. Without --frames the whole shot is rendered and then
+    finalized (movie, QC report, Nuke script: see `vfxkey finalize`). On a terminal a
+    progress bar is shown, elsewhere one line per frame; a failure exits non-zero naming
+    the frame.
+    """
+    from vfxkey.shot.finalize import finalize
+    from vfxkey.shot.run import prepare
+    from vfxkey.shot.run import render as render_frames
+
+    spec = load_spec(spec_path)
+    chunk = FrameRange.parse(frames) if frames else None
+    threads = thread_count(threads)
+    with FrameProgress("render") as progress:
+        if workers == 1:
+            limit_threads(threads)
+            render_frames(spec, chunk, force=force, progress=progress, warn=warn)
+        else:
+            from vfxkey.farm.local import render_local
+
+            prepare(spec, warn=warn)  # once, before the workers, which read it
+            render_local(spec_path, chunk or spec.frames, workers=workers, threads=threads, force=force,
+                         progress=progress)
+    if chunk is None:
+        for path in finalize(spec, warn=warn):
+            click.echo(f"vfxkey render: wrote {path}", err=True)

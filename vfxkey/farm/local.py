@@ -1,0 +1,74 @@
+"""``--workers N``: a shot's frames rendered in N local processes, one chunk each.
+
+Each worker is a fresh process (``spawn``) that loads the spec and renders its chunk
+with ``threads // N`` threads, exactly as a farm task would; the parent measures the
+shot's screen first (:func:`vfxkey.shot.run.prepare`), so the workers only read it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+from vfxkey.farm.chunks import split
+from vfxkey.io.sequence import FrameRange
+from vfxkey.shot.run import FrameDone, Progress, render
+from vfxkey.shot.spec import load_spec
+from vfxkey.shot.threads import limit_threads
+
+
+class _QueueProgress:
+    """A worker's progress, sent to the parent."""
+
+    def __init__(self, messages) -> None:
+        self.messages = messages
+
+    def start(self, total: int) -> None:
+        pass
+
+    def frame(self, done: FrameDone) -> None:
+        self.messages.put(done)
+
+
+def _render_chunk(spec_path: str, frames: str, force: bool, threads: int, messages) -> int:
+    """One worker: render ``frames`` of the spec; returns the frames done."""
+    limit_threads(threads)
+    return len(render(load_spec(spec_path), FrameRange.parse(frames), force=force,
+                      progress=_QueueProgress(messages)).frames)
+
+
+def render_local(spec_path: str, frames: FrameRange, *, workers: int, threads: int, force: bool = False,
+                 progress: Progress | None = None) -> None:
+    """Render ``frames`` of the spec at ``spec_path`` in ``workers`` processes.
+
+    The first failure stops the rest and is raised (a VfxkeyError names its frame).
+    """
+    parts = split(frames, workers)
+    context = multiprocessing.get_context("spawn")
+    if progress:
+        progress.start(len(frames))
+    with context.Manager() as manager, ProcessPoolExecutor(len(parts), mp_context=context) as pool:
+        messages = manager.Queue()
+        futures = [pool.submit(_render_chunk, spec_path, str(part), force, max(1, threads // len(parts)), messages)
+                   for part in parts]
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            _forward(messages, progress)
+            for future in finished:
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise future.exception()
+        _forward(messages, progress)
+
+
+def _forward(messages, progress: Progress | None) -> None:
+    while True:
+        try:
+            done = messages.get_nowait()
+        except queue.Empty:
+            return
+        if progress:
+            progress.frame(done)
