@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "key": ("vfxkey.cli.key:key", "Key a green or blue screen into alpha and clean colour."),
     "generate": ("vfxkey.cli.generate:generate", "Generate an element on a key colour (SD, TKG-DM)."),
     "edit": ("vfxkey.cli.edit:edit", "Edit an element or a plate region with a prompt."),
+    "render": ("vfxkey.cli.render:render", "Render a shot spec (or a chunk of its frames): element, comp, outputs."),
+    "prepare": ("vfxkey.cli.prepare:prepare", "Measure a shot's screen once, before its chunks render."),
+    "finalize": ("vfxkey.cli.finalize:finalize", "Finish a rendered shot: ProRes movie, QC report, Nuke script."),
+    "qc": ("vfxkey.cli.qc:qc", "Write a shot's QC report: contact sheet, per-frame plots, suspicious frames."),
+    "submit": ("vfxkey.cli.submit:submit", "Write a render-farm job for a shot (OpenJD, Deadline, OpenCue)."),
     "make-trainset": ("vfxkey.cli.train:make_trainset", "Composite matting-head training pairs over screens."),
     "train-matte-head": ("vfxkey.cli.train:train_matte_head", "Train the matting head on a model's VAE."),
 }
