@@ -11,7 +11,7 @@ Writes, next to this script:
     greenscreen/gs.1001.png ... gs.1010.png   640x360 8-bit sRGB frames
     plate.png                                 640x360 8-bit sRGB background plate
 
-Deterministic: re-running writes the same files. Usage: python samples/make_sample.py
+Deterministic: re-running writes the same files. Usage: python samples/shot010/make_sample.py
 """
 
 from __future__ import annotations

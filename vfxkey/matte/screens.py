@@ -3,7 +3,7 @@
 This is the one place in vfxkey that synthesises screens and shoots subjects over them: the
 matting head's training set (``vfxkey.matte.trainset``, the DiffuMatting "Green100K" recipe,
 REFERENCE §1.2), the keying benchmark's test sets (``bench/keying/build_set.py``) and the
-bundled sample shot (``samples/make_sample.py``) all build on it.
+bundled sample shot (``samples/shot010/make_sample.py``) all build on it.
 
 A generated "green screen" is never a flat colour: image models paint "#00FF00" as about
 sRGB (8, 162, 24), with uneven light, a vignette, fabric texture, a slow hue drift across

@@ -27,10 +27,11 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from typing import Protocol
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import OpenImageIO as oiio
@@ -180,7 +181,7 @@ class _KeyElement:
                 "input_colorspace": self.source.info.colorspace, "screen": element.screen_text,
                 "hint": _relative(element.hint, self.spec) if element.hint else "",
                 "working_space": self.spec.working_space, **keyer,
-                "shot_screen": _hash(asdict(self.screen)) if self.screen is not None else "per-frame"}
+                "shot_screen": _screen_hash(self.screen)}
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
         source = self.source if frames == self.frames else open_source(
@@ -204,7 +205,8 @@ class _KeyElement:
                 if refitting and not refit:
                     self.warn(f"{where(frame.source, frame.number)}: fits the shot's screen again")
             refitting = refit
-            yield _Made(frame.number, _as_stored(result.premultiplied_rgba()), result.qc, frame.source)
+            yield _Made(frame.number, _as_stored(result.premultiplied_rgba()), result.qc,
+                        _relative(frame.source, self.spec))
 
 
 class _PreviousFrames:
@@ -341,13 +343,14 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
         raise VfxkeyError(f"{outputs.preview}: preview of {len(todo)} frames needs a frame token, e.g. comp.####.png")
     settings = element.settings()
     element_hash = _hash(settings)
-    sequence = outputs.element.lower().endswith(".exr") and has_frame_token(outputs.element)
+    # Per-frame EXRs can be checked and skipped; a movie or a folder of stills is always redone.
+    checkable = outputs.element.lower().endswith(".exr") and (has_frame_token(outputs.element) or len(todo) == 1)
     fps = spec.fps or element.fps or Fraction(24)
     plate = (Companion(spec.plate.path, spec.working_space, "plate", colorspace=spec.plate.colorspace, warn=warn)
-             if spec.plate else None)
+             if spec.plate and (outputs.comp or outputs.preview) else None)
 
     # 1. Which frames are up to date, which need only their comp, which everything.
-    status = {frame: _status(spec, frame, element_hash, force, sequence) for frame in todo}
+    status = {frame: _status(spec, frame, element_hash, force or not checkable) for frame in todo}
     needed = [frame for frame in todo if status[frame] == "element"]
     made = element.make(needed) if needed else iter(())
     done: list[FrameDone] = []
@@ -360,7 +363,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
             _comp_writer(spec, len(todo), writer_options) as comp_writer:
         for frame in todo:
             start = time.perf_counter()
-            element_file = frame_path(outputs.element, frame) if sequence else outputs.element
+            element_file = _output_file(outputs.element, frame)
             if status[frame] == "current":
                 record = qc_records.from_exr(element_file, frame)
                 done.append(FrameDone(frame, time.perf_counter() - start, True, [], record))
@@ -389,8 +392,6 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
 
 def _comp_writer(spec: ShotSpec, count: int, options: dict):
     """A writer for the comp sequence, or a do-nothing context when the shot has no comp output."""
-    from contextlib import nullcontext
-
     if spec.outputs.comp is None:
         return nullcontext(None)
     return open_frame_writer(spec.outputs.comp, frame_count=count, **options)
@@ -430,22 +431,27 @@ def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None,
         comp = np.concatenate([comp_rgb, np.ones((*canvas, 1), np.float32)], axis=-1)
         written.append(writer.write(frame, comp, metadata={**settings, "settings_hash": _hash(settings)}))
     if outputs.preview is not None:
-        target = frame_path(outputs.preview, frame) if has_frame_token(outputs.preview) else outputs.preview
+        target = _output_file(outputs.preview, frame)
         shown = comp_rgb if background is not None else over(placed, checkerboard(*canvas))
         write_preview_png(target, shown, working_space=spec.working_space)
         written.append(target)
     return written
 
 
-def _status(spec: ShotSpec, frame: int, element_hash: str, force: bool, sequence: bool) -> str:
+def _status(spec: ShotSpec, frame: int, element_hash: str, force: bool) -> str:
     """``"current"`` (skip), ``"comp"`` (the element is current: comp only) or ``"element"`` (everything)."""
     outputs = spec.outputs
-    if force or not sequence or not _current(frame_path(outputs.element, frame), element_hash):
+    if force or not _current(_output_file(outputs.element, frame), element_hash):
         return "element"
     comp_current = outputs.comp is None or _current(
         frame_path(outputs.comp, frame), _hash(comp_settings(spec, frame, element_hash)))
-    preview_current = outputs.preview is None or os.path.exists(frame_path(outputs.preview, frame))
+    preview_current = outputs.preview is None or os.path.exists(_output_file(outputs.preview, frame))
     return "current" if comp_current and preview_current else "comp"
+
+
+def _output_file(pattern: str, frame: int) -> str:
+    """The file of ``frame``: the pattern's token filled, or the pattern itself (one frame)."""
+    return frame_path(pattern, frame) if has_frame_token(pattern) else pattern
 
 
 def _current(path: str, settings_hash: str) -> bool:
@@ -482,8 +488,18 @@ def _as_stored(rgba: np.ndarray) -> np.ndarray:
 
 
 def _relative(path: str, spec: ShotSpec) -> str:
-    """``path`` relative to the spec's folder (settings hashes survive moving the shot folder)."""
-    return os.path.relpath(path, spec.folder)
+    """``path`` relative to the spec's folder when it lies inside it, so metadata and settings
+    hashes stay the same when the shot folder moves; else as it is."""
+    folder = os.path.abspath(spec.folder)
+    absolute = os.path.abspath(path)
+    return os.path.relpath(absolute, folder) if absolute.startswith(folder + os.sep) else path
+
+
+def _screen_hash(screen) -> str:
+    """The hash of what a stored screen holds that changes pixels (its ``source`` is for people)."""
+    if screen is None:
+        return "per-frame"
+    return _hash({k: v for k, v in asdict(screen).items() if k != "source"})
 
 
 def _hash(settings: dict) -> str:

@@ -1,0 +1,91 @@
+"""The sample shot submitted as an OpenJD bundle and run for real with `openjd run`; its QC report
+rendered in headless Chromium shows the images and the plots."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from vfxkey.cli import main
+from vfxkey.shot.report import PLOT_COLOUR
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "shot010"
+VFXKEY = Path(sys.executable).parent / "vfxkey"
+OPENJD = Path(sys.executable).parent / "openjd"
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """The sample shot (copied) submitted with --chunk 4 and run with `openjd run`."""
+    root = tmp_path_factory.mktemp("sample")
+    shot = root / "shot010"
+    shutil.copytree(SAMPLE, shot, ignore=shutil.ignore_patterns("render"))
+    result = CliRunner().invoke(main, ["submit", str(shot / "shot.toml"), "--engine", "openjd", "--chunk", "4",
+                                       "-o", str(root / "job")])
+    assert result.exit_code == 0, result.output
+    run = subprocess.run([str(OPENJD), "run", str(root / "job" / "template.yaml"), "--output", "json",
+                          "-p", f"Vfxkey={VFXKEY}", "-p", f"ShotSpec={shot / 'shot.toml'}"],
+                         capture_output=True, text=True, timeout=900, cwd=root)
+    return shot, root / "job", run
+
+
+def test_the_bundle_has_three_steps_with_a_task_per_chunk(ran):
+    _, job, _ = ran
+    template = yaml.safe_load((job / "template.yaml").read_text())
+    assert template["specificationVersion"] == "jobtemplate-2023-09"
+    steps = {step["name"]: step for step in template["steps"]}
+    assert list(steps) == ["Prepare", "Render", "Finalize"]
+    frames = steps["Render"]["parameterSpace"]["taskParameterDefinitions"][0]
+    assert frames["name"] == "Frames" and frames["range"] == ["1001-1004", "1005-1008", "1009-1010"]
+    assert steps["Render"]["dependencies"] == [{"dependsOn": "Prepare"}]
+    assert steps["Finalize"]["dependencies"] == [{"dependsOn": "Render"}]
+    values = yaml.safe_load((job / "parameter_values.yaml").read_text())["parameterValues"]
+    assert {"name": "Vfxkey", "value": "vfxkey"} in values
+    check = subprocess.run([str(OPENJD), "check", str(job / "template.yaml")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_openjd_run_renders_every_chunk_and_finalizes_the_sample_shot(ran):
+    shot, _, run = ran
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    render = shot / "render"
+    for kind in ("element", "comp"):
+        assert sorted(p.name for p in render.glob(f"shot010_{kind}.*.exr")) == [
+            f"shot010_{kind}.{f}.exr" for f in range(1001, 1011)]
+    assert (render / "shot010_comp.mov").stat().st_size > 0
+    assert (render / "shot010_qc.html").stat().st_size > 0
+    assert (render / "shot010_element.screen.json").is_file()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium on this machine (.ci/run installs Debian's)")
+def test_the_qc_report_renders_in_headless_chromium_with_images_and_plots(ran, tmp_path):
+    shot, _, run = ran
+    assert run.returncode == 0
+    screenshot = tmp_path / "report.png"
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1280,2600",
+                    f"--screenshot={screenshot}", (shot / "render" / "shot010_qc.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    image = oiio.ImageInput.open(str(screenshot))
+    pixels = image.read_image("uint8")[..., :3].astype(int)
+    image.close()
+
+    def count(rgb, tolerance=3):
+        return int(np.all(np.abs(pixels - np.array(rgb)) <= tolerance, axis=-1).sum())
+
+    line = tuple(int(PLOT_COLOUR[i:i + 2], 16) for i in (1, 3, 5))
+    assert count(line, 10) > 2000, "the plots' lines are not on the page"
+    assert count((102, 102, 102)) > 2000 and count((153, 153, 153)) > 2000, "no checkerboard thumbnails"
+    assert count((255, 255, 255)) > 5000 and count((0, 0, 0)) > 5000, "no alpha thumbnails"
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 3000  # photos and plots, not a blank page

@@ -1,0 +1,121 @@
+"""The shot spec: every kind of bad value is one line naming the file and the key; good specs read right."""
+
+from fractions import Fraction
+
+import pytest
+from click.testing import CliRunner
+from shots import make_shot
+
+from vfxkey.cli import main
+from vfxkey.errors import VfxkeyError
+from vfxkey.shot.spec import Placement, Transform, load_spec
+
+# (what to replace in the test shot's TOML, with what, words the error must hold)
+BAD = {
+    "unknown key": ('despill = 1.0', 'despill = 1.0\nbogus = 1', "[element] bogus: unknown key"),
+    "unknown table": ('[outputs]', '[render]\nx = 1\n\n[outputs]', "[render]: unknown table"),
+    "missing name": ('name = "testshot"', '', "[shot] name: required"),
+    "bad name": ('name = "testshot"', 'name = "test shot"', "[shot] name"),
+    "missing frames": ('frames = "1001-1006"', '', "[shot] frames: required"),
+    "backwards frames": ('frames = "1001-1006"', 'frames = "1006-1001"', "[shot] frames: bad frame range"),
+    "decimal fps": ('fps = "24000/1001"', 'fps = "23.976"', "[shot] fps: '23.976' is a decimal"),
+    "float fps": ('fps = "24000/1001"', 'fps = 23.976', "[shot] fps: must be a string or an integer"),
+    "zero fps": ('fps = "24000/1001"', 'fps = 0', "[shot] fps: 0: the frame rate must be > 0"),
+    "unknown working space": ('fps = "24000/1001"', 'fps = 24\nworking_space = "Linear Rec.2020 nonsense"',
+                              "[shot] working_space"),
+    "missing plate": ('path = "plate.png"', 'path = "nowhere.png"', "[plate] path:"),
+    "unknown plate colour space": ('path = "plate.png"', 'path = "plate.png"\ncolorspace = "sRGBish"',
+                                   "[plate] colorspace"),
+    "bad reformat": ('path = "plate.png"', 'path = "plate.png"\nreformat = "stretch"', "[plate] reformat"),
+    "unknown mode": ('mode = "key"', 'mode = "paint"', "[element] mode: 'paint' is not one of key, generate"),
+    "missing input": ('input = "plate_in/gs.####.png"', '', "[element] input: required"),
+    "despill out of range": ('despill = 1.0', 'despill = 2.0', "[element] despill: despill must be within 0..1"),
+    "despill not a number": ('despill = 1.0', 'despill = "lots"', "[element] despill: must be"),
+    "negative despeckle": ('despill = 1.0', 'despeckle = -3', "[element] despeckle"),
+    "bad screen": ('despill = 1.0', 'screen = "#12"', "[element] screen: bad screen '#12'"),
+    "bad screen frames": ('despill = 1.0', 'screen_frames = "x"', "[element] screen_frames: bad frame range"),
+    "zero scale": ('scale = 0.9', 'scale = 0', "[placement] scale: must be > 0"),
+    "bad position": ('frame = 1001\nposition = [64.0, 40.0]', 'frame = 1001\nposition = [64.0]',
+                     "[placement.keys[0]] position: give [x, y]"),
+    "key without values": ('frame = 1001\nposition = [64.0, 40.0]', 'frame = 1001',
+                           "[placement.keys[0]] frame: key 1001 sets none of"),
+    "frame keyed twice": ('frame = 1003', 'frame = 1001', "[placement] keys: frame keyed twice"),
+    "element not EXR": ('element = "render/el.####.exr"', 'element = "render/el.####.png"', "[outputs] element"),
+    "comp without token": ('comp = "render/comp.####.exr"', 'comp = "render/comp.exr"', "[outputs] comp"),
+    "preview not PNG": ('preview = "render/preview/comp.####.png"', 'preview = "render/comp.####.jpg"',
+                        "[outputs] preview: must end in .png"),
+    "movie with token": ('movie = "render/comp.mov"', 'movie = "render/comp.####.mov"',
+                         "[outputs] movie: takes no frame token"),
+    "report not HTML": ('qc_report = "render/qc.html"', 'qc_report = "render/qc.pdf"', "[outputs] qc_report"),
+    "unknown compression": ('qc_report = "render/qc.html"', 'compression = "lzma"', "[outputs] compression"),
+    "save_screen for a key": ('qc_report = "render/qc.html"', 'save_screen = "render/s.####.png"',
+                              "[outputs] save_screen: only for"),
+    "not TOML": ('[outputs]', '[outputs', "not valid TOML"),
+}
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    return make_shot(tmp_path_factory.mktemp("spec"))
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_every_bad_spec_is_one_line_naming_the_file_and_key(shot, case):
+    old, new, words = BAD[case]
+    text = shot.read_text()
+    assert old in text, case
+    bad = shot.parent / f"bad_{case.replace(' ', '_')}.toml"
+    bad.write_text(text.replace(old, new, 1))
+    with pytest.raises(VfxkeyError) as error:
+        load_spec(bad)
+    message = str(error.value)
+    assert message.startswith(str(bad)) and words in message, message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
+     'mode = "generate"\nmodel = "m"\nprompt = "a lantern"\nkey = "chartreuse"', "[element] key: 'chartreuse'"),
+    ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
+     'mode = "generate"\nmodel = "m"\nprompt = "a lantern"\nsize = "64by64"', "[element] size: '64by64'"),
+    ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
+     'mode = "generate"\nmodel = "m"\nprompt = "a lantern"\ntemporal = "wobble"', "[element] temporal"),
+    ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
+     'mode = "generate"\nmodel = "m"', "[element] prompt: required"),
+])
+def test_generate_settings_are_checked_by_name(shot, old, new, words):
+    bad = shot.parent / "bad_generate.toml"
+    bad.write_text(shot.read_text().replace(old, new))
+    with pytest.raises(VfxkeyError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        load_spec(bad)
+
+
+def test_a_missing_spec_and_a_bad_one_exit_2_with_one_line_through_the_cli(shot, tmp_path):
+    for spec, words in ((tmp_path / "nowhere.toml", "shot spec does not exist"),
+                        (shot.parent / "bad_despill_out_of_range.toml", "[element] despill")):
+        if not spec.exists() and "despill" in words:
+            spec.write_text(shot.read_text().replace("despill = 1.0", "despill = 2.0"))
+        result = CliRunner().invoke(main, ["render", str(spec)])
+        assert result.exit_code == 2, result.output
+        assert result.output.count("Error:") == 1 and words in result.output and "Traceback" not in result.output
+
+
+def test_paths_resolve_against_the_spec_folder_and_fps_is_exact(shot, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # not the spec's folder
+    spec = load_spec(shot)
+    assert spec.element.input == str(shot.parent / "plate_in" / "gs.####.png")
+    assert spec.outputs.element == str(shot.parent / "render" / "el.####.exr")
+    assert spec.fps == Fraction(24000, 1001) and list(spec.frames) == list(range(1001, 1007))
+    assert spec.element.keyer.despill == 1.0 and spec.element.keyer.plate_scale == 8  # keyer defaults
+
+
+def test_placement_keys_interpolate_linearly_each_value_on_its_own_keys():
+    placement = Placement(base=Transform(scale=0.5), keys=(
+        (1001, {"position": (10.0, 20.0), "rotation": 0.0}),
+        (1005, {"position": (30.0, 0.0)}),
+        (1011, {"rotation": 10.0}),
+    ))
+    assert placement.at(990) == Transform(position=(10.0, 20.0), scale=0.5, rotation=0.0)  # held before
+    assert placement.at(1002) == Transform(position=(15.0, 15.0), scale=0.5, rotation=1.0)
+    assert placement.at(1008) == Transform(position=(30.0, 0.0), scale=0.5, rotation=7.0)  # position held after
+    assert placement.at(1020).rotation == 10.0
