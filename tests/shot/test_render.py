@@ -52,7 +52,8 @@ def test_one_render_writes_elements_comps_previews_movie_and_report(whole):
     assert comp[2, 2, :3] == pytest.approx(plate_corner, abs=0.02)
     sidecar = json.loads((render_dir / "el.qc.json").read_text())
     assert [f["frame"] for f in sidecar["frames"]] == list(range(1001, 1007))
-    assert json.loads((render_dir / "el.screen.json").read_text())["screen"]["channel"] == 1
+    screen = json.loads((render_dir / "el.screen.json").read_text())
+    assert screen["channel"] == 1 and screen["source"] == "plate_in/gs.####.png (frame 1001), --screen auto"
 
 
 def test_two_chunks_plus_finalize_and_two_workers_give_the_same_bits(whole, tmp_path):
