@@ -132,3 +132,17 @@ def test_two_tasks_rendering_overlapping_ranges_at_once_leave_whole_files(whole,
         assert task.wait(timeout=600) == 0, task.stderr.read()
     assert not list((shot / "render").rglob(".*.tmp*"))
     assert exr_contents(shot / "render") == exr_contents(spec.parent / "render")
+
+
+def test_a_frame_that_cannot_be_written_fails_the_render_naming_it_after_the_frames_before_it(whole, tmp_path):
+    spec, _ = whole
+    shot = tmp_path / "broken"
+    shutil.copytree(spec.parent, shot, ignore=shutil.ignore_patterns("render"))
+    (shot / "render" / "el.1003.exr").mkdir(parents=True)  # a folder where frame 1003's element goes
+    result = CliRunner().invoke(main, ["render", str(shot / "shot.toml"), "--frames", "1001-1004"])
+    assert result.exit_code == 2
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and "el.1003.exr: cannot put the finished file in place" in error[0], result.output
+    written = {p.name for p in (shot / "render").glob("el.*.exr") if p.is_file()}
+    assert {"el.1001.exr", "el.1002.exr"} <= written and "el.1003.exr" not in written  # (1004 may be queued)
+    assert not list((shot / "render").rglob(".*.tmp*"))

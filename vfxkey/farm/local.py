@@ -19,10 +19,9 @@ from vfxkey.shot.threads import limit_threads
 
 
 class _QueueProgress:
-    """A worker's progress, sent to the parent."""
+    """A worker's progress, sent to the parent through the queue the worker was started with."""
 
-    def __init__(self, messages) -> None:
-        self.messages = messages
+    messages = None  # set in each worker by _start_worker
 
     def start(self, total: int) -> None:
         pass
@@ -31,11 +30,14 @@ class _QueueProgress:
         self.messages.put(done)
 
 
-def _render_chunk(spec_path: str, frames: str, force: bool, threads: int, messages) -> int:
-    """One worker: render ``frames`` of the spec; returns the frames done."""
+def _start_worker(messages, threads: int) -> None:
+    _QueueProgress.messages = messages
     limit_threads(threads)
-    return len(render(load_spec(spec_path), FrameRange.parse(frames), force=force,
-                      progress=_QueueProgress(messages)).frames)
+
+
+def _render_chunk(spec_path: str, frames: str, force: bool) -> int:
+    """One worker: render ``frames`` of the spec; returns the frames done."""
+    return len(render(load_spec(spec_path), FrameRange.parse(frames), force=force, progress=_QueueProgress()).frames)
 
 
 def render_local(spec_path: str, frames: FrameRange, *, workers: int, threads: int, force: bool = False,
@@ -48,10 +50,10 @@ def render_local(spec_path: str, frames: FrameRange, *, workers: int, threads: i
     context = multiprocessing.get_context("spawn")
     if progress:
         progress.start(len(frames))
-    with context.Manager() as manager, ProcessPoolExecutor(len(parts), mp_context=context) as pool:
-        messages = manager.Queue()
-        futures = [pool.submit(_render_chunk, spec_path, str(part), force, max(1, threads // len(parts)), messages)
-                   for part in parts]
+    messages = context.Queue()
+    with ProcessPoolExecutor(len(parts), mp_context=context, initializer=_start_worker,
+                             initargs=(messages, max(1, threads // len(parts)))) as pool:
+        futures = [pool.submit(_render_chunk, spec_path, str(part), force) for part in parts]
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)

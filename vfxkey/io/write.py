@@ -90,7 +90,10 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
         raise VfxkeyError(f"{path}: cannot write to folder {folder}: {exc.strerror or exc}") from None
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:  # e.g. a folder in the way
+            raise VfxkeyError(f"{path}: cannot put the finished file in place: {exc.strerror or exc}") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
