@@ -42,7 +42,15 @@ from vfxkey.comp.transform import place
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
-from vfxkey.io.write import atomic_output, open_frame_writer, remove_stale_temporaries, write_preview_png
+from vfxkey.io.window import Window, reframe
+from vfxkey.io.write import (
+    EXR_DATA_TYPES,
+    atomic_output,
+    finite_pixels,
+    open_frame_writer,
+    remove_stale_temporaries,
+    write_preview_png,
+)
 from vfxkey.shot import qc as qc_records
 from vfxkey.shot.inputs import Companion
 from vfxkey.shot.spec import GenerateElement, KeyElement, ShotSpec
@@ -83,9 +91,11 @@ class _Made:
     """An element frame as it leaves the element stage."""
 
     frame: int
-    rgba: np.ndarray  # (H, W, 4) float32 premultiplied, scene-linear, already rounded to half
+    rgba: np.ndarray  # (H, W, 4) float32 premultiplied, scene-linear, as the EXR stores it (_as_stored)
     qc: dict
     source: str
+    data_window: Window  # what ``rgba`` covers, in the coordinates of
+    display_window: Window  # the format
 
 
 # --- 0. the shot's screen (per-shot state, measured once) ---------------------------
@@ -180,7 +190,7 @@ class _KeyElement:
         return {"command": "key", "input": _relative(element.input, self.spec),
                 "input_colorspace": self.source.info.colorspace, "screen": element.screen_text,
                 "hint": _relative(element.hint, self.spec) if element.hint else "",
-                "working_space": self.spec.working_space, **keyer,
+                "working_space": self.spec.working_space, **_stored_as(self.spec), **keyer,
                 "shot_screen": _screen_hash(self.screen)}
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
@@ -205,8 +215,9 @@ class _KeyElement:
                 if refitting and not refit:
                     self.warn(f"{where(frame.source, frame.number)}: fits the shot's screen again")
             refitting = refit
-            yield _Made(frame.number, _as_stored(result.premultiplied_rgba()), result.qc,
-                        _relative(frame.source, self.spec))
+            rgba = _as_stored(result.premultiplied_rgba(), self.spec, where(frame.source, frame.number), self.warn)
+            yield _Made(frame.number, rgba, result.qc, _relative(frame.source, self.spec), frame.data_window,
+                        frame.display_window)
 
 
 class _PreviousFrames:
@@ -247,7 +258,7 @@ class _GenerateElement:
         from vfxkey.generate.noise import ForegroundPath, parse_key
 
         element: GenerateElement = spec.element
-        self.spec = spec
+        self.spec, self.warn = spec, warn
         self.frames = list(spec.frames)
         self.fps = None
         self.screen = None  # each generated frame is keyed against its own screen
@@ -271,7 +282,7 @@ class _GenerateElement:
                 "model_hash": self.model_hash, "lora": os.path.basename(e.lora) if e.lora else "",
                 "lora_hash": self.lora_hash,
                 "alpha_source": f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head else "attention",
-                "working_space": self.spec.working_space, **keyer}
+                "working_space": self.spec.working_space, **_stored_as(self.spec), **keyer}
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
         from vfxkey.generate.model import load_model
@@ -314,7 +325,8 @@ class _GenerateElement:
             qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "shift": target_shift,
                   "shift_delta": shift_delta(target_shift), "model_family": model.family,
                   "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
-            yield _Made(frame, _as_stored(keyed.premultiplied_rgba()), qc, f"generated (seed {self.spec.seed})")
+            rgba = _as_stored(keyed.premultiplied_rgba(), self.spec, f"generated frame {frame}", self.warn)
+            yield _Made(frame, rgba, qc, f"generated (seed {self.spec.seed})", Window.of(rgba), Window.of(rgba))
 
 
 def element_stage(spec: ShotSpec, warn=None) -> _KeyElement | _GenerateElement:
@@ -356,7 +368,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     done: list[FrameDone] = []
     if progress:
         progress.start(len(todo))
-    writer_options = {"working_space": spec.working_space, "fps": fps, "compression": outputs.compression}
+    writer_options = {"working_space": spec.working_space, "fps": fps, "compression": outputs.compression,
+                      "data_type": outputs.data_type, "warn": warn}
     with open_frame_writer(outputs.element, frame_count=len(todo), metadata={**settings,
                                                                            "settings_hash": element_hash},
                            **writer_options) as element_writer, \
@@ -375,15 +388,17 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 item = next(made)
                 assert item.frame == frame, (item.frame, frame)
                 rgba, record = item.rgba, {"frame": frame, "source": item.source, **item.qc}
+                windows = item.data_window, item.display_window
                 element_file = element_writer.write(frame, rgba, source_name=item.source,
-                                                    metadata=qc_records.to_metadata(item.qc))
+                                                    metadata=qc_records.to_metadata(item.qc),
+                                                    data_window=windows[0], display_window=windows[1])
                 written = [element_file]
             else:  # the element is current: the comp is made from it as stored
-                rgba = _read_rgba(element_file)
+                rgba, *windows = _read_element(element_file)
                 record, written = qc_records.from_exr(element_file, frame), []
             record["output"] = element_file
             # 3. Placement and 4. comp.
-            written += _comp(spec, frame, rgba, plate, element_hash, comp_writer)
+            written += _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, comp_writer)
             done.append(FrameDone(frame, time.perf_counter() - start, False, written, record))
             if progress:
                 progress.frame(done[-1])
@@ -406,12 +421,13 @@ def comp_settings(spec: ShotSpec, frame: int, element_hash: str) -> dict:
             "plate_colorspace": (plate.colorspace or "file") if plate else "",
             "plate_reformat": plate.reformat if plate else "",
             "position": "centre" if transform.position is None else " ".join(f"{v:.6g}" for v in transform.position),
-            "scale": transform.scale, "rotation": transform.rotation}
+            "scale": transform.scale, "rotation": transform.rotation, **_stored_as(spec)}
 
 
 def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None, element_hash: str,
           writer) -> list[str]:
-    """Place ``rgba`` and comp it over the plate; write the comp EXR and the preview. Returns the files."""
+    """Place ``rgba`` (the element over its display window, the format) and comp it over the
+    plate; write the comp EXR and the preview. Returns the files."""
     outputs = spec.outputs
     if outputs.comp is None and outputs.preview is None:
         return []
@@ -468,23 +484,33 @@ def _current(path: str, settings_hash: str) -> bool:
         image.close()
 
 
-def _read_rgba(path: str) -> np.ndarray:
-    """The premultiplied RGBA of an element EXR as float32 (exactly the stored half values)."""
+def _read_element(path: str) -> tuple[np.ndarray, Window, Window]:
+    """The premultiplied RGBA of an element EXR as float32 (exactly the stored values), its
+    data window and its display window."""
     image = oiio.ImageInput.open(path)
     if image is None:
         raise VfxkeyError(f"{path}: cannot read the element: {oiio.geterror()}")
     try:
+        spec = image.spec()
         pixels = image.read_image("float")
     finally:
         image.close()
     if pixels is None or pixels.ndim != 3 or pixels.shape[2] != 4:
         raise VfxkeyError(f"{path}: the element does not read back as RGBA")
-    return np.ascontiguousarray(pixels, dtype=np.float32)
+    return (np.ascontiguousarray(pixels, dtype=np.float32), Window(spec.x, spec.y, spec.width, spec.height),
+            Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height))
 
 
-def _as_stored(rgba: np.ndarray) -> np.ndarray:
-    """``rgba`` rounded to half float as the EXR stores it, back in float32."""
-    return rgba.astype(np.float16).astype(np.float32)
+def _as_stored(rgba: np.ndarray, spec: ShotSpec, name: str, warn) -> np.ndarray:
+    """``rgba`` as the element EXR stores it, in float32: NaN 0, clamped to the data type's
+    range (with a warning naming ``name``), rounded to half when the EXRs are half."""
+    stored = finite_pixels(rgba, EXR_DATA_TYPES[spec.outputs.data_type], name, warn)
+    return stored.astype(np.float16).astype(np.float32) if spec.outputs.data_type == "half" else stored
+
+
+def _stored_as(spec: ShotSpec) -> dict:
+    """How the EXRs store pixels (a lossy compression or the data type changes them)."""
+    return {"data_type": spec.outputs.data_type, "compression": spec.outputs.compression}
 
 
 def _relative(path: str, spec: ShotSpec) -> str:
