@@ -9,27 +9,13 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from shots import exr_contents, make_shot, read_exr
+from shots import exr_contents, read_exr
 
 from vfxkey.cli import main
 from vfxkey.shot.run import render
 from vfxkey.shot.spec import load_spec
 
 RUN = [sys.executable, "-c", "from vfxkey.cli import main; main()"]
-
-
-def cli(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@pytest.fixture(scope="module")
-def whole(tmp_path_factory):
-    """The test shot rendered in one `vfxkey render` (which finalizes)."""
-    spec = make_shot(tmp_path_factory.mktemp("whole"))
-    output = cli("render", spec)
-    return spec, output
 
 
 def test_one_render_writes_elements_comps_previews_movie_and_report(whole):
