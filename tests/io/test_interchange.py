@@ -200,11 +200,11 @@ def test_prores_written_by_the_ffmpeg_command_line_reads_back_with_the_right_col
 
 
 def test_readme_sample_movie_shows_the_colours_of_its_exrs(tmp_path):
-    """The README's main job (two frames of it), its gs_key.mov decoded by swscale and by
+    """The sample shot keyed (two frames of it), its gs_key.mov decoded by swscale and by
     ffmpeg when present, against the straight, Rec.709-encoded colour of its EXRs."""
     runner = CliRunner()
     out = tmp_path / "out"
-    result = runner.invoke(main, ["key", str(REPO / "samples/greenscreen/gs.####.png"), "-o",
+    result = runner.invoke(main, ["key", str(REPO / "samples/shot010/greenscreen/gs.####.png"), "-o",
                                   str(out / "gs_key.####.exr"), "--frames", "1001-1002"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["convert", str(out / "gs_key.####.exr"), "-o", str(out / "gs_key.mov")])
