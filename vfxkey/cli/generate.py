@@ -26,11 +26,18 @@ from vfxkey.shot.spec import build_spec, option_label
 @click.option("--negative-prompt", default="", help="What to avoid.")
 @click.option("--seed", type=int, required=True, help="Seed of the shot's noise.")
 @click.option("--frames", required=True, metavar="RANGE", help="Shot frames to generate: 1001-1020, 1001-1020x2, ...")
-@click.option("--size", required=True, metavar="WxH", help="Image size in pixels, e.g. 512x512.")
+@click.option("--size", required=True, metavar="WxH",
+              help="Image size in pixels, e.g. 1920x1080. A side that is not a multiple of 8 (1998x1080) is "
+                   "generated at the next multiple and centre-cropped.")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
 @click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")
 @click.option("--scheduler", type=click.Choice(["ddim", "euler", "euler_a", "dpmpp"]), default="ddim",
-              show_default=True)
+              show_default=True, help="Sampler. euler_a adds fresh (seeded) noise each step, so its frames flicker "
+                                      "more than the others'.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]),
+              help="Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible "
+                   "bit for bit only on the same kind of device, in the same precision, with the same torch "
+                   "and diffusers (all recorded in the EXRs).")
 @click.option("--key", default="green", show_default=True,
               help="Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or #RRGGBB (sRGB).")
 @click.option("--shift", type=float, metavar="AMOUNT",
@@ -54,18 +61,24 @@ from vfxkey.shot.spec import build_spec, option_label
 @click.option("-o", "--output", required=True, metavar="OUTPUT.####.exr", help="EXR sequence pattern.")
 @click.option("--save-screen", metavar="SCREEN.####.png", help="Also save the raw generated frame (on its screen) as PNG.")
 @click.option("--overwrite", is_flag=True, help="Regenerate frames whose output already exists.")
+@click.option("--allow-mixed-settings", is_flag=True,
+              help="Write frames beside frames of the same output made with other settings, device, precision or "
+                   "versions (refused by default: they would not match).")
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
-             seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, key: str,
+             seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, precision: str | None,
+             key: str,
              shift: float | None, fg_region: str, temporal: str, drift_period: int, subject: str | None,
              lora: str | None, matte_head: str | None, working_space: str, data_type: str, output: str,
-             save_screen: str | None, overwrite: bool) -> None:
+             save_screen: str | None, overwrite: bool, allow_mixed_settings: bool) -> None:
     """Generate an element on a key colour, frame by frame, and write premultiplied EXRs.
 
     Every frame is a pure function of the seed, the frame number and the settings, so a
-    shot can be split into chunks over any number of machines; frames whose EXR exists
-    with the same settings are skipped (use --overwrite to redo them). Alpha comes from
-    the matting head or the cross-attention hint, refined by the keyer, which runs on
-    every frame on its own.
+    shot can be split into chunks over any number of machines of the same kind (device,
+    precision and library versions are recorded, and a chunk whose settings differ from
+    the frames already written is refused); frames whose EXR exists with the same
+    settings are skipped (use --overwrite to redo them). Alpha comes from the colour,
+    keyed by the same keyer as `vfxkey key`, helped by the matting head or the
+    cross-attention hint, on every frame on its own.
     """
     # The options are the shot spec's settings of the same names (see vfxkey.shot.spec);
     # everything is checked before the model is loaded, so mistakes fail fast.
@@ -73,7 +86,8 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         "shot": {"name": "generate", "frames": frames, "seed": seed, "working_space": working_space},
         "element": {"mode": "generate", "model": model_path, "model_config": model_config,
                     "allow_pickle": allow_pickle, "prompt": prompt, "negative_prompt": negative_prompt,
-                    "size": size, "steps": steps, "guidance": guidance, "scheduler": scheduler, "key": key,
+                    "size": size, "steps": steps, "guidance": guidance, "scheduler": scheduler,
+                    "precision": precision, "key": key,
                     "shift": shift, "fg_region": fg_region, "temporal": temporal, "drift_period": drift_period,
                     "subject": subject, "lora": lora, "matte_head": matte_head},
         "outputs": {"element": output, "save_screen": save_screen, "data_type": data_type},
@@ -82,7 +96,7 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
     if not has_frame_token(spec.outputs.element) and len(spec.frames) > 1:
         raise VfxkeyError(f"-o {output}: give an EXR sequence pattern such as element.####.exr")
     with FrameProgress("generate") as progress:
-        rendered = render(spec, force=overwrite, progress=progress, warn=warn)
+        rendered = render(spec, force=overwrite, allow_mixed=allow_mixed_settings, progress=progress, warn=warn)
     if all(done.skipped for done in rendered.frames):
         click.echo(f"all {len(rendered.frames)} frames of {output} are up to date; nothing to do "
                    "(--overwrite to redo)", err=True)

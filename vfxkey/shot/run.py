@@ -251,10 +251,13 @@ class _PreviousFrames:
 
 
 class _GenerateElement:
-    """Generates the element on its key colour (TKG-DM) and keys it, each frame on its own."""
+    """Generates the element on its key colour (TKG-DM) and keys it, each frame on its own.
+
+    The model is loaded on first use: its hash, device, precision and scheduler are part
+    of the settings (``generate.provenance.run_metadata``).
+    """
 
     def __init__(self, spec: ShotSpec, warn) -> None:
-        from vfxkey.generate.model import model_hash
         from vfxkey.generate.noise import ForegroundPath, parse_key
 
         element: GenerateElement = spec.element
@@ -264,54 +267,57 @@ class _GenerateElement:
         self.screen = None  # each generated frame is keyed against its own screen
         self.key = parse_key(element.key)
         self.region = ForegroundPath.parse(element.fg_region)
-        self.model_hash = model_hash(element.model) if os.path.exists(element.model) else ""
-        self.lora_hash = model_hash(element.lora) if element.lora else ""
+        self._generator = None
+
+    def _load(self):
+        """The KeyedGenerator (model, matting head and settings), loaded once."""
+        if self._generator is None:
+            from vfxkey.generate.model import load_model
+            from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
+
+            e: GenerateElement = self.spec.element
+            model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
+                               allow_pickle=e.allow_pickle, precision=e.precision)
+            head = None
+            if e.matte_head:
+                from vfxkey.matte.head import load_head
+
+                head = load_head(e.matte_head, model.pipe.vae)
+            settings = GenerationSettings(
+                prompt=e.prompt, negative_prompt=e.negative_prompt, width=e.size[0], height=e.size[1],
+                steps=e.steps, guidance=e.guidance, key=self.key, target_shift=e.shift, region=self.region,
+                temporal=e.temporal, drift_period=e.drift_period, subject=e.subject,
+                working_space=self.spec.working_space,
+            )
+            self._generator = KeyedGenerator(model, settings, seed=self.spec.seed, head=head)
+        return self._generator
 
     def settings(self) -> dict:
-        from vfxkey.generate.noise import DEFAULT_TARGET_SHIFT
+        from vfxkey.generate.provenance import run_metadata
 
         e: GenerateElement = self.spec.element
+        generator = self._load()
+        metadata = run_metadata(
+            generator.model, generator.settings, self.spec.seed, scheduler=e.scheduler,
+            target_shift=generator.noise_settings.target_shift,
+            alpha_source=f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head else "attention")
+        del metadata["settings_hash"]  # the runner's covers these and the keyer's and the EXRs' settings
         keyer = {f"keyer_{k}": v for k, v in asdict(e.keyer).items() if k not in ("screen", "temporal")}
-        return {"command": "generate", "prompt": e.prompt, "negative_prompt": e.negative_prompt,
-                "seed": self.spec.seed, "size": f"{e.size[0]}x{e.size[1]}", "steps": e.steps,
-                "guidance": e.guidance, "scheduler": e.scheduler, "key": e.key,
-                "shift": e.shift if e.shift is not None else "family default "
-                + "/".join(f"{k} {v}" for k, v in DEFAULT_TARGET_SHIFT.items()),
-                "fg_region": str(self.region), "temporal": e.temporal, "drift_period": e.drift_period,
-                "subject": e.subject or "", "model": os.path.basename(os.path.normpath(e.model)),
-                "model_hash": self.model_hash, "lora": os.path.basename(e.lora) if e.lora else "",
-                "lora_hash": self.lora_hash,
-                "alpha_source": f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head else "attention",
-                "working_space": self.spec.working_space, **_stored_as(self.spec), **keyer}
+        return {**metadata, **_stored_as(self.spec), **keyer}
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
-        from vfxkey.generate.model import load_model
-        from vfxkey.generate.noise import KEY_SRGB, shift_delta
-        from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
+        from vfxkey.generate.noise import KEY_SRGB
         from vfxkey.io.colour import DISPLAY_SPACE, convert
         from vfxkey.matte.greenpost import Keyer
         from vfxkey.matte.metrics import gsg
 
         e: GenerateElement = self.spec.element
-        model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
-                           allow_pickle=e.allow_pickle)
-        head = None
-        if e.matte_head:
-            from vfxkey.matte.head import load_head
-
-            head = load_head(e.matte_head, model.pipe.vae)
-        settings = GenerationSettings(
-            prompt=e.prompt, negative_prompt=e.negative_prompt, width=e.size[0], height=e.size[1], steps=e.steps,
-            guidance=e.guidance, key=self.key, target_shift=e.shift, region=self.region, temporal=e.temporal,
-            drift_period=e.drift_period, subject=e.subject, working_space=self.spec.working_space,
-        )
-        generator = KeyedGenerator(model, settings, seed=self.spec.seed, head=head)
+        generator = self._load()
         key_srgb = np.array(KEY_SRGB[self.key] if isinstance(self.key, str) else self.key, dtype=np.float32)
         # The keyer gets the screen channel for green/blue, else the key colour itself, linearised.
         screen = self.key if self.key in ("green", "blue") else tuple(
             float(c) for c in convert(key_srgb[None, None], DISPLAY_SPACE, self.spec.working_space)[0, 0])
         keyer = Keyer(replace(e.keyer, screen=screen))
-        target_shift = generator.noise_settings.target_shift
         for frame in frames:
             result = generator(frame)
             coarse = result.head_mask if result.head_mask is not None else result.hint
@@ -322,8 +328,7 @@ class _GenerateElement:
             if self.spec.outputs.save_screen:
                 write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
                                   working_space=self.spec.working_space)
-            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "shift": target_shift,
-                  "shift_delta": shift_delta(target_shift), "model_family": model.family,
+            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"],
                   "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
             rgba = _as_stored(keyed.premultiplied_rgba(), self.spec, f"generated frame {frame}", self.warn)
             yield _Made(frame, rgba, qc, f"generated (seed {self.spec.seed})", Window.of(rgba), Window.of(rgba))
@@ -335,12 +340,15 @@ def element_stage(spec: ShotSpec, warn=None) -> _KeyElement | _GenerateElement:
 
 
 # --- the chunk loop ------------------------------------------------------------------
-def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = False,
+def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = False, allow_mixed: bool = False,
            progress: Progress | None = None, warn: Callable[[str], None] | None = None) -> Rendered:
     """Render ``frames`` (a chunk; default the shot's) of ``spec``.
 
     Frames are processed in order; ``progress`` hears the total, then each frame as it is
-    finished. Raises :class:`VfxkeyError` naming the file and frame on bad input.
+    finished. A generated element refuses to add frames beside frames of the same output
+    made with other settings outside this chunk (another device, precision, library
+    version...: they would not match) unless ``allow_mixed``. Raises :class:`VfxkeyError`
+    naming the file and frame on bad input.
     """
     outputs = spec.outputs
     for pattern in (outputs.element, outputs.comp, outputs.preview, outputs.save_screen):
@@ -364,6 +372,10 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     # 1. Which frames are up to date, which need only their comp, which everything.
     status = {frame: _status(spec, frame, element_hash, force or not checkable) for frame in todo}
     needed = [frame for frame in todo if status[frame] == "element"]
+    if isinstance(spec.element, GenerateElement) and needed and not allow_mixed:
+        from vfxkey.generate.provenance import check_same_settings
+
+        check_same_settings(outputs.element, {**settings, "settings_hash": element_hash}, replacing=needed)
     made = element.make(needed) if needed else iter(())
     done: list[FrameDone] = []
     if progress:

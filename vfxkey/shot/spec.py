@@ -32,7 +32,7 @@ Schema (every table and key; anything else is an error naming it)::
     screen_from = "..."               # optional: a stored screen (name.screen.json) instead of measuring
     # mode "generate": the options of `vfxkey generate`
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
-    guidance, scheduler, key, shift, fg_region, temporal, drift_period, subject, lora, matte_head
+    guidance, scheduler, precision, key, shift, fg_region, temporal, drift_period, subject, lora, matte_head
     despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that pulls its alpha
 
     [placement]                       # optional; the element's transform onto the comp
@@ -84,6 +84,7 @@ from vfxkey.matte.greenpost import KeySettings
 KEYER_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(KeySettings)}
 GENERATE_SCHEDULERS = ("ddim", "euler", "euler_a", "dpmpp")
 GENERATE_TEMPORAL = ("locked", "drift", "follow")
+GENERATE_PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class GenerateElement:
     subject: str | None = None
     lora: str | None = None
     matte_head: str | None = None
+    precision: str | None = None  # fp32 | fp16 | bf16; None: fp16 on CUDA, fp32 on the CPU
     mode: str = "generate"
 
 
@@ -363,6 +365,7 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
         subject=table.get("subject", str),
         lora=table.path("lora", exists=True),
         matte_head=table.path("matte_head", exists=True),
+        precision=table.choice("precision", GENERATE_PRECISIONS, None),
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
     )
 
@@ -509,8 +512,11 @@ class _Table:
             raise VfxkeyError(f"{self.label(self.name, key)}: must be >= {minimum}, got {value}")
         return kind(value)
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str | None, *, required: bool = False) -> str:
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None, *,
+               required: bool = False) -> str | None:
         value = self.get(key, str, default=default, required=required)
+        if value is None:  # optional, no default
+            return None
         if value not in choices:
             raise VfxkeyError(f"{self.label(self.name, key)}: {value!r} is not one of {', '.join(choices)}")
         return value
