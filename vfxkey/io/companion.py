@@ -24,8 +24,8 @@ class Companion:
     """
 
     def __init__(self, path: str, working_space: str, role: str,
-                 warn: Callable[[str], None] | None = None) -> None:
-        as_stored = working_space if role in DATA_ROLES else None
+                 warn: Callable[[str], None] | None = None, *, colorspace: str | None = None) -> None:
+        as_stored = working_space if role in DATA_ROLES else colorspace  # colorspace: a plate's, None = by file
         self.source: Source = open_source(path, working_space=working_space, input_colorspace=as_stored, warn=warn)
         self.path, self.role = path, role
         self._still: Frame | None = None

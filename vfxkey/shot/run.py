@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.comp.transform import place
 from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.companion import Companion
 from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.window import Window, reframe
@@ -52,7 +53,6 @@ from vfxkey.io.write import (
     write_preview_png,
 )
 from vfxkey.shot import qc as qc_records
-from vfxkey.shot.inputs import Companion
 from vfxkey.shot.spec import GenerateElement, KeyElement, ShotSpec
 
 
@@ -306,18 +306,16 @@ class _GenerateElement:
         return {**metadata, **_stored_as(self.spec), **keyer}
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
-        from vfxkey.generate.noise import KEY_SRGB
-        from vfxkey.io.colour import DISPLAY_SPACE, convert
+        from vfxkey.generate.keycolour import KeyColour
         from vfxkey.matte.greenpost import Keyer
         from vfxkey.matte.metrics import gsg
 
         e: GenerateElement = self.spec.element
         generator = self._load()
-        key_srgb = np.array(KEY_SRGB[self.key] if isinstance(self.key, str) else self.key, dtype=np.float32)
-        # The keyer gets the screen channel for green/blue, else the key colour itself, linearised.
-        screen = self.key if self.key in ("green", "blue") else tuple(
-            float(c) for c in convert(key_srgb[None, None], DISPLAY_SPACE, self.spec.working_space)[0, 0])
-        keyer = Keyer(replace(e.keyer, screen=screen))
+        key_colour = KeyColour.of(self.key, self.spec.working_space)
+        key_srgb = np.array(key_colour.srgb, dtype=np.float32)
+        # The spec's keyer settings on the key colour: each frame measured on its own (no shot screen).
+        keyer = Keyer(replace(e.keyer, screen=key_colour.screen))
         for frame in frames:
             result = generator(frame)
             coarse = result.head_mask if result.head_mask is not None else result.hint
@@ -444,8 +442,8 @@ def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None,
     if outputs.comp is None and outputs.preview is None:
         return []
     if plate is not None and spec.plate.reformat == "none":
-        canvas = plate.size
-        background = plate.image(frame)
+        canvas = plate.source.info.display_window.shape
+        background = plate.image(frame, canvas)
     else:
         canvas = rgba.shape[:2]
         background = plate.image(frame, canvas) if plate is not None else None
