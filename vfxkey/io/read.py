@@ -250,6 +250,29 @@ def _open_image(path: str, frame: int | None) -> oiio.ImageInput:
     return image
 
 
+@dataclass
+class ImageHeader:
+    """What an image file says about itself, read without its pixels."""
+
+    path: str
+    width: int  # display window (the full frame, even when the data window is cropped)
+    height: int
+    pixel_aspect: float  # 1.0 = square pixels
+    attributes: dict  # metadata by name: "vfxkey:version", "oiio:ColorSpace", ...
+
+
+def read_header(path: str, frame: int | None = None) -> ImageHeader:
+    """Read an image's header; :class:`VfxkeyError` naming the file (and frame) if it cannot."""
+    image = _open_image(path, frame)
+    spec = image.spec()
+    image.close()
+    return ImageHeader(
+        path=path, width=spec.full_width, height=spec.full_height,
+        pixel_aspect=spec.get_float_attribute("PixelAspectRatio", 1.0),
+        attributes={attribute.name: attribute.value for attribute in spec.extra_attribs},
+    )
+
+
 def _first_line(message: str) -> str:
     return (message.strip().splitlines() or ["unknown error"])[0]
 
