@@ -13,13 +13,9 @@ FRAMES = FrameRange.parse("1001-1004")
 WIDTH, HEIGHT = 64, 36
 
 
-def write_plate_png(path, value=0.5):
+def write_plate_png(path, value=0.5, width=WIDTH, height=HEIGHT):
     """An 8-bit RGB PNG written by OIIO (not by vfxkey): no vfxkey metadata."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = oiio.ImageOutput.create(str(path))
-    assert out.open(str(path), oiio.ImageSpec(WIDTH, HEIGHT, 3, "uint8"))
-    assert out.write_image(np.full((HEIGHT, WIDTH, 3), value, np.float32))
-    out.close()
+    write_png(path, np.full((height, width, 3), value, np.float32))
 
 
 def write_element_exr(path, frame):
@@ -59,3 +55,57 @@ def make_comp(shot_dir, **changes) -> NukeComp:
     )
     fields.update(changes)
     return NukeComp(**fields)
+
+
+KEY_SHOT_TOML = """\
+[shot]
+name = "sh010"
+frames = "1001-1003"
+fps = "24000/1001"
+working_space = "ACEScg"
+
+[plate]
+path = "plate.png"
+
+[element]
+mode = "key"
+input = "greenscreen/gs.####.png"
+
+[placement]
+scale = 0.75
+[[placement.keys]]
+frame = 1001
+position = [20.0, 30.0]
+[[placement.keys]]
+frame = 1003
+position = [44.0, 14.0]
+rotation = 30.0
+
+[outputs]
+element = "render/sh010_el.####.exr"
+comp = "render/sh010_comp.####.exr"
+movie = "render/sh010_comp.mov"
+nuke = "render/sh010.nk"
+"""
+
+
+def make_key_shot(folder, width=64, height=48):
+    """A key-mode shot: green-screen PNGs 1001-1003 with a square subject, a still plate
+    PNG, placement keys; returns the shot.toml path."""
+    green = np.array([0.1, 0.7, 0.2], np.float32)
+    for frame in FRAMES.frames[:3]:
+        pixels = np.broadcast_to(green, (height, width, 3)).copy()
+        pixels[16:32, 20 + frame - 1001:36 + frame - 1001] = (0.8, 0.5, 0.4)
+        write_png(folder / "greenscreen" / f"gs.{frame}.png", pixels)
+    write_plate_png(folder / "plate.png", 0.3, width, height)
+    spec = folder / "shot.toml"
+    spec.write_text(KEY_SHOT_TOML)
+    return spec
+
+
+def write_png(path, pixels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], "uint8"))
+    assert out.write_image(np.ascontiguousarray(pixels, np.float32))
+    out.close()

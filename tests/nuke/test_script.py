@@ -217,3 +217,14 @@ def test_comp_validation(shot_dir):
         Placement(keys=(PlacementKey(1002), PlacementKey(1001)))
     with pytest.raises(VfxkeyError, match="baked"):
         Placement()
+
+
+def test_a_reformatted_plate_goes_through_a_reformat(shot_dir):
+    small = Format(32, 18)
+    nodes = read_nk(comp_script(make_comp(shot_dir, format=small, plate_reformat=small)))
+    reformat = nodes["Merge_over"].inputs[0]
+    assert reformat.cls == "Reformat" and reformat.inputs[0].name == "Read_plate"
+    assert reformat.knobs["format"].split()[:2] == ["32", "18"] and reformat.knobs["resize"] == "distort"
+    assert nodes["Root"].knobs["format"].split()[:2] == ["32", "18"]
+    with pytest.raises(VfxkeyError, match="reformatted"):
+        make_comp(shot_dir, plate_reformat=small)  # the script's format must be the reformat's

@@ -127,6 +127,8 @@ class NukeComp:
         ocio_config: the OCIO config vfxkey used (``ocio://...`` or a config file path).
         working_space: the scene-linear working space (an OCIO name).
         plate, element: the two Reads; the element is premultiplied.
+        plate_reformat: when set, the plate is resized (stretched) to this format before
+            the merge, and it is the script's format.
         placement: the element's Transform (or baked).
         comp_write: where Nuke's comp Write renders (EXR pattern, half float, RGBA).
         compression: the comp Write's EXR compression (a key of :data:`NUKE_EXR_COMPRESSION`).
@@ -148,6 +150,7 @@ class NukeComp:
     element: Footage
     placement: Placement
     comp_write: str
+    plate_reformat: Format | None = None
     compression: str = "zip"
     prores_write: str | None = None
     prores_colorspace: str = "Camera Rec.709"
@@ -168,5 +171,8 @@ class NukeComp:
             )
         if not self.ocio_config.strip():
             raise VfxkeyError(f"shot {self.shot}: no OCIO config")
+        if self.plate_reformat is not None and self.plate_reformat != self.format:
+            raise VfxkeyError(f"shot {self.shot}: the plate is reformatted to {self.plate_reformat}, "
+                              f"so the script's format must be that, not {self.format}")
         if self.prores_write is not None and not self.prores_write.lower().endswith(".mov"):
             raise VfxkeyError(f"{self.prores_write}: the ProRes Write needs a .mov path")

@@ -10,7 +10,8 @@ written in the order Nuke itself would:
 2. **BackdropNode** behind the nodes, labelled with the shot, mode, settings and version.
 3. **Element branch** (right column): ``Read`` of the premultiplied element EXRs, then the
    placement ``Transform`` (left out when the placement is baked into the files).
-4. **Plate** (left column): ``Read`` of the plate. The stack now holds element, plate.
+4. **Plate** (left column): ``Read`` of the plate (and a ``Reformat`` when the shot
+   resizes the plate to the element). The stack now holds element, plate.
 5. **Merge2 over** below the plate: B (input 0) = plate, A (input 1) = element.
 6. **Writes** under the merge: the comp as half-float RGBA EXR, optionally ProRes 4444;
    a Viewer on the merge.
@@ -48,6 +49,9 @@ def comp_script(comp: NukeComp) -> str:
     lines += _node("BackdropNode", _backdrop_knobs(comp))
     lines += _element_branch(comp)
     lines += _node("Read", _read_knobs(comp, comp.plate, "Read_plate", PLATE_X))
+    if comp.plate_reformat is not None:
+        lines += _node("Reformat", [("format", _format_knob(comp.plate_reformat)), ("resize", "distort"),
+                                    ("name", "Reformat_plate"), *_position(PLATE_X, TRANSFORM_Y)])
     lines += _node("Merge2", _merge_knobs())
     lines += ["set N_vfxkey_merge [stack 0]"]
     lines += _node("Write", _comp_write_knobs(comp))
