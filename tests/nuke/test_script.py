@@ -228,3 +228,11 @@ def test_a_reformatted_plate_goes_through_a_reformat(shot_dir):
     assert nodes["Root"].knobs["format"].split()[:2] == ["32", "18"]
     with pytest.raises(VfxkeyError, match="reformatted"):
         make_comp(shot_dir, plate_reformat=small)  # the script's format must be the reformat's
+
+
+def test_without_a_plate_b_is_left_for_the_artist(shot_dir):
+    comp = make_comp(shot_dir, plate=None)
+    nodes = read_nk(comp_script(comp))
+    merge = nodes["Merge_over"]
+    assert merge.inputs[0] is None and merge.inputs[1].cls == "Transform"
+    assert "Read_plate" not in nodes and comp_problems(comp) == []

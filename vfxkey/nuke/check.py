@@ -51,7 +51,8 @@ def footage_problems(role: str, footage: Footage) -> list[str]:
 
 def comp_problems(comp: NukeComp) -> list[str]:
     """:func:`footage_problems` of the plate and the element."""
-    return footage_problems("plate", comp.plate) + footage_problems("element", comp.element)
+    plate = footage_problems("plate", comp.plate) if comp.plate is not None else []
+    return plate + footage_problems("element", comp.element)
 
 
 def require_footage(comp: NukeComp) -> None:

@@ -126,7 +126,8 @@ class NukeComp:
         format: the script's format (the plate's).
         ocio_config: the OCIO config vfxkey used (``ocio://...`` or a config file path).
         working_space: the scene-linear working space (an OCIO name).
-        plate, element: the two Reads; the element is premultiplied.
+        plate, element: the two Reads; the element is premultiplied. Without a plate
+            (None) the Merge's B input is left unconnected.
         plate_reformat: when set, the plate is resized (stretched) to this format before
             the merge, and it is the script's format.
         placement: the element's Transform (or baked).
@@ -146,7 +147,7 @@ class NukeComp:
     format: Format
     ocio_config: str
     working_space: str
-    plate: Footage
+    plate: Footage | None
     element: Footage
     placement: Placement
     comp_write: str
@@ -171,6 +172,8 @@ class NukeComp:
             )
         if not self.ocio_config.strip():
             raise VfxkeyError(f"shot {self.shot}: no OCIO config")
+        if self.plate_reformat is not None and self.plate is None:
+            raise VfxkeyError(f"shot {self.shot}: a plate reformat without a plate")
         if self.plate_reformat is not None and self.plate_reformat != self.format:
             raise VfxkeyError(f"shot {self.shot}: the plate is reformatted to {self.plate_reformat}, "
                               f"so the script's format must be that, not {self.format}")

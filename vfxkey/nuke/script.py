@@ -11,7 +11,8 @@ written in the order Nuke itself would:
 3. **Element branch** (right column): ``Read`` of the premultiplied element EXRs, then the
    placement ``Transform`` (left out when the placement is baked into the files).
 4. **Plate** (left column): ``Read`` of the plate (and a ``Reformat`` when the shot
-   resizes the plate to the element). The stack now holds element, plate.
+   resizes the plate to the element). The stack now holds element, plate. A shot without
+   a plate pushes an empty input instead (``push 0``): B is left for the artist to connect.
 5. **Merge2 over** below the plate: B (input 0) = plate, A (input 1) = element.
 6. **Writes** under the merge: the comp as half-float RGBA EXR, optionally ProRes 4444;
    a Viewer on the merge.
@@ -48,7 +49,10 @@ def comp_script(comp: NukeComp) -> str:
     lines += _node("Root", _root_knobs(comp))
     lines += _node("BackdropNode", _backdrop_knobs(comp))
     lines += _element_branch(comp)
-    lines += _node("Read", _read_knobs(comp, comp.plate, "Read_plate", PLATE_X))
+    if comp.plate is None:
+        lines += ["push 0"]
+    else:
+        lines += _node("Read", _read_knobs(comp, comp.plate, "Read_plate", PLATE_X))
     if comp.plate_reformat is not None:
         lines += _node("Reformat", [("format", _format_knob(comp.plate_reformat)), ("resize", "distort"),
                                     ("name", "Reformat_plate"), *_position(PLATE_X, TRANSFORM_Y)])
