@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "submit": ("vfxkey.cli.submit:submit", "Write a farm job: OpenJD, Deadline, OpenCue."),
     "make-trainset": ("vfxkey.cli.train:make_trainset", "Composite matting-head training pairs over screens."),
     "train-matte-head": ("vfxkey.cli.train:train_matte_head", "Train the matting head on a model's VAE."),
+    "nuke": ("vfxkey.cli.nuke:nuke", "Write the Nuke comp script (or paste-in snippet) of a shot."),
 }
 
 

@@ -264,8 +264,10 @@ class ImageHeader:
 def read_header(path: str, frame: int | None = None) -> ImageHeader:
     """Read an image's header; :class:`VfxkeyError` naming the file (and frame) if it cannot."""
     image = _open_image(path, frame)
-    spec = image.spec()
-    image.close()
+    try:
+        spec = image.spec()
+    finally:
+        image.close()
     return ImageHeader(
         path=path, width=spec.full_width, height=spec.full_height,
         pixel_aspect=spec.get_float_attribute("PixelAspectRatio", 1.0),
@@ -561,8 +563,4 @@ def open_source(
 
 def read_metadata(path: str) -> dict[str, object]:
     """The header attributes of an image file (e.g. ``vfxkey:seed`` -> 7), without reading its pixels."""
-    image = _open_image(path, None)
-    try:
-        return {attribute.name: attribute.value for attribute in image.spec().extra_attribs}
-    finally:
-        image.close()
+    return read_header(path).attributes

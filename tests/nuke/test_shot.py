@@ -1,0 +1,189 @@
+"""`vfxkey nuke` on real shots: rendered by `vfxkey render`, read back by the tests' .nk reader."""
+
+import math
+import os
+
+import numpy as np
+import PyOpenColorIO as ocio
+import pytest
+from click.testing import CliRunner
+from nk_reader import curve_value, knob_text, read_nk, words
+from nuke_files import make_key_shot, write_plate_png
+
+from vfxkey.cli import main
+from vfxkey.io.colour import CONFIG_URI
+from vfxkey.io.write import write_exr
+
+spec_module = pytest.importorskip("vfxkey.shot.spec", reason="the shot spec (issue 10) is not merged yet")
+from vfxkey.comp.transform import place  # noqa: E402
+from vfxkey.nuke.shot import nuke_render_path, write_shot_script  # noqa: E402
+from vfxkey.shot.spec import load_spec  # noqa: E402
+
+needs_nuke_table = pytest.mark.skipif(not hasattr(spec_module, "NukePaths"),
+                                      reason="the spec's [nuke] table is not merged yet")
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The key shot rendered for real (elements, comps, movie and, by finalize, the script)."""
+    spec = make_key_shot(tmp_path_factory.mktemp("shots") / "show a" / "sh010")
+    result = cli("render", spec)
+    assert result.exit_code == 0, result.output
+    return spec
+
+
+def test_render_writes_the_script_and_it_wires_the_render(rendered):
+    folder = rendered.parent
+    nodes = read_nk((folder / "render" / "sh010.nk").read_text())  # written by finalize
+    merge = nodes["Merge_over"]
+    assert merge.knobs["operation"] == "over"
+    assert merge.inputs[0].name == "Read_plate"
+    assert merge.inputs[1].cls == "Transform" and merge.inputs[1].inputs[0].name == "Read_element"
+
+    root = nodes["Root"].knobs
+    assert (root["first_frame"], root["last_frame"], root["customOCIOConfigPath"]) == ("1001", "1003", CONFIG_URI)
+    assert float(root["fps"]) == pytest.approx(24000 / 1001, abs=1e-9)
+    element = nodes["Read_element"].knobs
+    assert element["file"] == str(folder / "render" / "sh010_el.####.exr")
+    assert (element["colorspace"], element["premultiplied"]) == ("ACEScg", "true")
+    assert element["format"].split()[:2] == ["64", "48"]
+    plate = nodes["Read_plate"].knobs
+    assert plate["file"] == str(folder / "plate.png")
+    assert plate["colorspace"] == "sRGB Encoded Rec.709 (sRGB)"  # as vfxkey read the PNG
+    assert (plate["first"], plate["last"], plate["before"], plate["after"]) == ("1", "1", "hold", "hold")
+    assert os.path.isfile(plate["file"])
+    for frame in (1001, 1002, 1003):
+        assert os.path.isfile(element["file"].replace("####", str(frame)))
+
+    write = nodes["Write_comp"].knobs
+    assert write["file"] == str(folder / "render" / "sh010_comp_nuke.####.exr")  # never vfxkey's own comp
+    assert (write["datatype"], write["channels"], write["compression"]) == ("16 bit half", "rgba",
+                                                                            "Zip (16 scanlines)")
+    assert nodes["Write_prores"].knobs["file"] == str(folder / "render" / "sh010_comp_nuke.mov")
+    label = knob_text(nodes["vfxkey_sh010"].knobs["label"])
+    assert label.startswith("sh010: vfxkey key\nplacement: Transform, 2 keys 1001-1003")
+    assert "screen=auto" in label and label.endswith("vfxkey 0.1.0")
+
+
+def nuke_transform(knobs, frame, point):
+    """Where Nuke's Transform puts ``point`` (Nuke coordinates, y up) at ``frame``."""
+    (tx, ty), (sx, sy) = words(knobs["translate"]), words(knobs["scale"])
+    (rotate,) = words(knobs["rotate"]) if knobs["rotate"].startswith("{") else (knobs["rotate"],)
+    cx, cy = map(float, words(knobs["center"]))
+    theta = math.radians(curve_value(rotate, frame))
+    dx, dy = (point[0] - cx) * curve_value(sx, frame), (point[1] - cy) * curve_value(sy, frame)
+    return (cx + curve_value(tx, frame) + dx * math.cos(theta) - dy * math.sin(theta),
+            cy + curve_value(ty, frame) + dx * math.sin(theta) + dy * math.cos(theta))
+
+
+def test_the_transform_puts_the_element_where_vfxkey_places_it(rendered, tmp_path):
+    spec = load_spec(rendered)
+    nodes = read_nk(write_shot_script(spec, str(tmp_path / "comp.nk")) and (tmp_path / "comp.nk").read_text())
+    knobs = nodes["Transform_placement"].knobs
+    height, width = 48, 64
+    element = np.zeros((height, width, 4), np.float32)
+    element[20:24, 36:40] = 1.0  # a 4x4 block, centre (38, 22) from the top left
+    for frame in (1001, 1002, 1003):  # keys, and a frame between them
+        transform = spec.placement.at(frame)
+        alpha = place(element, (height, width), transform.position, transform.scale, transform.rotation)[..., 3]
+        ys, xs = np.mgrid[0:height, 0:width] + 0.5
+        placed = (float((xs * alpha).sum() / alpha.sum()), float((ys * alpha).sum() / alpha.sum()))
+        x, y_up = nuke_transform(knobs, frame, (38.0, height - 22.0))
+        assert (x, height - y_up) == pytest.approx(placed, abs=0.35), frame
+
+
+def test_snippet_through_the_cli_with_a_root(rendered, tmp_path):
+    out = tmp_path / "paste me.nk"
+    result = cli("nuke", rendered, "--snippet", "-o", out, "--root", "[getenv SHOT_ROOT]")
+    assert result.exit_code == 0, result.output
+    nodes = read_nk(out.read_text())
+    assert set(nodes) == {"Read_element", "Transform_placement", "Merge_over"}
+    assert nodes["Read_element"].knobs["file"] == "[getenv SHOT_ROOT]/render/sh010_el.####.exr"
+
+
+def test_missing_and_foreign_element_frames_are_named(rendered, tmp_path):
+    folder = tmp_path / "copy"
+    spec = make_key_shot(folder)
+    render = folder / "render"
+    for frame in (1001, 1002):
+        rgba = np.zeros((48, 64, 4), np.float32)
+        write_exr(render / f"sh010_el.{frame}.exr", rgba, colorspace="ACEScg")
+    write_plate_png(render / "sh010_el.1002.exr")  # an EXR name, but not vfxkey's
+    result = cli("nuke", spec, "-o", tmp_path / "x.nk")
+    assert result.exit_code == 2
+    assert "frames 1003 missing" in result.output and "frames 1002 not written by vfxkey" in result.output
+    assert str(render / "sh010_el.####.exr") in result.output
+    assert not (tmp_path / "x.nk").exists()
+    result = cli("nuke", spec, "-o", tmp_path / "x.nk", "--allow-missing")
+    assert result.exit_code == 0 and "frames 1003 missing" in result.output
+    assert (tmp_path / "x.nk").exists()
+
+
+def test_ocio_config_file_and_its_names_are_checked(rendered, tmp_path):
+    config = tmp_path / "studio.ocio"
+    config.write_text(ocio.Config.CreateFromFile(CONFIG_URI).serialize())
+    out = tmp_path / "c.nk"
+    assert cli("nuke", rendered, "-o", out, "--ocio-config", config).exit_code == 0
+    assert read_nk(out.read_text())["Root"].knobs["customOCIOConfigPath"] == str(config)
+    result = cli("nuke", rendered, "-o", out, "--ocio-config", "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    assert result.exit_code == 2 and "the OCIO config has no colour space 'sRGB Encoded Rec.709 (sRGB)', " \
+        "'Camera Rec.709'" in result.output  # the plate's, the ProRes Write's
+
+
+def test_nuke_render_paths():
+    assert nuke_render_path("/r/comp.####.exr") == "/r/comp_nuke.####.exr"
+    assert nuke_render_path("/r/comp_%04d.exr") == "/r/comp_nuke_%04d.exr"
+    assert nuke_render_path("/r/comp.mov") == "/r/comp_nuke.mov"
+
+
+@needs_nuke_table
+def test_the_spec_names_the_nuke_root_and_path_map(rendered, tmp_path):
+    folder = tmp_path / "shot"
+    spec_file = make_key_shot(folder)
+    (tmp_path / "library").mkdir()
+    write_plate_png(tmp_path / "library" / "plate v2.png", 0.3, 64, 48)
+    text = spec_file.read_text().replace('path = "plate.png"', 'path = "../library/plate v2.png"')
+    spec_file.write_text(text + '\n[nuke]\nroot = "[getenv SHOT_ROOT]"\npath_map = { "../library" = "Z:\\\\lib" }\n')
+    spec = load_spec(spec_file)
+    assert spec.nuke.path_map == ((str(tmp_path / "shot" / ".." / "library"), "Z:\\lib"),)
+    nodes = read_nk(open(write_shot_script(spec, str(tmp_path / "c.nk"), check=False)).read())
+    assert nodes["Read_element"].knobs["file"] == "[getenv SHOT_ROOT]/render/sh010_el.####.exr"
+    assert nodes["Read_plate"].knobs["file"] == "Z:/lib/plate v2.png"
+    # --root on the command line comes first
+    result = cli("nuke", spec_file, "-o", tmp_path / "d.nk", "--allow-missing", "--root", "/net/sh010")
+    assert result.exit_code == 0, result.output
+    assert read_nk((tmp_path / "d.nk").read_text())["Read_element"].knobs["file"] == \
+        "/net/sh010/render/sh010_el.####.exr"
+
+
+@needs_nuke_table
+@pytest.mark.parametrize("table, words_in_error", [
+    ('[nuke]\nroot = ""\n', "[nuke] root: empty"),
+    ('[nuke]\npath_map = { "/a" = 3 }\n', "[nuke] path_map: '/a' must map to"),
+    ('[nuke]\npath_map = "/a=/b"\n', "[nuke] path_map: must be a table"),
+    ('[nuke]\nrooot = "/x"\n', "[nuke] rooot: unknown key"),
+])
+def test_bad_nuke_tables_name_the_key(tmp_path, table, words_in_error):
+    spec_file = make_key_shot(tmp_path)
+    spec_file.write_text(spec_file.read_text() + "\n" + table)
+    result = cli("nuke", spec_file)
+    assert result.exit_code == 2 and words_in_error in result.output, result.output
+
+
+def test_a_shot_without_a_plate_leaves_b_unconnected(tmp_path):
+    spec_file = make_key_shot(tmp_path)
+    text = spec_file.read_text().replace('[plate]\npath = "plate.png"\n', "")
+    text = text.replace('comp = "render/sh010_comp.####.exr"\nmovie = "render/sh010_comp.mov"\n', "")
+    spec_file.write_text(text)
+    for frame in (1001, 1002, 1003):
+        write_exr(tmp_path / "render" / f"sh010_el.{frame}.exr", np.zeros((48, 64, 4), np.float32),
+                  colorspace="ACEScg")
+    result = cli("nuke", spec_file)
+    assert result.exit_code == 0, result.output
+    nodes = read_nk((tmp_path / "render" / "sh010.nk").read_text())
+    assert nodes["Merge_over"].inputs[0] is None and "Read_plate" not in nodes
+    assert nodes["Root"].knobs["format"].split()[:2] == ["64", "48"]

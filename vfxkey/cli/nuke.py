@@ -1,0 +1,57 @@
+"""``vfxkey nuke``: the Nuke comp script (or the paste-in snippet) of a shot."""
+
+from __future__ import annotations
+
+import click
+
+from vfxkey.cli.progress import warn
+from vfxkey.errors import VfxkeyError
+
+
+@click.command()
+@click.argument("spec_path", metavar="SHOT.toml")
+@click.option("-o", "--output", metavar="COMP.nk",
+              help="Script to write (default: the shot's [outputs] nuke, else SHOT_FOLDER/<name>.nk; "
+                   "with --snippet the same name + _snippet).")
+@click.option("--snippet", is_flag=True,
+              help="Write only the element Read (+ Transform) and Merge2 over, for pasting onto a "
+                   "selected plate in an open comp (Edit > Paste, or nuke.nodePaste).")
+@click.option("--root", metavar="PREFIX",
+              help="Write paths under the shot folder relative to this Nuke-side prefix: a folder "
+                   "(Z:/shows/abc/sh010) or a TCL expression such as '[getenv SHOT_ROOT]' or "
+                   "'[file dirname [value root.name]]' (next to the script). Default: the spec's "
+                   "[nuke] root.")
+@click.option("--map", "path_maps", metavar="LOCAL=NUKE", multiple=True,
+              help="Studio path map: paths under LOCAL are written under NUKE (repeatable; first match "
+                   "wins; --root, then these, then the spec's [nuke] root and path_map).")
+@click.option("--ocio-config", metavar="URI|FILE",
+              help="OCIO config the script names (default: the built-in config vfxkey used, which "
+                   "Nuke 16+ knows; give a config file for older Nuke). Its colour space names are checked.")
+@click.option("--allow-missing", is_flag=True,
+              help="Write the script even if files its Reads need are missing or not vfxkey's (warns).")
+def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, path_maps: tuple[str, ...],
+         ocio_config: str | None, allow_missing: bool) -> None:
+    """Write a Nuke 13+ comp script for a rendered shot: Root (frame range, fps, format,
+    OCIO colour management), Reads of the plate and of the premultiplied element EXRs,
+    the placement as a Transform, Merge2 over (A = element, B = plate), an EXR Write of the
+    comp (half float, RGBA) and, when the shot has a movie, a ProRes 4444 Write, inside a
+    backdrop labelled with the shot, mode, settings and vfxkey version.
+
+    Every file the Reads point at must exist (element EXRs with vfxkey's metadata); the
+    error lists the frames that do not.
+    """
+    from vfxkey.io.colour import CONFIG_URI
+    from vfxkey.nuke.shot import spec_path_map, write_shot_script
+    from vfxkey.shot.spec import load_spec
+
+    spec = load_spec(spec_path)
+    entries = [(str(spec.folder), root)] if root else []
+    for item in path_maps:
+        local, sep, nuke_prefix = item.partition("=")
+        if not sep or not local or not nuke_prefix:
+            raise VfxkeyError(f"bad --map {item!r}: give LOCAL=NUKE, e.g. /mnt/show=Z:/show")
+        entries.append((local, nuke_prefix))
+    written = write_shot_script(spec, output, snippet=snippet, path_map=spec_path_map(spec, tuple(entries)),
+                                ocio_config=ocio_config or CONFIG_URI,
+                                check=not allow_missing, warn=warn)
+    click.echo(f"vfxkey nuke: wrote {written}", err=True)
