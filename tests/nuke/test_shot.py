@@ -14,13 +14,9 @@ from vfxkey.cli import main
 from vfxkey.io.colour import CONFIG_URI
 from vfxkey.io.write import write_exr
 
-spec_module = pytest.importorskip("vfxkey.shot.spec", reason="the shot spec (issue 10) is not merged yet")
-from vfxkey.comp.transform import place  # noqa: E402
-from vfxkey.nuke.shot import nuke_render_path, write_shot_script  # noqa: E402
-from vfxkey.shot.spec import load_spec  # noqa: E402
-
-needs_nuke_table = pytest.mark.skipif(not hasattr(spec_module, "NukePaths"),
-                                      reason="the spec's [nuke] table is not merged yet")
+from vfxkey.comp.transform import place
+from vfxkey.nuke.shot import nuke_render_path, write_shot_script
+from vfxkey.shot.spec import load_spec
 
 
 def cli(*args):
@@ -140,7 +136,6 @@ def test_nuke_render_paths():
     assert nuke_render_path("/r/comp.mov") == "/r/comp_nuke.mov"
 
 
-@needs_nuke_table
 def test_the_spec_names_the_nuke_root_and_path_map(rendered, tmp_path):
     folder = tmp_path / "shot"
     spec_file = make_key_shot(folder)
@@ -160,7 +155,6 @@ def test_the_spec_names_the_nuke_root_and_path_map(rendered, tmp_path):
         "/net/sh010/render/sh010_el.####.exr"
 
 
-@needs_nuke_table
 @pytest.mark.parametrize("table, words_in_error", [
     ('[nuke]\nroot = ""\n', "[nuke] root: empty"),
     ('[nuke]\npath_map = { "/a" = 3 }\n', "[nuke] path_map: '/a' must map to"),

@@ -4,7 +4,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from fake_nuke import FakeNode
 
@@ -14,7 +13,7 @@ from nuke_files import make_key_shot  # noqa: E402
 
 from vfxkey.cli import main  # noqa: E402
 
-load_spec = pytest.importorskip("vfxkey.shot.spec", reason="the shot spec (issue 10) is not merged yet").load_spec
+from vfxkey.shot.spec import load_spec  # noqa: E402
 
 
 def test_key_selected_read_renders_and_pastes_the_snippet_over_the_plate(nuke, tmp_path):

@@ -75,11 +75,7 @@ def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: s
 def spec_path_map(spec: ShotSpec, first: tuple[tuple[str, str], ...] = ()) -> PathMap:
     """``first`` (e.g. from the command line), then the spec's ``[nuke]`` root (for the
     spec's folder) and path map."""
-    # The spec's [nuke] table (NukePaths) comes with the spec change this issue asks of
-    # vfxkey/shot/spec.py; a spec without it maps only ``first``.
-    table = getattr(spec, "nuke", None)
-    if table is None:
-        return PathMap(tuple(first))
+    table = spec.nuke
     root = ((str(spec.folder), table.root),) if table.root else ()
     return PathMap(tuple(first) + root + tuple(table.path_map))
 

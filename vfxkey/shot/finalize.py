@@ -51,17 +51,9 @@ def finalize(spec: ShotSpec, *, warn: Callable[[str], None] | None = None) -> li
 
         written.append(write_report(spec, outputs.qc_report))
     if outputs.nuke:
-        # The Nuke bridge (issue 11) writes the script from the spec; until this vfxkey has
-        # it, finalize says so and writes the rest.
-        try:
-            from vfxkey.nuke.shot import write_shot_script
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("vfxkey.nuke"):
-                raise
-            if warn:
-                warn(f"{outputs.nuke}: not written: this vfxkey has no Nuke script writer (vfxkey.nuke) yet")
-        else:
-            written.append(write_shot_script(spec))
+        from vfxkey.nuke.shot import write_shot_script
+
+        written.append(write_shot_script(spec, warn=warn))
     return written
 
 

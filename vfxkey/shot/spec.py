@@ -53,6 +53,10 @@ Schema (every table and key; anything else is an error naming it)::
     qc_report = "render/qc.html"      # optional HTML QC report (finalize)
     save_screen = "render/gen.####.png"   # optional (generate): the raw generated frame
     compression = "zip"               # EXR compression
+
+    [nuke]                            # optional; how `vfxkey nuke` writes paths into the Nuke script
+    root = "[getenv SHOT_ROOT]"       # Nuke-side prefix of this spec's folder: a folder or a TCL expression
+    path_map = { "/mnt/show" = "Z:/show" }   # other local folders -> Nuke-side prefixes (studio path maps)
     data_type = "half"                # EXR channel type: half or float
 
 Relative paths resolve against the spec file's folder, so a shot folder can move.
@@ -208,6 +212,15 @@ class Outputs:
 
 
 @dataclass(frozen=True)
+class NukePaths:
+    """``[nuke]``: where Nuke finds the shot's files (see ``vfxkey.nuke.paths``). ``root``
+    replaces the spec's folder; ``path_map`` pairs are (local folder, resolved, Nuke prefix)."""
+
+    root: str | None = None
+    path_map: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ShotSpec:
     """One shot, validated. ``frames`` None means every frame of a key element's input
     (only the ``vfxkey key`` command leaves it open)."""
@@ -222,6 +235,7 @@ class ShotSpec:
     plate: Plate | None = None
     placement: Placement = Placement()
     path: str | None = None  # the spec file, when read from one
+    nuke: NukePaths = NukePaths()
 
     @property
     def folder(self) -> Path:
@@ -300,6 +314,11 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
         placement = _placement(table, frames)
         table.done()
 
+    nuke = NukePaths()
+    if (table := tables.table("nuke")) is not None:
+        nuke = _nuke_paths(table)
+        table.done()
+
     outputs_table = tables.table("outputs", required=True)
     outputs = Outputs(
         element=outputs_table.path("element", required=True),
@@ -319,7 +338,7 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
     outputs_table.done()
     tables.done()
     return ShotSpec(name=name, frames=frames, element=element, outputs=outputs, fps=fps, seed=seed,
-                    working_space=working_space, plate=plate, placement=placement, path=path)
+                    working_space=working_space, plate=plate, placement=placement, path=path, nuke=nuke)
 
 
 def _key_element(table: _Table, working_space: str) -> KeyElement:
@@ -417,6 +436,19 @@ def _placement(table: _Table, frames: FrameRange | None) -> Placement:
     return Placement(base=base, keys=tuple(sorted(keys, key=lambda k: k[0])))
 
 
+def _nuke_paths(table: _Table) -> NukePaths:
+    root = table.get("root", str)
+    if root is not None and not root.strip():
+        raise VfxkeyError(f"{table.label(table.name, 'root')}: empty; give a folder or a TCL prefix")
+    pairs = []
+    for local, prefix in table.get("path_map", dict, default={}).items():
+        if not isinstance(prefix, str) or not prefix.strip():
+            raise VfxkeyError(f"{table.label(table.name, 'path_map')}: {local!r} must map to a folder or "
+                              f"a TCL prefix (a string), got {prefix!r}")
+        pairs.append((str(table.base / Path(local).expanduser()), prefix))
+    return NukePaths(root=root, path_map=tuple(pairs))
+
+
 def _check_outputs(table: _Table, outputs: Outputs, plate: Plate | None, element: Any, sequence: bool) -> None:
     label = table.label
     if sequence and not outputs.element.lower().endswith(".exr"):
@@ -501,7 +533,7 @@ class _Table:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             names = " or ".join({str: "a string", int: "an integer", float: "a number", bool: "true or false",
-                                 list: "a list"}[k] for k in kinds)
+                                 list: "a list", dict: "a table"}[k] for k in kinds)
             raise VfxkeyError(f"{self.label(self.name, key)}: must be {names}, got {value!r}")
         return value
 
@@ -573,4 +605,4 @@ class _Tables:
         unknown = sorted(set(self.data) - self.read)
         if unknown:
             raise VfxkeyError(f"{self.label(unknown[0], '')}: unknown table (known: shot, plate, element, "
-                              "placement, outputs)")
+                              "placement, outputs, nuke)")
