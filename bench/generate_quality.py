@@ -1,0 +1,449 @@
+"""Generation quality measured on the trained toy model: TKG-DM, GSG, matting head, attention hint, time.
+
+Every figure comes from ``samples/models/toy-ldm`` (a small SD1.5-layout model trained here on
+procedural elements whose alpha is known, see ``samples/models/README.md``), with fixed
+prompts, seeds and settings, so two runs print the same tables. Sections:
+
+1. **TKG-DM**: for each key (green, blue, ``#EB8CBE`` pink) and each way of starting the
+   noise: plain noise; plain noise with the prompt "... on a <colour> background"; TKG-DM
+   with the published direction (SD1.5 sign pattern for green; for other keys the
+   minimum-norm solution against SD1.5's latent-to-RGB preview factors) and with the
+   direction derived from this model's VAE (a solid plate of the key encoded, minus mid
+   grey). Measured on the *background ring* (pixels more than ``RING`` of the image size
+   from the centre, where the elements of this model's data rarely reach):
+   ``key fraction`` = share of ring pixels within ``DISTANCE`` (Euclidean, 8-bit sRGB) of
+   the key colour; ``ring std`` = the ring's standard deviation (8-bit, mean of the three
+   channels; lower is more uniform); ``GSG`` = DiffuMatting's measure on the whole frame
+   (distance of the dominant K-Means colour to the key, 8-bit sRGB).
+2. **Matting on held-out elements**: the head is trained with the real commands
+   (``vfxkey make-trainset`` on training-split elements, ``vfxkey train-matte-head`` on this
+   model's VAE); held-out elements are composited over generated-style green screens,
+   encoded and decoded through the VAE (what a generated frame is), and each alpha is
+   scored against the element's true alpha (SAD, MSE, Grad of ``vfxkey.matte.metrics``):
+   GreenPost alone, the head alone (trained and untrained), GreenPost with the head's mask
+   as hint, the attention hint alone and GreenPost with it. The attention hint of a known
+   image comes from an img2img pass (strength 0.6) with the element's caption, capturing
+   cross-attention as ``vfxkey generate`` does; its IoU with ``alpha > 0.5`` is reported.
+3. **Temporal modes**: 24-frame shots in ``locked``, ``drift`` and ``follow`` while the
+   foreground region moves from x = 0.35 to 0.65; keyed as ``vfxkey generate`` keys
+   (GreenPost with the coarse mask). Alpha flicker = mean |alpha_f - alpha_{f-1}| after
+   shifting the previous alpha by the region's motion; centre error = mean distance of the
+   alpha centroid from the region's centre (pixels) and centre wander = its frame-to-frame
+   standard deviation; colour wander = standard deviation over frames of the element's mean
+   colour (8-bit sRGB, alpha > 0.5); GSG per frame (mean and worst).
+4. **End to end**: a few prompts generated on green, keyed with the head's mask, comped
+   over ``samples/plate.png``; a contact sheet PNG (screen, attention hint, head mask, alpha,
+   comp) and the keyed alpha measured where there should be none (the background ring).
+
+    python bench/generate_quality.py [--model samples/models/toy-ldm] [--out build/generate_quality]
+
+Writes ``report.md``, ``figures.json`` and ``contact_sheet.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from vfxkey.generate.model import load_model  # first: vfxkey.generate sets diffusers up offline and quiet
+from vfxkey import cli
+from vfxkey.generate.attention import binarise, capture_attention, subject_token_indices
+from vfxkey.generate.decoder_features import capture_decoder_features, decoder_feature_channels
+from vfxkey.generate.noise import KEY_SRGB, ForegroundPath, key_direction
+from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from vfxkey.io.read import open_source
+from vfxkey.io.write import write_preview_png
+from vfxkey.matte import metrics
+from vfxkey.matte.greenpost import Keyer, KeyResult, KeySettings
+from vfxkey.matte.head import MattingHead, load_head, predict_mask
+from vfxkey.matte.trainset import Foreground, make_sample
+from vfxkey.comp.over import over
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "samples" / "models"))
+import toy_data  # noqa: E402
+
+PROMPTS = ("a red star", "a yellow ball with hair", "a white cloud", "a purple ring")
+SEEDS = (1, 2)
+SIZE, STEPS, GUIDANCE = 64, 20, 5.0
+DISTANCE = 60.0          # 8-bit sRGB units: "near the key colour"
+RING = 0.375             # background ring: farther than this fraction of the size from the centre
+KEYS = {                 # key as given to --key, the word the prompt-only baseline uses
+    "green": "green",
+    "blue": "blue",
+    "#EB8CBE": "pink",
+}
+HEX_KEYS = {"#EB8CBE": (0xEB / 255, 0x8C / 255, 0xBE / 255)}
+SOFT_SHAPES = ("cloud", "bubble")  # plus every element with hair
+HEAD_STEPS, HEAD_SET, HEAD_FOREGROUNDS = 600, 400, 200
+HELD_OUT = 60
+FRAMES = range(1001, 1025)
+PATH = "1001:0.35,0.5,0.25,0.25;1024:0.65,0.5,0.25,0.25"
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def key_srgb(key: str) -> np.ndarray:
+    """The key colour, sRGB-encoded 0..1."""
+    return np.array(HEX_KEYS.get(key, KEY_SRGB.get(key)), np.float32)
+
+
+def ring_mask(size: int = SIZE) -> np.ndarray:
+    c = (np.arange(size) + 0.5) / size - 0.5
+    return np.hypot(*np.meshgrid(c, c)) > RING
+
+
+def generator_for(model, prompt: str, key: str, *, shift: float, direction: torch.Tensor | None = None,
+                  temporal: str = "locked", region: str = "0.5,0.5,0.25,0.25", head=None) -> KeyedGenerator:
+    """``vfxkey generate``'s generator; ``direction`` replaces the one it derives from ``key``."""
+    settings = GenerationSettings(prompt=prompt, width=SIZE, height=SIZE, steps=STEPS, guidance=GUIDANCE,
+                                  key=HEX_KEYS.get(key, key), target_shift=shift, temporal=temporal,
+                                  region=ForegroundPath.parse(region))
+    generator = KeyedGenerator(model, settings, seed=0, head=head)
+    if direction is not None:
+        generator.noise_settings = dataclasses.replace(
+            generator.noise_settings, direction=tuple(float(v) for v in direction))
+    return generator
+
+
+def render(generator: KeyedGenerator, seed: int, frame: int):
+    """One frame; the global torch RNG (the ancestral sampler's noise: the pipeline is given no
+    generator) is seeded from (seed, frame) first, so every run gives the same frame."""
+    generator.seed = seed
+    torch.manual_seed(seed * 100_003 + frame)
+    return generator(frame)
+
+
+def key_frame(result, key: str, hint: np.ndarray) -> KeyResult:
+    """The frame keyed as ``vfxkey generate`` keys it: a fresh GreenPost with the coarse mask as hint.
+
+    A frame in which GreenPost finds no screen of the key's colour (it raises ValueError)
+    counts as keyed to nothing: alpha 0 everywhere, ``qc["no_screen"]`` set.
+    """
+    screen = key if key in ("green", "blue") else tuple(
+        float(c) for c in convert(key_srgb(key)[None, None], DISPLAY_SPACE, WORKING_SPACE)[0, 0])
+    try:
+        return Keyer(KeySettings(screen=screen, temporal=0.0)).key(result.rgb, hint=hint)
+    except ValueError:
+        return KeyResult(np.zeros(result.rgb.shape[:2], np.float32), np.zeros_like(result.rgb), {"no_screen": True})
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    def cell(value):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- 1. TKG-DM -----------------------------------------------------------------------------
+
+def tkg_dm(model, shifts: list[float]) -> tuple[str, dict]:
+    vae = model.pipe.vae
+    ring = ring_mask()
+    rows, figures = [], {}
+    for key, word in KEYS.items():
+        target = key_srgb(key) * 255.0
+        rgb_key = tuple(float(v) for v in key_srgb(key))
+        published = key_direction(key if key in KEY_SRGB else rgb_key, family="sd15")
+        from_vae = key_direction(rgb_key, family="sd15", vae=vae)
+        conditions = [("plain noise", 0.0, None, False), ("prompt only", 0.0, None, True)]
+        for shift in shifts:
+            conditions += [(f"TKG-DM published {shift:g}", shift, published, False),
+                           (f"TKG-DM VAE {shift:g}", shift, from_vae, False)]
+        for name, shift, direction, say_it in conditions:
+            fractions, stds, gsgs = [], [], []
+            for prompt in PROMPTS:
+                text = f"{prompt} on {'an' if word[0] in 'aeiou' else 'a'} {word} background" if say_it else prompt
+                generator = generator_for(model, text, key, shift=shift,
+                                          direction=direction if direction is not None else torch.zeros(4))
+                for seed in SEEDS:
+                    screen = render(generator, seed, 1001).screen * 255.0
+                    background = screen[ring]
+                    fractions.append(float((np.linalg.norm(background - target, axis=1) <= DISTANCE).mean()))
+                    stds.append(float(background.std(axis=0).mean()))
+                    gsgs.append(metrics.gsg(screen, target))
+            figures[f"{key} / {name}"] = {"key_fraction": fractions, "ring_std": stds, "gsg": gsgs}
+            rows.append([key, name, float(np.mean(fractions)), float(np.min(fractions)), float(np.mean(stds)),
+                         float(np.mean(gsgs))])
+        figures[f"{key} / directions"] = {"published": published.tolist(), "vae": from_vae.tolist()}
+    text = table(["key", "noise", "key fraction (mean)", "key fraction (worst)", "ring std", "GSG"], rows)
+    return text, figures
+
+
+# --- 2. matting on held-out elements -------------------------------------------------------
+
+def vfxkey(args: list[str]) -> None:
+    """Run a ``vfxkey`` command in this process, as the shell would (raises on failure)."""
+    cli.main(args=args, prog_name="vfxkey", standalone_mode=False)
+
+
+def train_head_with_cli(model_path: Path, work: Path) -> tuple[Path, float]:
+    """``vfxkey make-trainset`` + ``vfxkey train-matte-head`` on training-split elements; the head's path."""
+    foregrounds = work / "foregrounds"
+    for index in range(HEAD_FOREGROUNDS):
+        sample = toy_data.make_sample(0, "train", index)
+        write_preview_png(foregrounds / f"el{index:04d}.png", sample.foreground, alpha=sample.alpha)
+    head = work / "head.safetensors"
+    started = time.monotonic()
+    vfxkey(["make-trainset", "--fg", str(foregrounds), "-o", str(work / "trainset"), "--count", str(HEAD_SET),
+            "--seed", "0"])
+    vfxkey(["train-matte-head", "--model", str(model_path), "--data", str(work / "trainset"), "-o", str(head),
+            "--steps", str(HEAD_STEPS), "--size", str(SIZE), "--batch", "8"])
+    return head, time.monotonic() - started
+
+
+def held_out_cases(count: int) -> list[tuple[toy_data.Sample, np.ndarray, np.ndarray]]:
+    """Held-out elements over generated-style green screens: ``(sample, linear image, true alpha)``."""
+    cases = []
+    for index in range(count):
+        sample = toy_data.make_sample(0, "heldout", index)
+        image, alpha = make_sample(Foreground(f"h{index}", sample.foreground, sample.alpha),
+                                   np.random.default_rng([7, index]))
+        cases.append((sample, image, alpha))
+    return cases
+
+
+def vae_round_trip(vae, image_linear: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    """Encode and decode a linear image through the VAE: ``(decoded sRGB 0..1, decoder feature)``."""
+    encoded = np.clip(convert(image_linear, WORKING_SPACE, DISPLAY_SPACE), 0.0, 1.0)
+    sample = torch.from_numpy(encoded).permute(2, 0, 1)[None] * 2.0 - 1.0
+    with torch.no_grad(), capture_decoder_features(vae) as captured:
+        decoded = vae.decode(vae.encode(sample).latent_dist.mode()).sample
+    decoded = ((decoded[0].permute(1, 2, 0) + 1.0) / 2.0).clamp(0, 1).numpy()
+    return decoded.astype(np.float32), captured.output()
+
+
+def attention_hint(img2img, decoded: np.ndarray, prompt: str, seed: int) -> np.ndarray:
+    """The cross-attention hint of a known image: img2img (strength 0.6) with capture, binarised."""
+    strength = 0.6
+    steps_run = int(STEPS * strength)
+    tokens = subject_token_indices(img2img.tokenizer, prompt)
+    latent = SIZE // img2img.vae_scale_factor
+    with capture_attention(img2img.unet, tokens, (latent, latent), steps_run, 5, guided=GUIDANCE > 1) as attention:
+        img2img(prompt=prompt, image=decoded[None], strength=strength, num_inference_steps=STEPS,
+                guidance_scale=GUIDANCE, generator=torch.Generator().manual_seed(seed), output_type="np")
+    return binarise(attention.soft_map(), (SIZE, SIZE))
+
+
+def iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    union = np.logical_or(mask, truth).sum()
+    return float(np.logical_and(mask, truth).sum() / union) if union else 1.0
+
+
+def matting(model, model_path: Path, work: Path) -> tuple[str, dict, MattingHead]:
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    vae = model.pipe.vae
+    head_path, head_seconds = train_head_with_cli(model_path, work)
+    head = load_head(head_path, vae)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the initial state train_head starts from
+        untrained = MattingHead(decoder_feature_channels(vae), 32).eval()
+    img2img = StableDiffusionImg2ImgPipeline(**{k: v for k, v in model.pipe.components.items()},
+                                             requires_safety_checker=False)
+    img2img.set_progress_bar_config(disable=True)
+
+    methods = ("GreenPost alone", "head (untrained)", "head", "GreenPost + head hint",
+               "attention hint", "GreenPost + attention hint")
+    scores = {m: [] for m in methods}
+    kinds, ious = [], []
+    for index, (sample, image, truth) in enumerate(held_out_cases(HELD_OUT)):
+        decoded, feature = vae_round_trip(vae, image)
+        rgb = convert(decoded, DISPLAY_SPACE, WORKING_SPACE)
+        head_mask = predict_mask(head, feature)
+        hint = attention_hint(img2img, decoded, toy_data.caption_for(sample.colour, sample.shape,
+                                                                    "with hair" in sample.caption), index)
+        ious.append(iou(hint > 0.5, truth > 0.5))
+        alphas = {
+            "GreenPost alone": Keyer(KeySettings(screen="green", temporal=0.0)).key(rgb).alpha,
+            "head (untrained)": predict_mask(untrained, feature),
+            "head": head_mask,
+            "GreenPost + head hint": Keyer(KeySettings(screen="green", temporal=0.0)).key(rgb, hint=head_mask).alpha,
+            "attention hint": hint,
+            "GreenPost + attention hint": Keyer(KeySettings(screen="green", temporal=0.0)).key(rgb, hint=hint).alpha,
+        }
+        for method, alpha in alphas.items():
+            scores[method].append((metrics.sad(alpha, truth), metrics.mse(alpha, truth),
+                                   metrics.gradient_error(alpha, truth)))
+        kinds.append("soft" if sample.shape in SOFT_SHAPES or "hair" in sample.caption else "hard")
+    kinds = np.array(kinds)
+    rows = []
+    for method in methods:
+        values = np.array(scores[method])
+        for group in ("all", "soft", "hard"):
+            chosen = values if group == "all" else values[kinds == group]
+            rows.append([method, group, len(chosen), *(float(v) for v in chosen.mean(axis=0))])
+    ious = np.array(ious)
+    text = table(["alpha from", "elements", "n", "SAD", "MSE", "Grad"], rows)
+    text += (f"\n\nAttention hint IoU with alpha > 0.5 on the same held-out elements: mean {ious.mean():.3f}, "
+             f"median {np.median(ious):.3f}, worst {ious.min():.3f} (soft {ious[kinds == 'soft'].mean():.3f}, "
+             f"hard {ious[kinds == 'hard'].mean():.3f}).\nHead: {HEAD_FOREGROUNDS} training-split elements, "
+             f"{HEAD_SET} composites, {HEAD_STEPS} steps, make-trainset + train-matte-head {head_seconds:.0f} s wall.")
+    figures = {"scores": {m: np.array(v).tolist() for m, v in scores.items()}, "kinds": kinds.tolist(),
+               "hint_iou": ious.tolist(), "head_seconds": head_seconds}
+    return text, figures, head
+
+
+# --- 3. temporal modes ---------------------------------------------------------------------
+
+def centroid(alpha: np.ndarray) -> np.ndarray:
+    total = alpha.sum()
+    ys, xs = np.mgrid[:alpha.shape[0], :alpha.shape[1]] + 0.5
+    return np.array([(alpha * xs).sum() / total, (alpha * ys).sum() / total]) if total > 0 else np.full(2, np.nan)
+
+
+def temporal(model, head, prompt: str = "a yellow ball with hair", key: str = "green",
+             direction: torch.Tensor | None = None, shift: float = 0.07) -> tuple[str, dict]:
+    region = ForegroundPath.parse(PATH)
+    rows, figures = [], {}
+    for mode in ("locked", "drift", "follow"):
+        generator = generator_for(model, prompt, key, shift=shift, direction=direction, temporal=mode,
+                                  region=PATH, head=head)
+        alphas, colours, centres, targets, gsgs, no_screen = [], [], [], [], [], 0
+        for frame in FRAMES:
+            result = render(generator, 1, frame)
+            keyed = key_frame(result, key, result.head_mask)
+            no_screen += "no_screen" in keyed.qc
+            alphas.append(keyed.alpha)
+            solid = keyed.alpha > 0.5
+            colour = convert(keyed.foreground, WORKING_SPACE, DISPLAY_SPACE)
+            colours.append(np.clip(colour[solid], 0, 1).mean(axis=0) * 255 if solid.any() else np.full(3, np.nan))
+            centres.append(centroid(keyed.alpha))
+            ellipse = region.at(frame)
+            targets.append(np.array([ellipse.cx, ellipse.cy]) * SIZE)
+            gsgs.append(metrics.gsg(result.screen * 255.0, key_srgb(key) * 255.0))
+        flicker = []
+        for previous, current, t0, t1 in zip(alphas, alphas[1:], targets, targets[1:]):
+            move = np.float32([[1, 0, t1[0] - t0[0]], [0, 1, t1[1] - t0[1]]])
+            moved = cv2.warpAffine(previous, move, (SIZE, SIZE), flags=cv2.INTER_LINEAR)
+            flicker.append(float(np.abs(current - moved).mean()))
+        errors = np.linalg.norm(np.array(centres) - np.array(targets), axis=1)
+        colours = np.array(colours)
+        colour_wander = float(np.linalg.norm(np.nanstd(colours, axis=0)))
+        rows.append([mode, float(np.mean(flicker)), float(np.nanmean(errors)), float(np.nanstd(np.diff(errors))),
+                     colour_wander, float(np.mean(gsgs)), float(np.max(gsgs)), no_screen])
+        figures[mode] = {"flicker": flicker, "centre_error": errors.tolist(), "gsg": gsgs,
+                         "colour": colours.tolist()}
+    text = table(["mode", "alpha flicker", "centre error px", "centre wander px", "colour wander", "GSG mean",
+                  "GSG worst", "frames without screen"], rows)
+    return text, figures
+
+
+# --- 4. end to end + contact sheet ---------------------------------------------------------
+
+def plate(size: int = SIZE) -> np.ndarray:
+    rgb = open_source(str(ROOT / "samples" / "plate.png")).read(1).rgb
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return cv2.resize(rgb[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
+
+
+def end_to_end(model, head, out: Path, direction: torch.Tensor | None = None, shift: float = 0.07) -> tuple[str, dict]:
+    ring = ring_mask()
+    background = plate()
+    rows, sheet_rows, figures = [], [], {}
+    for prompt in PROMPTS:
+        generator = generator_for(model, prompt, "green", shift=shift, direction=direction, head=head)
+        result = render(generator, 1, 1001)
+        keyed = key_frame(result, "green", result.head_mask)
+        comp = over(keyed.premultiplied_rgba(), background)
+        leak = float(keyed.alpha[ring].mean())
+        rows.append([prompt, "no screen found" if "no_screen" in keyed.qc else "", leak,
+                     float((keyed.alpha[ring] > 0.05).mean()),
+                     iou(result.hint > 0.5, keyed.alpha > 0.5), iou(result.head_mask > 0.5, keyed.alpha > 0.5),
+                     metrics.gsg(result.screen * 255.0, key_srgb("green") * 255.0)])
+        grey = [np.repeat(m[..., None], 3, axis=2) for m in (result.hint, result.head_mask, keyed.alpha)]
+        sheet_rows.append(np.concatenate([result.rgb, *(convert(g, DISPLAY_SPACE, WORKING_SPACE) for g in grey), comp],
+                                         axis=1))
+        figures[prompt] = rows[-1][2:]
+    sheet = np.concatenate(sheet_rows, axis=0)
+    sheet = cv2.resize(sheet, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST)
+    write_preview_png(out / "contact_sheet.png", sheet)
+    text = table(["prompt", "key", "alpha in ring (mean)", "ring > 0.05", "hint IoU vs key", "head IoU vs key", "GSG"], rows)
+    text += ("\n\nContact sheet columns: generated frame, attention hint, head mask, keyed alpha, comp over the "
+             "plate; one row per prompt.")
+    return text, figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "samples" / "models" / "toy-ldm")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "generate_quality")
+    parser.add_argument("--scheduler", default="euler_a", help="sampler (vfxkey generate --scheduler)")
+    parser.add_argument("--shifts", default="0.07,0.15", help="TKG-DM target shifts to measure")
+    parser.add_argument("--direction", choices=("cli", "vae"), default="vae",
+                        help="green direction for sections 3-4: the one `vfxkey generate` uses, or the VAE's")
+    parser.add_argument("--shift", type=float, default=0.07, help="target shift for sections 3-4")
+    parser.add_argument("--sections", default="1234")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--save-head", type=Path, help="also keep section 2's matting head here")
+    parser.add_argument("--head", type=Path, help="matting head for sections 3-4 when section 2 is not run")
+    parser.add_argument("--quick", action="store_true", help="a few images per section, to try the bench out")
+    args = parser.parse_args(argv)
+    if args.quick:
+        global PROMPTS, SEEDS, HEAD_STEPS, HEAD_SET, HEAD_FOREGROUNDS, HELD_OUT, FRAMES
+        PROMPTS, SEEDS, HEAD_STEPS, HEAD_SET, HEAD_FOREGROUNDS, HELD_OUT = PROMPTS[:2], SEEDS[:1], 20, 16, 8, 4
+        FRAMES = range(1001, 1005)
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = load_model(args.model, scheduler=args.scheduler, device=torch.device("cpu"), dtype=torch.float32)
+    direction = None
+    if args.direction == "vae":
+        direction = key_direction(tuple(float(v) for v in key_srgb("green")), vae=model.pipe.vae)
+
+    started = time.monotonic()
+    report = [f"# Generation quality on {args.model.name}\n",
+              f"{SIZE}x{SIZE}, {args.scheduler} {STEPS} steps, guidance {GUIDANCE}, prompts {', '.join(PROMPTS)}, seeds "
+              f"{SEEDS}; key distance {DISTANCE:g} (8-bit sRGB), ring r > {RING} of the size; sections 3-4 use the "
+              f"{args.direction} green direction at shift {args.shift}.\n"]
+    figures: dict = {}
+    head = None
+    with tempfile.TemporaryDirectory() as tmp:
+        sections = [("1", "TKG-DM", lambda: tkg_dm(model, [float(s) for s in args.shifts.split(",")]))]
+        sections.append(("2", "Matting on held-out elements", lambda: matting(model, args.model, Path(tmp))))
+        for number, title, run in sections:
+            if number in args.sections:
+                result = run()
+                if number == "2":
+                    text, figures[title], head = result
+                    if args.save_head:
+                        shutil.copy(Path(tmp) / "head.safetensors", args.save_head)
+                else:
+                    text, figures[title] = result
+                report.append(f"## {number}. {title}\n\n{text}\n")
+                print(report[-1], flush=True)
+    if head is None and args.head:
+        head = load_head(args.head, model.pipe.vae)
+    if head is None and ("3" in args.sections or "4" in args.sections):
+        raise SystemExit("sections 3 and 4 use the matting head of section 2 (or give --head)")
+    for number, title, run in (("3", "Temporal modes", lambda: temporal(model, head, direction=direction,
+                                                                        shift=args.shift)),
+                               ("4", "End to end", lambda: end_to_end(model, head, args.out, direction=direction,
+                                                                      shift=args.shift))):
+        if number in args.sections:
+            text, figures[title] = run()
+            report.append(f"## {number}. {title}\n\n{text}\n")
+            print(report[-1], flush=True)
+    report.append(f"Run time {time.monotonic() - started:.0f} s.\n")
+    (args.out / "report.md").write_text("\n".join(report))
+    (args.out / "figures.json").write_text(json.dumps(figures, indent=1))
+    print(f"wrote {args.out / 'report.md'}, figures.json, contact_sheet.png")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
