@@ -119,10 +119,8 @@ def generator_for(model, prompt: str, key: str, *, shift: float, direction: torc
 
 
 def render(generator: KeyedGenerator, seed: int, frame: int):
-    """One frame; the global torch RNG (the ancestral sampler's noise: the pipeline is given no
-    generator) is seeded from (seed, frame) first, so every run gives the same frame."""
+    """One frame of ``seed``'s shot (the sampler's noise is seeded from (seed, frame) by vfxkey)."""
     generator.seed = seed
-    torch.manual_seed(seed * 100_003 + frame)
     return generator(frame)
 
 

@@ -15,7 +15,10 @@ area-resized to 64x64) with :func:`vfxkey.comp.over.over` and writes ``comp.####
 from this model's own VAE; ``--key green`` would use SD1.5's published sign pattern, which
 does not fit this VAE (``bench/generate_quality.py`` measures both).
 ``--scheduler euler_a``: this small, briefly trained model gives shapes with the ancestral
-sampler, while deterministic DDIM amplifies its errors into noise. Re-run with ``python samples/make_generated_sample.py``.
+sampler, while deterministic DDIM amplifies its errors into noise. The shipped frames were
+made before vfxkey seeded the sampler's noise per (seed, frame) (commit d1480b0), so a re-run
+now gives other, equally valid frames, and then the same ones every time. Re-run with
+``python samples/make_generated_sample.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from vfxkey.cli import main
 from vfxkey.comp.over import over
@@ -38,7 +40,6 @@ SIZE = 64
 
 
 def generate() -> None:
-    torch.manual_seed(0)  # the ancestral sampler draws from the global generator
     main(args=[
         "generate", "--model", str(HERE / "models" / "toy-ldm"),
         "--matte-head", str(HERE / "models" / "toy-ldm-head.safetensors"),
