@@ -32,7 +32,7 @@ prompts, seeds and settings, so two runs print the same tables. Sections:
    standard deviation; colour wander = standard deviation over frames of the element's mean
    colour (8-bit sRGB, alpha > 0.5); GSG per frame (mean and worst).
 4. **End to end**: a few prompts generated on green, keyed with the head's mask, comped
-   over ``samples/plate.png``; a contact sheet PNG (screen, attention hint, head mask, alpha,
+   over ``samples/shot010/plate.png``; a contact sheet PNG (screen, attention hint, head mask, alpha,
    comp) and the keyed alpha measured where there should be none (the background ring).
 
     python bench/generate_quality.py [--model samples/models/toy-ldm] [--out build/generate_quality]
@@ -343,7 +343,7 @@ def temporal(model, head, prompt: str = "a yellow ball with hair", key: str = "g
 # --- 4. end to end + contact sheet ---------------------------------------------------------
 
 def plate(size: int = SIZE) -> np.ndarray:
-    rgb = open_source(str(ROOT / "samples" / "plate.png")).read(1).rgb
+    rgb = open_source(str(ROOT / "samples" / "shot010" / "plate.png")).read(1).rgb
     height, width = rgb.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2

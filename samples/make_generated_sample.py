@@ -9,15 +9,14 @@ matting head, exactly as a user would::
         --temporal follow --fg-region "1001:0.35,0.5,0.25,0.25;1004:0.65,0.5,0.25,0.25" \\
         -o samples/generated/element.####.exr --save-screen samples/generated/screen.####.png
 
-then puts each premultiplied EXR over the plate (the centre square of ``samples/plate.png``,
+then puts each premultiplied EXR over the plate (the centre square of ``samples/shot010/plate.png``,
 area-resized to 64x64) with :func:`vfxkey.comp.over.over` and writes ``comp.####.png``.
 ``--key "#00B140"`` is chroma green given as a colour, so its latent direction is derived
 from this model's own VAE; ``--key green`` would use SD1.5's published sign pattern, which
 does not fit this VAE (``bench/generate_quality.py`` measures both).
 ``--scheduler euler_a``: this small, briefly trained model gives shapes with the ancestral
-sampler, while deterministic DDIM amplifies its errors into noise. The shipped frames were
-made before vfxkey seeded the sampler's noise per (seed, frame) (commit d1480b0), so a re-run
-now gives other, equally valid frames, and then the same ones every time. Re-run with
+sampler, while deterministic DDIM amplifies its errors into noise. The frames are the same on every run
+(the sampler's noise is seeded per (seed, frame)). Re-run with
 ``python samples/make_generated_sample.py``.
 """
 
@@ -53,7 +52,7 @@ def generate() -> None:
 
 def plate() -> np.ndarray:
     """The plate's centre square at SIZE x SIZE, scene-linear."""
-    rgb = open_source(str(HERE / "plate.png")).read(1).rgb
+    rgb = open_source(str(HERE / "shot010" / "plate.png")).read(1).rgb
     height, width = rgb.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
