@@ -1,7 +1,9 @@
 """`vfxkey key` end to end: every input form, outputs, QC metadata, sidecar, bad input."""
 
 import json
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -12,8 +14,8 @@ from click.testing import CliRunner
 from vfxkey.cli import main
 from vfxkey.io.write import ProResWriter
 
-SCREEN_SRGB = np.array([62, 166, 80]) / 255.0  # a studio green, sRGB-encoded
-SUBJECT_SRGB = np.array([200, 140, 110]) / 255.0
+sys.path.insert(0, str(Path(__file__).parents[1] / "shot"))
+from shots import SCREEN_SRGB, SUBJECT_SRGB, write_png  # noqa: E402  (a studio green; sRGB-encoded)
 HEIGHT, WIDTH = 48, 64
 
 
@@ -26,15 +28,6 @@ def shot(shift: int = 0, screen=SCREEN_SRGB) -> np.ndarray:
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
     inside = ((x - 32 - shift) ** 2 + (y - 24) ** 2 <= 12**2)[..., None]
     return np.where(inside, SUBJECT_SRGB, screen).astype(np.float32)
-
-
-def write_png(path, pixels):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], "uint8")
-    out = oiio.ImageOutput.create(str(path))
-    assert out.open(str(path), spec) and out.write_image(np.ascontiguousarray(pixels, dtype=np.float32))
-    out.close()
-    return path
 
 
 def read(path):
