@@ -91,7 +91,7 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
     masks = Companion(mask, working_space, "mask", warn=warn) if mask else None
 
     from vfxkey.generate.adapter import IPAdapter
-    from vfxkey.generate.edit import EditSettings
+    from vfxkey.generate.edit import EditSettings, load_editor
 
     iterations = {} if inversion_iters is None else {"inversion_iterations": inversion_iters}
     settings = EditSettings(prompt=prompt or source_prompt, source_prompt=source_prompt,
@@ -101,14 +101,8 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
     if reconstruct:
         settings = settings.reconstruction()
     settings.check()
-    recorded = {
-        "command": "edit", "prompt": settings.prompt, "source_prompt": source_prompt,
-        "negative_prompt": settings.negative_prompt, "seed": seed, "steps": steps, "guidance": settings.guidance,
-        "strength": strength, "ip_scale": ip_scale, "edit_ip_scale": settings.edit_ip_scale,
-        "inversion_iterations": settings.inversion_iterations, "mask": os.path.basename(mask) if mask else "",
-        "feather": feather, "key": key, "reconstruct": int(reconstruct),
-        "input_colorspace": source.info.colorspace,
-    }
+    recorded = {"command": "edit", **settings.metadata(), "seed": seed, "mask": os.path.basename(mask) if mask else "",
+                "key": key, "reconstruct": int(reconstruct), "input_colorspace": source.info.colorspace}
     adapter = IPAdapter.read(ip_adapter, image_encoder, allow_pickle=allow_pickle)
     recorded.update(adapter.metadata())
 
@@ -120,8 +114,9 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
             if not overwrite and os.path.exists(writer.target(frame.number, frame.source)):
                 continue
             if editor is None:  # the model loads only when a frame needs it
-                editor = _load_editor(settings, key_value, model_path, model_config, adapter, allow_pickle,
-                                      writer.metadata)
+                editor, model_metadata = load_editor(settings, key_value, model_path, model_config, adapter,
+                                                     allow_pickle)
+                writer.metadata.update(model_metadata)
             frame_mask = masks.mask(frame.number, frame.data_window, frame.display_window) if masks else None
             result = editor(frame, frame_mask)
             extra = {"latent_error": result.latent_error, "psnr": result.psnr} if reconstruct else {}
@@ -134,16 +129,3 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
     if done == 0:
         click.echo(f"all {len(source)} frames of {output} exist; nothing to do (--overwrite to redo)", err=True)
 
-
-def _load_editor(settings, key_value, model_path: str, model_config: str | None, adapter, allow_pickle: bool,
-                 metadata: dict):
-    """Load the model, attach the adapter, build the editor, and add the model to the outputs' ``metadata``."""
-    from vfxkey.generate.edit import Editor
-    from vfxkey.generate.keycolour import KeyColour
-    from vfxkey.generate.model import load_model
-    from vfxkey.generate.provenance import machine_metadata
-
-    model = load_model(model_path, config=model_config, scheduler="ddim", allow_pickle=allow_pickle)
-    adapter.attach(model)
-    metadata.update({**model.metadata(), **machine_metadata(model)})
-    return Editor(model, settings, KeyColour.of(key_value, settings.working_space))

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from vfxkey.errors import VfxkeyError, where
-from vfxkey.generate.adapter import encode_image
+from vfxkey.generate.adapter import IPAdapter, encode_image
 from vfxkey.generate.invert import (
     NoisePredictor,
     Schedule,
@@ -75,6 +75,14 @@ class EditSettings:
         return replace(self, prompt=self.source_prompt, negative_prompt="", guidance=1.0,
                        edit_ip_scale=self.ip_scale)
 
+    def metadata(self) -> dict:
+        """The settings by name, as outputs record them (``vfxkey edit`` and the shot's edit mode)."""
+        return {"prompt": self.prompt, "source_prompt": self.source_prompt, "negative_prompt": self.negative_prompt,
+                "steps": self.steps, "guidance": self.guidance, "strength": self.strength,
+                "ip_scale": self.ip_scale, "edit_ip_scale": self.edit_ip_scale,
+                "inversion_iterations": self.inversion_iterations, "feather": self.feather,
+                "working_space": self.working_space}
+
     def check(self) -> None:
         """VfxkeyError for settings out of range."""
         check_steps(self.steps, self.strength)
@@ -114,6 +122,20 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two 0..1 images (``inf`` when equal)."""
     mse = float(np.mean((image.astype(np.float64) - reference) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def load_editor(settings: EditSettings, key: str | tuple[float, float, float], model_path: str,
+                model_config: str | None, adapter: IPAdapter, allow_pickle: bool = False) -> tuple[Editor, dict]:
+    """Load the model for DDIM, attach ``adapter`` and build the :class:`Editor` of ``settings``
+    keying on ``key`` (a name or sRGB 0..1 triple, ``noise.parse_key``); also returns the
+    model's metadata (hash, device, precision, versions) for the outputs."""
+    from vfxkey.generate.model import load_model
+    from vfxkey.generate.provenance import machine_metadata
+
+    model = load_model(model_path, config=model_config, scheduler="ddim", allow_pickle=allow_pickle)
+    adapter.attach(model)
+    return Editor(model, settings, KeyColour.of(key, settings.working_space)), {**model.metadata(),
+                                                                                 **machine_metadata(model)}
 
 
 class Editor:

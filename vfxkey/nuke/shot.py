@@ -35,7 +35,7 @@ from vfxkey.nuke.check import comp_problems
 from vfxkey.nuke.comp import Footage, Format, NukeComp, Placement, PlacementKey
 from vfxkey.nuke.paths import PathMap
 from vfxkey.nuke.script import write_script
-from vfxkey.shot.spec import KeyElement, ShotSpec
+from vfxkey.shot.spec import EditElement, KeyElement, ShotSpec
 
 
 def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: str = CONFIG_URI) -> NukeComp:
@@ -165,7 +165,7 @@ def _element_format(spec: ShotSpec) -> tuple[Format, dict | None]:
     if on_disk:
         header = read_header(frame_path(spec.outputs.element, on_disk[0]), on_disk[0])
         return Format(header.width, header.height, header.pixel_aspect), header.attributes
-    if isinstance(spec.element, KeyElement):
+    if isinstance(spec.element, (KeyElement, EditElement)):
         info = open_source(spec.element.input, working_space=spec.working_space, missing="black").info
         return Format(info.width, info.height), None
     width, height = spec.element.size
@@ -181,6 +181,13 @@ def _recorded_fps(attributes: dict | None) -> Fraction:
 def _settings(spec: ShotSpec) -> tuple[tuple[str, str], ...]:
     """The settings shown on the backdrop: the element's mode-specific ones, then the keyer's."""
     element = spec.element
+    if isinstance(element, EditElement):
+        edit = element.settings
+        shown = [("input", os.path.basename(element.input)), ("prompt", edit.prompt),
+                 ("model", os.path.basename(element.model)), ("ip_adapter", os.path.basename(element.ip_adapter)),
+                 ("steps", edit.steps), ("guidance", edit.guidance), ("strength", edit.strength),
+                 ("ip_scale", edit.ip_scale), ("edit_ip_scale", edit.edit_ip_scale), ("key", element.key)]
+        return tuple((name, str(value)) for name, value in shown)
     if isinstance(element, KeyElement):
         shown = [("input", os.path.basename(element.input)), ("screen", element.screen_text)]
     else:

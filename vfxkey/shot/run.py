@@ -9,7 +9,8 @@ the farm's tasks and the Nuke bridge all call :func:`render`. For each frame:
    plate and the placement at that frame, so moving one placement key redoes only the
    comps it moves.
 2. **Element**: keyed from the green-screen input against the shot's screen (measured
-   once by :func:`prepare`, stored beside the outputs), or generated (TKG-DM) and keyed.
+   once by :func:`prepare`, stored beside the outputs), generated (TKG-DM) and keyed, or
+   edited from the input (Tight Inversion, keyed again when the input is keyed).
    It is rounded to half float as the EXR stores it, so a comp made now and one made
    later from the EXR are the same bits.
 3. **Placement**: the premultiplied element transformed onto the comp
@@ -53,7 +54,7 @@ from vfxkey.io.write import (
     write_preview_png,
 )
 from vfxkey.shot import qc as qc_records
-from vfxkey.shot.spec import GenerateElement, KeyElement, ShotSpec
+from vfxkey.shot.spec import EditElement, GenerateElement, KeyElement, ShotSpec
 
 
 @dataclass
@@ -194,9 +195,7 @@ class _KeyElement:
                 "shot_screen": _screen_hash(self.screen)}
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
-        source = self.source if frames == self.frames else open_source(
-            self.spec.element.input, FrameRange.of(frames), input_colorspace=self.spec.element.input_colorspace,
-            working_space=self.spec.working_space, warn=self.warn)
+        source = _chunk_of(self.source, self.spec, frames, self.warn)
         refitting = False
         previous = _PreviousFrames(self.source, self.previous_count)
         for frame in source:
@@ -218,6 +217,14 @@ class _KeyElement:
             rgba = _as_stored(result.premultiplied_rgba(), self.spec, where(frame.source, frame.number), self.warn)
             yield _Made(frame.number, rgba, result.qc, _relative(frame.source, self.spec), frame.data_window,
                         frame.display_window)
+
+
+def _chunk_of(shot: Source, spec: ShotSpec, frames: list[int], warn) -> Source:
+    """The element input's ``frames``: the shot's open ``shot`` source when they are all of it."""
+    if frames == list(shot.info.frames):
+        return shot
+    return open_source(spec.element.input, FrameRange.of(frames), input_colorspace=spec.element.input_colorspace,
+                       working_space=spec.working_space, warn=warn)
 
 
 class _PreviousFrames:
@@ -332,9 +339,64 @@ class _GenerateElement:
             yield _Made(frame, rgba, qc, f"generated (seed {self.spec.seed})", Window.of(rgba), Window.of(rgba))
 
 
-def element_stage(spec: ShotSpec, warn=None) -> _KeyElement | _GenerateElement:
+class _EditElement:
+    """Edits each input frame with the edit prompt (Tight Inversion, ``vfxkey edit``'s editor).
+
+    The model is loaded on first use: its and the adapter's hashes, the device, precision
+    and library versions are part of the settings, as ``vfxkey edit`` records them.
+    """
+
+    def __init__(self, spec: ShotSpec, warn) -> None:
+        from vfxkey.generate.adapter import IPAdapter
+
+        element: EditElement = spec.element
+        self.spec, self.warn = spec, warn
+        self.source = open_source(element.input, spec.frames, input_colorspace=element.input_colorspace,
+                                  working_space=spec.working_space, warn=warn)
+        self.frames = list(self.source.info.frames)
+        self.fps = self.source.info.fps
+        self.screen = None  # a keyed input is keyed on its key colour, each frame on its own
+        self.masks = Companion(element.mask, spec.working_space, "mask", warn=warn) if element.mask else None
+        self.adapter = IPAdapter.read(element.ip_adapter, element.image_encoder, allow_pickle=element.allow_pickle)
+        self._editor = None
+        self._model_metadata: dict = {}
+
+    def _load(self):
+        """The Editor (model with the adapter attached), loaded once."""
+        if self._editor is None:
+            from vfxkey.generate.edit import load_editor
+            from vfxkey.generate.noise import parse_key
+
+            e: EditElement = self.spec.element
+            self._editor, self._model_metadata = load_editor(e.settings, parse_key(e.key), e.model, e.model_config,
+                                                             self.adapter, e.allow_pickle)
+        return self._editor
+
+    def settings(self) -> dict:
+        """Every setting that changes the element's pixels, as recorded in its metadata."""
+        e: EditElement = self.spec.element
+        self._load()
+        return {"command": "edit", "input": _relative(e.input, self.spec),
+                "input_colorspace": self.source.info.colorspace, **e.settings.metadata(), "seed": self.spec.seed,
+                "mask": _relative(e.mask, self.spec) if e.mask else "", "key": e.key, **self.adapter.metadata(),
+                **self._model_metadata, **_stored_as(self.spec)}
+
+    def make(self, frames: list[int]) -> Iterator[_Made]:
+        e: EditElement = self.spec.element
+        editor = self._load()
+        source = _chunk_of(self.source, self.spec, frames, self.warn)
+        for frame in source:
+            mask = self.masks.mask(frame.number, frame.data_window, frame.display_window) if self.masks else None
+            result = editor(frame, mask)
+            rgba = _as_stored(result.rgba, self.spec, where(frame.source, frame.number), self.warn)
+            yield _Made(frame.number, rgba, {}, _relative(frame.source, self.spec), frame.data_window,
+                        frame.display_window)
+
+
+def element_stage(spec: ShotSpec, warn=None) -> _KeyElement | _GenerateElement | _EditElement:
     """The element maker of the spec's mode."""
-    return (_KeyElement if isinstance(spec.element, KeyElement) else _GenerateElement)(spec, warn)
+    stages = {"key": _KeyElement, "generate": _GenerateElement, "edit": _EditElement}
+    return stages[spec.element.mode](spec, warn)
 
 
 # --- the chunk loop ------------------------------------------------------------------
@@ -370,7 +432,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     # 1. Which frames are up to date, which need only their comp, which everything.
     status = {frame: _status(spec, frame, element_hash, force or not checkable) for frame in todo}
     needed = [frame for frame in todo if status[frame] == "element"]
-    if isinstance(spec.element, GenerateElement) and needed and not allow_mixed:
+    if isinstance(spec.element, (GenerateElement, EditElement)) and needed and not allow_mixed:
         from vfxkey.generate.provenance import check_same_settings
 
         check_same_settings(outputs.element, {**settings, "settings_hash": element_hash}, replacing=needed)

@@ -21,7 +21,7 @@ Schema (every table and key; anything else is an error naming it)::
     reformat = "none"                 # "none": the plate is the comp's format; "element": resized to the element
 
     [element]
-    mode = "key"                      # "key" | "generate"
+    mode = "key"                      # "key" | "generate" | "edit"
     # mode "key": the options of `vfxkey key`
     input = "greenscreen/gs.####.png" # required
     input_colorspace = "..."          # optional
@@ -34,6 +34,11 @@ Schema (every table and key; anything else is an error naming it)::
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
     guidance, scheduler, precision, key, shift, fg_region, temporal, drift_period, subject, lora, matte_head
     despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that pulls its alpha
+    # mode "edit": the options of `vfxkey edit` (Tight Inversion of each input frame)
+    input, input_colorspace, model, ip_adapter, prompt     # required: input, model, ip_adapter, prompt
+    model_config, allow_pickle, image_encoder, source_prompt, negative_prompt, ip_scale = 0.4,
+    edit_ip_scale = 0.4, steps = 50, guidance = 7.5, strength = 1.0, inversion_iters = 3, mask, feather = 8,
+    key = "green"                     # the key colour a keyed (RGBA) input is edited on and keyed off
 
     [placement]                       # optional; the element's transform onto the comp
     position = [320.0, 180.0]         # where the element's centre goes, comp pixels from the top left
@@ -73,7 +78,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -82,6 +87,9 @@ from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, con
 from vfxkey.io.sequence import FrameRange, has_frame_token
 from vfxkey.io.write import check_compression, check_data_type
 from vfxkey.matte.greenpost import KeySettings
+
+if TYPE_CHECKING:
+    from vfxkey.generate.edit import EditSettings
 
 # The keyer's settings by name and default, straight from KeySettings, so a setting the
 # keyer gains is a spec key, in the metadata and in the settings hash without a change here.
@@ -196,6 +204,23 @@ class GenerateElement:
 
 
 @dataclass(frozen=True)
+class EditElement:
+    """``mode = "edit"``: each input frame changed by an edit prompt (``vfxkey edit``, Tight Inversion)."""
+
+    input: str
+    model: str
+    ip_adapter: str
+    settings: EditSettings  # the prompts, scales, steps, strength, inversion iterations, feather, working space
+    input_colorspace: str | None = None
+    model_config: str | None = None
+    allow_pickle: bool = False
+    image_encoder: str | None = None  # None: image_encoder/ beside the adapter
+    mask: str | None = None
+    key: str = "green"
+    mode: str = "edit"
+
+
+@dataclass(frozen=True)
 class Outputs:
     """What a render writes (paths resolved); see the module docstring."""
 
@@ -227,7 +252,7 @@ class ShotSpec:
 
     name: str
     frames: FrameRange | None
-    element: KeyElement | GenerateElement
+    element: KeyElement | GenerateElement | EditElement
     outputs: Outputs
     fps: Fraction | None = None  # None: the input's (key) or 24
     seed: int = 0
@@ -305,8 +330,9 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
         plate_table.done()
 
     element_table = tables.table("element", required=True)
-    mode = element_table.choice("mode", ("key", "generate"), None, required=True)
-    element = (_key_element if mode == "key" else _generate_element)(element_table, working_space)
+    mode = element_table.choice("mode", ("key", "generate", "edit"), None, required=True)
+    element = {"key": _key_element, "generate": _generate_element,
+               "edit": _edit_element}[mode](element_table, working_space)
     element_table.done()
 
     placement = Placement()
@@ -386,6 +412,41 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
         matte_head=table.path("matte_head", exists=True),
         precision=table.choice("precision", GENERATE_PRECISIONS, None),
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
+    )
+
+
+def _edit_element(table: _Table, working_space: str) -> EditElement:
+    from vfxkey.generate.edit import DEFAULT_INVERSION_ITERATIONS, EditSettings
+    from vfxkey.generate.invert import check_steps
+    from vfxkey.generate.noise import parse_key
+
+    key = table.get("key", str, default="green")
+    table.parsed("key", parse_key, key)
+    strength = table.number("strength", float, 1.0)
+    steps = table.number("steps", int, 50, minimum=1)
+    table.parsed("strength", lambda value: check_steps(steps, value), strength)
+    settings = EditSettings(
+        prompt=table.get("prompt", str, required=True),
+        source_prompt=table.get("source_prompt", str, default=""),
+        negative_prompt=table.get("negative_prompt", str, default=""),
+        steps=steps, guidance=table.number("guidance", float, 7.5, minimum=1.0), strength=strength,
+        ip_scale=table.number("ip_scale", float, 0.4, minimum=0.0),
+        edit_ip_scale=table.number("edit_ip_scale", float, 0.4, minimum=0.0),
+        inversion_iterations=table.number("inversion_iters", int, DEFAULT_INVERSION_ITERATIONS, minimum=0),
+        feather=table.number("feather", int, 8, minimum=0),
+        working_space=working_space,
+    )
+    return EditElement(
+        input=table.path("input", required=True, exists=not has_frame_token(str(table.raw("input", "")))),
+        input_colorspace=table.parsed("input_colorspace", check_colorspace, table.get("input_colorspace", str)),
+        model=table.path("model", required=True),
+        model_config=table.path("model_config"),
+        allow_pickle=table.get("allow_pickle", bool, default=False),
+        ip_adapter=table.path("ip_adapter", required=True, exists=True),
+        image_encoder=table.path("image_encoder", exists=True),
+        mask=table.path("mask", exists=not has_frame_token(str(table.raw("mask", "")))),
+        key=key,
+        settings=settings,
     )
 
 

@@ -1,0 +1,125 @@
+"""``[element] mode = "edit"``: `vfxkey render` edits as `vfxkey edit` does, and its settings are checked by name."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from shots import read_exr  # noqa: E402
+from test_edit_cli import write_exr  # noqa: E402  (half EXR written by OIIO directly)
+from tiny_ip_adapter import build_adapter, build_edit_pipeline, save_adapter, save_image_encoder  # noqa: E402
+from tiny_models import save_diffusers_folder  # noqa: E402
+
+from vfxkey.cli import main  # noqa: E402
+from vfxkey.errors import VfxkeyError  # noqa: E402
+from vfxkey.generate.model import model_hash  # noqa: E402
+from vfxkey.shot.spec import load_spec  # noqa: E402
+
+SIZE = 32
+EDIT = """[shot]
+name = "edit010"
+frames = "1-2"
+seed = 5
+
+[element]
+mode = "edit"
+input = "plate.####.exr"
+model = "tiny"
+ip_adapter = "ip/ip-adapter_tiny.safetensors"
+prompt = "a green apple"
+source_prompt = "a red apple"
+steps = 2
+inversion_iters = 1
+ip_scale = 0.5
+edit_ip_scale = 0.3
+mask = "mask.exr"
+feather = 4
+
+[outputs]
+element = "render/ed.####.exr"
+"""
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    """A shot folder: a tiny model, an adapter with its encoder, a two-frame plate, a mask and the spec."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny latents: one thread is faster on a busy machine
+    root = tmp_path_factory.mktemp("edit_shot")
+    pipe = build_edit_pipeline()
+    save_diffusers_folder(pipe, root / "tiny")
+    (root / "ip").mkdir()
+    save_adapter(build_adapter(pipe.unet), root / "ip" / "ip-adapter_tiny.safetensors")
+    save_image_encoder(root / "ip" / "image_encoder")
+    rng = np.random.default_rng(1)
+    for frame in (1, 2):
+        write_exr(root / f"plate.{frame:04d}.exr", rng.random((SIZE, SIZE, 3), dtype=np.float32))
+    mask = np.zeros((SIZE, SIZE, 1), np.float32)
+    mask[4:28, 8:24] = 1.0
+    write_exr(root / "mask.exr", mask)
+    (root / "shot.toml").write_text(EDIT)
+    yield root
+    torch.set_num_threads(threads)
+
+
+def test_render_of_an_edit_shot_equals_vfxkey_edit_with_the_same_options(shot):
+    rendered = CliRunner().invoke(main, ["render", str(shot / "shot.toml")])
+    assert rendered.exit_code == 0, rendered.output
+    edited = CliRunner().invoke(main, [
+        "edit", str(shot / "plate.####.exr"), "--model", str(shot / "tiny"),
+        "--ip-adapter", str(shot / "ip" / "ip-adapter_tiny.safetensors"), "--prompt", "a green apple",
+        "--source-prompt", "a red apple", "--steps", "2", "--inversion-iters", "1", "--ip-scale", "0.5",
+        "--edit-ip-scale", "0.3", "--mask", str(shot / "mask.exr"), "--feather", "4", "--seed", "5",
+        "-o", str(shot / "cli" / "ed.####.exr")])
+    assert edited.exit_code == 0, edited.output
+    for frame in (1, 2):
+        ours, attributes = read_exr(shot / "render" / f"ed.{frame:04d}.exr")
+        theirs, _ = read_exr(shot / "cli" / f"ed.{frame:04d}.exr")
+        source, _ = read_exr(shot / f"plate.{frame:04d}.exr")
+        np.testing.assert_array_equal(ours, theirs)
+        assert not np.array_equal(ours[8:24, 12:20, :3], source[8:24, 12:20]), "the masked region was edited"
+        np.testing.assert_array_equal(ours[:, :4, :3], source[:, :4])  # outside the mask: the source
+    assert attributes["vfxkey:command"] == "edit" and attributes["vfxkey:edit_ip_scale"] == pytest.approx(0.3)
+    assert attributes["vfxkey:model_hash"] == model_hash(shot / "tiny")
+    assert attributes["vfxkey:ip_adapter_hash"] == model_hash(shot / "ip" / "ip-adapter_tiny.safetensors")
+    assert "vfxkey:settings_hash" in attributes
+
+
+def test_a_changed_edit_setting_redoes_the_frames_and_an_unchanged_one_skips_them(shot):
+    frame = shot / "render" / "ed.0001.exr"
+    assert CliRunner().invoke(main, ["render", str(shot / "shot.toml")]).exit_code == 0
+    first, written = read_exr(frame)[1]["vfxkey:settings_hash"], frame.stat().st_mtime_ns
+    assert CliRunner().invoke(main, ["render", str(shot / "shot.toml")]).exit_code == 0
+    assert frame.stat().st_mtime_ns == written  # up to date: skipped
+    spec = shot / "changed.toml"
+    spec.write_text(EDIT.replace("edit_ip_scale = 0.3", "edit_ip_scale = 0.2"))
+    result = CliRunner().invoke(main, ["render", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert read_exr(frame)[1]["vfxkey:settings_hash"] != first
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ('ip_adapter = "ip/ip-adapter_tiny.safetensors"\n', "", "[element] ip_adapter: required"),
+    ('ip_adapter = "ip/ip-adapter_tiny.safetensors"', 'ip_adapter = "ip/nowhere.safetensors"',
+     "[element] ip_adapter: "),
+    ("ip_scale = 0.5", "ip_scale = -0.5", "[element] ip_scale: must be >= 0.0"),
+    ("edit_ip_scale = 0.3", 'edit_ip_scale = "lots"', "[element] edit_ip_scale: must be"),
+    ("steps = 2", "steps = 2\nstrength = 0.2", "[element] strength: strength 0.2: must be in (0, 1]"),
+    ("steps = 2", "steps = 2\nguidance = 0.5", "[element] guidance: must be >= 1.0"),
+    ("steps = 2", 'steps = 2\nkey = "chartreuse"', "[element] key: 'chartreuse'"),
+    ('prompt = "a green apple"\n', "", "[element] prompt: required"),
+    ("steps = 2", "steps = 2\nreconstruct = true", "[element] reconstruct: unknown key"),
+])
+def test_edit_settings_are_checked_by_name(shot, old, new, words):
+    bad = shot / "bad.toml"
+    assert old in EDIT
+    bad.write_text(EDIT.replace(old, new))
+    with pytest.raises(VfxkeyError) as error:
+        load_spec(bad)
+    message = str(error.value)
+    assert message.startswith(str(bad)) and words in message and "\n" not in message, message
