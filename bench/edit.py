@@ -42,7 +42,6 @@ import torch
 from vfxkey.generate.model import LoadedModel  # first: vfxkey.generate sets diffusers up offline and quiet
 from vfxkey.generate.adapter import attach_ip_adapter
 from vfxkey.generate.edit import DEFAULT_INVERSION_ITERATIONS, Editor, EditSettings, psnr
-from vfxkey.generate.invert import relative_error
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.read import Frame

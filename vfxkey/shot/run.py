@@ -124,8 +124,7 @@ def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None):
         return None
     if element.screen_from:
         return load_screen(element.screen_from, spec.working_space)
-    options = {"input_colorspace": element.input_colorspace, "working_space": spec.working_space, "warn": warn}
-    source = open_source(element.input, spec.frames, **options)
+    source = open_input(spec, spec.frames, warn)
     if source.info.kind == "stills":
         return None
     reference = element.screen_frames or FrameRange.of([source.info.frames[0]])
@@ -138,7 +137,7 @@ def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None):
             return stored
     except (OSError, ValueError, TypeError):
         pass  # absent, not ours or from an older vfxkey: measured again (below) and replaced
-    images = [frame.rgb for frame in open_source(element.input, reference, **options)]
+    images = [frame.rgb for frame in open_input(spec, reference, warn)]
     try:
         with threadpool_limits(1):
             screen = measure_screen(images, element.keyer, working_space=spec.working_space, source=measured_on)
@@ -172,8 +171,7 @@ class _KeyElement:
 
         element: KeyElement = spec.element
         self.spec, self.warn = spec, warn
-        self.source = open_source(element.input, spec.frames, input_colorspace=element.input_colorspace,
-                                  working_space=spec.working_space, warn=warn)
+        self.source = open_input(spec, spec.frames, warn)
         self.frames = list(self.source.info.frames)
         self.fps = self.source.info.fps
         self.hints = Companion(element.hint, spec.working_space, "hint", warn=warn) if element.hint else None
@@ -219,12 +217,18 @@ class _KeyElement:
                         frame.display_window)
 
 
+def open_input(spec: ShotSpec, frames: FrameRange | None, warn) -> Source:
+    """The element input of a ``key`` or ``edit`` shot over ``frames``, linearised into the working space."""
+    element = spec.element
+    return open_source(element.input, frames, input_colorspace=element.input_colorspace,
+                       working_space=spec.working_space, warn=warn)
+
+
 def _chunk_of(shot: Source, spec: ShotSpec, frames: list[int], warn) -> Source:
     """The element input's ``frames``: the shot's open ``shot`` source when they are all of it."""
     if frames == list(shot.info.frames):
         return shot
-    return open_source(spec.element.input, FrameRange.of(frames), input_colorspace=spec.element.input_colorspace,
-                       working_space=spec.working_space, warn=warn)
+    return open_input(spec, FrameRange.of(frames), warn)
 
 
 class _PreviousFrames:
@@ -351,8 +355,7 @@ class _EditElement:
 
         element: EditElement = spec.element
         self.spec, self.warn = spec, warn
-        self.source = open_source(element.input, spec.frames, input_colorspace=element.input_colorspace,
-                                  working_space=spec.working_space, warn=warn)
+        self.source = open_input(spec, spec.frames, warn)
         self.frames = list(self.source.info.frames)
         self.fps = self.source.info.fps
         self.screen = None  # a keyed input is keyed on its key colour, each frame on its own
@@ -382,7 +385,6 @@ class _EditElement:
                 **self._model_metadata, **_stored_as(self.spec)}
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
-        e: EditElement = self.spec.element
         editor = self._load()
         source = _chunk_of(self.source, self.spec, frames, self.warn)
         for frame in source:
