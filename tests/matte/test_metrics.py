@@ -134,3 +134,22 @@ def test_kmeans_finds_separated_clusters_and_repeats_exactly():
     assert np.allclose(centres[low], points[:200].mean(axis=0), rtol=0, atol=1e-12)
     cv2.randu(np.zeros((4, 4)), 0, 1)  # OpenCV's generator used in between
     assert np.array_equal(kmeans(points, 2)[1], labels)
+
+
+@pytest.mark.parametrize("rows", [[], [[1, 2]], [[1, 2]] * 5, [[1, 2], [1, 3], [1, 2]], [[0, 0], [0, 1], [1, 0], [1, 1]]])
+def test_count_distinct_counts_rows_up_to_its_limit(rows):
+    from vfxkey.matte.metrics import count_distinct
+
+    points = np.asarray(rows, dtype=np.float32).reshape(-1, 2)
+    distinct = len(np.unique(points, axis=0))
+    for at_most in (1, 2, 3, 5):
+        assert count_distinct(points, at_most) == min(at_most, distinct)
+
+
+def test_kmeans_on_fewer_distinct_points_than_clusters_gives_one_cluster_per_point():
+    from vfxkey.matte.metrics import kmeans
+
+    points = np.array([[0.2, 0.7]] * 30 + [[0.5, 0.1]] * 10)
+    centres, labels = kmeans(points, 3)
+    assert len(centres) == 2
+    assert np.bincount(labels).tolist() in ([30, 10], [10, 30])

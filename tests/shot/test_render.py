@@ -42,13 +42,14 @@ def test_one_render_writes_elements_comps_previews_movie_and_report(whole):
     assert screen["channel"] == 1 and screen["source"] == "plate_in/gs.####.png (frame 1001), --screen auto"
 
 
-def test_two_chunks_plus_finalize_and_two_workers_give_the_same_bits(whole, tmp_path):
+def test_two_chunks_plus_finalize_two_workers_and_three_threads_give_the_same_bits(whole, tmp_path):
     spec, _ = whole
     reference = exr_contents(spec.parent / "render")
     runs = {}
     for name, commands in (("chunks", [["render", "--frames", "1004-1006"], ["render", "--frames", "1001-1003"],
                                        ["finalize"]]),
-                           ("workers", [["render", "--workers", "2"]])):
+                           ("workers", [["render", "--workers", "2"]]),  # one thread each: one frame at a time
+                           ("threads", [["render", "--threads", "3"]])):  # three frames keyed at once
         copy = tmp_path / name
         shutil.copytree(spec.parent, copy, ignore=shutil.ignore_patterns("render"))
         for command in commands:

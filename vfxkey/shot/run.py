@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -55,6 +56,9 @@ from vfxkey.io.write import (
 )
 from vfxkey.shot import qc as qc_records
 from vfxkey.shot.spec import EditElement, GenerateElement, KeyElement, ShotSpec
+from vfxkey.shot.threads import frame_workers, ordered_map
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -194,27 +198,41 @@ class _KeyElement:
 
     def make(self, frames: list[int]) -> Iterator[_Made]:
         source = _chunk_of(self.source, self.spec, frames, self.warn)
-        refitting = False
         previous = _PreviousFrames(self.source, self.previous_count)
-        for frame in source:
-            mask = self.hints.mask(frame.number, frame.data_window, frame.display_window) if self.hints else None
+
+        def inputs() -> Iterator[tuple]:  # read in order: _PreviousFrames keeps the frames it has seen
+            for frame in source:
+                mask = self.hints.mask(frame.number, frame.data_window, frame.display_window) if self.hints else None
+                yield frame, mask, previous.before(frame)
+
+        def key(frame: Frame, mask: np.ndarray | None, before: list[np.ndarray]) -> tuple:
+            name, stored_warnings = where(frame.source, frame.number), []
             try:
-                with threadpool_limits(1):  # one BLAS thread: bitwise the same whatever --threads says
-                    result = self.keyer.key(frame.rgb, hint=mask, previous=previous.before(frame))
+                result = self.keyer.key(frame.rgb, hint=mask, previous=before)
             except ValueError as exc:
-                raise VfxkeyError(f"{where(frame.source, frame.number)}: {exc}") from None
-            refit = result.qc["screen_refit"]
-            if self.warn:  # a run of frames that do not fit the shot's screen is told where it starts and ends
-                for message in result.qc["warnings"]:
-                    if not (refit and refitting):
-                        self.warn(f"{where(frame.source, frame.number)}: {message}"
-                                  + (" (and every following frame that does not fit)" if refit else ""))
-                if refitting and not refit:
-                    self.warn(f"{where(frame.source, frame.number)}: fits the shot's screen again")
-            refitting = refit
-            rgba = _as_stored(result.premultiplied_rgba(), self.spec, where(frame.source, frame.number), self.warn)
-            yield _Made(frame.number, rgba, result.qc, _relative(frame.source, self.spec), frame.data_window,
-                        frame.display_window)
+                raise VfxkeyError(f"{name}: {exc}") from None
+            rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
+            return frame, result, rgba, stored_warnings
+
+        refitting = False
+        # Frames are keyed side by side (each depends only on its inputs, so the bits are the
+        # same), with one BLAS thread: bitwise the same whatever --threads says. Warnings
+        # are told in frame order.
+        with threadpool_limits(1):
+            for frame, result, rgba, stored_warnings in ordered_map(key, inputs(), frame_workers()):
+                name, refit = where(frame.source, frame.number), result.qc["screen_refit"]
+                if self.warn:  # a run of frames that do not fit the shot's screen is told where it starts and ends
+                    for message in result.qc["warnings"]:
+                        if not (refit and refitting):
+                            self.warn(f"{name}: {message}"
+                                      + (" (and every following frame that does not fit)" if refit else ""))
+                    if refitting and not refit:
+                        self.warn(f"{name}: fits the shot's screen again")
+                for message in stored_warnings:
+                    (self.warn or logger.warning)(message)
+                refitting = refit
+                yield _Made(frame.number, rgba, result.qc, _relative(frame.source, self.spec), frame.data_window,
+                            frame.display_window)
 
 
 def open_input(spec: ShotSpec, frames: FrameRange | None, warn) -> Source:

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Farm variables giving a task's core count, in the order they are trusted.
 CORE_VARIABLES = ("CUE_THREADS", "OMP_NUM_THREADS")
@@ -40,3 +46,36 @@ def limit_threads(count: int) -> None:
     threadpool_limits(limits=count)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(count)
+
+
+def frame_workers() -> int:
+    """How many frames to work on at once: the bound :func:`limit_threads` set (OpenCV's
+    pool, which it sets; by default the CPUs this process may run on)."""
+    import cv2
+
+    return max(1, cv2.getNumThreads())
+
+
+def ordered_map(call: Callable[..., T], arguments: Iterable[tuple], workers: int) -> Iterator[T]:
+    """``call(*args)`` for each of ``arguments``, ``workers`` at a time in threads, yielded in order.
+
+    At most ``workers`` calls are in flight, so memory stays flat however many there are.
+    ``arguments`` is consumed in order on the caller's thread (it may keep state). A call's
+    exception is raised when its turn comes. NumPy, OpenCV and OIIO release the GIL while
+    they work, so the frames' numeric work runs side by side.
+    """
+    if workers <= 1:
+        yield from (call(*args) for args in arguments)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vfxkey-frame") as pool:
+        pending: deque[Future[T]] = deque()
+        try:
+            for args in arguments:
+                pending.append(pool.submit(call, *args))
+                if len(pending) >= workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
