@@ -1,5 +1,6 @@
 """GreenPost keyer on synthetic shots whose alpha and foreground are known exactly."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -131,7 +132,10 @@ def test_despill_takes_the_screen_share_out_of_the_spilled_edge(screen):
     before = np.abs(plain.foreground[:, :100] - SUBJECT)
     after = np.abs(despilled.foreground[:, :100] - SUBJECT)
     assert before[:, 90:].max() > 0.03  # the spill, without despill
-    assert after[:, 90:].max() < 0.02
+    # Within 0.03 at the edge: the spill model (a multiple of the screen's share around,
+    # issue 12) fits this exponential profile less closely than a per-pixel measurement
+    # did (0.013), and fits the spill on soft hair far better (bench/keying).
+    assert after[:, 90:].max() < 0.03
     assert after.mean() < before.mean() / 2
     # Deep inside, where there is no spill, nothing changes.
     assert np.allclose(despilled.foreground[:, :70], image[:, :70], rtol=0, atol=1e-6)
@@ -269,13 +273,16 @@ def test_a_screen_seen_only_in_a_narrow_strip_is_carried_on_flat():
 
 def test_a_screen_survives_json_exactly_and_bad_files_are_refused():
     screen = Screen(rgb=(0.1 + 0.2, 1 / 3, 2.0**-20), channel=1, chroma_tolerance=0.07000000029802322,
-                    noise=1e-300, working_space="ACEScg", source="shot.1001.png (frame 1001)")
+                    noise=1e-300, working_space="ACEScg", source="shot.1001.png (frame 1001)", spill_radius=0.02)
     assert Screen.from_json(screen.to_json()) == screen
+    older = screen.to_json().replace(',\n "spill_radius": 0.02', "")  # a screen stored before spill_radius
+    assert '"spill_radius"' not in older and Screen.from_json(older).spill_radius is None
     measured = measure_screen(ramp_shot(BLUE)[0])
     assert measured.channel == 2 and Screen.from_json(measured.to_json()) == measured
     for text, match in (("{", "bad JSON"), ('{"rgb": [0, 1, 0]}', "format"),
                         (screen.to_json().replace('"channel": 1', '"channel": 0'), "channel"),
-                        (screen.to_json().replace('"noise"', '"nois"'), "fields")):
+                        (screen.to_json().replace('"noise"', '"nois"'), "fields"),
+                        (screen.to_json().replace('"spill_radius": 0.02', '"spill_radius": 0.3'), "spill_radius")):
         with pytest.raises(ValueError, match=match):
             Screen.from_json(text)
 
@@ -364,3 +371,40 @@ def test_the_temporal_filter_leaves_no_ghost_of_a_moving_subject():
     assert last.alpha[30:70, 20:58].max() < 0.02  # where the block was: screen, no ghost
     assert last.alpha[34:66, 64:96].min() == 1.0  # where it is: opaque
     assert np.array_equal(last.alpha >= 0.5, alone.alpha >= 0.5)  # the edges sit where the frame alone puts them
+
+
+def hairy_shot(screen, spill, size=160, radius=40, fringe=14):
+    """An opaque SUBJECT disc with a soft fringe (alpha 0.45, like hair) around it, over
+    ``screen``; spill as bounce light: the subject's colour takes ``w = spill * share`` of
+    the screen, ``share`` the screen's share within a few pixels (more on the fringe than
+    on the solid edge). Returns the image and the true premultiplied colour."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    distance = np.hypot(x - size / 2, y - size / 2)
+    alpha = np.where(distance <= radius, 1.0, np.where(distance <= radius + fringe, 0.45, 0.0)).astype(np.float32)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 0.8)
+    share = cv2.GaussianBlur(1.0 - alpha, (0, 0), 3.0)[..., None]
+    spilled = (1.0 - spill * share) * SUBJECT + spill * share * screen
+    image = alpha[..., None] * spilled + (1.0 - alpha[..., None]) * screen
+    return image.astype(np.float32), (alpha[..., None] * SUBJECT).astype(np.float32), alpha
+
+
+@pytest.mark.parametrize("screen", [GREEN, BLUE], ids=["green", "blue"])
+def test_despill_takes_the_spill_out_of_a_soft_fringe_and_the_shot_keeps_its_reach(screen):
+    image, truth, alpha = hairy_shot(screen, spill=0.5)
+    fringe = (alpha > 0.3) & (alpha < 0.6)
+    errors = {}
+    for despill in (0.0, 1.0):
+        result = Keyer(KeySettings(despill=despill)).key(image)
+        errors[despill] = np.abs(result.premultiplied_rgba()[..., :3] - truth)[fringe].mean()
+    # The fringe sits in screen all round and takes more spill than the solid edge, where
+    # it is measured: despill takes out 40-45 % of the fringe's colour error here (a
+    # per-pixel field pushed out from the edge, before issue 12's model, took 6-7 %).
+    assert errors[1.0] < 0.75 * errors[0.0]
+    # The shot's screen carries the reach measured on its reference frame; keyed with it,
+    # a frame gets the same colour as keyed alone.
+    shot = measure_screen(image)
+    assert shot.spill_radius is not None
+    alone = Keyer(KeySettings()).key(image)
+    with_shot = Keyer(KeySettings(), shot).key(image)
+    assert with_shot.qc["spill_radius"] == shot.spill_radius == alone.qc["spill_radius"]
+    assert np.array_equal(with_shot.foreground, alone.foreground)

@@ -40,8 +40,12 @@ its learned refiner. One shot goes through these steps, in this order:
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
 6. **Foreground and despill.** Spill (screen light bounced onto the subject near its
    edges) mixes the plate into the foreground, ``S = (1 - w) F + w B``. The share ``w``
-   is measured on the opaque pixels near the edge against the subject's colour deeper
-   inside (the shading model of step 3), smoothed and carried into the soft band; then
+   grows with the screen's share of the pixel's surroundings (a strand with screen all
+   round takes more than the edge of a solid subject), so it is modelled as a multiple
+   of that share; the radius and the multiple are measured on the opaque pixels near the
+   edge, against the subject's colour deeper inside (the shading model of step 3), and
+   the model carries the spill into the soft band, where it cannot be told from
+   transparency pixel by pixel. Then
    ``F = B + (I - B) / (alpha (1 - w))`` with ``I`` the image as shot (after step 0's
    temporal filter, before its bilateral one). Without spill the
    premultiplied colour is ``I - (1 - alpha) * B``, exact for the plate. Removing the
@@ -55,12 +59,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from vfxkey.matte.metrics import gsg, kmeans
+from vfxkey.matte.metrics import count_distinct, gsg, kmeans
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
 KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
@@ -68,7 +72,8 @@ SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEE
 MAX_SHADING = 2.0  # the shading model trusts a foreground up to this many times brighter than its reference
 SLOPE_SPAN, CURVE_SPAN = 0.03, 0.08  # how widely the screen must spread (std of x or y, frame = 1) to fit a light slope / curvature
 CORE_CONTRAST = 0.25  # a thin structure's core lies at least this far off the plate, relative to its brightness
-MAX_SPILL = 0.2  # at most this share of a subject pixel's colour is taken for screen spill
+MAX_SPILL = 0.3  # at most this share of a subject pixel's colour is taken for screen spill
+SPILL_RADII = (0.005, 0.01, 0.02, 0.04)  # how far a subject's surroundings count for its spill (sigma, fraction of the diagonal)
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,9 @@ class Screen:
             tells noise from change by it.
         working_space: the scene-linear colour space ``rgb`` is in (the images' space).
         source: where it was measured, for people (e.g. ``"shot.1001.png (frame 1001)"``).
+        spill_radius: how far a subject's surroundings count for the screen light it
+            takes (step 6), as a fraction of the image diagonal: one of SPILL_RADII,
+            measured on the same images, or None to choose it on each frame.
     """
 
     rgb: tuple[float, float, float]
@@ -178,6 +186,7 @@ class Screen:
     noise: float
     working_space: str = WORKING_SPACE
     source: str = ""
+    spill_radius: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.rgb) != 3 or not all(np.isfinite(c) and c >= 0 for c in self.rgb):
@@ -188,6 +197,8 @@ class Screen:
             raise ValueError(f"screen chroma_tolerance must be within 0..1, got {self.chroma_tolerance!r}")
         if not (np.isfinite(self.noise) and self.noise >= 0.0):
             raise ValueError(f"screen noise must be >= 0, got {self.noise!r}")
+        if self.spill_radius is not None and self.spill_radius not in SPILL_RADII:
+            raise ValueError(f"screen spill_radius must be one of {SPILL_RADII} or null, got {self.spill_radius!r}")
 
     def to_json(self) -> str:
         """JSON text; floats are written exactly (``from_json`` gives back an equal Screen)."""
@@ -202,7 +213,7 @@ class Screen:
             raise ValueError(f"not a screen file (bad JSON: {exc})") from None
         if not isinstance(data, dict) or data.pop("format", None) != SCREEN_FORMAT:
             raise ValueError(f"not a screen file (no \"format\": \"{SCREEN_FORMAT}\")")
-        fields = {"rgb", "channel", "chroma_tolerance", "noise", "working_space", "source"}
+        fields = {"rgb", "channel", "chroma_tolerance", "noise", "working_space", "source", "spill_radius"}
         if set(data) - fields or {"rgb", "channel", "chroma_tolerance", "noise"} - set(data):
             raise ValueError(f"screen file fields must be {sorted(fields)}, got {sorted(data)}")
         return cls(**{**data, "rgb": tuple(float(c) for c in data["rgb"])})
@@ -224,7 +235,12 @@ def measure_screen(
     """
     images = [_checked(image) for image in ([images] if isinstance(images, np.ndarray) else images)]
     smoothed = [_denoise(image, settings.denoise)[0] for image in images]
-    return _screen_of(images, smoothed, settings.screen, working_space, source)
+    screen = _screen_of(images, smoothed, settings.screen, working_space, source)
+    # The spill's reach (step 6) is the shot's too, so the despill does not flicker: the
+    # radius chosen most often when the images are keyed against this screen.
+    keyer = Keyer(replace(settings, temporal=0.0), screen)
+    radii = [radius for radius in (keyer.key(image).qc["spill_radius"] for image in images) if radius is not None]
+    return replace(screen, spill_radius=max(set(radii), key=radii.count) if radii else None)
 
 
 def screen_fit(rgb: np.ndarray, screen: Screen) -> float | None:
@@ -324,7 +340,10 @@ class Keyer:
         # 6. Foreground colour: the image is I = alpha ((1 - w) F + w B) + (1 - alpha) B,
         # with w the spill, so F = B + (I - B) / (alpha (1 - w)); without spill the
         # premultiplied colour is I - (1 - alpha) B and opaque pixels are I.
-        spill = s.despill * _spill_fraction(rgb, plate_small, alpha) if s.despill > 0 else np.zeros_like(alpha)
+        spill, spill_radius = np.zeros_like(alpha), None
+        if s.despill > 0:
+            spill, spill_radius = _spill_fraction(rgb, plate_small, alpha, screen.spill_radius)
+            spill *= s.despill
         inverse = cv2.divide(1.0, alpha * (1.0 - spill))  # 1 / (alpha (1 - w)); 0 where alpha is 0
         foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
         foreground = cv2.max(foreground, 0.0)
@@ -337,6 +356,7 @@ class Keyer:
             "gsg": _gsg(rgb, np.asarray(screen.rgb, np.float32)),
             "soft_fraction": float(np.mean((alpha > 0.02) & (alpha < 0.98))),
             "temporal_frames": len(previous),
+            "spill_radius": spill_radius,
             "warnings": [],
         }
         if refit:
@@ -483,8 +503,7 @@ def _estimate_screen(sample: np.ndarray, screen: str | tuple[float, float, float
             raise ValueError(f"found no {('green', 'blue')[channel - 1]} screen in the image")
 
     features = chroma[candidates][:, :2]
-    distinct = len(np.unique(features.round(4), axis=0))
-    cluster_centres, labels = kmeans(features, min(3, distinct))
+    cluster_centres, labels = kmeans(features, count_distinct(features.round(4), 3))
     # The screen is the purest of the large clusters: a subject's mixes with it (a veil,
     # spill, soft edges) are paler, and may cover more of the frame than bare screen does.
     counts = np.bincount(labels)
@@ -770,19 +789,26 @@ def _despeckle(alpha: np.ndarray, area: int) -> np.ndarray:
 
 
 # 6. Spill -------------------------------------------------------------------------
-def _spill_fraction(rgb: np.ndarray, plate_small: np.ndarray, alpha: np.ndarray, max_spill: float = MAX_SPILL) -> np.ndarray:
-    """(H, W) float32 in 0..``max_spill``: the share of the screen in each subject pixel's colour.
+def _spill_fraction(rgb: np.ndarray, plate_small: np.ndarray, alpha: np.ndarray, radius: float | None = None,
+                    max_spill: float = MAX_SPILL) -> tuple[np.ndarray, float | None]:
+    """(H, W) float32 in 0..``max_spill``: the share of the screen in each subject pixel's
+    colour; and the spill radius used (None when there was no spill to measure).
 
-    Screen light bounced onto the subject near its edges mixes the plate into the
-    foreground, ``S = (1 - w) F + w B``, which looks exactly like transparency. The
-    spill-free colour is taken deeper inside the subject (farther than ``depth_limit``,
-    1/60 of the image size, from any non-opaque pixel) and pushed out to the edge; on
-    the opaque pixels nearer the edge ``1 - w`` is the shading-model alpha against that
-    colour (``_shading_unmix``). ``w`` is smooth, so it is measured at half resolution
-    and averaged at a quarter (single pixels are textured), filled into the soft band
-    from the nearest opaque pixels, and fades to 0 at twice ``depth_limit`` inside.
-    ``rgb`` and the low-resolution clean plate ``plate_small`` are scene-linear, alpha
-    straight 0..1.
+    Screen light bounced onto the subject mixes the plate into the foreground,
+    ``S = (1 - w) F + w B``, which looks exactly like transparency. A pixel takes more of
+    it the more screen surrounds it: a strand with screen all round more than the edge of
+    a solid subject. So ``w = s * share``, with ``share`` the screen's share of the pixel's
+    surroundings (a Gaussian blur of ``1 - alpha`` whose sigma is ``radius`` of the image
+    diagonal) and ``s`` the spill of a pixel surrounded by screen. Both are measured where
+    ``w`` can be seen directly: on the opaque pixels near the edge (within
+    ``depth_limit``, 1/60 of the image size), where ``1 - w`` is the shading-model alpha
+    (``_shading_unmix``) against the subject's colour deeper inside. ``s`` is their
+    median ratio to the share; without a ``radius`` (a still, or a frame keyed against
+    its own screen) it is the one of SPILL_RADII whose share follows the measurements best
+    (correlation), and none is taken out unless the spill grows with the share. The model
+    carries the spill into the soft band, where it cannot be told from transparency pixel
+    by pixel. Measured at half resolution; ``rgb`` and the
+    low-resolution clean plate ``plate_small`` are scene-linear, alpha straight 0..1.
     """
     h, w = alpha.shape
     half = (max(1, w // 2), max(1, h // 2))
@@ -792,17 +818,25 @@ def _spill_fraction(rgb: np.ndarray, plate_small: np.ndarray, alpha: np.ndarray,
     opaque = cv2.resize((alpha >= 0.98).astype(np.uint8), half, interpolation=cv2.INTER_NEAREST)
     depth = cv2.distanceTransform(opaque, cv2.DIST_L2, 3)
     zone = np.flatnonzero((opaque == 1) & (depth <= depth_limit))
-    spill = np.zeros(opaque.size, np.float32)
-    weight = np.zeros(opaque.size, np.float32)
-    if zone.size:
-        colour = _seed_colour(image, (depth > depth_limit).astype(np.uint8), zone)
-        solved, trust = _shading_unmix(image.reshape(-1, 3)[zone], screen.reshape(-1, 3)[zone], colour)
-        weight[zone] = trust
-        spill[zone] = trust * np.clip(1.0 - solved, 0.0, max_spill)
-    quarter = (max(1, half[0] // 2), max(1, half[1] // 2))
-    small_w = cv2.resize(weight.reshape(opaque.shape), quarter, interpolation=cv2.INTER_AREA)
-    small_s = cv2.resize(spill.reshape(opaque.shape), quarter, interpolation=cv2.INTER_AREA)
-    mean = (small_s / np.maximum(small_w, 1e-6))[..., None].repeat(3, axis=-1)
-    field = cv2.resize(_push_pull(mean, np.minimum(small_w * 4.0, 1.0))[..., 0], half, interpolation=cv2.INTER_LINEAR)
-    field *= np.clip(1.0 - depth / (2.0 * depth_limit), 0.0, 1.0)
-    return cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR)
+    none = np.zeros_like(alpha), None
+    if not zone.size:
+        return none
+    colour = _seed_colour(image, (depth > depth_limit).astype(np.uint8), zone)
+    solved, trust = _shading_unmix(image.reshape(-1, 3)[zone], screen.reshape(-1, 3)[zone], colour)
+    measured = 1.0 - solved
+
+    clear = 1.0 - cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
+    fits = []  # (correlation, radius, share, spill per unit share)
+    for candidate in (radius,) if radius is not None else SPILL_RADII:
+        share = cv2.GaussianBlur(clear, (0, 0), candidate * float(np.hypot(*half)) + 0.5)
+        seen = share.reshape(-1)[zone]
+        usable = (trust > 0.5) & (seen > 0.05)
+        if usable.sum() < 20 or np.ptp(seen[usable]) == 0 or np.ptp(measured[usable]) == 0:
+            continue
+        strength = max(float(np.median(measured[usable] / seen[usable])), 0.0)
+        fits.append((np.corrcoef(measured[usable], seen[usable])[0, 1], candidate, share, strength))
+    fit, chosen, share, strength = max(fits, key=lambda fit: fit[0], default=(0.0, None, None, 0.0))
+    if not fit > 0:  # no spill, or none that grows with the screen around: nothing to take out
+        return none
+    field = np.clip(strength * share, 0.0, max_spill)
+    return cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR), chosen
