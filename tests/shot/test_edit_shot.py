@@ -123,3 +123,20 @@ def test_edit_settings_are_checked_by_name(shot, old, new, words):
         load_spec(bad)
     message = str(error.value)
     assert message.startswith(str(bad)) and words in message and "\n" not in message, message
+
+
+def test_a_chunk_with_other_edit_settings_is_refused_unless_render_allows_mixing(shot, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("tiny", "ip", "plate.0001.exr", "plate.0002.exr", "mask.exr"):
+        (folder / name).symlink_to(shot / name)
+    (folder / "shot.toml").write_text(EDIT)
+    assert CliRunner().invoke(main, ["render", str(folder / "shot.toml"), "--frames", "1"]).exit_code == 0
+    (folder / "shot.toml").write_text(EDIT.replace("edit_ip_scale = 0.3", "edit_ip_scale = 0.2"))
+    refused = CliRunner().invoke(main, ["render", str(folder / "shot.toml"), "--frames", "2"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "ed.0001.exr (frame 1)" in refused.output and "--allow-mixed-settings" in refused.output
+    assert not (folder / "render" / "ed.0002.exr").exists()
+    mixed = CliRunner().invoke(main, ["render", str(folder / "shot.toml"), "--frames", "2", "--allow-mixed-settings"])
+    assert mixed.exit_code == 0, mixed.output
+    assert (folder / "render" / "ed.0002.exr").is_file()

@@ -20,7 +20,11 @@ from vfxkey.shot.threads import limit_threads, thread_count
                    "(CUE_THREADS, OMP_NUM_THREADS), else every CPU this process may use.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Render in N local processes, each a chunk of the frames with threads / N threads.")
-def render(spec_path: str, frames: str | None, force: bool, threads: int | None, workers: int) -> None:
+@click.option("--allow-mixed-settings", is_flag=True,
+              help="Generated or edited elements: write frames beside frames of the same output made with other "
+                   "settings, device, precision or versions (refused by default: they would not match).")
+def render(spec_path: str, frames: str | None, force: bool, threads: int | None, workers: int,
+           allow_mixed_settings: bool) -> None:
     """Render the shot SHOT.toml: for each frame make the element (key or generate), place
     it over the plate, and write the element EXR, the comp EXR and the preview.
 
@@ -41,13 +45,13 @@ def render(spec_path: str, frames: str | None, force: bool, threads: int | None,
     with FrameProgress("render") as progress:
         if workers == 1:
             limit_threads(threads)
-            render_frames(spec, chunk, force=force, progress=progress, warn=warn)
+            render_frames(spec, chunk, force=force, allow_mixed=allow_mixed_settings, progress=progress, warn=warn)
         else:
             from vfxkey.farm.local import render_local
 
             prepare(spec, warn=warn)  # once, before the workers, which read it
             render_local(spec_path, chunk or spec.frames, workers=workers, threads=threads, force=force,
-                         progress=progress)
+                         allow_mixed=allow_mixed_settings, progress=progress)
     if chunk is None:
         for path in finalize(spec, warn=warn):
             click.echo(f"vfxkey render: wrote {path}", err=True)

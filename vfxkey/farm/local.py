@@ -35,14 +35,16 @@ def _start_worker(messages, threads: int) -> None:
     limit_threads(threads)
 
 
-def _render_chunk(spec_path: str, frames: str, force: bool) -> int:
+def _render_chunk(spec_path: str, frames: str, force: bool, allow_mixed: bool) -> int:
     """One worker: render ``frames`` of the spec; returns the frames done."""
-    return len(render(load_spec(spec_path), FrameRange.parse(frames), force=force, progress=_QueueProgress()).frames)
+    return len(render(load_spec(spec_path), FrameRange.parse(frames), force=force, allow_mixed=allow_mixed,
+                      progress=_QueueProgress()).frames)
 
 
 def render_local(spec_path: str, frames: FrameRange, *, workers: int, threads: int, force: bool = False,
-                 progress: Progress | None = None) -> None:
-    """Render ``frames`` of the spec at ``spec_path`` in ``workers`` processes.
+                 allow_mixed: bool = False, progress: Progress | None = None) -> None:
+    """Render ``frames`` of the spec at ``spec_path`` in ``workers`` processes (``force`` and
+    ``allow_mixed`` as :func:`vfxkey.shot.run.render` takes them).
 
     The first failure stops the rest and is raised (a VfxkeyError names its frame).
     """
@@ -53,7 +55,7 @@ def render_local(spec_path: str, frames: FrameRange, *, workers: int, threads: i
     messages = context.Queue()
     with ProcessPoolExecutor(len(parts), mp_context=context, initializer=_start_worker,
                              initargs=(messages, max(1, threads // len(parts)))) as pool:
-        futures = [pool.submit(_render_chunk, spec_path, str(part), force) for part in parts]
+        futures = [pool.submit(_render_chunk, spec_path, str(part), force, allow_mixed) for part in parts]
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
