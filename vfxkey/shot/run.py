@@ -109,7 +109,7 @@ def screen_path(spec: ShotSpec) -> str:
     return qc_records.beside(spec.outputs.element, "screen.json")
 
 
-def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None):
+def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None, source: Source | None = None):
     """The shot's screen: measured on its reference frames and stored, or read back; returned.
 
     The reference frames are the shot's (``[element] screen_frames``, default the shot's
@@ -119,7 +119,8 @@ def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None):
     stored screen measured on the same frames with the same ``screen`` setting and
     working space is read back instead (delete it to measure again). ``screen_from`` names
     a stored screen to use as it is. Generated elements (each frame keyed on its own) and
-    folders of unrelated stills have no shot screen: None.
+    folders of unrelated stills have no shot screen: None. ``source`` is the shot's input
+    when the caller has it open already (it is opened otherwise).
     """
     from vfxkey.matte.greenpost import Screen, measure_screen
 
@@ -128,7 +129,7 @@ def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None):
         return None
     if element.screen_from:
         return load_screen(element.screen_from, spec.working_space)
-    source = open_input(spec, spec.frames, warn)
+    source = source or open_input(spec, spec.frames, warn)
     if source.info.kind == "stills":
         return None
     reference = element.screen_frames or FrameRange.of([source.info.frames[0]])
@@ -179,7 +180,7 @@ class _KeyElement:
         self.frames = list(self.source.info.frames)
         self.fps = self.source.info.fps
         self.hints = Companion(element.hint, spec.working_space, "hint", warn=warn) if element.hint else None
-        self.screen = prepare(spec, warn=warn)
+        self.screen = prepare(spec, warn=warn, source=self.source)
         self.keyer = Keyer(element.keyer, self.screen)
         # The temporal filter reads the shot's input frames before each frame (never outputs),
         # so a chunk keys its first frame as a whole-shot run does. Stills are unrelated images.
