@@ -351,7 +351,11 @@ class _GenerateElement:
             coarse = result.head_mask if result.head_mask is not None else result.hint
             # One thread keeps the keyer and GSG bitwise repeatable (threaded sums vary in the last bits).
             with threadpool_limits(limits=1):
-                keyed = keyer.key(result.rgb, hint=coarse)
+                try:
+                    keyed = keyer.key(result.rgb, hint=coarse)
+                except ValueError as exc:  # no key-colour background came out of this frame
+                    raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc} "
+                                      "(no key-colour background: a larger shift may help)") from None
                 quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
             if self.spec.outputs.save_screen:
                 write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
