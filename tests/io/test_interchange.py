@@ -432,6 +432,11 @@ def test_writers_never_store_nan_or_inf(tmp_path):
     stored = oiio.ImageBuf(str(tmp_path / "x.exr")).get_pixels(oiio.FLOAT)
     assert np.isfinite(stored).all() and stored[1, 1, 1] == 65504 and stored[2, 2, 2] == -65504
 
+    # A float16 array (how a render hands its half elements over) is cleaned the same way.
+    write_exr(tmp_path / "h.exr", rgba.astype(np.float16), colorspace="ACEScg", frame=7, warn=warnings.append)
+    assert warnings[-1] == warnings[0].replace("x.exr", "h.exr")
+    np.testing.assert_array_equal(oiio.ImageBuf(str(tmp_path / "h.exr")).get_pixels(oiio.FLOAT), stored)
+
     with ProResWriter(tmp_path / "x.mov", 16, 4, Fraction(24), warn=warnings.append) as writer:
         writer.write(rgba, frame=7)
     assert warnings[-1].startswith(f"{tmp_path / 'x.mov'} (frame 7): 1 NaN pixel values set to 0")

@@ -112,3 +112,13 @@ def test_atomic_output_replaces_an_existing_file_only_when_complete(tmp_path):
         open(tmp, "w").write("new")
     assert target.read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_a_float16_array_is_written_as_its_own_half_values_and_to_float_exactly(tmp_path, rgba):
+    half = rgba.astype(np.float16)
+    write_exr(tmp_path / "h.exr", half, colorspace="ACEScg")
+    write_exr(tmp_path / "f.exr", half, colorspace="ACEScg", data_type="float")
+    for name, data_type in (("h.exr", "half"), ("f.exr", "float")):
+        pixels, spec = read_exr(tmp_path / name)
+        assert str(spec.format) == data_type
+        np.testing.assert_array_equal(pixels, half.astype(np.float32))

@@ -214,7 +214,7 @@ def write_exr(
     Args:
         path: destination ``.exr``.
         rgba: ``(H, W, 4)`` float, colour premultiplied by alpha, scene-linear in ``colorspace``,
-            covering ``data_window``.
+            covering ``data_window``. A finite float16 array is written to a half EXR as it is.
         colorspace: the colour space of ``rgba`` (usually the working space), stored as
             ``oiio:ColorSpace`` (OpenEXR ``colorInteropID``) and ``vfxkey:colorspace``.
         metadata: settings to record; each key is stored as ``vfxkey:<key>`` (keys that
@@ -261,13 +261,14 @@ def write_exr(
     spec.x, spec.y, spec.width, spec.height = data_window.x, data_window.y, data_window.width, data_window.height
     spec.full_x, spec.full_y = display_window.x, display_window.y
     spec.full_width, spec.full_height = display_window.width, display_window.height
-    rgba = finite_pixels(rgba, limit, where(path, frame), warn)
+    if not (rgba.dtype == np.float16 and data_type == "half" and np.isfinite(rgba).all()):
+        rgba = finite_pixels(rgba, limit, where(path, frame), warn)  # a finite half array is written as it is
 
     with atomic_output(path) as tmp:
         out = oiio.ImageOutput.create(tmp)
         if out is None or not out.open(tmp, spec):
             raise VfxkeyError(f"{path}: cannot write EXR: {oiio.geterror() or out.geterror()}")
-        ok = out.write_image(np.ascontiguousarray(rgba, dtype=np.float32))
+        ok = out.write_image(np.ascontiguousarray(rgba))
         error = out.geterror()
         ok = out.close() and ok
         if not ok:

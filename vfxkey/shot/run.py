@@ -96,7 +96,7 @@ class _Made:
     """An element frame as it leaves the element stage."""
 
     frame: int
-    rgba: np.ndarray  # (H, W, 4) float32 premultiplied, scene-linear, as the EXR stores it (_as_stored)
+    rgba: np.ndarray  # (H, W, 4) premultiplied, scene-linear, exactly as the EXR stores it (_as_stored)
     qc: dict
     source: str
     data_window: Window  # what ``rgba`` covers, in the coordinates of
@@ -528,6 +528,7 @@ def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None,
     outputs = spec.outputs
     if outputs.comp is None and outputs.preview is None:
         return []
+    rgba = rgba.astype(np.float32, copy=False)  # a half element: its stored values, exactly
     if plate is not None and spec.plate.reformat == "none":
         canvas = plate.source.info.display_window.shape
         background = plate.image(frame, canvas)
@@ -599,10 +600,11 @@ def _read_element(path: str) -> tuple[np.ndarray, Window, Window]:
 
 
 def _as_stored(rgba: np.ndarray, spec: ShotSpec, name: str, warn) -> np.ndarray:
-    """``rgba`` as the element EXR stores it, in float32: NaN 0, clamped to the data type's
-    range (with a warning naming ``name``), rounded to half when the EXRs are half."""
+    """``rgba`` as the element EXR stores it: NaN 0, clamped to the data type's range (with a
+    warning naming ``name``); float16 when the EXRs are half (the writer writes it as it
+    is, and a comp converts it), else float32."""
     stored = finite_pixels(rgba, EXR_DATA_TYPES[spec.outputs.data_type], name, warn)
-    return stored.astype(np.float16).astype(np.float32) if spec.outputs.data_type == "half" else stored
+    return stored.astype(np.float16) if spec.outputs.data_type == "half" else stored
 
 
 def _stored_as(spec: ShotSpec) -> dict:
