@@ -74,6 +74,7 @@ SLOPE_SPAN, CURVE_SPAN = 0.03, 0.08  # how widely the screen must spread (std of
 CORE_CONTRAST = 0.25  # a thin structure's core lies at least this far off the plate, relative to its brightness
 MAX_SPILL = 0.3  # at most this share of a subject pixel's colour is taken for screen spill
 SPILL_RADII = (0.005, 0.01, 0.02, 0.04)  # how far a subject's surroundings count for its spill (sigma, fraction of the diagonal)
+SPILL_MEASURE_SIZE = 960  # the shot's spill radius is measured on its reference frames shrunk to this size at most
 
 
 @dataclass(frozen=True)
@@ -237,10 +238,21 @@ def measure_screen(
     smoothed = [_denoise(image, settings.denoise)[0] for image in images]
     screen = _screen_of(images, smoothed, settings.screen, working_space, source)
     # The spill's reach (step 6) is the shot's too, so the despill does not flicker: the
-    # radius chosen most often when the images are keyed against this screen.
+    # radius chosen most often when the images are keyed against this screen (at most
+    # SPILL_MEASURE_SIZE across: the radius is a fraction of the diagonal).
     keyer = Keyer(replace(settings, temporal=0.0), screen)
-    radii = [radius for radius in (keyer.key(image).qc["spill_radius"] for image in images) if radius is not None]
+    radii = [keyer.key(_at_most(image, SPILL_MEASURE_SIZE)).qc["spill_radius"] for image in images]
+    radii = [radius for radius in radii if radius is not None]
     return replace(screen, spill_radius=max(set(radii), key=radii.count) if radii else None)
+
+
+def _at_most(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` shrunk (area average) so that neither side exceeds ``size`` pixels."""
+    scale = size / max(image.shape[:2])
+    if scale >= 1.0:
+        return image
+    return cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                      interpolation=cv2.INTER_AREA)
 
 
 def screen_fit(rgb: np.ndarray, screen: Screen) -> float | None:

@@ -219,8 +219,8 @@ class _KeyElement:
         # Frames are keyed side by side (each depends only on its inputs, so the bits are the
         # same), with one BLAS thread: bitwise the same whatever --threads says. Warnings
         # are told in frame order.
-        with threadpool_limits(1):
-            for frame, result, rgba, stored_warnings in ordered_map(key, inputs(), frame_workers()):
+        with threadpool_limits(1), frame_workers() as workers:
+            for frame, result, rgba, stored_warnings in ordered_map(key, inputs(), workers):
                 name, refit = where(frame.source, frame.number), result.qc["screen_refit"]
                 if self.warn:  # a run of frames that do not fit the shot's screen is told where it starts and ends
                     for message in result.qc["warnings"]:
