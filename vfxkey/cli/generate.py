@@ -40,6 +40,10 @@ from vfxkey.shot.spec import build_spec, option_label
                    "and diffusers (all recorded in the EXRs).")
 @click.option("--key", default="green", show_default=True,
               help="Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or #RRGGBB (sRGB).")
+@click.option("--key-direction", type=click.Choice(["vae", "published"]), default="vae", show_default=True,
+              help="TKG-DM's latent direction of the key colour: measured with the model's VAE (a plate of the "
+                   "colour encoded, minus mid grey; fits any VAE), or the published one (the paper's SD1.5 sign "
+                   "pattern for a named key, SD1.5/SDXL preview factors otherwise; only fits SD's own VAEs).")
 @click.option("--shift", type=float, metavar="AMOUNT",
               help="TKG-DM target shift: fraction of positive noise values added in the keyed channels "
                    "(default 0.07 for SD1.5, 0.11 for SDXL).")
@@ -54,7 +58,11 @@ from vfxkey.shot.spec import build_spec, option_label
 @click.option("--subject", help="Prompt words whose cross-attention gives the alpha hint (default: the whole prompt).")
 @click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--matte-head", metavar="PATH", help="A matting head trained with `vfxkey train-matte-head` for this "
-                                                   "model's VAE; default: the cross-attention hint.")
+                                                   "model's VAE: its mask guides the keyer (the best alpha measured).")
+@click.option("--attention-hint", is_flag=True,
+              help="Without --matte-head, guide the keyer with the subject's cross-attention (--subject). Off by "
+                   "default: measured on the toy model it made the alpha worse than the keyer alone "
+                   "(bench/generate_quality.md).")
 @click.option("--working-space", default=WORKING_SPACE, show_default=True, help="Scene-linear space of the EXRs.")
 @click.option("--data-type", type=click.Choice(list(EXR_DATA_TYPES)), default="half", show_default=True,
               help="EXR channel type.")
@@ -66,9 +74,9 @@ from vfxkey.shot.spec import build_spec, option_label
                    "versions (refused by default: they would not match).")
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
              seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, precision: str | None,
-             key: str,
+             key: str, key_direction: str,
              shift: float | None, fg_region: str, temporal: str, drift_period: int, subject: str | None,
-             lora: str | None, matte_head: str | None, working_space: str, data_type: str, output: str,
+             lora: str | None, matte_head: str | None, attention_hint: bool, working_space: str, data_type: str, output: str,
              save_screen: str | None, overwrite: bool, allow_mixed_settings: bool) -> None:
     """Generate an element on a key colour, frame by frame, and write premultiplied EXRs.
 
@@ -77,8 +85,9 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
     precision and library versions are recorded, and a chunk whose settings differ from
     the frames already written is refused); frames whose EXR exists with the same
     settings are skipped (use --overwrite to redo them). Alpha comes from the colour,
-    keyed by the same keyer as `vfxkey key`, helped by the matting head or the
-    cross-attention hint, on every frame on its own.
+    keyed by the same keyer as `vfxkey key` on every frame on its own, guided by the
+    matting head's mask (--matte-head) or, if asked for, the cross-attention hint
+    (--attention-hint).
     """
     # The options are the shot spec's settings of the same names (see vfxkey.shot.spec);
     # everything is checked before the model is loaded, so mistakes fail fast.
@@ -87,9 +96,10 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
         "element": {"mode": "generate", "model": model_path, "model_config": model_config,
                     "allow_pickle": allow_pickle, "prompt": prompt, "negative_prompt": negative_prompt,
                     "size": size, "steps": steps, "guidance": guidance, "scheduler": scheduler,
-                    "precision": precision, "key": key,
+                    "precision": precision, "key": key, "key_direction": key_direction,
                     "shift": shift, "fg_region": fg_region, "temporal": temporal, "drift_period": drift_period,
-                    "subject": subject, "lora": lora, "matte_head": matte_head},
+                    "subject": subject, "lora": lora, "matte_head": matte_head,
+                    "attention_hint": attention_hint},
         "outputs": {"element": output, "save_screen": save_screen, "data_type": data_type},
     }
     spec = build_spec(data, base=Path.cwd(), label=option_label({"element": "-o"}))

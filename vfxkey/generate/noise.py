@@ -55,6 +55,10 @@ TEMPORAL_MODES = ("locked", "drift", "follow")
 # diffusers port.
 DEFAULT_TARGET_SHIFT = {"sd15": 0.07, "sdxl": 0.11}
 
+# Where a key's latent direction comes from (see key_direction): the model's VAE, or the
+# published sign patterns and preview factors of the model's family.
+KEY_DIRECTIONS = ("vae", "published")
+
 # Published sign patterns over latent channels ch0..ch3. SD1.5-family latents: a public
 # ComfyUI port citing the paper's colour-background figure. SDXL: green from the authors'
 # code (channels 1 and 2); other SDXL keys go through the colour path of key_direction.
@@ -253,19 +257,22 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
                   vae=None) -> torch.Tensor:
     """The key colour's direction over the latent channels, scaled so its largest component is +-1.
 
-    - A name with a published sign pattern for ``family`` returns that pattern.
-    - Any other key (``"blue"``, or an sRGB-encoded ``(r, g, b)`` in 0..1, display-referred
-      as in ``#RRGGBB``) is mapped to latents relative to mid grey (sRGB 0.5):
-      with ``vae`` (an ``AutoencoderKL``), by encoding a 64x64 solid plate of the colour and
-      one of mid grey and taking the difference of the latent channel means (the model's own
-      VAE, so it holds for any fine-tune; in float32 when a float16 VAE asks for it with
-      ``force_upcast``, as SDXL's does because it overflows the half range); without it, as
-      the minimum-norm solution ``d`` of ``d @ F = rgb - grey`` against the family's linear
-      latent-to-RGB factors ``F``.
+    The key (a name of :data:`KEY_SRGB`, or an sRGB-encoded ``(r, g, b)`` in 0..1,
+    display-referred as in ``#RRGGBB``) is mapped to latents relative to mid grey (sRGB 0.5):
+
+    - with ``vae`` (an ``AutoencoderKL``; ``--key-direction vae``, the default), for every
+      key, named or not, by encoding a 64x64 solid plate of the colour and one of mid grey
+      and taking the difference of the latent channel means: the model's own VAE, so it
+      holds for any fine-tune or a VAE trained apart from SD's (in float32 when a float16
+      VAE asks for it with ``force_upcast``, as SDXL's does because it overflows the half
+      range);
+    - without it (``--key-direction published``), a name with a published sign pattern for
+      ``family`` returns that pattern; any other key the minimum-norm solution ``d`` of
+      ``d @ F = rgb - grey`` against the family's linear latent-to-RGB factors ``F``.
 
     A direction that is not finite (a VAE overflowing in its precision) is a VfxkeyError.
     """
-    if isinstance(key, str) and key in SIGN_PATTERNS.get(family, {}):
+    if vae is None and isinstance(key, str) and key in SIGN_PATTERNS.get(family, {}):
         return torch.tensor(SIGN_PATTERNS[family][key], dtype=torch.float32)
     rgb = torch.tensor(KEY_SRGB[key] if isinstance(key, str) else key, dtype=torch.float32)
     grey = torch.full((3,), 0.5)

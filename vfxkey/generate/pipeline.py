@@ -36,6 +36,7 @@ from vfxkey.generate.decoder_features import capture_decoder_features
 from vfxkey.generate.model import LoadedModel
 from vfxkey.generate.noise import (
     DEFAULT_TARGET_SHIFT,
+    KEY_DIRECTIONS,
     ForegroundPath,
     NoiseSettings,
     key_direction,
@@ -56,6 +57,7 @@ class GenerationSettings:
     steps: int = 30
     guidance: float = 7.5
     key: str | tuple[float, float, float] = "green"   # name, or sRGB-encoded 0..1 triple
+    key_direction: str = "vae"             # KEY_DIRECTIONS: from the model's VAE, or the family's published one
     target_shift: float | None = None      # None: the model family's TKG-DM default
     region: ForegroundPath = field(default_factory=ForegroundPath)
     temporal: str = "locked"
@@ -92,10 +94,13 @@ class KeyedGenerator:
         scale = pipe.vae_scale_factor
         if settings.attention_steps < 1:
             raise VfxkeyError(f"attention steps {settings.attention_steps}: must be at least 1")
+        if settings.key_direction not in KEY_DIRECTIONS:
+            raise VfxkeyError(f"key direction {settings.key_direction!r}: use one of {', '.join(KEY_DIRECTIONS)}")
         self.latent_size = (-(-settings.height // scale), -(-settings.width // scale))
         self.generated_size = (self.latent_size[0] * scale, self.latent_size[1] * scale)   # (height, width)
         shift = settings.target_shift if settings.target_shift is not None else DEFAULT_TARGET_SHIFT[model.family]
-        direction = key_direction(settings.key, family=model.family, vae=pipe.vae)
+        direction = key_direction(settings.key, family=model.family,
+                                  vae=pipe.vae if settings.key_direction == "vae" else None)
         self.noise_settings = NoiseSettings(
             latent_shape=(pipe.unet.config.in_channels, *self.latent_size),
             direction=tuple(float(v) for v in direction),

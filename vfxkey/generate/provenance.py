@@ -66,7 +66,7 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
 
     Keys are stored as ``vfxkey:<key>`` in every EXR. ``scheduler`` is the name the user
     chose (``ddim``, ``euler_a``, ...), ``target_shift`` the TKG-DM shift in use,
-    ``alpha_source`` ``attention`` or ``matte-head:<file>``.
+    ``alpha_source`` ``key`` (the keyer alone), ``attention`` or ``matte-head:<file>``.
     """
     pipe = model.pipe
     # The scheduler's public settings ("_use_default_values" and the like are bookkeeping in set order).
@@ -76,6 +76,7 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
         "command": "generate", "prompt": settings.prompt, "negative_prompt": settings.negative_prompt,
         "seed": seed, "size": f"{settings.width}x{settings.height}", "steps": settings.steps,
         "guidance": settings.guidance, "scheduler": scheduler, "key": key_text(settings.key),
+        "key_direction": settings.key_direction,
         "shift": target_shift, "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
         "temporal": settings.temporal, "drift_period": settings.drift_period, "subject": settings.subject or "",
         "attention_steps": settings.attention_steps, "working_space": settings.working_space,

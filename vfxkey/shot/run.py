@@ -315,7 +315,8 @@ class _GenerateElement:
                 head = load_head(e.matte_head, model.pipe.vae)
             settings = GenerationSettings(
                 prompt=e.prompt, negative_prompt=e.negative_prompt, width=e.size[0], height=e.size[1],
-                steps=e.steps, guidance=e.guidance, key=self.key, target_shift=e.shift, region=self.region,
+                steps=e.steps, guidance=e.guidance, key=self.key, key_direction=e.key_direction,
+                target_shift=e.shift, region=self.region,
                 temporal=e.temporal, drift_period=e.drift_period, subject=e.subject,
                 working_space=self.spec.working_space,
             )
@@ -330,7 +331,8 @@ class _GenerateElement:
         metadata = run_metadata(
             generator.model, generator.settings, self.spec.seed, scheduler=e.scheduler,
             target_shift=generator.noise_settings.target_shift,
-            alpha_source=f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head else "attention")
+            alpha_source=(f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head
+                          else "attention" if e.attention_hint else "key"))
         del metadata["settings_hash"]  # the runner's covers these and the keyer's and the EXRs' settings
         keyer = {f"keyer_{k}": v for k, v in asdict(e.keyer).items() if k not in ("screen", "temporal")}
         return {**metadata, **_stored_as(self.spec), **keyer}
@@ -348,7 +350,8 @@ class _GenerateElement:
         keyer = Keyer(replace(e.keyer, screen=key_colour.screen))
         for frame in frames:
             result = generator(frame)
-            coarse = result.head_mask if result.head_mask is not None else result.hint
+            # The keyer's coarse subject mask: the matting head's, the attention hint if asked for, or none.
+            coarse = result.head_mask if result.head_mask is not None else result.hint if e.attention_hint else None
             # One thread keeps the keyer and GSG bitwise repeatable (threaded sums vary in the last bits).
             with threadpool_limits(limits=1):
                 try:

@@ -32,7 +32,8 @@ Schema (every table and key; anything else is an error naming it)::
     screen_from = "..."               # optional: a stored screen (name.screen.json) instead of measuring
     # mode "generate": the options of `vfxkey generate`
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
-    guidance, scheduler, precision, key, shift, fg_region, temporal, drift_period, subject, lora, matte_head
+    guidance, scheduler, precision, key, key_direction, shift, fg_region, temporal, drift_period, subject,
+    lora, matte_head, attention_hint = false
     despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that pulls its alpha
     # mode "edit": the options of `vfxkey edit` (Tight Inversion of each input frame)
     input, input_colorspace, model, ip_adapter, prompt     # required: input, model, ip_adapter, prompt
@@ -192,6 +193,7 @@ class GenerateElement:
     guidance: float = 7.5
     scheduler: str = "ddim"
     key: str = "green"
+    key_direction: str = "vae"     # KEY_DIRECTIONS: TKG-DM's latent direction from the model's VAE or published
     shift: float | None = None
     fg_region: str = "0.5,0.5,0.25,0.25"
     temporal: str = "locked"
@@ -199,6 +201,7 @@ class GenerateElement:
     subject: str | None = None
     lora: str | None = None
     matte_head: str | None = None
+    attention_hint: bool = False   # the cross-attention hint as the keyer's coarse mask (without a matte head)
     precision: str | None = None  # fp32 | fp16 | bf16; None: fp16 on CUDA, fp32 on the CPU
     mode: str = "generate"
 
@@ -382,7 +385,7 @@ def _key_element(table: _Table, working_space: str) -> KeyElement:
 
 
 def _generate_element(table: _Table, working_space: str) -> GenerateElement:
-    from vfxkey.generate.noise import ForegroundPath, parse_key, shift_delta
+    from vfxkey.generate.noise import KEY_DIRECTIONS, ForegroundPath, parse_key, shift_delta
 
     size_text = table.get("size", str, default="512x512")
     shift = table.get("shift", (float, int))
@@ -392,6 +395,11 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
     table.parsed("fg_region", ForegroundPath.parse, fg_region)
     key = table.get("key", str, default="green")
     table.parsed("key", parse_key, key)
+    matte_head = table.path("matte_head", exists=True)
+    attention_hint = table.get("attention_hint", bool, default=False)
+    if matte_head and attention_hint:
+        raise VfxkeyError(f"{table.label(table.name, 'attention_hint')}: the matting head already gives the "
+                          "keyer its coarse mask; give one of matte_head and attention_hint")
     return GenerateElement(
         model=table.path("model", required=True),
         model_config=table.path("model_config"),
@@ -403,13 +411,15 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
         guidance=table.number("guidance", float, 7.5, minimum=0.0),
         scheduler=table.choice("scheduler", GENERATE_SCHEDULERS, "ddim"),
         key=key,
+        key_direction=table.choice("key_direction", KEY_DIRECTIONS, "vae"),
         shift=None if shift is None else float(shift),
         fg_region=fg_region,
         temporal=table.choice("temporal", GENERATE_TEMPORAL, "locked"),
         drift_period=table.number("drift_period", int, 24, minimum=1),
         subject=table.get("subject", str),
         lora=table.path("lora", exists=True),
-        matte_head=table.path("matte_head", exists=True),
+        matte_head=matte_head,
+        attention_hint=attention_hint,
         precision=table.choice("precision", GENERATE_PRECISIONS, None),
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
     )
