@@ -4,20 +4,17 @@ Runs ``vfxkey generate`` with the toy test/demo model (``samples/models/toy-ldm`
 matting head, exactly as a user would::
 
     vfxkey generate --model samples/models/toy-ldm --matte-head samples/models/toy-ldm-head.safetensors \\
-        --prompt "a yellow ball with hair" --key "#00B140" --seed 1 --frames 1001-1004 --size 64x64 \\
-        --steps 20 --guidance 5 --scheduler euler_a \\
+        --prompt "a yellow ball with hair" --key green --seed 1 --frames 1001-1004 --size 64x64 \\
+        --steps 20 --guidance 5 \\
         --temporal follow --fg-region "1001:0.35,0.5,0.25,0.25;1004:0.65,0.5,0.25,0.25" \\
         -o samples/generated/element.####.exr --save-screen samples/generated/screen.####.png
 
 then puts each premultiplied EXR over the plate (the centre square of ``samples/shot010/plate.png``,
 area-resized to 64x64) with :func:`vfxkey.comp.over.over` and writes ``comp.####.png``.
-``--key "#00B140"`` is chroma green given as a colour, so its latent direction is derived
-from this model's own VAE; ``--key green`` would use SD1.5's published sign pattern, which
-does not fit this VAE (``bench/generate_quality.py`` measures both).
-``--scheduler euler_a``: this small, briefly trained model gives shapes with the ancestral
-sampler, while deterministic DDIM amplifies its errors into noise. The frames are the same on every run
-(the sampler's noise is seeded per (seed, frame)). Re-run with
-``python samples/make_generated_sample.py``.
+TKG-DM's green direction is measured with this model's own VAE (``--key-direction vae``,
+the default; SD1.5's published sign pattern does not fit this VAE: ``bench/generate_quality.py``
+measures both), and the sampler is DDIM, the default (deterministic). The frames are the same
+on every run. Re-run with ``python samples/make_generated_sample.py``.
 """
 
 from __future__ import annotations
@@ -42,8 +39,8 @@ def generate() -> None:
     main(args=[
         "generate", "--model", str(HERE / "models" / "toy-ldm"),
         "--matte-head", str(HERE / "models" / "toy-ldm-head.safetensors"),
-        "--prompt", "a yellow ball with hair", "--key", "#00B140", "--seed", "1", "--frames", f"{FRAMES[0]}-{FRAMES[-1]}",
-        "--size", f"{SIZE}x{SIZE}", "--steps", "20", "--guidance", "5", "--scheduler", "euler_a",
+        "--prompt", "a yellow ball with hair", "--key", "green", "--seed", "1", "--frames", f"{FRAMES[0]}-{FRAMES[-1]}",
+        "--size", f"{SIZE}x{SIZE}", "--steps", "20", "--guidance", "5",
         "--temporal", "follow",
         "--fg-region", "1001:0.35,0.5,0.25,0.25;1004:0.65,0.5,0.25,0.25", "--overwrite",
         "-o", str(OUT / "element.####.exr"), "--save-screen", str(OUT / "screen.####.png"),

@@ -242,8 +242,3 @@ def make_sample(seed: int, split: str, index: int) -> Sample:
     image = np.round(linear_to_srgb(composite) * 255.0).astype(np.uint8)
     return Sample(image=image, alpha=alpha, foreground=foreground, caption=caption_for(colour, shape, hair, name),
                   shape=shape, colour=colour, background=name or kind)
-
-
-def make_split(seed: int, split: str, count: int) -> list[Sample]:
-    """Samples ``0 .. count - 1`` of ``split``."""
-    return [make_sample(seed, split, i) for i in range(count)]

@@ -8,7 +8,8 @@ can be measured on real trained weights where no SD weights can be downloaded.
 Stages (each resumable; a checkpoint is written every ``--checkpoint-minutes`` and at the
 end of a stage, and a rerun continues from the last one):
 
-1. **data**: ``--train`` training samples (seeded, :func:`toy_data.make_split`), cached.
+1. **data**: ``--train`` training samples (seeded, :func:`toy_data.make_sample`; one process per
+   core), cached.
 2. **vae**: ``AutoencoderKL`` (4 latent channels, 64x64 images -> 16x16 latents), L1 + MSE
    reconstruction + 1e-6 KL, AdamW, cosine decay; first on whole frames, then (stage
    ``vae_crops``) on 32x32 crops, which buy four times the optimiser steps per minute.
@@ -18,7 +19,10 @@ end of a stage, and a rerun continues from the last one):
    :data:`toy_data.VOCABULARY`) and ``UNet2DConditionModel`` with cross-attention, epsilon
    prediction (2 attention heads: at toy widths SD's 8 heads of 4 channels are twice as
    slow), SD1.5's schedule (scaled-linear betas 0.00085..0.012, 1000 steps), 10 % empty
-   captions for classifier-free guidance, an EMA of the weights (exported).
+   captions for classifier-free guidance, the epsilon loss weighted by min-SNR-gamma
+   (Hang et al. 2023, ``--min-snr 5``: ``min(SNR_t, 5) / SNR_t``, so the easy low-noise
+   steps do not dominate), the peak learning rate held for ``--ldm-flat`` of the steps
+   before the cosine decay, and an EMA of the weights (exported).
 5. **vae_decoder**: the VAE decoder fine-tuned on whole 64x64 frames, encoder frozen (the
    crop phase leaves colour casts on whole frames; the UNet's latents stay valid).
 6. **export**: a ``StableDiffusionPipeline`` diffusers folder (DDIM scheduler, float16
@@ -27,7 +31,7 @@ end of a stage, and a rerun continues from the last one):
 Everything is seeded: the data by ``(seed, split, index)``, each step's batch, noise and
 timesteps by ``(seed, stage, step)``, so a resumed run equals an uninterrupted one.
 
-    nice -n 19 python samples/models/train_toy_ldm.py [--work build/toy_ldm] [--out samples/models/toy-ldm]
+    python samples/models/train_toy_ldm.py [--work build/toy_ldm] [--out samples/models/toy-ldm]
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import argparse
 import copy
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import sys
@@ -166,11 +171,14 @@ class Checkpoint:
         return state
 
 
-def _lr(step: int, total: int, peak: float, warmup: int = 100) -> float:
-    """Linear warm-up, then cosine decay to 10 % of ``peak`` at ``total``."""
+def _lr(step: int, total: int, peak: float, flat: float = 0.0, warmup: int = 100) -> float:
+    """Linear warm-up, ``peak`` until ``flat`` of ``total``, then cosine decay to 10 % of ``peak`` at ``total``."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    start = max(warmup, int(flat * total))
+    if step < start:
+        return peak
+    progress = min(1.0, (step - start) / max(1, total - start))
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -183,10 +191,10 @@ class Trainer:
     """Runs one stage's steps with periodic checkpoints and a loss log."""
 
     def __init__(self, work: Path, stage: str, modules: dict, optimiser, total: int, peak_lr: float,
-                 checkpoint_minutes: float, extend: bool = False):
+                 checkpoint_minutes: float, extend: bool = False, flat: float = 0.0):
         self.checkpoint = Checkpoint(work, stage)
         self.stage, self.modules, self.optimiser = stage, modules, optimiser
-        self.total, self.peak_lr, self.every = total, peak_lr, checkpoint_minutes * 60
+        self.total, self.peak_lr, self.flat, self.every = total, peak_lr, flat, checkpoint_minutes * 60
         self.state = {"step": 0, "seconds": 0.0, "log": [], "total": total}
         if self.checkpoint.exists():
             self.state = self.checkpoint.load(modules, optimiser)
@@ -208,7 +216,7 @@ class Trainer:
         while self.state["step"] < self.total:
             step = self.state["step"]
             for group in self.optimiser.param_groups:
-                group["lr"] = _lr(step, self.total, self.peak_lr)
+                group["lr"] = _lr(step, self.total, self.peak_lr, self.flat)
             window.append(step_fn(step))
             self.state["step"] = step + 1
             self.state["seconds"] = base_seconds + time.monotonic() - start
@@ -226,17 +234,27 @@ class Trainer:
 
 # --- stages --------------------------------------------------------------------------------
 
-def stage_data(work: Path, seed: int, count: int) -> tuple[np.ndarray, list[str]]:
-    """The training images ``(N, 64, 64, 3)`` uint8 sRGB and captions, cached in ``work``."""
+def _image_and_caption(seed_and_index: tuple[int, int]) -> tuple[np.ndarray, str]:
+    sample = toy_data.make_sample(seed_and_index[0], "train", seed_and_index[1])
+    return sample.image, sample.caption
+
+
+def stage_data(work: Path, seed: int, count: int, processes: int) -> tuple[np.ndarray, list[str], float]:
+    """The training images ``(N, 64, 64, 3)`` uint8 sRGB and captions, cached in ``work``, and the
+    minutes making them took. Sample ``i`` is a pure function of ``(seed, i)``, so the
+    ``processes`` that share the work do not change it."""
     images_path, captions_path = work / f"train_{seed}_{count}.npy", work / f"train_{seed}_{count}.json"
+    minutes_path = work / f"train_{seed}_{count}.minutes"
     if not (images_path.is_file() and captions_path.is_file()):
         started = time.monotonic()
-        samples = toy_data.make_split(seed, "train", count)
-        np.save(f"{images_path}.tmp.npy", np.stack([s.image for s in samples]))
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            samples = pool.map(_image_and_caption, [(seed, i) for i in range(count)], chunksize=100)
+        np.save(f"{images_path}.tmp.npy", np.stack([image for image, _ in samples]))
         os.replace(f"{images_path}.tmp.npy", images_path)
-        captions_path.write_text(json.dumps([s.caption for s in samples]))
+        captions_path.write_text(json.dumps([caption for _, caption in samples]))
+        minutes_path.write_text(f"{(time.monotonic() - started) / 60:.2f}")
         print(f"data: {count} samples in {time.monotonic() - started:.0f} s")
-    return np.load(images_path), json.loads(captions_path.read_text())
+    return np.load(images_path), json.loads(captions_path.read_text()), float(minutes_path.read_text())
 
 
 def _to_vae_input(images: np.ndarray) -> torch.Tensor:
@@ -274,10 +292,12 @@ def stage_vae(work: Path, images: np.ndarray, args) -> tuple[AutoencoderKL, list
     return vae.eval().requires_grad_(False), states
 
 
-def stage_latents(work: Path, vae: AutoencoderKL, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Posterior mean and std of every training image ``(N, 4, 16, 16)``, and the measured scaling factor."""
+def stage_latents(work: Path, vae: AutoencoderKL, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Posterior mean and std of every training image ``(N, 4, 16, 16)``, the measured scaling
+    factor and the minutes encoding took."""
     path = work / "latents.npz"
     if not path.is_file():
+        started = time.monotonic()
         means, stds = [], []
         with torch.no_grad():
             for start in range(0, len(images), 128):
@@ -285,12 +305,12 @@ def stage_latents(work: Path, vae: AutoencoderKL, images: np.ndarray) -> tuple[n
                 means.append(posterior.mean.numpy())
                 stds.append(posterior.std.numpy())
         mean, std = np.concatenate(means), np.concatenate(stds)
-        np.savez(f"{path}.tmp.npz", mean=mean, std=std)
+        np.savez(f"{path}.tmp.npz", mean=mean, std=std, minutes=(time.monotonic() - started) / 60)
         os.replace(f"{path}.tmp.npz", path)
     data = np.load(path)
     mean, std = data["mean"], data["std"]
     spread = float(np.sqrt(np.mean(mean ** 2 + std ** 2) - np.mean(mean) ** 2))
-    return mean, std, 1.0 / spread
+    return mean, std, 1.0 / spread, float(data["minutes"])
 
 
 def stage_decoder(work: Path, vae: AutoencoderKL, images: np.ndarray, latents: tuple[np.ndarray, np.ndarray],
@@ -334,8 +354,12 @@ def stage_ldm(work: Path, latents: tuple[np.ndarray, np.ndarray], captions: list
     optimiser = torch.optim.AdamW(params, lr=args.ldm_lr, weight_decay=0.01)
     modules = {"unet": unet, "text_encoder": text_encoder, "ema_unet": ema_unet, "ema_text_encoder": ema_text}
     trainer = Trainer(work, "ldm", modules, optimiser, args.ldm_steps, args.ldm_lr, args.checkpoint_minutes,
-                      extend=args.extend)
+                      extend=args.extend, flat=args.ldm_flat)
     noise_schedule = DDPMScheduler(**SD15_SCHEDULE)
+    # Min-SNR-gamma loss weights for epsilon prediction (Hang et al. 2023): min(SNR_t, gamma) / SNR_t,
+    # so the low-noise steps, which are easy and otherwise dominate the gradient, count less.
+    snr = noise_schedule.alphas_cumprod / (1 - noise_schedule.alphas_cumprod)
+    snr_weight = torch.clamp(snr, max=args.min_snr) / snr if args.min_snr > 0 else torch.ones_like(snr)
     mean, std = (torch.from_numpy(a) for a in latents)
     # Every caption tokenised once, as the pipeline does: padded to max length, no attention mask.
     vocabulary = sorted(set(captions) | {""})
@@ -357,7 +381,8 @@ def stage_ldm(work: Path, latents: tuple[np.ndarray, np.ndarray], captions: list
         noise = torch.randn(z0.shape, generator=gen)
         timesteps = torch.randint(0, SD15_SCHEDULE["num_train_timesteps"], (len(rows),), generator=gen)
         noisy = noise_schedule.add_noise(z0, noise, timesteps)
-        loss = F.mse_loss(unet(noisy, timesteps, context).sample, noise)
+        error = (unet(noisy, timesteps, context).sample - noise).pow(2).mean(dim=(1, 2, 3))
+        loss = (snr_weight[timesteps] * error).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -368,7 +393,7 @@ def stage_ldm(work: Path, latents: tuple[np.ndarray, np.ndarray], captions: list
             for ema, live in ((ema_unet, unet), (ema_text, text_encoder)):
                 for e, p in zip(ema.parameters(), live.parameters(), strict=True):
                     e.lerp_(p, 1 - decay)
-        return loss.item()
+        return error.mean().item()  # logged unweighted: the plain epsilon MSE, comparable across weightings
 
     unet.train()
     text_encoder.train()
@@ -415,23 +440,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vae-lr", type=float, default=1e-3)
     parser.add_argument("--decoder-steps", type=int, default=200)
     parser.add_argument("--decoder-lr", type=float, default=5e-4)
-    parser.add_argument("--ldm-steps", type=int, default=2172)
+    parser.add_argument("--ldm-steps", type=int, default=4500)
     parser.add_argument("--ldm-batch", type=int, default=16)
     parser.add_argument("--ldm-lr", type=float, default=1e-3)
+    parser.add_argument("--ldm-flat", type=float, default=0.3,
+                        help="fraction of the ldm steps at the peak learning rate before the cosine decay")
+    parser.add_argument("--min-snr", type=float, default=5.0,
+                        help="min-SNR-gamma loss weighting of the ldm stage (0: plain epsilon MSE)")
     parser.add_argument("--ema", type=float, default=0.995)
     parser.add_argument("--extend", action="store_true",
                         help="continue the ldm stage to a larger --ldm-steps than its checkpoint was made for")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1: on a shared machine more threads wait on each other)")
+                        help="torch threads (1: at these sizes 2 threads gain little on a quiet 2-core machine and "
+                             "lose 4x when another job holds a core; the data is made by one process per core)")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
 
     wall = time.monotonic()
-    images, captions = stage_data(args.work, args.seed, args.train)
+    images, captions, data_minutes = stage_data(args.work, args.seed, args.train, os.cpu_count() or 1)
     vae, vae_states = stage_vae(args.work, images, args)
-    mean, std, scaling = stage_latents(args.work, vae, images)
+    mean, std, scaling, latents_minutes = stage_latents(args.work, vae, images)
     print(f"latents: scaling_factor {scaling:.5f}")
     tokenizer = build_tokenizer()
     unet, text_encoder, ldm_state = stage_ldm(args.work, (mean, std), captions, scaling, tokenizer, args)
@@ -439,6 +469,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("work", "out")},
         "scaling_factor": scaling,
+        "data": {"samples": len(images), "minutes": round(data_minutes, 2)},
+        "latents": {"minutes": round(latents_minutes, 2)},
         "vae": [{"stage": name, "steps": s["step"], "minutes": round(s["seconds"] / 60, 2), "log": s["log"]}
                 for name, s in zip(("vae", "vae_crops", "vae_decoder"), vae_states, strict=True)],
         "ldm": {"steps": ldm_state["step"], "minutes": round(ldm_state["seconds"] / 60, 2),
