@@ -119,3 +119,12 @@ def test_placement_keys_interpolate_linearly_each_value_on_its_own_keys():
     assert placement.at(1002) == Transform(position=(15.0, 15.0), scale=0.5, rotation=1.0)
     assert placement.at(1008) == Transform(position=(30.0, 0.0), scale=0.5, rotation=7.0)  # position held after
     assert placement.at(1020).rotation == 10.0
+
+
+def test_a_plate_or_hint_given_as_a_frame_pattern_is_read_as_a_sequence(shot):
+    good = shot.parent / "pattern.toml"
+    # The green-screen frames stand in for a plate sequence and a hint sequence.
+    good.write_text(shot.read_text().replace('path = "plate.png"', 'path = "plate_in/gs.####.png"')
+                    .replace('despill = 1.0', 'despill = 1.0\nhint = "plate_in/gs.####.png"'))
+    spec = load_spec(good)
+    assert spec.plate.path == spec.element.hint == str(shot.parent / "plate_in" / "gs.####.png")

@@ -374,7 +374,7 @@ def _key_element(table: _Table, working_space: str) -> KeyElement:
     screen_text = table.get("screen", str, default="auto")
     keyer = _keyer(table, screen=table.parsed("screen", lambda t: parse_screen(t, working_space), screen_text))
     return KeyElement(
-        input=table.path("input", required=True, exists=not has_frame_token(str(table.raw("input", "")))),
+        input=table.path("input", required=True, exists=True),
         keyer=keyer,
         screen_text=screen_text,
         input_colorspace=table.parsed("input_colorspace", check_colorspace, table.get("input_colorspace", str)),
@@ -447,14 +447,14 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
         working_space=working_space,
     )
     return EditElement(
-        input=table.path("input", required=True, exists=not has_frame_token(str(table.raw("input", "")))),
+        input=table.path("input", required=True, exists=True),
         input_colorspace=table.parsed("input_colorspace", check_colorspace, table.get("input_colorspace", str)),
         model=table.path("model", required=True),
         model_config=table.path("model_config"),
         allow_pickle=table.get("allow_pickle", bool, default=False),
         ip_adapter=table.path("ip_adapter", required=True, exists=True),
         image_encoder=table.path("image_encoder", exists=True),
-        mask=table.path("mask", exists=not has_frame_token(str(table.raw("mask", "")))),
+        mask=table.path("mask", exists=True),
         key=key,
         settings=settings,
     )
@@ -635,7 +635,9 @@ class _Table:
             raise VfxkeyError(f"{self.label(self.name, key)}: {message}") from None
 
     def path(self, key: str, *, required: bool = False, exists: bool = False) -> str | None:
-        """A path, resolved against the spec's folder; ``exists`` checks a plain file or folder."""
+        """A path, resolved against the spec's folder; ``exists`` checks a plain file or folder
+        (a frame pattern's frames are checked as they are read: a farm job may name frames
+        the submitting machine cannot see)."""
         value = self.get(key, str, required=required)
         if value is None or value == "":
             if required:
@@ -644,7 +646,7 @@ class _Table:
         resolved = str(self.base / Path(value).expanduser())
         if value.endswith(("/", os.sep)):
             resolved += os.sep  # "out/" names a folder output
-        if exists and not Path(resolved).exists():
+        if exists and not has_frame_token(value) and not Path(resolved).exists():
             raise VfxkeyError(f"{self.label(self.name, key)}: {resolved} does not exist")
         return resolved
 
