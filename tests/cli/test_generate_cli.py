@@ -90,7 +90,7 @@ def test_metadata_records_prompt_seed_settings_model_hash_and_gsg(chunk_run, mod
     assert attributes["vfxkey:alpha_source"] == "attention"
     assert attributes["vfxkey:gsg"] >= 0.0
     # where and how it ran: reproducible on the same kind of device, precision and versions
-    assert attributes["vfxkey:device"] == f"cpu ({platform.machine()})"
+    assert attributes["vfxkey:device"] == f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
     assert attributes["vfxkey:precision"] == "fp32"
     assert attributes["vfxkey:torch"] == torch.__version__
     assert attributes["vfxkey:diffusers"] == diffusers.__version__

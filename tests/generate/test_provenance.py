@@ -24,7 +24,13 @@ def metadata(pipe, settings=SETTINGS, path="tiny", **changes):
 
 def test_metadata_names_the_machine_precision_versions_and_scheduler(tiny_pipeline):
     record = metadata(tiny_pipeline)
-    assert record["device"] == f"cpu ({platform.machine()})" == device_name(torch.device("cpu"))
+    threads = torch.get_num_threads()
+    assert record["device"] == f"cpu ({platform.machine()}, {threads} threads)" == device_name(torch.device("cpu"))
+    try:  # another thread count is another kind of device: its frames round differently
+        torch.set_num_threads(threads + 1)
+        assert metadata(tiny_pipeline)["settings_hash"] != record["settings_hash"]
+    finally:
+        torch.set_num_threads(threads)
     assert record["precision"] == "fp32"
     assert (record["torch"], record["diffusers"]) == (torch.__version__, diffusers.__version__)
     assert record["scheduler_class"] == "DDIMScheduler" and record["model"] == "tiny"

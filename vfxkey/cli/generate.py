@@ -36,8 +36,8 @@ from vfxkey.shot.spec import build_spec, option_label
                                       "more than the others'.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]),
               help="Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible "
-                   "bit for bit only on the same kind of device, in the same precision, with the same torch "
-                   "and diffusers (all recorded in the EXRs).")
+                   "bit for bit only on the same kind of device (on the CPU: the same thread count), in the same "
+                   "precision, with the same torch and diffusers (all recorded in the EXRs).")
 @click.option("--key", default="green", show_default=True,
               help="Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or #RRGGBB (sRGB).")
 @click.option("--key-direction", type=click.Choice(["vae", "published"]), default="vae", show_default=True,

@@ -3,10 +3,10 @@
 A frame is a pure function of the seed, the frame number and the settings **on the same
 kind of device, in the same precision, with the same torch and diffusers versions**:
 floating-point results differ between CPU and GPU, between GPU models, between float32
-and float16, and between library releases. So the run metadata records, besides the
+and float16, between library releases, and on the CPU between thread counts. So the run metadata records, besides the
 settings and the model's hash:
 
-- ``device``: ``cpu (x86_64)`` or ``cuda (NVIDIA A100-SXM4-40GB)``; ``precision``
+- ``device``: ``cpu (x86_64, 4 threads)`` or ``cuda (NVIDIA A100-SXM4-40GB)``; ``precision``
   (``fp32``/``fp16``/``bf16``); ``torch`` and ``diffusers`` versions; the scheduler's class
   and a hash of its configuration (the model folder's ``scheduler_config.json`` changes
   pixels too);
@@ -40,10 +40,13 @@ UNHASHED = ("model", "lora")   # file names: the weights' hashes stand for them
 
 
 def device_name(device: torch.device) -> str:
-    """The kind of device results are reproducible on: ``cpu (x86_64)``, ``cuda (GPU name)``."""
+    """The kind of device results are reproducible on: ``cuda (GPU name)``, or ``cpu (x86_64,
+    2 threads)``: on the CPU torch's kernels split their sums by thread, so another thread
+    count rounds differently (measured: a tiny model's frame differs by up to 1.5e-6 between
+    1 and 2 threads)."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{device.type} ({platform.machine()})"
+    return f"{device.type} ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def machine_metadata(model: LoadedModel) -> dict[str, str]:
