@@ -1,11 +1,12 @@
-"""One background thread that runs calls in order, so decoding and encoding overlap the work.
+"""Background threads that run calls and give their results in order, so decoding and encoding overlap the work.
 
 OpenImageIO, OpenColorIO, PyAV and NumPy release the GIL while they work, so reading the
 next frame and writing the last one run beside the keying of the current one. A
 :class:`Worker` holds at most ``depth`` calls not yet collected: submitting more waits for
-the oldest, so memory stays flat however long the shot. Calls run one at a time in the
-order given (a movie decoder or encoder sees its frames in order), and an exception
-raised in the thread is raised again to the caller when its result is collected.
+the oldest, so memory stays flat however long the shot. With one thread (the default)
+calls run one at a time in the order given (a movie decoder or encoder sees its frames in
+order); with more they run side by side and their results still come in order. An
+exception raised in a thread is raised again to the caller when its result is collected.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ T = TypeVar("T")
 
 
 class Worker:
-    """A single background thread with a bounded queue of ordered calls."""
+    """Background threads (one by default) with a bounded queue of ordered calls."""
 
-    def __init__(self, name: str, depth: int = 2) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vfxkey-{name}")
+    def __init__(self, name: str, depth: int = 2, threads: int = 1) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"vfxkey-{name}")
         self._pending: deque[Future] = deque()
         self.depth = depth
 

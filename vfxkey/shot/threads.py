@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import deque
-from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
+
+from vfxkey.io.background import Worker
 
 T = TypeVar("T")
 
@@ -72,23 +72,22 @@ def frame_workers() -> Iterator[int]:
 def ordered_map(call: Callable[..., T], arguments: Iterable[tuple], workers: int) -> Iterator[T]:
     """``call(*args)`` for each of ``arguments``, ``workers`` at a time in threads, yielded in order.
 
-    At most ``workers`` calls are in flight, so memory stays flat however many there are.
-    ``arguments`` is consumed in order on the caller's thread (it may keep state). A call's
-    exception is raised when its turn comes. NumPy, OpenCV and OIIO release the GIL while
-    they work, so the frames' numeric work runs side by side.
+    At most ``workers`` calls are in flight (an :class:`~vfxkey.io.background.Worker` with
+    that many threads), so memory stays flat however many there are. ``arguments`` is
+    consumed in order on the caller's thread (it may keep state). A call's exception is
+    raised when its turn comes. NumPy, OpenCV and OIIO release the GIL while they work, so
+    the frames' numeric work runs side by side.
     """
     if workers <= 1:
         yield from (call(*args) for args in arguments)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vfxkey-frame") as pool:
-        pending: deque[Future[T]] = deque()
-        try:
-            for args in arguments:
-                pending.append(pool.submit(call, *args))
-                if len(pending) >= workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+    worker = Worker("frame", depth=workers + 1, threads=workers)
+    try:
+        for args in arguments:
+            worker.submit(call, *args)
+            if len(worker) >= workers:
+                yield worker.next_result()
+        while len(worker):
+            yield worker.next_result()
+    finally:
+        worker.close()
