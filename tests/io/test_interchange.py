@@ -421,6 +421,18 @@ def test_values_beyond_half_are_clamped_with_a_count_or_kept_as_float(tmp_path):
                                   [[[1e6, -1e6, 70000], [0, 0.5, 0], [65504, -2, 1]]])
 
 
+@needs_ffmpeg
+def test_a_float16_element_is_read_back_exactly_by_the_ffmpeg_cli(tmp_path):
+    """A render hands half elements to the writer as float16 (written as they are): FFmpeg's
+    own EXR decoder reads the very values, negative and above 1 included."""
+    rgba = (np.random.default_rng(0).random((6, 8, 4)) * 4.0 - 1.0).astype(np.float16)
+    write_exr(tmp_path / "f16.exr", rgba, colorspace="ACEScg")
+    raw = subprocess.run([FFMPEG, "-v", "error", "-i", str(tmp_path / "f16.exr"), "-f", "rawvideo",
+                          "-pix_fmt", "gbrapf32le", "-"], capture_output=True, check=True).stdout
+    g, b, r, a = np.frombuffer(raw, np.float32).reshape(4, 6, 8)
+    np.testing.assert_array_equal(np.stack([r, g, b, a], axis=-1), rgba.astype(np.float32))
+
+
 def test_writers_never_store_nan_or_inf(tmp_path):
     rgba = np.ones((4, 16, 4), np.float32)
     rgba[0, 0, 0], rgba[1, 1, 1], rgba[2, 2, 2] = np.nan, np.inf, -np.inf
