@@ -5,11 +5,15 @@ every method, and prints one table per set: alpha errors SAD, MSE, Gradient, Con
 (vfxkey.matte.metrics, whole image), the mean absolute error of premultiplied linear colour
 over the subject and over its soft band alone (0.02 < true alpha < 0.98: hair, veils,
 blurred edges), and seconds per image. ``--h264`` keys every case after an H.264 4:2:0
-round trip (bench/keying/h264.py: libx264, yuv420p, BT.709, crf 18), against the same truth.
+round trip (bench/keying/h264.py: libx264, yuv420p, BT.709, crf 18), against the same truth:
+every method is given the same 8-bit decode, and vfxkey's keyer is also run on the movie
+as vfxkey's own reader decodes it (float, bicubic chroma), in a row of its own.
 Also the issue-3 target (half the best peer on every
-error) and the keyer's ratio to the best peer, and a reference row: the errors of a perfect
-unmix against the true screen, which reads spill as transparency (no image-only keyer can
-tell the two apart on a sheer region with no opaque neighbour of its colour).
+error) and the keyer's ratio to the best peer, and reference rows, never peers: the errors
+of a perfect unmix against the true screen, which reads spill as transparency (no
+image-only keyer can tell the two apart on a sheer region with no opaque neighbour of its
+colour); after H.264, the codec's floor: a perfect key of the decoded image (true alpha,
+true screen, true spill), whose colour error is the decode's own error over the subject.
 Results go to bench/out/keying/results.json.
 
 Usage (from the repo root):
@@ -29,23 +33,32 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.keying.build_set import BUILDERS, OUT, available_sets, build, load_case
-from bench.keying.h264 import round_trip
+from bench.keying.h264 import decode_as_vfxkey, decode_rgb24, encode
 from bench.keying.peers import PEERS
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.matte import metrics
 
 KEYER = "vfxkey Keyer"
-# Not a method: the image unmixed against its true screen, spill read as transparency (what
-# any keyer that sees only the image gets where no opaque pixel of the subject's colour is
-# near, e.g. a sheer veil). Printed for reference, never a peer.
+OWN_READER = "vfxkey Keyer, movie read by vfxkey"  # --h264 only: not the shared 8-bit decode
+# Not methods, printed for reference, never peers. The image unmixed against its true
+# screen, spill read as transparency (what any keyer that sees only the image gets where no
+# opaque pixel of the subject's colour is near, e.g. a sheer veil); after H.264, a perfect
+# key of each decode: the truth plus the decode's own error (no keyer that keys the decoded
+# image without restoring it can do better on colour).
 REFERENCE = "reference: perfect unmix, true screen"
+FLOORS = {"reference: perfect key of the 8-bit decode": KEYER, "reference: perfect key of vfxkey's decode": OWN_READER}
 
 
 def vfxkey_keyer(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """vfxkey's keyer as `vfxkey key` runs it on a still: sRGB PNG linearised, screen found automatically."""
+    return key_linear(convert(image, DISPLAY_SPACE, WORKING_SPACE))
+
+
+def key_linear(linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """vfxkey's keyer on a scene-linear image, screen found automatically."""
     from vfxkey.matte.greenpost import Keyer, KeySettings
 
-    result = Keyer(KeySettings(screen="auto")).key(convert(image, DISPLAY_SPACE, WORKING_SPACE))
+    result = Keyer(KeySettings(screen="auto")).key(linear)
     return result.alpha, result.premultiplied_rgba()[..., :3]
 
 
@@ -68,18 +81,32 @@ def soft_band(alpha: np.ndarray) -> np.ndarray:
 
 def evaluate(paths: list[Path], methods: list[str], save: Path | None, h264: bool = False) -> dict[str, dict]:
     """Key every case with every method (after an H.264 round trip with ``h264``); per-case errors and seconds."""
-    results: dict[str, dict] = {name: {"cases": {}} for name in [*methods, REFERENCE]}
+    own_reader = h264 and KEYER in methods
+    names = [*methods, *([OWN_READER] if own_reader else []), REFERENCE, *(FLOORS if h264 else [])]
+    results: dict[str, dict] = {name: {"cases": {}} for name in names}
+
+    def record(name: str, alpha: np.ndarray, premultiplied: np.ndarray, seconds: float = 0.0) -> None:
+        row = {key: fn(alpha, premultiplied, case) for key, (fn, _, _) in ERRORS.items()}
+        results[name]["cases"][case.name] = {**row, "seconds": seconds}
+
     for path in paths:
         case = load_case(path)
-        image = round_trip(case.image) if h264 else case.image
-        row = {key: fn(case.unmixed_alpha, case.unmixed_premultiplied, case) for key, (fn, _, _) in ERRORS.items()}
-        results[REFERENCE]["cases"][case.name] = {**row, "seconds": 0.0}
+        image, height, width = case.image, *case.alpha.shape
+        record(REFERENCE, case.unmixed_alpha, case.unmixed_premultiplied)
+        if h264:
+            movie = encode(case.image)
+            image = decode_rgb24(movie, height, width)
+            original = convert(case.image, DISPLAY_SPACE, WORKING_SPACE)
+            decodes = {KEYER: convert(image, DISPLAY_SPACE, WORKING_SPACE), OWN_READER: decode_as_vfxkey(movie, height, width)}
+            for floor, decode in FLOORS.items():
+                record(floor, case.alpha, case.premultiplied + decodes[decode] - original)
+            if own_reader:
+                start = time.perf_counter()
+                record(OWN_READER, *key_linear(decodes[OWN_READER]), time.perf_counter() - start)
         for name in methods:
             start = time.perf_counter()
             alpha, premultiplied = METHODS[name](image)
-            seconds = time.perf_counter() - start
-            row = {key: fn(alpha, premultiplied, case) for key, (fn, _, _) in ERRORS.items()}
-            results[name]["cases"][case.name] = {**row, "seconds": seconds}
+            record(name, alpha, premultiplied, time.perf_counter() - start)
             if save:
                 folder = save / name.replace(" ", "_")
                 folder.mkdir(parents=True, exist_ok=True)
@@ -98,18 +125,21 @@ def print_table(console: Console, title: str, results: dict[str, dict], target: 
     for _, _, header in ERRORS.values():
         table.add_column(header, justify="right")
     table.add_column("s / image", justify="right")
+    references, keyers = [REFERENCE, *FLOORS], [KEYER, OWN_READER]
     for name, result in results.items():
         mean = result["mean"]
-        seconds = "" if name == REFERENCE else f"{mean['seconds']:.2f}"
+        seconds = "" if name in references else f"{mean['seconds']:.2f}"
         table.add_row(name, *(f"{mean[key] * scale:.4g}" for key, (_, scale, _) in ERRORS.items()), seconds,
-                      style="dim" if name == REFERENCE else None)
-    peers = [name for name in results if name not in (KEYER, REFERENCE)]
+                      style="dim" if name in references else None)
+    peers = [name for name in results if name not in references + keyers]
     if peers:
         best = {key: min(results[name]["mean"][key] for name in peers) for key in ERRORS}
         table.add_row(f"target: {target:g} x the best peer", *(f"{best[key] * scale * target:.4g}" for key, (_, scale, _) in ERRORS.items()), "", style="bold")
-        if KEYER in results:
-            ratio = {key: results[KEYER]["mean"][key] / best[key] if best[key] else float("inf") for key in ERRORS}
-            table.add_row(f"keyer / best peer (target <= {target:g})", *(f"{ratio[key]:.2f}" for key in ERRORS), "", style="bold")
+        for name in [*keyers, *FLOORS]:
+            if name in results:
+                ratio = {key: results[name]["mean"][key] / best[key] if best[key] else float("inf") for key in ERRORS}
+                table.add_row(f"{name.removeprefix('reference: ')} / best peer (target <= {target:g})",
+                              *(f"{ratio[key]:.2f}" for key in ERRORS), "", style="bold" if name in keyers else "dim")
     console.print(table)
 
 
