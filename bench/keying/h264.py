@@ -1,7 +1,10 @@
 """An H.264 4:2:0 round trip of an 8-bit image, as footage delivered as a web or phone video has had.
 
 PyAV's libx264 encodes the image as one frame (``encode``): RGB to Y'CbCr with the BT.709
-matrix, limited range, chroma halved both ways (yuv420p), crf 18, tagged BT.709. Odd sizes
+matrix, limited range, chroma halved both ways (yuv420p), crf 18, tagged BT.709. swscale
+places each chroma sample at the centre of its 2x2 pixels, so the stream says so
+(x264 ``chromaloc=1``): libx264's default tag is H.264's "left", which would make a
+decoder that honours the tag, like vfxkey's, shift the colour half a pixel. Odd sizes
 are padded by repeating the last row/column (4:2:0 needs even ones) and cropped again.
 The movie is decoded two ways:
 
@@ -34,7 +37,7 @@ def encode(image: np.ndarray) -> bytes:
     padded = np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)), mode="edge")
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=24, options={"crf": str(CRF)})
+        stream = container.add_stream("libx264", rate=24, options={"crf": str(CRF), "x264-params": "chromaloc=1"})
         stream.width, stream.height, stream.pix_fmt = padded.shape[1], padded.shape[0], "yuv420p"
         context = stream.codec_context
         context.color_primaries, context.color_trc, context.colorspace, context.color_range = 1, 1, 1, 1  # BT.709, limited
