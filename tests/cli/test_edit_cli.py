@@ -37,16 +37,6 @@ def read_exr(path: Path) -> tuple[np.ndarray, dict]:
     return pixels, attributes
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny latents: one torch thread is faster, and far faster on a busy machine. The fresh
-    process of the chunk test runs on one thread too (OMP_NUM_THREADS=1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A tiny model folder, an adapter with its encoder beside it, a plate sequence, an element and a mask."""
@@ -72,16 +62,16 @@ def args(files, output, frames, *extra, source="plate.####.exr"):
     root, model, adapter = files
     return ["edit", str(root / source), "--model", str(model), "--ip-adapter", str(adapter),
             "--prompt", "a green apple", "--source-prompt", "a red apple", "--steps", "2", "--inversion-iters", "1",
-            "--frames", frames, "--seed", "5", "-o", str(output), *extra]
+            "--frames", frames, "--seed", "5", "-o", str(output), "--threads", "1", *extra]
 
 
 @pytest.fixture(scope="module")
 def chunk_run(files, tmp_path_factory):
     """Plate frames 1-3 masked in one fresh process, and frame 2 alone in another.
 
-    Both on one thread with the same environment: an earlier test's in-process render may
-    have bounded this process's pools otherwise (shot.threads.limit_threads), and torch's
-    CPU kernels can round differently with another thread count."""
+    Every run here is given one thread (tiny latents: faster, far faster on a busy machine),
+    so the runs in this process and the fresh ones agree bit for bit: torch's CPU kernels
+    can round differently with another thread count."""
     root = files[0]
     runs = []
     for name, frames in (("chunk", "1-3"), ("alone", "2")):
@@ -89,8 +79,7 @@ def chunk_run(files, tmp_path_factory):
         process = subprocess.run([sys.executable, "-c", "from vfxkey.cli import main; main()",
                                   *args(files, out / "ed.####.exr", frames, "--mask", str(root / "mask.exr"))],
                                  capture_output=True, text=True, timeout=600,
-                                 env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-                                      "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+                                 env={**os.environ, "HF_HUB_OFFLINE": "1"})
         assert process.returncode == 0, process.stderr
         runs.append(out)
     return tuple(runs)

@@ -52,12 +52,15 @@ def chunk_run(model_dir, tmp_path_factory):
                                            "--save-screen", str(out / "screen.####.png")))
     assert result.exit_code == 0, result.output
     alone = tmp_path_factory.mktemp("alone")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    process = subprocess.run([sys.executable, "-c", "from vfxkey.cli import main; main()",
-                              *args(model_dir, alone / "el.####.exr", "3-3", "--attention-hint")],
-                             capture_output=True, text=True, env=env, timeout=600)
+    process = run_fresh(args(model_dir, alone / "el.####.exr", "3-3", "--attention-hint"))
     assert process.returncode == 0, process.stderr
     return out, alone
+
+
+def run_fresh(argv: list[str], **env: str) -> subprocess.CompletedProcess:
+    """``vfxkey *argv`` in a fresh process (its pools bounded there, not in this one)."""
+    return subprocess.run([sys.executable, "-c", "from vfxkey.cli import main; main()", *argv], capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, timeout=600)
 
 
 def test_frame_three_alone_in_another_process_equals_frame_three_of_a_chunk(chunk_run):
@@ -144,6 +147,29 @@ def test_existing_frames_are_skipped_unless_overwrite(chunk_run, model_dir):
     assert result.exit_code == 0, result.output
     assert (out / "el.0002.exr").stat().st_mtime_ns != before
     assert np.array_equal(read_exr(out / "el.0002.exr")[0], pixels)
+
+
+def test_threads_bound_torch_and_are_recorded_so_a_chunk_on_other_threads_is_told_apart(chunk_run, model_dir, tmp_path):
+    """A farm task's --threads (or CUE_THREADS) bounds torch's pool: the device records it,
+    so frames made on another thread count (last bits differ) are not mixed in silently."""
+    out = tmp_path / "shot"
+    shutil.copytree(chunk_run[0], out)
+    written = read_exr(out / "el.0003.exr")
+    runs = {}
+    for name, option, env in (("option", ["--threads", "1"], {}), ("farm variable", [], {"CUE_THREADS": "1"})):
+        folder = tmp_path / name.replace(" ", "_")
+        process = run_fresh(args(model_dir, folder / "el.####.exr", "3-3", "--attention-hint", *option), **env)
+        assert process.returncode == 0, process.stderr
+        runs[name] = read_exr(folder / "el.0003.exr")
+    for pixels, attributes in runs.values():
+        assert attributes["vfxkey:device"] == f"cpu ({platform.machine()}, 1 threads)"
+        np.testing.assert_allclose(pixels, written[0], atol=1e-3)  # the same frame but for rounding
+    assert runs["option"][1]["vfxkey:settings_hash"] == runs["farm variable"][1]["vfxkey:settings_hash"]
+    if torch.get_num_threads() != 1:
+        assert runs["option"][1]["vfxkey:settings_hash"] != written[1]["vfxkey:settings_hash"]
+        refused = run_fresh(args(model_dir, out / "el.####.exr", "5-5", "--attention-hint", "--threads", "1"))
+        assert refused.returncode == 2 and "device cpu" in refused.stderr and "Traceback" not in refused.stderr
+        assert not (out / "el.0005.exr").exists()
 
 
 def bad_models(root: Path, model_dir: Path) -> dict[str, tuple[Path, str]]:

@@ -7,6 +7,7 @@ from fractions import Fraction
 import click
 
 from vfxkey.cli.progress import track, warn
+from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.read import MISSING_POLICIES, NAN_POLICIES, open_source
@@ -38,6 +39,7 @@ from vfxkey.io.write import EXR_COMPRESSIONS, EXR_DATA_TYPES, open_frame_writer
               help="Store only the alpha bounding box as the EXR data window (else the input's data window).")
 @click.option("--first", type=int, default=1001, show_default=True, help="Shot number of a movie's first frame.")
 @click.option("--fps", metavar="RATE", help="Frame rate when the input has none, e.g. 25 or 24000/1001 (default 24).")
+@threads_option()
 def convert(input_path: str, output: str, frames: str | None, input_colorspace: str | None,
             working_space: str, missing: str, nan: str, compression: str, data_type: str,
             crop_to_alpha: bool, first: int, fps: str | None) -> None:

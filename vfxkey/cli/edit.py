@@ -8,6 +8,7 @@ import os
 import click
 
 from vfxkey.cli.progress import track, warn
+from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE, check_colorspace
 from vfxkey.io.companion import Companion
@@ -65,6 +66,7 @@ from vfxkey.io.write import open_frame_writer
 @click.option("--input-colorspace", metavar="NAME",
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
 @click.option("--overwrite", is_flag=True, help="Redo frames whose output already exists.")
+@threads_option()
 def edit(input_path: str, output: str, model_path: str, model_config: str | None, allow_pickle: bool,
          prompt: str | None, source_prompt: str, negative_prompt: str, ip_adapter: str, image_encoder: str | None,
          ip_scale: float, edit_ip_scale: float, steps: int, guidance: float, strength: float, inversion_iters: int | None,

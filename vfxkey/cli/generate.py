@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from vfxkey.cli.progress import FrameProgress, warn
+from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.sequence import has_frame_token
@@ -72,6 +73,7 @@ from vfxkey.shot.spec import build_spec, option_label
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Write frames beside frames of the same output made with other settings, device, precision or "
                    "versions (refused by default: they would not match).")
+@threads_option()
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
              seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, precision: str | None,
              key: str, key_direction: str,

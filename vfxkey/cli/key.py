@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from vfxkey.cli.progress import FrameProgress, warn
+from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.sequence import FrameRange
@@ -57,6 +58,7 @@ from vfxkey.shot.spec import build_spec, option_label
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
 @click.option("--data-type", type=click.Choice(list(EXR_DATA_TYPES)), default="half", show_default=True,
               help="EXR channel type. Half holds up to +-65504: larger values are clamped (with a warning).")
+@threads_option()
 def key(input_path: str, output: str, screen: str, screen_from: str | None, hint: str | None,
         despill: float, despeckle: int, temporal: float, frames: str | None, preview: str | None,
         plate: str | None, working_space: str, input_colorspace: str | None, data_type: str) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from vfxkey.cli.progress import warn
+from vfxkey.cli.threads import threads_option
 from vfxkey.shot.spec import load_spec
 
 
 @click.command()
 @click.argument("spec_path", metavar="SHOT.toml")
+@threads_option()
 def prepare(spec_path: str) -> None:
     """Measure the shot's screen on its reference frames ([element] screen_frames, default
     the shot's first frame) and store it beside the element output, so every chunk keys

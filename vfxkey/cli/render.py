@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from vfxkey.cli.progress import FrameProgress, warn
+from vfxkey.cli.threads import threads_option
 from vfxkey.io.sequence import FrameRange
 from vfxkey.shot.spec import load_spec
-from vfxkey.shot.threads import limit_threads, thread_count
 
 
 @click.command()
@@ -15,15 +15,13 @@ from vfxkey.shot.threads import limit_threads, thread_count
 @click.option("--frames", metavar="RANGE",
               help="Frames to render, e.g. 1001-1010 (a farm chunk); default the whole shot, then finalize.")
 @click.option("--force", is_flag=True, help="Redo frames whose outputs are already up to date.")
-@click.option("--threads", type=click.IntRange(min=1), metavar="N",
-              help="Threads for every pool (OIIO, OpenCV, torch, BLAS); default the farm's core count "
-                   "(CUE_THREADS, OMP_NUM_THREADS), else every CPU this process may use.")
+@threads_option(expose=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Render in N local processes, each a chunk of the frames with threads / N threads.")
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Generated or edited elements: write frames beside frames of the same output made with other "
                    "settings, device, precision or versions (refused by default: they would not match).")
-def render(spec_path: str, frames: str | None, force: bool, threads: int | None, workers: int,
+def render(spec_path: str, frames: str | None, force: bool, threads: int, workers: int,
            allow_mixed_settings: bool) -> None:
     """Render the shot SHOT.toml: for each frame make the element (key or generate), place
     it over the plate, and write the element EXR, the comp EXR and the preview.
@@ -41,10 +39,8 @@ def render(spec_path: str, frames: str | None, force: bool, threads: int | None,
 
     spec = load_spec(spec_path)
     chunk = FrameRange.parse(frames) if frames else None
-    threads = thread_count(threads)
     with FrameProgress("render") as progress:
         if workers == 1:
-            limit_threads(threads)
             render_frames(spec, chunk, force=force, allow_mixed=allow_mixed_settings, progress=progress, warn=warn)
         else:
             from vfxkey.farm.local import render_local
