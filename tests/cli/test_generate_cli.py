@@ -222,7 +222,15 @@ def test_matte_head_gives_the_coarse_alpha_and_a_head_for_another_vae_is_refused
     result = CliRunner().invoke(main, args(model_dir, tmp_path / "el.####.exr", "1-1",
                                            "--matte-head", str(tmp_path / "head.safetensors")))
     assert result.exit_code == 0, result.output
-    assert read_exr(tmp_path / "el.0001.exr")[1]["vfxkey:alpha_source"] == "matte-head:head.safetensors"
+    attributes = read_exr(tmp_path / "el.0001.exr")[1]
+    assert attributes["vfxkey:alpha_source"] == "matte-head:head.safetensors"
+    assert attributes["vfxkey:matte_head_hash"] == model_hash(tmp_path / "head.safetensors")
+    # The head retrained under the same name: the next chunk would not match, and is refused.
+    torch.nn.init.constant_(head.conv2.bias, 0.5)
+    save_head(tmp_path / "head.safetensors", head, pipe_vae)
+    retrained = CliRunner().invoke(main, args(model_dir, tmp_path / "el.####.exr", "2-2",
+                                              "--matte-head", str(tmp_path / "head.safetensors")))
+    assert retrained.exit_code == 2 and "matte_head_hash" in retrained.output and "Traceback" not in retrained.output
     torch.manual_seed(1)
     save_head(tmp_path / "other.safetensors", head, build_vae())  # a VAE with other weights
     result = CliRunner().invoke(main, args(model_dir, tmp_path / "o.####.exr", "1-1",

@@ -334,6 +334,10 @@ class _GenerateElement:
             alpha_source=(f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head
                           else "attention" if e.attention_hint else "key"))
         del metadata["settings_hash"]  # the runner's covers these and the keyer's and the EXRs' settings
+        if e.matte_head:  # a head retrained under the same name must not be mixed in
+            from vfxkey.generate.model import model_hash
+
+            metadata["matte_head_hash"] = model_hash(e.matte_head)
         keyer = {f"keyer_{k}": v for k, v in asdict(e.keyer).items() if k not in ("screen", "temporal")}
         return {**metadata, **_stored_as(self.spec), **keyer}
 
