@@ -24,6 +24,22 @@ def write_image(path, pixels: np.ndarray, fmt: str = "uint8", **attributes) -> s
     return str(path)
 
 
+def write_parts(path, parts: list[tuple[str, list[str], np.ndarray]]) -> str:
+    """A multi-part EXR written by OIIO: (part name, channel names, (H, W, C) float pixels) each."""
+    specs = []
+    for name, channels, pixels in parts:
+        spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], len(channels), "half")
+        spec.channelnames, spec["name"] = channels, name
+        specs.append(spec)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), specs), oiio.geterror()
+    for index, (spec, (_, _, pixels)) in enumerate(zip(specs, parts)):
+        assert index == 0 or out.open(str(path), spec, "AppendSubimage"), out.geterror()
+        assert out.write_image(pixels.astype(np.float32)), out.geterror()
+    out.close()
+    return str(path)
+
+
 def read_exr(path):
     """(pixels, spec) of an EXR as stored (data window only)."""
     image = oiio.ImageInput.open(str(path))

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from io_files import read_exr, write_image
+from io_files import read_exr, write_image, write_parts
 
 from vfxkey.cli import main
 from vfxkey.io.read import open_source
@@ -120,6 +120,8 @@ def bad_inputs(tmp_path):
     write_plates(src / "mixed", [1003], size=(5, 6))
     nan = tmp_path / "src" / "nan.exr"
     write_image(nan, np.full((2, 2, 4), np.inf, np.float32), "half")  # vfxkey's own writer never writes Inf
+    depth = np.zeros((4, 6, 1), np.float32)
+    aovs = write_parts(src / "aovs.exr", [("depth", ["Z"], depth), ("motion", ["MV.x", "MV.y"], np.dstack([depth] * 2))])
     good = write_plates(src / "good", [1001, 1002])
     (tmp_path / "a_file").write_text("not a folder")
     return [
@@ -133,6 +135,8 @@ def bad_inputs(tmp_path):
         ("holes", holes, [], r"plate\.####\.exr: missing frames 1002 of 1001-1003"),
         ("mixed resolutions", mixed, [], r"plate\.1003\.exr \(frame 1003\): display window \(0 0\) - \(5 4\), 6x5 differs"),
         ("nan error", nan, ["--nan", "error"], r"nan\.exr \(frame 1\): 16 NaN/Inf pixel values"),
+        ("no colour channels", aovs, [], r"aovs\.exr \(frame 1\): no colour channels \(R, G, B or Y\) in any part: "
+                                         r"depth \[Z\]; motion \[MV\.x, MV\.y\]"),
         ("unknown colour space", good, ["--input-colorspace", "sRGB Encoded Rec.709"],
          r"unknown colour space 'sRGB Encoded Rec\.709'; did you mean 'sRGB Encoded Rec\.709 \(sRGB\)'"),
         ("unwritable folder", good, ["-o", tmp_path / "a_file" / "out.####.exr"],
@@ -143,7 +147,7 @@ def bad_inputs(tmp_path):
 
 
 BAD_INPUTS = ["missing path", "empty file", "corrupt png", "truncated png", "truncated exr", "no video stream",
-              "corrupt movie", "holes", "mixed resolutions", "nan error", "unknown colour space",
+              "corrupt movie", "holes", "mixed resolutions", "nan error", "no colour channels", "unknown colour space",
               "unwritable folder", "no frame token"]
 
 

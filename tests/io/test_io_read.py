@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from io_files import write_image
+from io_files import write_image, write_parts
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.read import open_source
@@ -65,6 +65,24 @@ def test_jpeg_and_grey_images(tmp_path):
     frame = open_source(write_image(tmp_path / "ya.png", grey_alpha, "uint16")).read(1)
     np.testing.assert_allclose(frame.alpha, np.round((1 - grey) * 65535) / 65535, atol=1e-7)
     np.testing.assert_allclose(frame.rgb[..., 1], srgb_to_linear(np.round(grey * 65535) / 65535), atol=1e-5)
+
+
+def test_exr_colour_and_alpha_are_found_by_name_in_layers_and_parts(tmp_path):
+    """A renderer's EXR: other layers beside the beauty, or a depth part before it."""
+    beauty = np.tile(np.array([0.1, 0.2, 0.3, 0.5], np.float32), (4, 6, 1))
+    depth, diffuse = np.full((4, 6, 1), 42.0, np.float32), np.full((4, 6, 3), 0.9, np.float32)
+    layers = write_parts(tmp_path / "layers.exr", [("beauty", ["diffuse.R", "diffuse.G", "diffuse.B", "R", "G", "B",
+                                                                "A", "Z"], np.dstack([diffuse, beauty, depth]))])
+    parts = write_parts(tmp_path / "parts.exr", [("depth", ["Z"], depth), ("rgba", ["R", "G", "B", "A"], beauty)])
+    for path in (layers, parts):
+        source = open_source(path)
+        frame = source.read(1)
+        assert source.info.channels == 4
+        np.testing.assert_allclose(frame.premultiplied_rgba(), beauty, atol=1e-3)
+    nothing = write_parts(tmp_path / "aovs.exr", [("depth", ["Z"], depth), ("normals", ["N.x", "N.y", "N.z"], diffuse)])
+    with pytest.raises(VfxkeyError, match=r"aovs\.exr \(frame 1\): no colour channels \(R, G, B or Y\) in any "
+                                          r"part: depth \[Z\]; normals \[N\.x, N\.y, N\.z\]"):
+        open_source(nothing)
 
 
 def test_input_and_working_space_choices(tmp_path):

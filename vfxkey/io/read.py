@@ -18,7 +18,9 @@
    format; see :mod:`vfxkey.io.window`): overscan and bounding boxes are kept. Every
    frame of a sequence must have the first frame's display window (data windows may
    differ). NaN/Inf values are counted, then set to 0 with a warning or refused.
-4. **Split the channels:** grey becomes RGB, alpha is kept aside. EXR colour is
+4. **Split the channels**, by name: R, G, B (grey ``Y`` becomes RGB) and alpha ``A``;
+   other layers (``Z``, ``diffuse.R`` ...) are left. A multi-part EXR is read from its
+   first part that has colour channels (a depth part before the beauty is skipped). EXR colour is
    premultiplied (OpenEXR's convention); PNG/TIFF/DPX alpha and movie alpha are straight.
 5. **Linearise.** RGB is converted to the working space through OCIO; alpha never is.
 """
@@ -303,6 +305,45 @@ def _image_colorspace(spec: oiio.ImageSpec, working_space: str) -> str:
     return working_space if str(spec.format) in ("half", "float", "double") else DISPLAY_SPACE
 
 
+@dataclass(frozen=True)
+class _Channels:
+    """Where step 4 finds the colour and alpha in an image part: channel indices in its spec."""
+
+    part: int  # the subimage (EXR part)
+    colour: tuple[int, int, int]  # R, G, B; grey's one channel three times
+    alpha: int | None
+    spec: oiio.ImageSpec
+
+    @property
+    def count(self) -> int:
+        """Channels vfxkey uses: 1 or 3 colour, plus alpha."""
+        return len(set(self.colour)) + (self.alpha is not None)
+
+
+def _channels(image: oiio.ImageInput, path: str, frame: int | None) -> _Channels:
+    """Step 4's channels, by name, in the first part of ``image`` that has colour: R, G and B,
+    or grey ``Y`` (OIIO's name for a grey PNG, TIFF or DPX channel); alpha is ``A`` (or what
+    OIIO marks as alpha, or the 4th of four channels R, G, B, ?). Leaves ``image`` at that part."""
+    parts, part = [], 0
+    while image.seek_subimage(part, 0):
+        spec = image.spec()
+        names = list(spec.channelnames)
+        if {"R", "G", "B"} <= set(names):
+            colour = tuple(names.index(c) for c in "RGB")
+        elif "Y" in names:
+            colour = (names.index("Y"),) * 3
+        else:
+            parts.append(f"{spec.get_string_attribute('name', f'part {part}')} [{', '.join(names)}]")
+            part += 1
+            continue
+        alpha = names.index("A") if "A" in names else spec.alpha_channel if spec.alpha_channel >= 0 else None
+        if alpha is None and spec.nchannels == 4 and colour == (0, 1, 2):
+            alpha = 3
+        return _Channels(part, colour, alpha, spec)
+    raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) in "
+                      f"{'any part: ' if len(parts) > 1 else ''}{'; '.join(parts) or 'the file'}")
+
+
 class ImageSource(Source):
     """Stills, sequences and folders of stills, read through OpenImageIO."""
 
@@ -314,13 +355,16 @@ class ImageSource(Source):
         missing = _check_missing(path, asked, self._available, self.missing_policy)
         first = next(f for f in asked if f in files)
         image = _open_image(files[first], first)
-        spec = image.spec()
-        image.close()
+        try:
+            channels = _channels(image, files[first], first)
+        finally:
+            image.close()
+        spec = channels.spec
         colorspace = input_colorspace or _image_colorspace(spec, self.working_space)
         data_window, display_window = _windows(spec)
         self.info = SourceInfo(
             path=path, kind=kind, frames=list(asked), missing=missing,
-            width=display_window.width, height=display_window.height, channels=spec.nchannels,
+            width=display_window.width, height=display_window.height, channels=channels.count,
             bit_depth=_bit_depth(spec), colorspace=colorspace, fps=_image_fps(spec),
             display_window=display_window, data_window=data_window,
         )
@@ -349,25 +393,26 @@ class ImageSource(Source):
         path = self._files[frame]
         image = _open_image(path, frame)
         try:
-            spec = image.spec()
+            channels = _channels(image, path, frame)
+            spec = channels.spec
             data_window, display_window = _windows(spec)
             self._check_display_window(path, frame, display_window)
             # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
             data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"
-            pixels = image.read_image(0, 0, 0, spec.nchannels, data_type)
+            used = [*channels.colour, *([channels.alpha] if channels.alpha is not None else [])]
+            begin, end = min(used), max(used) + 1  # only the span holding them (not every layer)
+            pixels = image.read_image(channels.part, 0, begin, end, data_type)
             if pixels is None or image.has_error:
                 raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {_first_line(image.geterror())}")
         finally:
             image.close()
 
-        pixels = pixels.reshape(spec.height, spec.width, spec.nchannels)
+        pixels = pixels.reshape(spec.height, spec.width, end - begin)
         if data_type == "float":
             self._check_finite(frame, path, pixels)
-        # Step 4: grey -> RGB; alpha aside. OIIO reports alpha_channel for RGBA/YA files.
-        alpha_index = spec.alpha_channel if spec.alpha_channel >= 0 else (3 if spec.nchannels >= 4 else -1)
-        colour = [c for c in range(min(spec.nchannels, 3)) if c != alpha_index]
-        rgb = pixels[..., :3] if len(colour) == 3 else np.repeat(pixels[..., colour[:1]], 3, axis=-1)
-        alpha = unit_float(pixels[..., alpha_index]) if alpha_index >= 0 else None
+        # Step 4: colour (grey -> RGB) and alpha aside, by name.
+        rgb = pixels[..., [c - begin for c in channels.colour]]
+        alpha = unit_float(pixels[..., channels.alpha - begin]) if channels.alpha is not None else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
         return self._finish(frame, path, rgb, alpha, premultiplied, data_window, display_window)
