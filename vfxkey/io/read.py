@@ -374,8 +374,10 @@ class ImageSource(Source):
             for number in asked:
                 if number in files and number != first:
                     image = _open_image(files[number], number)
-                    frame_data_window, frame_display_window = _windows(image.spec())
-                    image.close()
+                    try:
+                        frame_data_window, frame_display_window = _windows(_channels(image, files[number], number).spec)
+                    finally:
+                        image.close()
                     self._check_display_window(files[number], number, frame_display_window)
                     if frame_data_window != self.info.data_window:
                         self.info.data_window = self.info.data_window.union(frame_data_window)
