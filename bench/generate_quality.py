@@ -63,13 +63,13 @@ from vfxkey.generate.decoder_features import capture_decoder_features, decoder_f
 from vfxkey.generate.noise import KEY_SRGB, ForegroundPath, key_direction
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
-from vfxkey.io.read import open_source
 from vfxkey.io.write import write_preview_png
 from vfxkey.matte import metrics
 from vfxkey.matte.greenpost import Keyer, KeyResult, KeySettings
 from vfxkey.matte.head import MattingHead, load_head, predict_mask
 from vfxkey.matte.trainset import Foreground, make_sample
 from vfxkey.comp.over import over
+from samples.make_generated_sample import plate  # the background samples/generated is comped over
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "samples" / "models"))
@@ -338,14 +338,6 @@ def temporal(model, head, prompt: str = "a yellow ball with hair", key: str = "g
 
 
 # --- 4. end to end + contact sheet ---------------------------------------------------------
-
-def plate(size: int = SIZE) -> np.ndarray:
-    rgb = open_source(str(ROOT / "samples" / "shot010" / "plate.png")).read(1).rgb
-    height, width = rgb.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    return cv2.resize(rgb[top:top + side, left:left + side], (size, size), interpolation=cv2.INTER_AREA)
-
 
 def end_to_end(model, head, out: Path, shift: float = 0.07) -> tuple[str, dict]:
     ring = ring_mask()
