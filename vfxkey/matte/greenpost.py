@@ -436,6 +436,11 @@ def _channel_sum(rgb: np.ndarray) -> np.ndarray:
     return cv2.transform(rgb, np.ones((1, 3), np.float32))
 
 
+def _pixels(rgb: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """(N, 3) colours of (H, W, 3) ``rgb`` at flat pixel ``indices`` (``np.take``: half the time of fancy indexing)."""
+    return np.take(rgb.reshape(-1, 3), indices, axis=0)
+
+
 def _chromaticity(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) linear RGB -> (..., 3) r, g, b over their sum (brightness removed)."""
     return rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1e-6)
@@ -622,10 +627,11 @@ def _difference_alpha(rgb: np.ndarray, plate_small: np.ndarray, channel: int) ->
     leads = [plate_small[..., channel] - plate_small[..., c] for c in others]
     floor = np.maximum(0.25 * np.maximum(*leads), 1e-4)
     alpha = np.zeros(rgb.shape[:2], np.float32)
+    planes = cv2.split(rgb)
     for c, lead in zip(others, leads):
         usable = cv2.resize((lead >= floor).astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
         lead = cv2.resize(np.maximum(lead, floor), size, interpolation=cv2.INTER_LINEAR)
-        alpha_c = 1.0 - cv2.subtract(rgb[..., channel], rgb[..., c]) / lead
+        alpha_c = 1.0 - cv2.subtract(planes[channel], planes[c]) / lead
         alpha = np.maximum(alpha, alpha_c * usable)
     return np.clip(alpha, 0.0, 1.0)
 
@@ -671,7 +677,7 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     alpha_band = alpha.reshape(-1)[band]
     alpha[interior == 0] = 0.0
     colour = _seed_colour(rgb, interior, band)
-    solved, trust = _shading_unmix(rgb.reshape(-1, 3)[band], plate.reshape(-1, 3)[band], colour)
+    solved, trust = _shading_unmix(_pixels(rgb, band), _pixels(plate, band), colour)
     # Where the shading model fails (a colour unlike its neighbours) keep the colour difference.
     unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
     # Below the noise floor alpha goes to 0; between one and two floors it ramps back
@@ -766,12 +772,15 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     coefficients = cv2.resize(box(cv2.merge([ar, ag, ab, offset])), (w, h), interpolation=cv2.INTER_LINEAR)
 
     soft = ((alpha > 0.0) & (alpha < 1.0)).astype(np.uint8)
-    band = np.flatnonzero(cv2.dilate(soft, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)))
-    k = coefficients.reshape(-1, 4)[band]
-    i = rgb.reshape(-1, 3)[band]
-    refined = k[:, 0] * i[:, 0] + k[:, 1] * i[:, 1] + k[:, 2] * i[:, 2] + k[:, 3]
+    band = cv2.dilate(soft, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
     out = alpha.copy()
-    out.reshape(-1)[band] = np.clip(refined, 0.0, 1.0)
+    x, y, bw, bh = cv2.boundingRect(band)  # applied over the band's bounding box, one plane at a time
+    if bw == 0:
+        return out
+    k = cv2.split(coefficients[y:y + bh, x:x + bw])
+    i = cv2.split(rgb[y:y + bh, x:x + bw])
+    refined = k[0] * i[0] + k[1] * i[1] + k[2] * i[2] + k[3]
+    np.copyto(out[y:y + bh, x:x + bw], np.clip(refined, 0.0, 1.0), where=band[y:y + bh, x:x + bw] == 1)
     return out
 
 
@@ -834,7 +843,7 @@ def _spill_fraction(rgb: np.ndarray, plate_small: np.ndarray, alpha: np.ndarray,
     if not zone.size:
         return none
     colour = _seed_colour(image, (depth > depth_limit).astype(np.uint8), zone)
-    solved, trust = _shading_unmix(image.reshape(-1, 3)[zone], screen.reshape(-1, 3)[zone], colour)
+    solved, trust = _shading_unmix(_pixels(image, zone), _pixels(screen, zone), colour)
     measured = 1.0 - solved
 
     clear = 1.0 - cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
