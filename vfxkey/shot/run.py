@@ -47,11 +47,10 @@ from vfxkey.io.read import Frame, Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.window import Window, reframe
 from vfxkey.io.write import (
-    EXR_DATA_TYPES,
     atomic_output,
-    finite_pixels,
     open_frame_writer,
     remove_stale_temporaries,
+    stored_pixels,
     write_preview_png,
 )
 from vfxkey.shot import qc as qc_records
@@ -610,8 +609,7 @@ def _as_stored(rgba: np.ndarray, spec: ShotSpec, name: str, warn) -> np.ndarray:
     """``rgba`` as the element EXR stores it: NaN 0, clamped to the data type's range (with a
     warning naming ``name``); float16 when the EXRs are half (the writer writes it as it
     is, and a comp converts it), else float32."""
-    stored = finite_pixels(rgba, EXR_DATA_TYPES[spec.outputs.data_type], name, warn)
-    return stored.astype(np.float16) if spec.outputs.data_type == "half" else stored
+    return stored_pixels(rgba, spec.outputs.data_type, name, warn)
 
 
 def _stored_as(spec: ShotSpec) -> dict:
