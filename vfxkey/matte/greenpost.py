@@ -627,11 +627,10 @@ def _difference_alpha(rgb: np.ndarray, plate_small: np.ndarray, channel: int) ->
     leads = [plate_small[..., channel] - plate_small[..., c] for c in others]
     floor = np.maximum(0.25 * np.maximum(*leads), 1e-4)
     alpha = np.zeros(rgb.shape[:2], np.float32)
-    planes = cv2.split(rgb)
     for c, lead in zip(others, leads):
         usable = cv2.resize((lead >= floor).astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
         lead = cv2.resize(np.maximum(lead, floor), size, interpolation=cv2.INTER_LINEAR)
-        alpha_c = 1.0 - cv2.subtract(planes[channel], planes[c]) / lead
+        alpha_c = 1.0 - cv2.subtract(rgb[..., channel], rgb[..., c]) / lead
         alpha = np.maximum(alpha, alpha_c * usable)
     return np.clip(alpha, 0.0, 1.0)
 
@@ -774,12 +773,9 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     soft = ((alpha > 0.0) & (alpha < 1.0)).astype(np.uint8)
     band = cv2.dilate(soft, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
     out = alpha.copy()
-    x, y, bw, bh = cv2.boundingRect(band)  # applied over the band's bounding box, one plane at a time
-    if bw == 0:
-        return out
-    k = cv2.split(coefficients[y:y + bh, x:x + bw])
-    i = cv2.split(rgb[y:y + bh, x:x + bw])
-    refined = k[0] * i[0] + k[1] * i[1] + k[2] * i[2] + k[3]
+    x, y, bw, bh = cv2.boundingRect(band)  # applied over the band's bounding box (views, no copies)
+    k, i = coefficients[y:y + bh, x:x + bw], rgb[y:y + bh, x:x + bw]
+    refined = k[..., 0] * i[..., 0] + k[..., 1] * i[..., 1] + k[..., 2] * i[..., 2] + k[..., 3]
     np.copyto(out[y:y + bh, x:x + bw], np.clip(refined, 0.0, 1.0), where=band[y:y + bh, x:x + bw] == 1)
     return out
 
