@@ -167,6 +167,17 @@ def test_every_scheduler_repeats_a_frame_whatever_ran_before_it(scheduler):
     assert np.array_equal(again[0], alone) and np.array_equal(again[1], alone)
 
 
+def test_locked_frames_are_one_picture_with_an_ancestral_sampler_too():
+    """Locked noise, a still foreground region: euler_a's per-step noise is the shot's as well,
+    so the frames do not flicker (it was drawn per frame: frames 1 and 2 differed)."""
+    pipe = build_pipeline()
+    pipe.scheduler = SCHEDULERS["euler_a"].from_config(pipe.scheduler.config)
+    locked = KeyedGenerator(loaded(pipe), GenerationSettings(**{**vars(SETTINGS), "temporal": "locked"}), seed=5)
+    assert np.array_equal(locked(1).screen, locked(2).screen)
+    drift = KeyedGenerator(loaded(pipe), GenerationSettings(**{**vars(SETTINGS), "temporal": "drift"}), seed=5)
+    assert not np.array_equal(drift(1).screen, drift(2).screen)
+
+
 def test_non_finite_latents_are_refused_naming_the_frame():
     pipe = build_pipeline()
     with torch.no_grad():

@@ -184,14 +184,16 @@ def _gaussian(shape: tuple[int, ...], seed: int, *tags: object) -> torch.Tensor:
     return torch.randn(shape, generator=_generator(seed, *tags), dtype=torch.float32)
 
 
-def sampler_generator(seed: int, frame: int) -> torch.Generator:
+def sampler_generator(seed: int, frame: int, temporal: str) -> torch.Generator:
     """The CPU generator of the noise a sampler adds while denoising ``frame`` (ancestral / SDE schedulers).
 
     Seeded from ``(seed, frame)`` alone, so that noise, like the initial noise, is the same
     for a frame whatever ran before it in the process; diffusers draws from it on the CPU
-    and moves the values to the model's device.
+    and moves the values to the model's device. In ``locked`` mode it is the shot's one
+    stream, like the initial noise (a frame differs from the next only where its
+    foreground region moved); in the other modes each frame has its own.
     """
-    return _generator(seed, "sampler", frame)
+    return _generator(seed, "sampler") if temporal == "locked" else _generator(seed, "sampler", frame)
 
 
 def drift_correlation(period: int) -> float:

@@ -137,7 +137,7 @@ class KeyedGenerator:
                 num_inference_steps=s.steps,
                 guidance_scale=s.guidance,
                 latents=latents,
-                generator=sampler_generator(self.seed, frame),
+                generator=sampler_generator(self.seed, frame, s.temporal),
                 output_type="np",
                 callback_on_step_end=keep_latents,
             ).images[0].astype(np.float32)

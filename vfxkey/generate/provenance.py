@@ -82,6 +82,8 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
         "key_direction": settings.key_direction,
         "shift": target_shift, "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
         "temporal": settings.temporal, "drift_period": settings.drift_period, "subject": settings.subject or "",
+        # how the sampler's per-step noise is seeded (noise.sampler_generator): the shot's or each frame's
+        "sampler_noise": "shot" if settings.temporal == "locked" else "frame",
         "attention_steps": settings.attention_steps, "working_space": settings.working_space,
         **model.metadata(),
         "alpha_source": alpha_source,
