@@ -39,10 +39,23 @@ def test_probe_reports_a_sequence_with_holes(tmp_path):
     assert lines["range"] == "1001-1005"
     assert lines["missing"] == "1003-1004"
     assert lines["resolution"] == "6x4"
-    assert lines["channels"] == "4"
+    assert lines["channels"] == "4 (R, G, B, A)"
     assert lines["bit depth"] == "half"
     assert lines["colour space"] == "Linear Rec.709 (sRGB)"
     assert lines["fps"] == "24"
+
+
+def test_probe_says_which_channels_and_part_of_a_renderers_exr_are_read(tmp_path):
+    depth, beauty = np.zeros((4, 6, 1), np.float32), np.ones((4, 6, 4), np.float32)
+    aovs = np.zeros((4, 6, 9), np.float32)
+    path = write_parts(tmp_path / "render.exr", [
+        ("depth", ["Z"], depth),
+        ("beauty", ["R", "G", "B", "A", *(f"aov{i}.{c}" for i in range(3) for c in "RGB")], np.dstack([beauty, aovs]))])
+    result = run("probe", path)
+    assert result.exit_code == 0, result.output
+    lines = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.output.splitlines())
+    assert lines["channels"] == ('4 (R, G, B, A of part 2 "beauty"; skipped: depth [Z]; also in it: aov0.R, aov0.G, '
+                                 'aov0.B, aov1.R, aov1.G, aov1.B, aov2.R, aov2.G and 1 more)')
 
 
 def test_convert_png_stills_to_exr_sequence_and_prores_and_back(tmp_path, gradient):
@@ -181,5 +194,6 @@ def test_probe_reports_a_movie_with_an_exact_rate(tmp_path):
     result = run("probe", tmp_path / "el.mov", "--first", "1")
     assert result.exit_code == 0, result.output
     lines = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.output.splitlines())
-    assert (lines["kind"], lines["range"], lines["resolution"], lines["channels"]) == ("movie", "1-3", "10x6", "4")
+    assert (lines["kind"], lines["range"], lines["resolution"]) == ("movie", "1-3", "10x6")
+    assert lines["channels"] == "4 (R, G, B, A from yuva444p12le)"
     assert lines["colour space"] == "Camera Rec.709" and lines["fps"] == "24000/1001 (23.976)"

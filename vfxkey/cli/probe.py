@@ -34,7 +34,7 @@ def probe(path: str, frames: str | None, first: int) -> None:
         ("resolution", f"{info.width}x{info.height}"),
         ("display window", str(info.display_window)),
         ("data window", f"{info.data_window}{' (all frames together; they differ)' if info.data_window_varies else ''}"),
-        ("channels", str(info.channels)),
+        ("channels", f"{info.channels} ({info.channel_names})"),
         ("bit depth", info.bit_depth),
         ("colour space", info.colorspace),
         ("fps", _fps_text(info.fps)),

@@ -134,6 +134,7 @@ class SourceInfo:
     width: int
     height: int
     channels: int
+    channel_names: str  # what is read and from where, e.g. "R, G, B, A", "R, G, B from yuv420p"
     bit_depth: str  # "uint8" | "uint16" | "half" | "float" | "uint10" | "uint12" ...
     colorspace: str  # the input colour space used to linearise
     fps: Fraction | None
@@ -313,11 +314,24 @@ class _Channels:
     colour: tuple[int, int, int]  # R, G, B; grey's one channel three times
     alpha: int | None
     spec: oiio.ImageSpec
+    skipped: tuple[str, ...]  # the parts before it, without colour: 'name [channels]'
 
     @property
     def count(self) -> int:
         """Channels vfxkey uses: 1 or 3 colour, plus alpha."""
         return len(set(self.colour)) + (self.alpha is not None)
+
+    def describe(self, most: int = 8) -> str:
+        """The channels read, their part when the file has several, and what else the part holds."""
+        names = list(self.spec.channelnames)
+        used = sorted(set(self.colour)) + ([self.alpha] if self.alpha is not None else [])
+        text = ", ".join(names[i] for i in used)
+        if self.part or self.skipped:
+            text += f' of part {self.part + 1} "{self.spec.get_string_attribute("name", "")}"; skipped: ' + "; ".join(self.skipped)
+        others = [name for i, name in enumerate(names) if i not in used]
+        if others:
+            text += "; also in it: " + ", ".join(others[:most]) + (f" and {len(others) - most} more" if len(others) > most else "")
+        return text
 
 
 def _channels(image: oiio.ImageInput, path: str, frame: int | None) -> _Channels:
@@ -339,7 +353,7 @@ def _channels(image: oiio.ImageInput, path: str, frame: int | None) -> _Channels
         alpha = names.index("A") if "A" in names else spec.alpha_channel if spec.alpha_channel >= 0 else None
         if alpha is None and spec.nchannels == 4 and colour == (0, 1, 2):
             alpha = 3
-        return _Channels(part, colour, alpha, spec)
+        return _Channels(part, colour, alpha, spec, tuple(parts))
     raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) in "
                       f"{'any part: ' if len(parts) > 1 else ''}{'; '.join(parts) or 'the file'}")
 
@@ -365,6 +379,7 @@ class ImageSource(Source):
         self.info = SourceInfo(
             path=path, kind=kind, frames=list(asked), missing=missing,
             width=display_window.width, height=display_window.height, channels=channels.count,
+            channel_names=channels.describe(),
             bit_depth=_bit_depth(spec), colorspace=colorspace, fps=_image_fps(spec),
             display_window=display_window, data_window=data_window,
         )
@@ -470,10 +485,12 @@ class MovieSource(Source):
         context = stream.codec_context
         pix_fmt = context.format
         window = Window(0, 0, context.width, context.height)
+        has_alpha = bool(pix_fmt) and any(c.is_alpha for c in pix_fmt.components)
         self.info = SourceInfo(
             path=path, kind="movie", frames=asked, missing=missing,
             width=context.width, height=context.height,
-            channels=4 if pix_fmt and any(c.is_alpha for c in pix_fmt.components) else 3,
+            channels=4 if has_alpha else 3,
+            channel_names=f"R, G, B{', A' if has_alpha else ''} from {pix_fmt.name if pix_fmt else 'an unknown pixel format'}",
             bit_depth=f"uint{pix_fmt.components[0].bits}" if pix_fmt else "unknown",
             colorspace=input_colorspace or VIDEO_SPACE, fps=self.fps,
             display_window=window, data_window=window,
