@@ -83,6 +83,10 @@ def test_exr_colour_and_alpha_are_found_by_name_in_layers_and_parts(tmp_path):
     with pytest.raises(VfxkeyError, match=r"aovs\.exr \(frame 1\): no colour channels \(R, G, B or Y\) in any "
                                           r"part: depth \[Z\]; normals \[N\.x, N\.y, N\.z\]"):
         open_source(nothing)
+    write_image(tmp_path / "two.exr", np.zeros((4, 6, 2), np.float32), "half")  # OIIO names them R, G
+    with pytest.raises(VfxkeyError, match=r"two\.exr \(frame 1\): no colour channels \(R, G, B or Y\) among its "
+                                          r"channels R, G$"):
+        open_source(tmp_path / "two.exr")
     # In a sequence every frame's header is read first: a frame with no colour stops the run before it starts.
     write_parts(tmp_path / "seq.1001.exr", [("depth", ["Z"], depth), ("rgba", ["R", "G", "B", "A"], beauty)])
     write_parts(tmp_path / "seq.1002.exr", [("depth", ["Z"], depth)])

@@ -338,7 +338,7 @@ def _channels(image: oiio.ImageInput, path: str, frame: int | None) -> _Channels
     """Step 4's channels, by name, in the first part of ``image`` that has colour: R, G and B,
     or grey ``Y`` (OIIO's name for a grey PNG, TIFF or DPX channel); alpha is ``A`` (or what
     OIIO marks as alpha, or the 4th of four channels R, G, B, ?). Leaves ``image`` at that part."""
-    parts, part = [], 0
+    parts, part, names = [], 0, []
     while image.seek_subimage(part, 0):
         spec = image.spec()
         names = list(spec.channelnames)
@@ -354,8 +354,9 @@ def _channels(image: oiio.ImageInput, path: str, frame: int | None) -> _Channels
         if alpha is None and spec.nchannels == 4 and colour == (0, 1, 2):
             alpha = 3
         return _Channels(part, colour, alpha, spec, tuple(parts))
-    raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) in "
-                      f"{'any part: ' if len(parts) > 1 else ''}{'; '.join(parts) or 'the file'}")
+    if len(parts) == 1:
+        raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) among its channels {', '.join(names)}")
+    raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) in any part: {'; '.join(parts)}")
 
 
 class ImageSource(Source):
