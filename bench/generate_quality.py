@@ -66,8 +66,8 @@ from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.write import write_preview_png
 from vfxkey.matte import metrics
 from vfxkey.matte.greenpost import Keyer, KeyResult, KeySettings
-from vfxkey.matte.head import MattingHead, load_head, predict_mask
-from vfxkey.matte.trainset import Foreground, make_sample
+from vfxkey.generate.head import MattingHead, load_head, predict_mask
+from vfxkey.synth.trainset import Foreground, make_sample
 from vfxkey.comp.over import over
 from samples.make_generated_sample import plate  # the background samples/generated is comped over
 

@@ -3,7 +3,7 @@
 Each case is one 8-bit sRGB image (what a camera or an image model hands the keyer) with
 its truth: alpha (H, W) and premultiplied scene-linear colour (H, W, 3) = fg * alpha (+ noise).
 
-Recipe per case, in linear light, all but the last step by ``vfxkey.matte.screens`` (the
+Recipe per case, in linear light, all but the last step by ``vfxkey.synth.screens`` (the
 screens the matting head trains on and the bundled sample is shot over; ../shared/data/SOURCES.md):
 1. screen (``make_screen``): a chroma colour (studio greens, the "generated" green sRGB
    (8,162,24) that image models paint for "#00FF00", blues) lit unevenly: a brightness
@@ -53,7 +53,7 @@ import numpy as np
 from pymatting import estimate_foreground_ml
 
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert, display_8bit
-from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field, spill_share
+from vfxkey.synth.screens import composite_over_screen, make_screen, smooth_field, spill_share
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data" / "alphamatting_dev"
@@ -123,7 +123,7 @@ def load_case(path: Path) -> Case:
                 data["unmixed_alpha"], data["unmixed_premultiplied"])
 
 
-# 1-4. Screen, spill, composite in linear light, sensor noise (vfxkey.matte.screens), then
+# 1-4. Screen, spill, composite in linear light, sensor noise (vfxkey.synth.screens), then
 # quantisation to 8-bit sRGB as a camera stores it.
 def shoot(fg: np.ndarray, alpha: np.ndarray, screen: Screen, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 8-bit sRGB image of straight linear ``fg`` over ``screen``, its sensor +

@@ -34,7 +34,7 @@ from samples.make_sample import FIRST, HERE, make_green_screen, render_subject
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert, display_8bit
 from vfxkey.matte import metrics
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, KeySettings, measure_screen
-from vfxkey.matte.screens import composite_over_screen
+from vfxkey.synth.screens import composite_over_screen
 
 
 def static_shot(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -4,7 +4,7 @@ Everything is procedural (no third-party pixels): a figure with a head of fine, 
 a sheer scarf and a hand moving fast enough to motion-blur, shot in linear light over an
 unevenly lit green screen (gradient, vignette, fabric wrinkles and weave, hue drift), with
 green spill near the subject's edges, sensor noise, and 8-bit sRGB quantisation. The screen,
-spill and noise are ``vfxkey.matte.screens``'s, the sRGB encoding is OCIO's through
+spill and noise are ``vfxkey.synth.screens``'s, the sRGB encoding is OCIO's through
 ``vfxkey.io``.
 
 Writes, next to this script:
@@ -23,7 +23,7 @@ import numpy as np
 
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.write import write_preview_png
-from vfxkey.matte.screens import composite_over_screen, make_screen, smooth_field
+from vfxkey.synth.screens import composite_over_screen, make_screen, smooth_field
 
 HERE = Path(__file__).resolve().parent
 WIDTH, HEIGHT = 640, 360

@@ -214,7 +214,7 @@ def test_bad_settings_exit_2_before_loading_the_model(tmp_path, option, value, m
 def test_matte_head_gives_the_coarse_alpha_and_a_head_for_another_vae_is_refused(model_dir, tmp_path):
     from tiny_models import build_vae
 
-    from vfxkey.matte.head import MattingHead, save_head
+    from vfxkey.generate.head import MattingHead, save_head
 
     pipe_vae = build_pipeline().vae
     torch.manual_seed(0)

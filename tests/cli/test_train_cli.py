@@ -14,7 +14,7 @@ from tiny_models import build_pipeline, save_diffusers_folder, save_single_file 
 
 from vfxkey.cli import main  # noqa: E402
 from vfxkey.cli.train import load_vae  # noqa: E402
-from vfxkey.matte.head import load_head, vae_fingerprint  # noqa: E402
+from vfxkey.generate.head import load_head, vae_fingerprint  # noqa: E402
 
 
 def run(*args):

@@ -84,7 +84,7 @@ def test_a_frame_does_not_depend_on_the_frames_before_it(tiny_pipeline):
 
 
 def test_matting_head_mask_comes_from_the_same_decode(tiny_pipeline):
-    from vfxkey.matte.head import MattingHead
+    from vfxkey.generate.head import MattingHead
 
     torch.manual_seed(0)
     head = MattingHead(in_channels=tiny_pipeline.vae.config.block_out_channels[0]).eval()
@@ -191,7 +191,7 @@ def test_the_matting_head_sees_the_upcast_sdxl_decoder_feature_in_float32():
     import copy
 
     from tiny_models import build_sdxl_pipeline
-    from vfxkey.matte.head import MattingHead
+    from vfxkey.generate.head import MattingHead
 
     pipe = build_sdxl_pipeline()
     last = pipe.vae.decoder.up_blocks[-1].resnets[-1].conv2

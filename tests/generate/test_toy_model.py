@@ -21,8 +21,8 @@ from vfxkey.generate.model import load_model
 from vfxkey.generate.noise import KEY_SRGB
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
-from vfxkey.matte.head import encode_decode_features, matting_loss, train_head
-from vfxkey.matte.trainset import Foreground, make_sample
+from vfxkey.generate.head import encode_decode_features, matting_loss, train_head
+from vfxkey.synth.trainset import Foreground, make_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "samples" / "models" / "toy-ldm"

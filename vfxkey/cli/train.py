@@ -48,7 +48,7 @@ def make_trainset(fg_dir: str, alpha_dir: str | None, output: str, count: int, s
 
     Writes OUTPUT/images/NAME.png (8-bit sRGB) and OUTPUT/masks/NAME.png (8-bit alpha).
     """
-    from vfxkey.matte import trainset
+    from vfxkey.synth import trainset
 
     foregrounds = trainset.read_foregrounds(fg_dir, alpha_dir)
     trainset.make_trainset(
@@ -77,8 +77,8 @@ def train_matte_head(model: str, model_config: str | None, data: str, output: st
     """Train DiffuMatting's matting head on a model's VAE decoder features (L1 + Dice, VAE frozen)."""
     if not output.endswith(".safetensors"):
         raise VfxkeyError(f"{output}: the head is written as .safetensors; name the output *.safetensors")
-    from vfxkey.matte.head import save_head, train_head, vae_fingerprint
-    from vfxkey.matte.trainset import MattePairs
+    from vfxkey.generate.head import save_head, train_head, vae_fingerprint
+    from vfxkey.synth.trainset import MattePairs
 
     dataset = MattePairs(data, (size, size))
     vae = load_vae(model, model_config)

@@ -1,7 +1,7 @@
 """Synthetic chroma screens that look like the ones image models paint, and compositing over them.
 
 This is the one place in vfxkey that synthesises screens and shoots subjects over them: the
-matting head's training set (``vfxkey.matte.trainset``, the DiffuMatting "Green100K" recipe,
+matting head's training set (``vfxkey.synth.trainset``, the DiffuMatting "Green100K" recipe,
 REFERENCE §1.2), the keying benchmark's test sets (``bench/keying/build_set.py``) and the
 bundled sample shot (``samples/shot010/make_sample.py``) all build on it.
 

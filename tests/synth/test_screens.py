@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vfxkey.matte.screens import ScreenLook, composite_over_screen, make_screen, smooth_field, spill_share
+from vfxkey.synth.screens import ScreenLook, composite_over_screen, make_screen, smooth_field, spill_share
 
 GREEN = np.array([0.0024, 0.3613, 0.0091], np.float32)  # sRGB (8, 162, 24) in linear Rec.709
 

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.decoder_features import capture_decoder_features, decoder_feature_channels
-from vfxkey.matte.head import (
+from vfxkey.generate.head import (
     MattingHead,
     encode_decode_features,
     load_head,

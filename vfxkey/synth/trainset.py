@@ -2,7 +2,7 @@
 
 DiffuMatting's Green100K (REFERENCE §1.2) composites real matting datasets onto green with
 their ground-truth alpha. :func:`make_trainset` follows that recipe with the screens image
-models actually paint (:mod:`vfxkey.matte.screens`: uneven light, vignette, fabric
+models actually paint (:mod:`vfxkey.synth.screens`: uneven light, vignette, fabric
 texture, hue drift, spill near the edges, noise, greens like sRGB (8, 162, 24)).
 
 Layout of a training set folder (written by :func:`make_trainset`, read by
@@ -28,9 +28,11 @@ import numpy as np
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
-from vfxkey.io.read import STILL_EXTENSIONS, open_source
-from vfxkey.io.write import atomic_output, write_preview_png
-from vfxkey.matte.screens import SCREEN_GREENS_SRGB8, ScreenLook, composite_over_screen, make_screen
+from vfxkey.io.files import atomic_output
+from vfxkey.io.frame import STILL_EXTENSIONS
+from vfxkey.io.read import open_source
+from vfxkey.io.write import write_preview_png
+from vfxkey.synth.screens import SCREEN_GREENS_SRGB8, ScreenLook, composite_over_screen, make_screen
 
 IMAGES, MASKS = "images", "masks"
 
@@ -88,7 +90,7 @@ def make_sample(
        position (resampled premultiplied, so no dark fringes); with ``size=None`` it keeps
        its own size and place, so the mask is exactly its alpha.
     2. Screen: one of the screen greens, brightness x0.7..1.3, with ``look`` (default a
-       random :class:`~vfxkey.matte.screens.ScreenLook`; ``ScreenLook()`` is a flat screen).
+       random :class:`~vfxkey.synth.screens.ScreenLook`; ``ScreenLook()`` is a flat screen).
     3. Composite straight colour over the screen with the look's spill and noise.
     """
     # 1. place the element

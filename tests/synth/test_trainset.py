@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.matte.screens import ScreenLook
-from vfxkey.matte.trainset import MattePairs, make_sample, make_trainset, read_foregrounds
+from vfxkey.synth.screens import ScreenLook
+from vfxkey.synth.trainset import MattePairs, make_sample, make_trainset, read_foregrounds
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 FG_SRGB8 = (200, 60, 40)  # an orange-red subject, far from any green

@@ -31,9 +31,9 @@ from safetensors.torch import save_file
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.decoder_features import capture_decoder_features, decoder_feature_channels
-from vfxkey.io.write import atomic_output
+from vfxkey.io.files import atomic_output
 
-if TYPE_CHECKING:  # diffusers is imported through vfxkey.generate, which sets it up first
+if TYPE_CHECKING:  # annotations only
     from diffusers import AutoencoderKL
 
 HEAD_FORMAT = "vfxkey-matting-head"
@@ -222,7 +222,7 @@ def train_head(
 
     ``dataset[i]`` is ``(image, mask)``: ``(H, W, 3)`` float32 sRGB-encoded in 0..1 and
     ``(H, W)`` float32 in 0..1, all items the same size (see
-    :class:`vfxkey.matte.trainset.MattePairs`). ``vae`` is switched to eval mode with
+    :class:`vfxkey.synth.trainset.MattePairs`). ``vae`` is switched to eval mode with
     gradients off. Each item's decoder feature is computed once and kept (on CPU) while
     the whole set's features fit in ``cache_bytes``; otherwise it is recomputed every time
     the item is drawn. Batches are drawn without replacement, reshuffled every epoch.
