@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from vfxkey.cli.progress import warn
-from vfxkey.shot.spec import load_spec
+from vfxkey.shot.spec import ShotSpec, load_spec
 
 
 @click.command()
@@ -16,7 +18,18 @@ def finalize(spec_path: str) -> None:
     the Nuke script. Refuses, naming them, when frames are missing. A farm job runs it as
     its last task; `vfxkey render` without --frames runs it itself.
     """
-    from vfxkey.shot.finalize import finalize as finalize_shot
-
     for path in finalize_shot(load_spec(spec_path), warn=warn):
         click.echo(f"vfxkey finalize: wrote {path}", err=True)
+
+
+def finalize_shot(spec: ShotSpec, *, warn: Callable[[str], None] | None = None) -> list[str]:
+    """The shot's sidecar, movies and QC report (:func:`vfxkey.shot.finalize.finalize`), then
+    its Nuke script when ``[outputs] nuke`` asks for one; the files written."""
+    from vfxkey.shot.finalize import finalize as finalize_outputs
+
+    written = finalize_outputs(spec)
+    if spec.outputs.nuke:
+        from vfxkey.nuke.shot import write_shot_script
+
+        written.append(write_shot_script(spec, warn=warn))
+    return written

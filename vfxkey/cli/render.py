@@ -33,7 +33,7 @@ def render(spec_path: str, frames: str | None, force: bool, threads: int, worker
     progress bar is shown, elsewhere one line per frame; a failure exits non-zero naming
     the frame.
     """
-    from vfxkey.shot.finalize import finalize
+    from vfxkey.cli.finalize import finalize_shot
     from vfxkey.shot.run import prepare
     from vfxkey.shot.run import render as render_frames
 
@@ -49,5 +49,5 @@ def render(spec_path: str, frames: str | None, force: bool, threads: int, worker
             render_local(spec_path, chunk or spec.frames, workers=workers, threads=threads, force=force,
                          allow_mixed=allow_mixed_settings, progress=progress)
     if chunk is None:
-        for path in finalize(spec, warn=warn):
+        for path in finalize_shot(spec, warn=warn):
             click.echo(f"vfxkey render: wrote {path}", err=True)

@@ -3,14 +3,15 @@
 1. refuse, naming them, when frames of the element or comp are missing;
 2. the QC sidecar of the whole shot, from each element EXR's metadata;
 3. the ProRes 4444 movies (comp, and element if asked), streamed from the EXRs;
-4. the QC report (HTML);
-5. the Nuke script, written by ``vfxkey.nuke.shot.write_shot_script(spec)`` (the Nuke
-   bridge) when this vfxkey has it.
+4. the QC report (HTML).
+
+The Nuke script is written after these by the caller (``vfxkey finalize`` and ``vfxkey
+render``, :func:`vfxkey.cli.finalize.finalize_shot`): ``vfxkey.nuke`` builds on the shot,
+not the other way round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from fractions import Fraction
 
 from vfxkey.errors import VfxkeyError
@@ -32,8 +33,8 @@ def missing_frames(spec: ShotSpec) -> dict[str, FrameRange]:
     return missing
 
 
-def finalize(spec: ShotSpec, *, warn: Callable[[str], None] | None = None) -> list[str]:
-    """Write the shot's sidecar, movies, QC report and Nuke script; return the files written."""
+def finalize(spec: ShotSpec) -> list[str]:
+    """Write the shot's sidecar, movies and QC report; return the files written."""
     missing = missing_frames(spec)
     if missing:
         raise VfxkeyError(f"{spec.path or spec.name}: cannot finalize, frames are missing: "
@@ -50,10 +51,6 @@ def finalize(spec: ShotSpec, *, warn: Callable[[str], None] | None = None) -> li
         from vfxkey.shot.report import write_report
 
         written.append(write_report(spec, outputs.qc_report))
-    if outputs.nuke:
-        from vfxkey.nuke.shot import write_shot_script
-
-        written.append(write_shot_script(spec, warn=warn))
     return written
 
 
