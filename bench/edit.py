@@ -44,7 +44,7 @@ from vfxkey.generate.adapter import attach_ip_adapter
 from vfxkey.generate.edit import DEFAULT_INVERSION_ITERATIONS, Editor, EditSettings, psnr
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
-from vfxkey.io.read import Frame
+from vfxkey.io.frame import Frame
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "generate"))
 from tiny_ip_adapter import (  # noqa: E402

@@ -11,7 +11,7 @@ from vfxkey.generate.adapter import attach_ip_adapter, encode_image
 from vfxkey.generate.edit import Editor, EditSettings, feather
 from vfxkey.generate.invert import NoisePredictor, Schedule, condition, denoise, invert, relative_error
 from vfxkey.generate.model import LoadedModel
-from vfxkey.io.read import Frame
+from vfxkey.io.frame import Frame
 
 PROMPT = "a red apple"
 

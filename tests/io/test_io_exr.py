@@ -9,7 +9,8 @@ from io_files import read_exr
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.read import open_source
-from vfxkey.io.write import atomic_output, write_exr
+from vfxkey.io.files import atomic_output
+from vfxkey.io.write import write_exr
 
 
 @pytest.fixture

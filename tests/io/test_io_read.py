@@ -184,7 +184,7 @@ def test_nan_and_inf_are_counted_then_zeroed_or_refused(tmp_path):
 
 
 def test_frame_alpha_conventions():
-    from vfxkey.io.read import Frame
+    from vfxkey.io.frame import Frame
 
     rgb = np.array([[[0.2, 0.4, 0.6], [0.2, 0.4, 0.6], [0.3, 0.0, 0.0]]], np.float32)
     alpha = np.array([[0.5, 1.0, 0.0]], np.float32)

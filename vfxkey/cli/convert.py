@@ -10,9 +10,10 @@ from vfxkey.cli.progress import track, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
+from vfxkey.io.exr_options import EXR_COMPRESSIONS, EXR_DATA_TYPES
 from vfxkey.io.read import MISSING_POLICIES, NAN_POLICIES, open_source
 from vfxkey.io.sequence import FrameRange
-from vfxkey.io.write import EXR_COMPRESSIONS, EXR_DATA_TYPES, open_frame_writer
+from vfxkey.io.write import open_frame_writer
 
 
 @click.command()

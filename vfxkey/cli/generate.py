@@ -10,8 +10,8 @@ from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
+from vfxkey.io.exr_options import EXR_DATA_TYPES
 from vfxkey.io.sequence import has_frame_token
-from vfxkey.io.write import EXR_DATA_TYPES
 from vfxkey.shot.run import render
 from vfxkey.shot.spec import build_spec, option_label
 

@@ -11,8 +11,8 @@ from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
+from vfxkey.io.exr_options import EXR_DATA_TYPES
 from vfxkey.io.sequence import FrameRange
-from vfxkey.io.write import EXR_DATA_TYPES
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES
 from vfxkey.shot.qc import write_sidecar
 from vfxkey.shot.run import render

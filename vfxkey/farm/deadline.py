@@ -20,7 +20,7 @@ from pathlib import Path
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.farm.job import ShotJob
-from vfxkey.io.write import atomic_output
+from vfxkey.io.files import atomic_output
 
 
 def _info_text(values: dict[str, str]) -> str:

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from vfxkey.farm.job import ShotJob
-from vfxkey.io.write import atomic_output
+from vfxkey.io.files import atomic_output
 
 DOCTYPE = '<!DOCTYPE spec PUBLIC "SPI Cue Specification Language" "http://localhost:8080/spcue/dtd/cjsl-1.12.dtd">'
 

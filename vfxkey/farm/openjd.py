@@ -17,7 +17,7 @@ import yaml
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.farm.job import ShotJob
-from vfxkey.io.write import atomic_output
+from vfxkey.io.files import atomic_output
 
 SPEC_VERSION = "jobtemplate-2023-09"
 

@@ -46,7 +46,7 @@ from vfxkey.generate.invert import (
 from vfxkey.generate.keycolour import KeyColour, key_on_screen
 from vfxkey.generate.model import LoadedModel
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
-from vfxkey.io.read import Frame
+from vfxkey.io.frame import Frame
 
 # Fixed-point refinements per inversion step, from bench/edit.py's sweep (README table): 3 takes
 # the reconstruction's relative latent error from 1.2 (plain DDIM) to 0.02 (39 dB) for 4x the

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 
 from vfxkey.errors import VfxkeyError, where
-from vfxkey.io.read import Frame, Source, open_source
+from vfxkey.io.frame import Frame
+from vfxkey.io.read import Source, open_source
 from vfxkey.io.window import Window, reframe
 
 DATA_ROLES = ("hint", "mask")  # masks are data: values as stored, never linearised

@@ -4,7 +4,7 @@ An EXR's *display window* is the frame a viewer shows: the shot's format. Its *d
 window* is the rectangle of pixels the file actually holds, in the same coordinates: larger
 than the display window for overscan, smaller for a crop or an element's bounding box,
 and free to sit anywhere (negative origins included). vfxkey keeps both: a
-:class:`~vfxkey.io.read.Frame`'s arrays cover its data window, and the writers store the
+:class:`~vfxkey.io.frame.Frame`'s arrays cover its data window, and the writers store the
 windows they are given, so overscan and bounding boxes survive a conversion or a key.
 Files without windows (PNG, TIFF, DPX, movies) have both windows at ``0, 0`` with the
 image's size.

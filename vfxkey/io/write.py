@@ -26,9 +26,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
-import secrets
-import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
@@ -43,17 +40,13 @@ from vfxkey import __version__
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.background import Worker
 from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert, display_8bit
-from vfxkey.io.read import MOVIE_EXTENSIONS, unpremultiply
+from vfxkey.io.exr_options import EXR_COMPRESSIONS, EXR_DATA_TYPES, check_compression, check_data_type
+from vfxkey.io.files import atomic_output
+from vfxkey.io.frame import MOVIE_EXTENSIONS, unpremultiply
 from vfxkey.io.sequence import frame_path, has_frame_token
 from vfxkey.io.window import Window, reframe
 
 logger = logging.getLogger(__name__)
-
-# OpenEXR compressions we accept by name (OIIO silently falls back to zip for unknown
-# names, so they are checked here). zip/zips/piz/rle/none are lossless; dwaa/dwab are lossy.
-EXR_COMPRESSIONS = ("zip", "zips", "piz", "rle", "none", "dwaa", "dwab")
-# EXR channel data types and the largest finite value each holds.
-EXR_DATA_TYPES = {"half": 65504.0, "float": float(np.finfo(np.float32).max)}
 
 MOVIE_ALPHA_CONVENTION = "straight"
 _MOVIE_COMMENT = (
@@ -61,66 +54,7 @@ _MOVIE_COMMENT = (
     "16-bit alpha"
 )
 
-# Temporary names: ".<stem>.<host>-<pid>.<random>.tmp<.ext>" (see atomic_output).
-_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
-_TEMPORARY = re.compile(r"\.(?P<stem>.*)\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[^.]+\.tmp(\.[^.]*)?")
-
 Metadata = Mapping[str, "str | int | float"]
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` if the block succeeds.
-
-    The temporary name is hidden (leading dot), names the host and process that write it
-    (so :func:`remove_stale_temporaries` can tell a killed writer's leftovers from a live
-    one's) and keeps the extension so format-guessing writers (OIIO, PyAV) pick the right
-    format. If the block raises, the temporary file is removed and ``path`` is left
-    untouched. Missing parent folders are created.
-
-    Raises:
-        VfxkeyError: the destination folder cannot be created or written to.
-    """
-    path = Path(path)
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = _create_temporary(folder, f".{path.stem}.{_HOST}-{os.getpid()}.", f".tmp{path.suffix}")
-    except OSError as exc:
-        raise VfxkeyError(f"{path}: cannot write to folder {folder}: {exc.strerror or exc}") from None
-    try:
-        yield tmp
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:  # e.g. a folder in the way
-            raise VfxkeyError(f"{path}: cannot put the finished file in place: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
-
-
-def _create_temporary(folder: Path, prefix: str, suffix: str) -> str:
-    """Create a new empty file with a random name in ``folder`` and return its path.
-
-    It is created with mode 0666 so that the process's umask gives it the usual
-    permissions, as any new file gets (the umask is never read or changed: that would
-    race with other threads of a host application)."""
-    for _ in range(100):
-        tmp = str(folder / f"{prefix}{secrets.token_hex(4)}{suffix}")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
-    raise FileExistsError(f"no free temporary name in {folder}")
-
-
-def check_data_type(data_type: str) -> str:
-    """Return ``data_type`` if it is an EXR data type vfxkey writes (half, float), else raise :class:`VfxkeyError`."""
-    if data_type not in EXR_DATA_TYPES:
-        raise VfxkeyError(f"unknown EXR data type {data_type!r}; choose one of {', '.join(EXR_DATA_TYPES)}")
-    return data_type
 
 
 def finite_pixels(pixels: np.ndarray, limit: float, name: str, warn: Callable[[str], None] | None = None
@@ -156,48 +90,6 @@ def stored_pixels(pixels: np.ndarray, data_type: str, name: str, warn: Callable[
         return pixels
     stored = finite_pixels(pixels, EXR_DATA_TYPES[check_data_type(data_type)], name, warn)
     return stored.astype(np.float16) if data_type == "half" else stored
-
-
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
-    """Remove the temporaries :func:`atomic_output` left in ``folder`` from killed processes.
-
-    Only files of this host whose writing process no longer runs are removed: a live
-    writer's temporary (another task rendering into the same folder) is never touched,
-    nor another host's. Returns the removed paths.
-    """
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
-    for name in names:
-        match = _TEMPORARY.fullmatch(name)
-        if match is None or match["host"] != _HOST or _process_runs(int(match["pid"])):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(folder, name))
-            removed.append(os.path.join(folder, name))
-    return removed
-
-
-def _process_runs(pid: int) -> bool:
-    """Whether process ``pid`` exists (on this host)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def check_compression(compression: str) -> str:
-    """Return ``compression`` if it is a known OpenEXR compression, else raise :class:`VfxkeyError`."""
-    if compression not in EXR_COMPRESSIONS:
-        raise VfxkeyError(
-            f"unknown EXR compression {compression!r}; choose one of {', '.join(EXR_COMPRESSIONS)}"
-        )
-    return compression
 
 
 def _alpha_bbox(alpha: np.ndarray, window: Window) -> Window:

@@ -22,7 +22,7 @@ from vfxkey.errors import VfxkeyError
 from vfxkey.io.sequence import FrameRange
 from vfxkey.nuke.paths import PathMap
 
-# vfxkey's EXR compressions (vfxkey.io.write.EXR_COMPRESSIONS) as Nuke's Write names them.
+# vfxkey's EXR compressions (vfxkey.io.exr_options.EXR_COMPRESSIONS) as Nuke's Write names them.
 # OpenEXR's ZIP packs 16 scanlines per block, ZIPS one.
 NUKE_EXR_COMPRESSION = {
     "none": "none",

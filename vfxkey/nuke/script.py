@@ -27,7 +27,7 @@ import os
 import re
 from pathlib import Path
 
-from vfxkey.io.write import atomic_output
+from vfxkey.io.files import atomic_output
 from vfxkey.nuke.comp import NUKE_EXR_COMPRESSION, Footage, Format, NukeComp, Placement
 from vfxkey.nuke.tcl import literal, number, quote
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import OpenImageIO as oiio
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.write import atomic_output
+from vfxkey.io.files import atomic_output
 
 # Figures kept as lists of numbers in a record (space-separated text in the EXR).
 _VECTORS = ("screen_rgb",)

@@ -26,9 +26,9 @@ import numpy as np
 from vfxkey import __version__
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.io.colour import display_8bit
+from vfxkey.io.files import atomic_output
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import frame_path
-from vfxkey.io.write import atomic_output
 from vfxkey.shot import qc
 from vfxkey.shot.spec import ShotSpec
 

@@ -43,16 +43,12 @@ from vfxkey.comp.over import checkerboard, over
 from vfxkey.comp.transform import place
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.companion import Companion
-from vfxkey.io.read import Frame, Source, open_source
+from vfxkey.io.files import atomic_output, remove_stale_temporaries
+from vfxkey.io.frame import Frame
+from vfxkey.io.read import Source, open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.window import Window, reframe
-from vfxkey.io.write import (
-    atomic_output,
-    open_frame_writer,
-    remove_stale_temporaries,
-    stored_pixels,
-    write_preview_png,
-)
+from vfxkey.io.write import open_frame_writer, stored_pixels, write_preview_png
 from vfxkey.shot import qc as qc_records
 from vfxkey.shot.spec import EditElement, GenerateElement, KeyElement, ShotSpec
 from vfxkey.shot.threads import frame_workers, ordered_map
@@ -309,7 +305,7 @@ class _GenerateElement:
                                allow_pickle=e.allow_pickle, precision=e.precision)
             head = None
             if e.matte_head:
-                from vfxkey.matte.head import load_head
+                from vfxkey.generate.head import load_head
 
                 head = load_head(e.matte_head, model.pipe.vae)
             settings = GenerationSettings(

@@ -85,8 +85,8 @@ import numpy as np
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token
-from vfxkey.io.write import check_compression, check_data_type
 from vfxkey.matte.greenpost import KeySettings
 
 if TYPE_CHECKING:

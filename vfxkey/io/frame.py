@@ -1,0 +1,74 @@
+"""A decoded frame and the conventions every reader and writer shares.
+
+:class:`Frame` is what readers give and stages pass on: scene-linear RGB in the working
+space, alpha (never colour-converted), whether the colour is premultiplied, and the
+OpenEXR windows the arrays sit in (:mod:`vfxkey.io.window`). The extension lists say which
+files are read as images (OpenImageIO) and which as movies (PyAV).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vfxkey.io.window import Window
+
+STILL_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".mxf", ".webm")
+
+
+@dataclass
+class Frame:
+    """One decoded frame, scene-linear in the working space.
+
+    ``rgb`` is ``(H, W, 3)`` float32 and ``alpha`` ``(H, W)`` float32 in 0..1 (None when
+    the file has no alpha). ``premultiplied`` says whether ``rgb`` is already multiplied
+    by ``alpha``. The arrays cover ``data_window``, in the coordinates of
+    ``display_window`` (the shot's format); both default to the arrays' own size at 0, 0.
+    """
+
+    number: int
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    premultiplied: bool
+    source: str
+    data_window: Window | None = None
+    display_window: Window | None = None
+
+    def __post_init__(self) -> None:
+        if self.data_window is None:
+            self.data_window = Window.of(self.rgb)
+        if self.display_window is None:
+            self.display_window = Window.of(self.rgb)
+        if self.rgb.shape[:2] != self.data_window.shape:
+            raise ValueError(f"rgb of shape {self.rgb.shape[:2]} does not cover data window {self.data_window}")
+
+    def premultiplied_rgba(self) -> np.ndarray:
+        """``(H, W, 4)`` float32, colour premultiplied; alpha 1 where the file has none."""
+        rgba = self._rgba()
+        if self.alpha is not None and not self.premultiplied:
+            rgba[..., :3] *= rgba[..., 3:]
+        return rgba
+
+    def straight_rgba(self) -> np.ndarray:
+        """``(H, W, 4)`` float32, straight colour (0 where alpha is 0); alpha 1 where the file has none."""
+        rgba = self._rgba()
+        if self.alpha is not None and self.premultiplied:
+            unpremultiply(rgba)
+        return rgba
+
+    def _rgba(self) -> np.ndarray:
+        """A new ``(H, W, 4)`` float32 array of ``rgb`` and ``alpha`` (1 when there is none)."""
+        rgba = np.empty(self.rgb.shape[:2] + (4,), np.float32)
+        rgba[..., :3] = self.rgb
+        rgba[..., 3] = 1.0 if self.alpha is None else self.alpha
+        return rgba
+
+
+def unpremultiply(rgba: np.ndarray) -> np.ndarray:
+    """Divide colour by alpha in place in an ``(H, W, 4)`` float array; colour 0 where alpha <= 0."""
+    rgb, alpha = rgba[..., :3], rgba[..., 3:]
+    np.divide(rgb, alpha, out=rgb, where=alpha > 0)
+    rgb[np.broadcast_to(alpha <= 0, rgb.shape)] = 0.0
+    return rgba
