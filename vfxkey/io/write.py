@@ -27,7 +27,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from vfxkey import __version__
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.background import Worker
 from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert, display_8bit
-from vfxkey.io.exr_options import EXR_COMPRESSIONS, EXR_DATA_TYPES, check_compression, check_data_type
+from vfxkey.io.exr_options import EXR_DATA_TYPES, check_compression, check_data_type
 from vfxkey.io.files import atomic_output
 from vfxkey.io.frame import MOVIE_EXTENSIONS, unpremultiply
 from vfxkey.io.sequence import frame_path, has_frame_token
@@ -128,7 +128,7 @@ def write_exr(
             ``oiio:ColorSpace`` (OpenEXR ``colorInteropID``) and ``vfxkey:colorspace``.
         metadata: settings to record; each key is stored as ``vfxkey:<key>`` (keys that
             already hold a ``:`` are stored as given).
-        compression: one of :data:`EXR_COMPRESSIONS` (default ``zip``, lossless).
+        compression: one of :data:`vfxkey.io.exr_options.EXR_COMPRESSIONS` (default ``zip``, lossless).
         crop_to_alpha: store only the bounding box of alpha != 0 within the data window.
         fps: stored as ``FramesPerSecond`` (a rational).
         frame: the shot frame number, stored as ``vfxkey:frame``.
