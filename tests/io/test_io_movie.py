@@ -181,7 +181,7 @@ def test_preview_png_is_srgb_with_straight_alpha(tmp_path):
 
 
 def test_frame_rates_from_pyav_18_fractions_and_pyav_19_avrationals():
-    from vfxkey.io.read import _rate
+    from vfxkey.io.movies import _rate
 
     class AVRational:  # PyAV 19's type: num/den, unset is 0/1
         def __init__(self, num, den):

@@ -11,8 +11,9 @@ from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_COMPRESSIONS, EXR_DATA_TYPES
-from vfxkey.io.read import MISSING_POLICIES, NAN_POLICIES, open_source
+from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange
+from vfxkey.io.source import MISSING_POLICIES, NAN_POLICIES
 from vfxkey.io.write import open_frame_writer
 
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.frame import Frame
-from vfxkey.io.read import Source, open_source
+from vfxkey.io.read import open_source
+from vfxkey.io.source import Source
 from vfxkey.io.window import Window, reframe
 
 DATA_ROLES = ("hint", "mask")  # masks are data: values as stored, never linearised

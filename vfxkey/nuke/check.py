@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.read import read_header
+from vfxkey.io.images import read_header
 from vfxkey.io.sequence import FrameRange, frame_path
 from vfxkey.nuke.comp import Footage, NukeComp
 

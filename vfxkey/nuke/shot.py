@@ -29,7 +29,8 @@ from fractions import Fraction
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import CONFIG_URI, VIDEO_SPACE, unknown_colorspaces
-from vfxkey.io.read import open_source, read_header
+from vfxkey.io.images import read_header
+from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, scan_frames
 from vfxkey.nuke.check import comp_problems
 from vfxkey.nuke.comp import Footage, Format, NukeComp, Placement, PlacementKey

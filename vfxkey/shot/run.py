@@ -45,8 +45,9 @@ from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.companion import Companion
 from vfxkey.io.files import atomic_output, remove_stale_temporaries
 from vfxkey.io.frame import Frame
-from vfxkey.io.read import Source, open_source
+from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
+from vfxkey.io.source import Source
 from vfxkey.io.window import Window, reframe
 from vfxkey.io.write import open_frame_writer, stored_pixels, write_preview_png
 from vfxkey.shot import qc as qc_records

@@ -1,0 +1,225 @@
+"""The image reader: stills, image sequences and folders of stills through OpenImageIO.
+
+Steps 1-5 of :mod:`vfxkey.io.read` for image files, and :func:`read_header` (what a file
+says about itself, without its pixels). 8/16-bit files are read as code values and
+linearised from their colour space; float files as float32. EXR colour is premultiplied
+(OpenEXR's convention); PNG/TIFF/DPX alpha is straight.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import OpenImageIO as oiio
+
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.colour import DISPLAY_SPACE, resolve_colorspace, unit_float
+from vfxkey.io.frame import Frame
+from vfxkey.io.source import Source, SourceInfo, check_missing
+from vfxkey.io.window import Window
+
+INTEGER_TYPES = ("uint8", "uint16")  # OIIO data types read as code values, not float
+
+
+def _open_image(path: str, frame: int | None) -> oiio.ImageInput:
+    """Open an image file for reading, or raise a one-line :class:`VfxkeyError`."""
+    if not os.path.exists(path):
+        raise VfxkeyError(f"{where(path, frame)}: no such file")
+    if os.path.getsize(path) == 0:
+        raise VfxkeyError(f"{where(path, frame)}: empty file")
+    config = oiio.ImageSpec()
+    config["oiio:UnassociatedAlpha"] = 1  # keep straight alpha straight (PNG, TIFF)
+    image = oiio.ImageInput.open(path, config)
+    if image is None:
+        raise VfxkeyError(f"{where(path, frame)}: cannot read image: {_first_line(oiio.geterror())}")
+    return image
+
+
+@dataclass
+class ImageHeader:
+    """What an image file says about itself, read without its pixels."""
+
+    path: str
+    width: int  # display window (the full frame, even when the data window is cropped)
+    height: int
+    pixel_aspect: float  # 1.0 = square pixels
+    attributes: dict  # metadata by name: "vfxkey:version", "oiio:ColorSpace", ...
+
+
+def read_header(path: str, frame: int | None = None) -> ImageHeader:
+    """Read an image's header; :class:`VfxkeyError` naming the file (and frame) if it cannot."""
+    image = _open_image(path, frame)
+    try:
+        spec = image.spec()
+    finally:
+        image.close()
+    return ImageHeader(
+        path=path, width=spec.full_width, height=spec.full_height,
+        pixel_aspect=spec.get_float_attribute("PixelAspectRatio", 1.0),
+        attributes={attribute.name: attribute.value for attribute in spec.extra_attribs},
+    )
+
+
+def _first_line(message: str) -> str:
+    return (message.strip().splitlines() or ["unknown error"])[0]
+
+
+def _bit_depth(spec: oiio.ImageSpec) -> str:
+    bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
+    base = str(spec.format)
+    if base.startswith("uint") and bits and bits != spec.format.size() * 8:
+        return f"uint{bits}"
+    return base
+
+
+def _windows(spec: oiio.ImageSpec) -> tuple[Window, Window]:
+    """``(data window, display window)`` of an image (OIIO's ``x, y, width, height`` and ``full_*``)."""
+    data = Window(spec.x, spec.y, spec.width, spec.height)
+    display = Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height)
+    return data, display
+
+
+def _image_colorspace(spec: oiio.ImageSpec, working_space: str) -> str:
+    """Step 2 for an image: the recorded space if known, else by the data type."""
+    for attribute in ("oiio:ColorSpace", "vfxkey:colorspace"):
+        recorded = resolve_colorspace(spec.get_string_attribute(attribute, ""))
+        if recorded is not None:
+            return recorded
+    return working_space if str(spec.format) in ("half", "float", "double") else DISPLAY_SPACE
+
+
+@dataclass(frozen=True)
+class _Channels:
+    """Where step 4 finds the colour and alpha in an image part: channel indices in its spec."""
+
+    part: int  # the subimage (EXR part)
+    colour: tuple[int, int, int]  # R, G, B; grey's one channel three times
+    alpha: int | None
+    spec: oiio.ImageSpec
+    skipped: tuple[str, ...]  # the parts before it, without colour: 'name [channels]'
+
+    @property
+    def count(self) -> int:
+        """Channels vfxkey uses: 1 or 3 colour, plus alpha."""
+        return len(set(self.colour)) + (self.alpha is not None)
+
+    def describe(self, most: int = 8) -> str:
+        """The channels read, their part when the file has several, and what else the part holds."""
+        names = list(self.spec.channelnames)
+        used = sorted(set(self.colour)) + ([self.alpha] if self.alpha is not None else [])
+        text = ", ".join(names[i] for i in used)
+        if self.part or self.skipped:
+            text += f' of part {self.part + 1} "{self.spec.get_string_attribute("name", "")}"; skipped: ' + "; ".join(self.skipped)
+        others = [name for i, name in enumerate(names) if i not in used]
+        if others:
+            text += "; also in it: " + ", ".join(others[:most]) + (f" and {len(others) - most} more" if len(others) > most else "")
+        return text
+
+
+def _channels(image: oiio.ImageInput, path: str, frame: int | None) -> _Channels:
+    """Step 4's channels, by name, in the first part of ``image`` that has colour: R, G and B,
+    or grey ``Y`` (OIIO's name for a grey PNG, TIFF or DPX channel); alpha is ``A`` (or what
+    OIIO marks as alpha, or the 4th of four channels R, G, B, ?). Leaves ``image`` at that part."""
+    parts, part, names = [], 0, []
+    while image.seek_subimage(part, 0):
+        spec = image.spec()
+        names = list(spec.channelnames)
+        if {"R", "G", "B"} <= set(names):
+            colour = tuple(names.index(c) for c in "RGB")
+        elif "Y" in names:
+            colour = (names.index("Y"),) * 3
+        else:
+            parts.append(f"{spec.get_string_attribute('name', f'part {part}')} [{', '.join(names)}]")
+            part += 1
+            continue
+        alpha = names.index("A") if "A" in names else spec.alpha_channel if spec.alpha_channel >= 0 else None
+        if alpha is None and spec.nchannels == 4 and colour == (0, 1, 2):
+            alpha = 3
+        return _Channels(part, colour, alpha, spec, tuple(parts))
+    if len(parts) == 1:
+        raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) among its channels {', '.join(names)}")
+    raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) in any part: {'; '.join(parts)}")
+
+
+class ImageSource(Source):
+    """Stills, sequences and folders of stills, read through OpenImageIO."""
+
+    def __init__(self, path: str, kind: str, files: dict[int, str], asked: list[int], *,
+                 input_colorspace: str | None, **options):
+        super().__init__(**options)
+        self._files = files
+        self._available = sorted(files)
+        missing = check_missing(path, asked, self._available, self.missing_policy)
+        first = next(f for f in asked if f in files)
+        image = _open_image(files[first], first)
+        try:
+            channels = _channels(image, files[first], first)
+        finally:
+            image.close()
+        spec = channels.spec
+        colorspace = input_colorspace or _image_colorspace(spec, self.working_space)
+        data_window, display_window = _windows(spec)
+        self.info = SourceInfo(
+            path=path, kind=kind, frames=list(asked), missing=missing,
+            width=display_window.width, height=display_window.height, channels=channels.count,
+            channel_names=channels.describe(),
+            bit_depth=_bit_depth(spec), colorspace=colorspace, fps=_image_fps(spec),
+            display_window=display_window, data_window=data_window,
+        )
+        if kind == "sequence":
+            # Read every header now (cheap), so a broken frame or one of another format stops
+            # the run before anything is written rather than halfway through.
+            for number in asked:
+                if number in files and number != first:
+                    image = _open_image(files[number], number)
+                    try:
+                        frame_data_window, frame_display_window = _windows(_channels(image, files[number], number).spec)
+                    finally:
+                        image.close()
+                    self._check_display_window(files[number], number, frame_display_window)
+                    if frame_data_window != self.info.data_window:
+                        self.info.data_window = self.info.data_window.union(frame_data_window)
+                        self.info.data_window_varies = True
+
+    def _check_display_window(self, path: str, frame: int, display_window: Window) -> None:
+        """Step 3: every frame of a sequence has the first frame's display window (the format)."""
+        if self.info.kind == "sequence" and display_window != self.info.display_window:
+            raise VfxkeyError(
+                f"{where(path, frame)}: display window {display_window} differs from the "
+                f"sequence's {self.info.display_window}"
+            )
+
+    def _decode(self, frame: int) -> Frame:
+        path = self._files[frame]
+        image = _open_image(path, frame)
+        try:
+            channels = _channels(image, path, frame)
+            spec = channels.spec
+            data_window, display_window = _windows(spec)
+            self._check_display_window(path, frame, display_window)
+            # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
+            data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"
+            used = [*channels.colour, *([channels.alpha] if channels.alpha is not None else [])]
+            begin, end = min(used), max(used) + 1  # only the span holding them (not every layer)
+            pixels = image.read_image(channels.part, 0, begin, end, data_type)
+            if pixels is None or image.has_error:
+                raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {_first_line(image.geterror())}")
+        finally:
+            image.close()
+
+        pixels = pixels.reshape(spec.height, spec.width, end - begin)
+        if data_type == "float":
+            self._check_finite(frame, path, pixels)
+        # Step 4: colour (grey -> RGB) and alpha aside, by name.
+        rgb = pixels[..., [c - begin for c in channels.colour]]
+        alpha = unit_float(pixels[..., channels.alpha - begin]) if channels.alpha is not None else None
+        # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
+        premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
+        return self._finish(frame, path, rgb, alpha, premultiplied, data_window, display_window)
+
+
+def _image_fps(spec: oiio.ImageSpec) -> Fraction | None:
+    fps = spec.getattribute("FramesPerSecond")
+    return Fraction(*fps) if isinstance(fps, tuple) and len(fps) == 2 and fps[1] else None

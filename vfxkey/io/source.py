@@ -1,0 +1,143 @@
+"""What every reader gives: a :class:`Source` streaming :class:`~vfxkey.io.frame.Frame`\ s and its :class:`SourceInfo`.
+
+The steps a reader follows are :mod:`vfxkey.io.read`'s; this is the part shared by the
+image reader (:mod:`vfxkey.io.images`) and the movie reader (:mod:`vfxkey.io.movies`):
+missing frames held or black (step 1), NaN/Inf counted (step 3), RGB linearised into the
+working space (step 5), frames decoded ahead on a background thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.background import Worker
+from vfxkey.io.colour import convert
+from vfxkey.io.frame import Frame
+from vfxkey.io.sequence import FrameRange
+from vfxkey.io.window import Window
+
+MISSING_POLICIES = ("error", "hold", "black")
+NAN_POLICIES = ("zero", "error")
+
+
+@dataclass
+class SourceInfo:
+    """What :func:`open_source` found. ``frames`` will be read (missing ones filled when
+    ``missing`` is ``hold`` or ``black``); ``missing`` lists asked frames absent on disk.
+    ``width`` and ``height`` are the display window's (the format); ``data_window`` is the
+    smallest window holding every frame's data window, and ``data_window_varies`` says
+    whether the frames' data windows differ."""
+
+    path: str
+    kind: str  # "still" | "sequence" | "stills" | "movie"
+    frames: list[int]
+    missing: list[int]
+    width: int
+    height: int
+    channels: int
+    channel_names: str  # what is read and from where, e.g. "R, G, B, A", "R, G, B from yuv420p"
+    bit_depth: str  # "uint8" | "uint16" | "half" | "float" | "uint10" | "uint12" ...
+    colorspace: str  # the input colour space used to linearise
+    fps: Fraction | None
+    display_window: Window
+    data_window: Window
+    data_window_varies: bool = False
+
+
+class Source:
+    """Frames of one input, read one at a time (see :func:`open_source`)."""
+
+    info: SourceInfo
+
+    def __init__(self, *, working_space: str, missing: str, nan: str, warn: Callable[[str], None]):
+        self.working_space = working_space
+        self.missing_policy = missing
+        self.nan_policy = nan
+        self.warn = warn
+        self._available: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.info.frames)
+
+    def __iter__(self) -> Iterator[Frame]:
+        """The frames in order, each decoded up to two frames ahead on a background thread."""
+        worker = Worker("read")
+        try:
+            for number in self.info.frames:
+                frame = worker.next_result() if len(worker) == worker.depth else None
+                worker.submit(self.read, number)
+                if frame is not None:
+                    yield frame
+            while len(worker):
+                yield worker.next_result()
+        finally:
+            worker.close()
+
+    def read(self, frame: int) -> Frame:
+        """Decode shot frame ``frame`` (a missing one is held or black, per ``missing``)."""
+        if frame not in self._available:
+            if self.missing_policy == "error":
+                raise VfxkeyError(f"{where(self.info.path, frame)}: no such frame")
+            if self.missing_policy == "black":
+                return self._black(frame)
+            return dataclasses.replace(self._decode(_held_frame(self._available, frame)), number=frame)
+        return self._decode(frame)
+
+    def _decode(self, frame: int) -> Frame:
+        raise NotImplementedError
+
+    def _black(self, frame: int) -> Frame:
+        window = self.info.display_window
+        alpha = np.zeros(window.shape, np.float32) if self.info.channels in (2, 4) else None
+        return Frame(frame, np.zeros(window.shape + (3,), np.float32), alpha, True, self.info.path,
+                     window, window)
+
+    def _check_finite(self, frame: int, source: str, pixels: np.ndarray) -> None:
+        """Step 3: count NaN/Inf values in the decoded ``pixels``; zero them (warning) or raise."""
+        finite = np.isfinite(pixels)
+        if finite.all():
+            return
+        bad = int(finite.size - np.count_nonzero(finite))
+        if self.nan_policy == "error":
+            raise VfxkeyError(f"{where(source, frame)}: {bad} NaN/Inf pixel values")
+        self.warn(f"{where(source, frame)}: {bad} NaN/Inf pixel values set to 0")
+        pixels[~finite] = 0.0
+
+    def _finish(
+        self, frame: int, source: str, rgb: np.ndarray, alpha: np.ndarray | None, premultiplied: bool,
+        data_window: Window | None = None, display_window: Window | None = None,
+    ) -> Frame:
+        """Step 5: convert RGB to the working space (alpha is never converted).
+
+        The frame gets contiguous arrays of its own (OpenCV and torch expect them)."""
+        if self.info.colorspace != self.working_space or rgb.dtype != np.float32:
+            rgb = convert(rgb, self.info.colorspace, self.working_space)
+        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+        alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32)
+        return Frame(frame, rgb, alpha, premultiplied, source, data_window, display_window)
+
+
+def _held_frame(available: list[int], frame: int) -> int:
+    """The frame shown in place of a missing ``frame``: the last one before it, else the first."""
+    earlier = [f for f in available if f < frame]
+    return earlier[-1] if earlier else available[0]
+
+
+def check_missing(path: str, asked: list[int], available: list[int], policy: str) -> list[int]:
+    """Frames of ``asked`` not in ``available``; raise when that matters under ``policy``."""
+    present = set(available)
+    missing = [f for f in asked if f not in present]
+    if not present.intersection(asked):
+        raise VfxkeyError(f"{path}: none of frames {FrameRange.of(asked)} found")
+    if missing and policy == "error":
+        raise VfxkeyError(
+            f"{path}: missing frames {FrameRange.of(missing)} of {FrameRange.of(asked)} "
+            "(--missing hold|black fills them)"
+        )
+    return missing
