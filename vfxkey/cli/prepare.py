@@ -18,7 +18,7 @@ def prepare(spec_path: str) -> None:
     with the same screen. `vfxkey render` does this itself when it is missing; a farm job
     runs it as its first step. Generated elements need nothing: it does nothing then.
     """
-    from vfxkey.shot.run import prepare as prepare_shot, screen_path
+    from vfxkey.shot.screen import prepare as prepare_shot, screen_path
 
     spec = load_spec(spec_path)
     if prepare_shot(spec, warn=warn) is not None:

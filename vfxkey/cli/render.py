@@ -34,8 +34,8 @@ def render(spec_path: str, frames: str | None, force: bool, threads: int, worker
     the frame.
     """
     from vfxkey.cli.finalize import finalize_shot
-    from vfxkey.shot.run import prepare
     from vfxkey.shot.run import render as render_frames
+    from vfxkey.shot.screen import prepare
 
     spec = load_spec(spec_path)
     chunk = FrameRange.parse(frames) if frames else None

@@ -2,7 +2,7 @@
 
 Each worker is a fresh process (``spawn``) that loads the spec and renders its chunk
 with ``threads // N`` threads, exactly as a farm task would; the parent measures the
-shot's screen first (:func:`vfxkey.shot.run.prepare`), so the workers only read it.
+shot's screen first (:func:`vfxkey.shot.screen.prepare`), so the workers only read it.
 """
 
 from __future__ import annotations

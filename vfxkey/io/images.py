@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import OpenImageIO as oiio
 
 from vfxkey.errors import VfxkeyError, where
@@ -60,6 +61,45 @@ def read_header(path: str, frame: int | None = None) -> ImageHeader:
         pixel_aspect=spec.get_float_attribute("PixelAspectRatio", 1.0),
         attributes={attribute.name: attribute.value for attribute in spec.extra_attribs},
     )
+
+
+def read_stored(path: str) -> tuple[np.ndarray, Window, Window]:
+    """The pixels of an image file exactly as stored, as float32 ``(H, W, C)`` over its data
+    window (no colour conversion; EXR colour premultiplied, as OpenEXR stores it), its data
+    window and its display window. :class:`VfxkeyError` naming the file when it cannot be
+    read whole."""
+    image = _open_image(path, None)
+    try:
+        spec = image.spec()
+        pixels = image.read_image("float")
+        error = oiio.geterror() if pixels is None else ""
+    finally:
+        image.close()
+    if pixels is None:
+        raise VfxkeyError(f"{path}: cannot read image: {_first_line(error)}")
+    data_window, display_window = _windows(spec)
+    return np.ascontiguousarray(pixels, dtype=np.float32), data_window, display_window
+
+
+def reads_whole(path: str) -> bool:
+    """Whether the image file at ``path`` opens and all its pixels decode (a truncated or
+    half-written file does not)."""
+    try:
+        image = _open_image(path, None)
+    except VfxkeyError:
+        return False
+    try:
+        whole = image.read_image() is not None
+    finally:
+        image.close()
+    if not whole:
+        oiio.geterror()  # clear it
+    return whole
+
+
+def limit_image_threads(count: int) -> None:
+    """Bound OpenImageIO's thread pool (decoding and encoding image files) to ``count`` threads."""
+    oiio.attribute("threads", count)
 
 
 def _first_line(message: str) -> str:

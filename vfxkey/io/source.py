@@ -1,4 +1,4 @@
-"""What every reader gives: a :class:`Source` streaming :class:`~vfxkey.io.frame.Frame`\ s and its :class:`SourceInfo`.
+"""What every reader gives: a :class:`Source` that streams frames, and its :class:`SourceInfo`.
 
 The steps a reader follows are :mod:`vfxkey.io.read`'s; this is the part shared by the
 image reader (:mod:`vfxkey.io.images`) and the movie reader (:mod:`vfxkey.io.movies`):

@@ -14,10 +14,8 @@ import os
 import re
 from pathlib import Path
 
-import OpenImageIO as oiio
-
-from vfxkey.errors import VfxkeyError
 from vfxkey.io.files import atomic_output
+from vfxkey.io.images import read_header
 
 # Figures kept as lists of numbers in a record (space-separated text in the EXR).
 _VECTORS = ("screen_rgb",)
@@ -39,14 +37,8 @@ def to_metadata(qc: dict) -> dict:
 
 def from_exr(path: str, frame: int) -> dict:
     """The QC record of an element EXR, read back from its ``vfxkey:*`` metadata."""
-    image = oiio.ImageInput.open(path)
-    if image is None:
-        raise VfxkeyError(f"{path}: cannot read its QC metadata: {oiio.geterror()}")
-    try:
-        attributes = {a.name[len("vfxkey:"):]: a.value for a in image.spec().extra_attribs
-                      if a.name.startswith("vfxkey:")}
-    finally:
-        image.close()
+    attributes = {name[len("vfxkey:"):]: value for name, value in read_header(path, frame).attributes.items()
+                  if name.startswith("vfxkey:")}
     record = {"frame": frame, "source": attributes.get("source", ""), "output": path}
     for name in ("screen_rgb", "gsg", "soft_fraction", "screen_fit", "screen_refit", "warnings",
                  "fg_region_at_frame"):

@@ -37,12 +37,13 @@ def limit_threads(count: int) -> None:
     """Bound OIIO's, OpenCV's, torch's and BLAS/OpenMP's pools to ``count`` threads, in
     this process and in the processes and libraries it starts later."""
     import cv2
-    import OpenImageIO as oiio
     from threadpoolctl import threadpool_limits
+
+    from vfxkey.io.images import limit_image_threads
 
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENIMAGEIO_THREADS"):
         os.environ[name] = str(count)  # read by libraries imported later (torch) and child processes
-    oiio.attribute("threads", count)
+    limit_image_threads(count)
     cv2.setNumThreads(count)
     threadpool_limits(limits=count)
     if "torch" in sys.modules:

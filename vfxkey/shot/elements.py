@@ -1,0 +1,334 @@
+"""The element stages: key, generate and edit, behind one contract (:class:`ElementStage`).
+
+The runner (:func:`vfxkey.shot.run.render`) asks a stage for the shot's frames and frame
+rate, the settings that change the element's pixels (recorded in every element EXR and
+hashed to tell an up-to-date frame), and the element of the frames to redo, in order:
+
+- :class:`KeyStage` keys the green-screen input against the shot's screen
+  (:func:`vfxkey.shot.screen.prepare`), with the keyer's temporal filter fed the shot's
+  input frames before each frame, whichever chunk it is in;
+- :class:`GenerateStage` generates each frame on its key colour (TKG-DM) and keys it;
+- :class:`EditStage` edits each input frame with the edit prompt (Tight Inversion).
+
+Each element frame leaves the stage as the EXR stores it (rounded to half float when the
+EXRs are half), so a comp made now and one made later from the EXR are the same bits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
+from typing import Protocol
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from vfxkey.errors import VfxkeyError, where
+from vfxkey.io.companion import Companion
+from vfxkey.io.frame import Frame
+from vfxkey.io.sequence import frame_path
+from vfxkey.io.source import Source
+from vfxkey.io.window import Window
+from vfxkey.io.write import stored_pixels, write_preview_png
+from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, Screen
+from vfxkey.shot.inputs import chunk_of, open_input
+from vfxkey.shot.screen import prepare
+from vfxkey.shot.settings import relative, settings_hash, stored_as
+from vfxkey.shot.spec import EditElement, GenerateElement, KeyElement, ShotSpec
+from vfxkey.shot.threads import frame_workers, ordered_map
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ElementFrame:
+    """An element frame as it leaves its stage."""
+
+    frame: int
+    rgba: np.ndarray  # (H, W, 4) premultiplied, scene-linear, exactly as the EXR stores it (_as_stored)
+    qc: dict  # the stage's QC figures (shot/qc.py)
+    source: str  # what it was made from, for the record: the input file, or "generated (seed N)"
+    data_window: Window  # what ``rgba`` covers, in the coordinates of
+    display_window: Window  # the format
+
+
+class ElementStage(Protocol):
+    """What every element stage gives the runner."""
+
+    frames: list[int]  # the shot's frames (a key or edit shot without [shot] frames: the input's)
+    fps: Fraction | None  # the input's frame rate (None: the spec's or 24)
+    screen: Screen | None  # the shot's screen (key stage); None when each frame is keyed on its own
+
+    def settings(self) -> dict[str, object]:
+        """Every setting that changes the element's pixels, as recorded in its metadata."""
+        ...
+
+    def make(self, frames: list[int]) -> Iterator[ElementFrame]:
+        """The element of ``frames`` (in order, a subset of :attr:`frames`), one at a time."""
+        ...
+
+
+class KeyStage:
+    """Keys the green-screen input against the shot's screen."""
+
+    def __init__(self, spec: ShotSpec, warn: Callable[[str], None] | None) -> None:
+        element: KeyElement = spec.element
+        self.spec, self.warn = spec, warn
+        self.source = open_input(spec, spec.frames, warn)
+        self.frames = list(self.source.info.frames)
+        self.fps = self.source.info.fps
+        self.hints = Companion(element.hint, spec.working_space, "hint", warn=warn) if element.hint else None
+        self.screen = prepare(spec, warn=warn, source=self.source)
+        self.keyer = Keyer(element.keyer, self.screen)
+        # The temporal filter reads the shot's input frames before each frame (never outputs),
+        # so a chunk keys its first frame as a whole-shot run does. Stills are unrelated images.
+        steady = self.source.info.kind != "stills" and element.keyer.temporal > 0
+        self.previous_count = TEMPORAL_FRAMES if steady else 0
+
+    def settings(self) -> dict[str, object]:
+        """Every setting that changes the element's pixels, as recorded in its metadata."""
+        element: KeyElement = self.spec.element
+        keyer = {k: v for k, v in asdict(element.keyer).items() if k != "screen"}
+        return {"command": "key", "input": relative(element.input, self.spec),
+                "input_colorspace": self.source.info.colorspace, "screen": element.screen_text,
+                "hint": relative(element.hint, self.spec) if element.hint else "",
+                "working_space": self.spec.working_space, **stored_as(self.spec), **keyer,
+                "shot_screen": _screen_hash(self.screen)}
+
+    def make(self, frames: list[int]) -> Iterator[ElementFrame]:
+        """The keyed element of ``frames``; warnings (a frame that does not fit the shot's screen...) as they come."""
+        source = chunk_of(self.source, self.spec, frames, self.warn)
+        previous = _PreviousFrames(self.source, self.previous_count)
+
+        def inputs() -> Iterator[tuple]:  # read in order: _PreviousFrames keeps the frames it has seen
+            for frame in source:
+                mask = self.hints.mask(frame.number, frame.data_window, frame.display_window) if self.hints else None
+                yield frame, mask, previous.before(frame)
+
+        def key(frame: Frame, mask: np.ndarray | None, before: list[np.ndarray]) -> tuple:
+            name, stored_warnings = where(frame.source, frame.number), []
+            try:
+                result = self.keyer.key(frame.rgb, hint=mask, previous=before)
+            except ValueError as exc:
+                raise VfxkeyError(f"{name}: {exc}") from None
+            rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
+            return frame, result, rgba, stored_warnings
+
+        refitting = False
+        # Frames are keyed side by side (each depends only on its inputs, so the bits are the
+        # same), with one BLAS thread: bitwise the same whatever --threads says. Warnings
+        # are told in frame order.
+        with threadpool_limits(1), frame_workers() as workers:
+            for frame, result, rgba, stored_warnings in ordered_map(key, inputs(), workers):
+                name, refit = where(frame.source, frame.number), result.qc["screen_refit"]
+                if self.warn:  # a run of frames that do not fit the shot's screen is told where it starts and ends
+                    for message in result.qc["warnings"]:
+                        if not (refit and refitting):
+                            self.warn(f"{name}: {message}"
+                                      + (" (and every following frame that does not fit)" if refit else ""))
+                    if refitting and not refit:
+                        self.warn(f"{name}: fits the shot's screen again")
+                for message in stored_warnings:
+                    (self.warn or logger.warning)(message)
+                refitting = refit
+                yield ElementFrame(frame.number, rgba, result.qc, relative(frame.source, self.spec),
+                                   frame.data_window, frame.display_window)
+
+
+class _PreviousFrames:
+    """The shot's input frames just before each keyed frame, for the keyer's temporal filter.
+
+    The frames a run has read are kept; the ones before a chunk's first frame (another
+    chunk's) are read from the shot, so every chunk gives the keyer the same frames.
+    Only frames with consecutive numbers and the same data window count: a gap or a
+    change of window ends the run of frames.
+    """
+
+    def __init__(self, shot: Source, count: int) -> None:
+        self.shot, self.count = shot, count
+        self.kept: dict[int, Frame] = {}
+
+    def before(self, frame: Frame) -> list[np.ndarray]:
+        """(H, W, 3) linear frames ``frame.number - 1``, ``- 2``, ... (nearest first); then keeps ``frame``."""
+        frames = []
+        for number in range(frame.number - 1, frame.number - 1 - self.count, -1):
+            if number not in self.kept:
+                if number not in self.shot.info.frames:
+                    break
+                self.kept[number] = self.shot.read(number)
+            if self.kept[number].data_window != frame.data_window:
+                break
+            frames.append(self.kept[number].rgb)
+        if self.count:
+            self.kept = {n: kept for n, kept in self.kept.items() if n > frame.number - self.count}
+            self.kept[frame.number] = frame
+        return frames
+
+
+class GenerateStage:
+    """Generates the element on its key colour (TKG-DM) and keys it, each frame on its own.
+
+    The model is loaded on first use: its hash, device, precision and scheduler are part
+    of the settings (``generate.provenance.run_metadata``).
+    """
+
+    def __init__(self, spec: ShotSpec, warn: Callable[[str], None] | None) -> None:
+        from vfxkey.generate.noise import ForegroundPath, parse_key
+
+        element: GenerateElement = spec.element
+        self.spec, self.warn = spec, warn
+        self.frames = list(spec.frames)
+        self.fps = None
+        self.screen = None  # each generated frame is keyed against its own screen
+        self.key = parse_key(element.key)
+        self.region = ForegroundPath.parse(element.fg_region)
+        self._generator = None
+
+    def _load(self):
+        """The KeyedGenerator (model, matting head and settings), loaded once."""
+        if self._generator is None:
+            from vfxkey.generate.model import load_model
+            from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
+
+            e: GenerateElement = self.spec.element
+            model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
+                               allow_pickle=e.allow_pickle, precision=e.precision)
+            head = None
+            if e.matte_head:
+                from vfxkey.generate.head import load_head
+
+                head = load_head(e.matte_head, model.pipe.vae)
+            settings = GenerationSettings(
+                prompt=e.prompt, negative_prompt=e.negative_prompt, width=e.size[0], height=e.size[1],
+                steps=e.steps, guidance=e.guidance, key=self.key, key_direction=e.key_direction,
+                target_shift=e.shift, region=self.region,
+                temporal=e.temporal, drift_period=e.drift_period, subject=e.subject,
+                working_space=self.spec.working_space,
+            )
+            self._generator = KeyedGenerator(model, settings, seed=self.spec.seed, head=head)
+        return self._generator
+
+    def settings(self) -> dict[str, object]:
+        """Every setting that changes the element's pixels, as recorded in its metadata."""
+        from vfxkey.generate.provenance import run_metadata
+
+        e: GenerateElement = self.spec.element
+        generator = self._load()
+        metadata = run_metadata(
+            generator.model, generator.settings, self.spec.seed, scheduler=e.scheduler,
+            target_shift=generator.noise_settings.target_shift,
+            alpha_source=(f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head
+                          else "attention" if e.attention_hint else "key"))
+        del metadata["settings_hash"]  # the runner's covers these and the keyer's and the EXRs' settings
+        if e.matte_head:  # a head retrained under the same name must not be mixed in
+            from vfxkey.generate.model import model_hash
+
+            metadata["matte_head_hash"] = model_hash(e.matte_head)
+        keyer = {f"keyer_{k}": v for k, v in asdict(e.keyer).items() if k not in ("screen", "temporal")}
+        return {**metadata, **stored_as(self.spec), **keyer}
+
+    def make(self, frames: list[int]) -> Iterator[ElementFrame]:
+        from vfxkey.generate.keycolour import KeyColour
+        from vfxkey.matte.metrics import gsg
+
+        e: GenerateElement = self.spec.element
+        generator = self._load()
+        key_colour = KeyColour.of(self.key, self.spec.working_space)
+        key_srgb = np.array(key_colour.srgb, dtype=np.float32)
+        # The spec's keyer settings on the key colour: each frame measured on its own (no shot screen).
+        keyer = Keyer(replace(e.keyer, screen=key_colour.screen))
+        for frame in frames:
+            result = generator(frame)
+            # The keyer's coarse subject mask: the matting head's, the attention hint if asked for, or none.
+            coarse = result.head_mask if result.head_mask is not None else result.hint if e.attention_hint else None
+            # One thread keeps the keyer and GSG bitwise repeatable (threaded sums vary in the last bits).
+            with threadpool_limits(limits=1):
+                try:
+                    keyed = keyer.key(result.rgb, hint=coarse)
+                except ValueError as exc:  # no key-colour background came out of this frame
+                    raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc} "
+                                      "(no key-colour background: a larger shift may help)") from None
+                quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
+            if self.spec.outputs.save_screen:
+                write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
+                                  working_space=self.spec.working_space)
+            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"],
+                  "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
+            rgba = _as_stored(keyed.premultiplied_rgba(), self.spec, f"generated frame {frame}", self.warn)
+            yield ElementFrame(frame, rgba, qc, f"generated (seed {self.spec.seed})", Window.of(rgba),
+                               Window.of(rgba))
+
+
+class EditStage:
+    """Edits each input frame with the edit prompt (Tight Inversion, ``vfxkey edit``'s editor).
+
+    The model is loaded on first use: its and the adapter's hashes, the device, precision
+    and library versions are part of the settings, as ``vfxkey edit`` records them.
+    """
+
+    def __init__(self, spec: ShotSpec, warn: Callable[[str], None] | None) -> None:
+        from vfxkey.generate.adapter import IPAdapter
+
+        element: EditElement = spec.element
+        self.spec, self.warn = spec, warn
+        self.source = open_input(spec, spec.frames, warn)
+        self.frames = list(self.source.info.frames)
+        self.fps = self.source.info.fps
+        self.screen = None  # a keyed input is keyed on its key colour, each frame on its own
+        self.masks = Companion(element.mask, spec.working_space, "mask", warn=warn) if element.mask else None
+        self.adapter = IPAdapter.read(element.ip_adapter, element.image_encoder, allow_pickle=element.allow_pickle)
+        self._editor = None
+        self._model_metadata: dict = {}
+
+    def _load(self):
+        """The Editor (model with the adapter attached), loaded once."""
+        if self._editor is None:
+            from vfxkey.generate.edit import load_editor
+            from vfxkey.generate.noise import parse_key
+
+            e: EditElement = self.spec.element
+            self._editor, self._model_metadata = load_editor(e.settings, parse_key(e.key), e.model, e.model_config,
+                                                             self.adapter, e.allow_pickle)
+        return self._editor
+
+    def settings(self) -> dict[str, object]:
+        """Every setting that changes the element's pixels, as recorded in its metadata."""
+        e: EditElement = self.spec.element
+        self._load()
+        return {"command": "edit", "input": relative(e.input, self.spec),
+                "input_colorspace": self.source.info.colorspace, **e.settings.metadata(), "seed": self.spec.seed,
+                "mask": relative(e.mask, self.spec) if e.mask else "", "key": e.key, **self.adapter.metadata(),
+                **self._model_metadata, **stored_as(self.spec)}
+
+    def make(self, frames: list[int]) -> Iterator[ElementFrame]:
+        editor = self._load()
+        source = chunk_of(self.source, self.spec, frames, self.warn)
+        for frame in source:
+            mask = self.masks.mask(frame.number, frame.data_window, frame.display_window) if self.masks else None
+            result = editor(frame, mask)
+            rgba = _as_stored(result.rgba, self.spec, where(frame.source, frame.number), self.warn)
+            yield ElementFrame(frame.number, rgba, {}, relative(frame.source, self.spec), frame.data_window,
+                               frame.display_window)
+
+
+def element_stage(spec: ShotSpec, warn: Callable[[str], None] | None = None) -> ElementStage:
+    """The element stage of the spec's mode."""
+    stages: dict[str, type[ElementStage]] = {"key": KeyStage, "generate": GenerateStage, "edit": EditStage}
+    return stages[spec.element.mode](spec, warn)
+
+
+def _as_stored(rgba: np.ndarray, spec: ShotSpec, name: str, warn) -> np.ndarray:
+    """``rgba`` as the element EXR stores it: NaN 0, clamped to the data type's range (with a
+    warning naming ``name``); float16 when the EXRs are half (the writer writes it as it
+    is, and a comp converts it), else float32."""
+    return stored_pixels(rgba, spec.outputs.data_type, name, warn)
+
+
+def _screen_hash(screen: Screen | None) -> str:
+    """The hash of what a stored screen holds that changes pixels (its ``source`` is for people)."""
+    if screen is None:
+        return "per-frame"
+    return settings_hash({k: v for k, v in asdict(screen).items() if k != "source"})
