@@ -41,7 +41,8 @@ def test_render_writes_the_script_and_it_wires_the_render(rendered):
     assert merge.inputs[1].cls == "Transform" and merge.inputs[1].inputs[0].name == "Read_element"
 
     root = nodes["Root"].knobs
-    assert (root["first_frame"], root["last_frame"], root["customOCIOConfigPath"]) == ("1001", "1003", CONFIG_URI)
+    assert (root["first_frame"], root["last_frame"], root["OCIO_config"]) == \
+        ("1001", "1003", "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1")
     assert float(root["fps"]) == pytest.approx(24000 / 1001, abs=1e-9)
     element = nodes["Read_element"].knobs
     assert element["file"] == str(folder / "render" / "sh010_el.####.exr")
@@ -49,7 +50,7 @@ def test_render_writes_the_script_and_it_wires_the_render(rendered):
     assert element["format"].split()[:2] == ["64", "48"]
     plate = nodes["Read_plate"].knobs
     assert plate["file"] == str(folder / "plate.png")
-    assert plate["colorspace"] == "sRGB Encoded Rec.709 (sRGB)"  # as vfxkey read the PNG
+    assert plate["colorspace"] == "sRGB - Texture"  # as vfxkey read the PNG, in the v1.0.0 config
     assert (plate["first"], plate["last"], plate["before"], plate["after"]) == ("1", "1", "hold", "hold")
     assert os.path.isfile(plate["file"])
     for frame in (1001, 1002, 1003):
@@ -125,9 +126,12 @@ def test_ocio_config_file_and_its_names_are_checked(rendered, tmp_path):
     out = tmp_path / "c.nk"
     assert cli("nuke", rendered, "-o", out, "--ocio-config", config).exit_code == 0
     assert read_nk(out.read_text())["Root"].knobs["customOCIOConfigPath"] == str(config)
-    result = cli("nuke", rendered, "-o", out, "--ocio-config", "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
-    assert result.exit_code == 2 and "the OCIO config has no colour space 'sRGB Encoded Rec.709 (sRGB)', " \
-        "'Camera Rec.709'" in result.output  # the plate's, the ProRes Write's
+    cg = "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1"
+    result = cli("nuke", rendered, "-o", out, "--ocio-config", cg)
+    assert result.exit_code == 2 and f"{cg}: needs OCIO 2.2, but Nuke 14 carries OCIO 2.1" in result.output
+    result = cli("nuke", rendered, "-o", out, "--ocio-config", cg, "--nuke-version", "15")
+    assert result.exit_code == 2 and "Write_prores: colour space 'Camera Rec.709' has no match (by name, " \
+        f"alias or role) in the OCIO config {cg}" in result.output  # the cg configs have no camera spaces
 
 
 def test_nuke_render_paths():
@@ -181,3 +185,63 @@ def test_a_shot_without_a_plate_leaves_b_unconnected(tmp_path):
     nodes = read_nk((tmp_path / "render" / "sh010.nk").read_text())
     assert nodes["Merge_over"].inputs[0] is None and "Read_plate" not in nodes
     assert nodes["Root"].knobs["format"].split()[:2] == ["64", "48"]
+
+
+# Root's OCIO_config choices each Nuke version carries, and its OCIO library. The enum as
+# public stand-ins of Nuke 14/15's `nuke` module record it (GitHub code; find_string
+# "fn-nuke_studio-config-v1.0.0"): aces_1.2, fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1,
+# fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1 (last TAB field: OCIO's built-in
+# studio-config-v1.0.0_aces-v1.3_ocio-v2.1), nuke-default, custom. OCIO per version: the VFX
+# Reference Platform year on Foundry's Third-Party Libraries pages (see vfxkey/nuke/ocio.py).
+NUKE_ENUM_14_16 = {"aces_1.2", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1",
+                   "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1", "nuke-default", "custom"}
+NUKE_CARRIES = {14: ((2, 1), NUKE_ENUM_14_16), 15: ((2, 2), NUKE_ENUM_14_16), 16: ((2, 3), NUKE_ENUM_14_16),
+                17: ((2, 4), NUKE_ENUM_14_16)}
+
+
+def config_nuke_loads(root: dict, version: int) -> ocio.Config:
+    """The config Nuke ``version`` would load for this Root, by the rules above (not vfxkey's)."""
+    library, enum = NUKE_CARRIES[version]
+    choice = root["OCIO_config"]
+    assert choice in enum, f"Nuke {version} has no OCIO_config {choice!r}"
+    if choice == "custom":
+        path = root["customOCIOConfigPath"]
+        if path.startswith("ocio://"):
+            needs = tuple(map(int, path.rsplit("_ocio-v", 1)[1].split(".")))
+            assert library >= max(needs, (2, 2)), f"Nuke {version}'s OCIO {library} cannot load {path}"
+        return ocio.Config.CreateFromFile(path)
+    return ocio.Config.CreateFromFile("ocio://" + choice.removeprefix("fn-nuke_"))
+
+
+@pytest.mark.parametrize("version", [None, "14", "15", "16", "17"])
+def test_every_colour_space_resolves_in_the_config_each_nuke_version_carries(rendered, tmp_path, version):
+    out = tmp_path / "c.nk"
+    result = cli("nuke", rendered, "-o", out, *(["--nuke-version", version] if version else []))
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    nodes = read_nk(text)
+    opened_by = [int(version)] if version else [14, 15, 16]  # the default opens in all three
+    assert text.splitlines()[1] == f"version {opened_by[0]}.0 v1"
+    named = {(name, knob): value for name, node in nodes.items() for knob, value in node.knobs.items()
+             if knob in ("colorspace", "workingSpaceLUT")}
+    assert {name for name, _ in named} == {"Root", "Read_plate", "Read_element", "Write_comp", "Write_prores"}
+    for nuke_version in opened_by:
+        config = config_nuke_loads(nodes["Root"].knobs, nuke_version)
+        for (name, knob), value in named.items():
+            space = config.getColorSpace(value)
+            assert space is not None and space.getName() == value, (nuke_version, name, knob, value)
+    assert named["Read_element", "colorspace"] == "ACEScg"
+
+
+def test_the_spec_picks_the_nuke_version(tmp_path):
+    spec_file = make_key_shot(tmp_path)
+    spec_file.write_text(spec_file.read_text() + '\n[nuke]\nversion = 17\n')
+    result = cli("nuke", spec_file, "-o", tmp_path / "c.nk", "--allow-missing")
+    assert result.exit_code == 0, result.output
+    root = read_nk((tmp_path / "c.nk").read_text())["Root"].knobs
+    assert (root["OCIO_config"], root["customOCIOConfigPath"]) == \
+        ("custom", "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4")
+    spec_file.write_text(spec_file.read_text().replace("version = 17", "version = 13"))
+    result = cli("nuke", spec_file, "-o", tmp_path / "c.nk", "--allow-missing")
+    assert result.exit_code == 2 and "[nuke] version: Nuke 13 is not supported; give one of 14, 15, 16, 17" \
+        in result.output, result.output

@@ -24,14 +24,19 @@ from vfxkey.errors import VfxkeyError
 @click.option("--map", "path_maps", metavar="LOCAL=NUKE", multiple=True,
               help="Studio path map: paths under LOCAL are written under NUKE (repeatable; first match "
                    "wins; --root, then these, then the spec's [nuke] root and path_map).")
-@click.option("--ocio-config", metavar="URI|FILE",
-              help="OCIO config the script names (default: the built-in config vfxkey used, which "
-                   "Nuke 16+ knows; give a config file for older Nuke). Its colour space names are checked.")
+@click.option("--nuke-version", type=click.Choice(["14", "15", "16", "17"]),
+              help="Nuke version the script is for (default: the spec's [nuke] version, else 14). 14-16 "
+                   "name the ACES 1.3 studio config Nuke 14, 15 and 16 carry (fn-nuke_studio-config-v1.0.0); "
+                   "17 the v2.2.0 studio config (OCIO 2.4). See docs/nuke.md.")
+@click.option("--ocio-config", metavar="FILE|URI",
+              help="OCIO config the script names instead (a show's config file, or an ocio:// built-in the "
+                   "Nuke version's OCIO can load). Every colour space the script names is carried over into it "
+                   "by name, alias or role, or refused.")
 @click.option("--allow-missing", is_flag=True,
               help="Write the script even if files its Reads need are missing or not vfxkey's (warns).")
 def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, path_maps: tuple[str, ...],
-         ocio_config: str | None, allow_missing: bool) -> None:
-    """Write a Nuke 13+ comp script for a rendered shot: Root (frame range, fps, format,
+         nuke_version: str | None, ocio_config: str | None, allow_missing: bool) -> None:
+    """Write a Nuke 14+ comp script for a rendered shot: Root (frame range, fps, format,
     OCIO colour management), Reads of the plate and of the premultiplied element EXRs,
     the placement as a Transform, Merge2 over (A = element, B = plate), an EXR Write of the
     comp (half float, RGBA) and, when the shot has a movie, a ProRes 4444 Write, inside a
@@ -40,7 +45,6 @@ def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, pa
     Every file the Reads point at must exist (element EXRs with vfxkey's metadata); the
     error lists the frames that do not.
     """
-    from vfxkey.io.colour import CONFIG_URI
     from vfxkey.nuke.shot import spec_path_map, write_shot_script
     from vfxkey.shot.spec import load_spec
 
@@ -52,6 +56,6 @@ def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, pa
             raise VfxkeyError(f"bad --map {item!r}: give LOCAL=NUKE, e.g. /mnt/show=Z:/show")
         entries.append((local, nuke_prefix))
     written = write_shot_script(spec, output, snippet=snippet, path_map=spec_path_map(spec, tuple(entries)),
-                                ocio_config=ocio_config or CONFIG_URI,
+                                ocio_config=ocio_config, nuke_version=int(nuke_version) if nuke_version else None,
                                 check=not allow_missing, warn=warn)
     click.echo(f"vfxkey nuke: wrote {written}", err=True)

@@ -130,13 +130,3 @@ def _convert_codes(codes: np.ndarray, src: str, dst: str) -> np.ndarray:
         ocio.PackedImageDesc(out, pixels, 1, 3, ocio.BIT_DEPTH_F32, 4, 12, 12 * pixels),
     )
     return out
-
-
-def unknown_colorspaces(config_path: str, names: list[str]) -> list[str]:
-    """Those of ``names`` that the OCIO config at ``config_path`` (a file or an ``ocio://``
-    URI) does not know, as names or aliases; :class:`VfxkeyError` if it cannot be loaded."""
-    try:
-        other = ocio.Config.CreateFromFile(config_path)
-    except ocio.Exception as exc:
-        raise VfxkeyError(f"{config_path}: cannot load the OCIO config: {str(exc).splitlines()[0]}") from None
-    return [name for name in names if other.getColorSpace(name) is None]

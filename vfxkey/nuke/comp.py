@@ -7,8 +7,9 @@ shot. Units and conventions, as Nuke uses them:
 - frames are the shot's numbers (1001..); ``fps`` an exact rational (``24000/1001``);
 - sizes in pixels; positions in Nuke's coordinates: origin at the **bottom-left** corner,
   x to the right, **y up**; rotation in degrees, **counter-clockwise** positive;
-- colour spaces are names in the OCIO config ``ocio_config`` (a ``ocio://`` built-in URI
-  or a config file path), e.g. ``Linear Rec.709 (sRGB)``, ``ACEScg``;
+- colour spaces are names in the script's OCIO config ``ocio_config`` (one of Nuke's own
+  ``fn-nuke_...`` configs, an ``ocio://`` built-in URI or a config file path; see
+  ``vfxkey.nuke.ocio``), e.g. ``Linear Rec.709 (sRGB)``, ``ACEScg``, ``sRGB - Texture``;
 - file paths are local paths or patterns (``el.####.exr``, ``el.%04d.exr``), written
   into the script through ``path_map``.
 """
@@ -124,7 +125,9 @@ class NukeComp:
         frames: the script's frame range (Root ``first_frame``/``last_frame``).
         fps: frames per second, exact.
         format: the script's format (the plate's).
-        ocio_config: the OCIO config vfxkey used (``ocio://...`` or a config file path).
+        ocio_config: the OCIO config the script names: a Nuke ``OCIO_config`` choice
+            (``fn-nuke_...``), else an ``ocio://`` URI or a config file (``custom``).
+        nuke_version: the Nuke version the script is written for (its ``version`` line).
         working_space: the scene-linear working space (an OCIO name).
         plate, element: the two Reads; the element is premultiplied. Without a plate
             (None) the Merge's B input is left unconnected.
@@ -159,6 +162,7 @@ class NukeComp:
     settings: tuple[tuple[str, str], ...] = ()
     version: str = ""
     path_map: PathMap = field(default_factory=PathMap)
+    nuke_version: int = 14
 
     def __post_init__(self) -> None:
         if len(self.frames) == 0:

@@ -1,4 +1,4 @@
-"""Write a :class:`~vfxkey.nuke.comp.NukeComp` as a Nuke script (``.nk``) Nuke 13+ opens as it is.
+"""Write a :class:`~vfxkey.nuke.comp.NukeComp` as a Nuke script (``.nk``) Nuke opens as it is.
 
 An ``.nk`` file is a list of TCL-like commands. Each node, ``Class { knob value ... }``,
 takes its inputs from a stack and pushes itself: a ``Merge2`` with ``inputs 2`` takes
@@ -6,7 +6,8 @@ input 0 (**B**) from the top of the stack and input 1 (**A**) from the one below
 ``set N [stack 0]`` names the top, ``push $N`` pushes it again. The comp script is
 written in the order Nuke itself would:
 
-1. **Root**: frame range, fps, format, OCIO colour management with vfxkey's config.
+1. **Root**: frame range, fps, format, OCIO colour management with the script's config
+   (one the target Nuke version carries, or the show's; see ``vfxkey.nuke.ocio``).
 2. **BackdropNode** behind the nodes, labelled with the shot, mode, settings and version.
 3. **Element branch** (right column): ``Read`` of the premultiplied element EXRs, then the
    placement ``Transform`` (left out when the placement is baked into the files).
@@ -29,10 +30,9 @@ from pathlib import Path
 
 from vfxkey.io.files import atomic_output
 from vfxkey.nuke.comp import NUKE_EXR_COMPRESSION, Footage, Format, NukeComp, Placement
+from vfxkey.nuke.ocio import is_nuke_builtin
 from vfxkey.nuke.tcl import literal, number, quote
 
-# The oldest Nuke the scripts are written for; newer versions open them as they are.
-NUKE_VERSION = "13.0 v1"
 PRORES_PROFILE = "ProRes 4:4:4:4 12-bit"
 
 # Layout in node-graph units (a Read with its thumbnail is about 80 x 80).
@@ -45,7 +45,7 @@ Knobs = list[tuple[str, str]]
 
 def comp_script(comp: NukeComp) -> str:
     """The whole comp as ``.nk`` text (see the module docstring for the node order)."""
-    lines = ["#! nuke -nx", f"version {NUKE_VERSION}"]
+    lines = ["#! nuke -nx", _version_line(comp)]
     lines += _node("Root", _root_knobs(comp))
     lines += _node("BackdropNode", _backdrop_knobs(comp))
     lines += _element_branch(comp)
@@ -70,7 +70,7 @@ def comp_script(comp: NukeComp) -> str:
 
 def snippet_script(comp: NukeComp) -> str:
     """The element Read (+ Transform) and the Merge2 over, for pasting onto a selected plate."""
-    lines = ["set cut_paste_input [stack 0]", f"version {NUKE_VERSION}"]
+    lines = ["set cut_paste_input [stack 0]", _version_line(comp)]
     lines += _element_branch(comp)
     lines += ["push $cut_paste_input"]
     lines += _node("Merge2", _merge_knobs())
@@ -88,6 +88,11 @@ def write_script(comp: NukeComp, path: str | os.PathLike, *, snippet: bool = Fal
 # --------------------------------------------------------------------------- nodes
 
 
+def _version_line(comp: NukeComp) -> str:
+    """``version 14.0 v1``: the target Nuke version; newer versions open the script as it is."""
+    return f"version {comp.nuke_version}.0 v1"
+
+
 def _node(cls: str, knobs: Knobs) -> list[str]:
     return [f"{cls} {{", *(f" {name} {value}" for name, value in knobs), "}"]
 
@@ -102,8 +107,18 @@ def _format_knob(fmt: Format, name: str = "") -> str:
 
 
 def _root_knobs(comp: NukeComp) -> Knobs:
-    """Step 1. ``OCIO_config custom`` + ``customOCIOConfigPath``: the config vfxkey used,
-    an ``ocio://`` built-in (Nuke 16+, OCIO 2.4) or a config file (any OCIO 2 Nuke)."""
+    """Step 1. ``OCIO_config`` names one of Nuke's own configs (``fn-nuke_...``), or is
+    ``custom`` with ``customOCIOConfigPath`` (an ``ocio://`` URI, or a config file through
+    the path map). Spellings as Nuke writes them: ``colorManagement OCIO``, ``OCIO_config
+    aces_1.2``, ``workingSpaceLUT "ACES - ACEScg"`` (Nuke-written Roots in public repositories,
+    ``find_string " OCIO_config aces_1.2"``); ``customOCIOConfigPath`` is the knob Foundry's
+    docs name for ``custom`` (learn.foundry.com .../using_ocio_config_files.html)."""
+    if is_nuke_builtin(comp.ocio_config):
+        config = [("OCIO_config", comp.ocio_config)]
+    else:
+        path = comp.ocio_config if comp.ocio_config.startswith("ocio://") else \
+            comp.path_map.nuke_path(comp.ocio_config)
+        config = [("OCIO_config", "custom"), ("customOCIOConfigPath", quote(path))]
     return [
         ("inputs", "0"),
         ("first_frame", str(comp.frames.first)),
@@ -111,8 +126,7 @@ def _root_knobs(comp: NukeComp) -> Knobs:
         ("fps", number(comp.fps)),
         ("format", _format_knob(comp.format, _safe_name(f"vfxkey_{comp.shot}"))),
         ("colorManagement", "OCIO"),
-        ("OCIO_config", "custom"),
-        ("customOCIOConfigPath", quote(comp.ocio_config)),
+        *config,
         ("workingSpaceLUT", quote(comp.working_space)),
     ]
 

@@ -24,53 +24,83 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import CONFIG_URI, VIDEO_SPACE, unknown_colorspaces
+from vfxkey.io.colour import VIDEO_SPACE, config as processing_config
 from vfxkey.io.images import read_header
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, scan_frames
 from vfxkey.nuke.check import comp_problems
 from vfxkey.nuke.comp import Footage, Format, NukeComp, Placement, PlacementKey
+from vfxkey.nuke.ocio import DEFAULT_NUKE_VERSION, carry_over, load_config, nuke_target, script_config
 from vfxkey.nuke.paths import PathMap
 from vfxkey.nuke.script import write_script
 from vfxkey.shot.spec import EditElement, KeyElement, ShotSpec
 
 
-def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: str = CONFIG_URI) -> NukeComp:
-    """The Nuke comp of ``spec``; the element's size and version come from its first EXR on
-    disk (else from the spec: the key input's size, or the generate size)."""
+def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: str | None = None,
+              nuke_version: int | None = None) -> NukeComp:
+    """The Nuke comp of ``spec`` for ``nuke_version`` (default: the spec's ``[nuke] version``,
+    else 14), naming ``ocio_config`` (default: the config that version carries; see
+    ``vfxkey.nuke.ocio``); the element's size and version come from its first EXR on disk
+    (else from the spec: the key input's size, or the generate size).
+
+    Every colour space vfxkey used is carried over into the script's config by name, alias
+    or role; one without a match there is a :class:`VfxkeyError` naming the node, the name
+    and the config.
+    """
+    target = nuke_target(nuke_version or spec.nuke.version or DEFAULT_NUKE_VERSION)
+    config = script_config(target, ocio_config)
+    in_script = _colorspace_namer(config)
     if spec.frames is None:
         raise VfxkeyError(f"{spec.path or spec.name}: [shot] frames is missing")
     plate, plate_size = _plate_footage(spec) if spec.plate is not None else (None, None)
     element_format, element_header = _element_format(spec)
     reformat = spec.plate is not None and spec.plate.reformat == "element"
     canvas = plate_size if plate is not None and not reformat else element_format
+    if plate is not None:
+        plate = replace(plate, colorspace=in_script("Read_plate", plate.colorspace))
+    element_space = str((element_header or {}).get("vfxkey:colorspace", spec.working_space))
     return NukeComp(
         shot=spec.name,
         frames=spec.frames,
         fps=Fraction(spec.fps) if spec.fps else _recorded_fps(element_header),
         format=canvas,
-        ocio_config=ocio_config,
-        working_space=spec.working_space,
+        ocio_config=config,
+        nuke_version=target.version,
+        working_space=in_script("Root workingSpaceLUT", spec.working_space),
         plate=plate,
         element=Footage(spec.outputs.element, "sequence", spec.frames, element_format,
-                        str((element_header or {}).get("vfxkey:colorspace", spec.working_space)),
-                        premultiplied=True, vfxkey=True),
+                        in_script("Read_element", element_space), premultiplied=True, vfxkey=True),
         placement=placement_of(spec, element_format, canvas),
         plate_reformat=canvas if reformat else None,
         comp_write=nuke_render_path(spec.outputs.comp or os.path.join(
             os.path.dirname(spec.outputs.element), f"{spec.name}_comp.####.exr")),
         compression=spec.outputs.compression,
         prores_write=nuke_render_path(spec.outputs.movie) if spec.outputs.movie else None,
-        prores_colorspace=VIDEO_SPACE,
+        prores_colorspace=in_script("Write_prores", VIDEO_SPACE),
         mode=spec.element.mode,
         settings=_settings(spec),
         version=str((element_header or {}).get("vfxkey:version", __version__)),
         path_map=path_map or spec_path_map(spec),
     )
+
+
+def _colorspace_namer(config: str) -> Callable[[str, str], str]:
+    """``(node, name) -> name in config``: vfxkey's colour space ``name`` as the script's
+    ``config`` calls it (see :func:`vfxkey.nuke.ocio.carry_over`), else a one-line error."""
+    source, target = processing_config(), load_config(config)
+
+    def in_script(node: str, name: str) -> str:
+        found = carry_over(name, source, target)
+        if found is None:
+            raise VfxkeyError(f"{node}: colour space {name!r} has no match (by name, alias or role) "
+                              f"in the OCIO config {config}")
+        return found
+    return in_script
 
 
 def spec_path_map(spec: ShotSpec, first: tuple[tuple[str, str], ...] = ()) -> PathMap:
@@ -82,24 +112,18 @@ def spec_path_map(spec: ShotSpec, first: tuple[tuple[str, str], ...] = ()) -> Pa
 
 
 def write_shot_script(spec: ShotSpec, output: str | None = None, *, snippet: bool = False,
-                      path_map: PathMap | None = None, ocio_config: str = CONFIG_URI,
-                      check: bool = True, warn: Callable[[str], None] | None = None) -> str:
+                      path_map: PathMap | None = None, ocio_config: str | None = None,
+                      nuke_version: int | None = None, check: bool = True,
+                      warn: Callable[[str], None] | None = None) -> str:
     """Write the comp script (or the snippet) of ``spec``; return the file written.
 
     ``output`` defaults to ``[outputs] nuke`` (else ``<spec folder>/<shot>.nk``); a snippet
     to the same name with ``_snippet``. ``path_map`` defaults to the spec's
     (:func:`spec_path_map`). With ``check`` (the default) a script whose Reads point at
-    missing or foreign files is refused, naming them; otherwise ``warn`` hears them. An
-    ``ocio_config`` that lacks a colour space the script names is refused.
+    missing or foreign files is refused, naming them; otherwise ``warn`` hears them.
+    ``ocio_config`` and ``nuke_version``: see :func:`shot_comp`.
     """
-    comp = shot_comp(spec, path_map=path_map, ocio_config=ocio_config)
-    names = [comp.working_space, comp.element.colorspace]
-    names += [comp.plate.colorspace] if comp.plate is not None else []
-    names += [comp.prores_colorspace] if comp.prores_write is not None else []
-    unknown = unknown_colorspaces(ocio_config, names)
-    if unknown:
-        raise VfxkeyError(f"{ocio_config}: the OCIO config has no colour space {', '.join(map(repr, unknown))}, "
-                          "which the script's Reads and Writes name")
+    comp = shot_comp(spec, path_map=path_map, ocio_config=ocio_config, nuke_version=nuke_version)
     problems = comp_problems(comp)
     if problems and check:
         raise VfxkeyError(f"{spec.path or spec.name}: the comp would read files that are not right: "

@@ -60,8 +60,10 @@ Schema (every table and key; anything else is an error naming it)::
     save_screen = "render/gen.####.png"   # optional (generate): the raw generated frame
     compression = "zip"               # EXR compression
 
-    [nuke]                            # optional; how `vfxkey nuke` writes paths into the Nuke script
-    root = "[getenv SHOT_ROOT]"       # Nuke-side prefix of this spec's folder: a folder or a TCL expression
+    [nuke]                            # optional; the Nuke script `vfxkey nuke` and finalize write
+    version = 14                      # Nuke version it is for: 14 (default; opens in 14-16), 15, 16, 17
+    root = "[getenv SHOT_ROOT]"       # Nuke-side prefix of this spec's folder: a folder, [getenv NAME]/..., or
+                                      # [file dirname [value root.name]] (paths relative to the script)
     path_map = { "/mnt/show" = "Z:/show" }   # other local folders -> Nuke-side prefixes (studio path maps)
     data_type = "half"                # EXR channel type: half or float
 
@@ -241,11 +243,13 @@ class Outputs:
 
 @dataclass(frozen=True)
 class NukePaths:
-    """``[nuke]``: where Nuke finds the shot's files (see ``vfxkey.nuke.paths``). ``root``
-    replaces the spec's folder; ``path_map`` pairs are (local folder, resolved, Nuke prefix)."""
+    """``[nuke]``: the Nuke version the script is for, and where Nuke finds the shot's files
+    (see ``vfxkey.nuke.paths``). ``root`` replaces the spec's folder; ``path_map`` pairs are
+    (local folder, resolved, Nuke prefix)."""
 
     root: str | None = None
     path_map: tuple[tuple[str, str], ...] = ()
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -516,8 +520,16 @@ def _nuke_paths(table: _Table) -> NukePaths:
         if not isinstance(prefix, str) or not prefix.strip():
             raise VfxkeyError(f"{table.label(table.name, 'path_map')}: {local!r} must map to a folder or "
                               f"a TCL prefix (a string), got {prefix!r}")
-        pairs.append((str(table.base / Path(local).expanduser()), prefix))
-    return NukePaths(root=root, path_map=tuple(pairs))
+        windows = re.match(r"^([A-Za-z]:[\\/]|\\\\|//)", local)  # a Windows folder stays as written
+        pairs.append((local if windows else str(table.base / Path(local).expanduser()), prefix))
+    version = table.get("version", int)
+    if version is not None:
+        from vfxkey.nuke.ocio import NUKE_TARGETS
+
+        if version not in NUKE_TARGETS:
+            raise VfxkeyError(f"{table.label(table.name, 'version')}: Nuke {version} is not supported; give one of "
+                              f"{', '.join(map(str, NUKE_TARGETS))}")
+    return NukePaths(root=root, path_map=tuple(pairs), version=version)
 
 
 def _check_outputs(table: _Table, outputs: Outputs, plate: Plate | None, element: Any, sequence: bool) -> None:
