@@ -236,3 +236,40 @@ def test_without_a_plate_b_is_left_for_the_artist(shot_dir):
     merge = nodes["Merge_over"]
     assert merge.inputs[0] is None and merge.inputs[1].cls == "Transform"
     assert "Read_plate" not in nodes and comp_problems(comp) == []
+
+
+def test_windows_paths_are_normalised_then_mapped_without_regard_to_case():
+    path_map = PathMap(((r"Z:\Show", "[getenv SHOW]"), ("//SRV/plates", "P:/plates")))
+    assert path_map.nuke_path(r"z:\show\sh010\p.####.exr") == "[getenv SHOW]/sh010/p.####.exr"
+    assert path_map.nuke_path("Z:/SHOW/sh010/../sh020/p.%04d.exr") == "[getenv SHOW]/sh020/p.%04d.exr"
+    assert path_map.nuke_path(r"\\srv\Plates\a b\p.####.dpx") == "P:/plates/a b/p.####.dpx"
+    assert path_map.nuke_path(r"D:\other\p.exr") == "D:/other/p.exr"  # under no prefix
+
+
+def test_frame_tokens_as_nuke_reads_them(tmp_path):
+    assert PathMap().nuke_path(str(tmp_path / "p.@@@@.exr")) == str(tmp_path / "p.####.exr")
+    assert PathMap().nuke_path(str(tmp_path / "p_@.exr")) == str(tmp_path / "p_#.exr")
+    for folder in ("take#2", "100%done", "el_%04d"):
+        with pytest.raises(VfxkeyError, match="folder name as a frame number"):
+            PathMap().nuke_path(str(tmp_path / folder / "p.####.exr"))
+    with pytest.raises(VfxkeyError, match="backslash"):
+        PathMap().nuke_path(str(tmp_path / "a\\b" / "p.####.exr"))
+
+
+def test_script_folder_paths_are_relative_to_the_script(tmp_path):
+    shot = tmp_path / "shot"
+    path_map = PathMap(((str(shot), SCRIPT_FOLDER),)).for_script(shot / "render" / "sh010.nk")
+    assert path_map.nuke_path(str(shot / "render" / "el.####.exr")) == f"{SCRIPT_FOLDER}/el.####.exr"
+    assert path_map.nuke_path(str(shot / "plate.png")) == f"{SCRIPT_FOLDER}/../plate.png"
+
+
+@pytest.mark.parametrize("prefix, live", [
+    ("[getenv SHOW]", False), ("[getenv SHOW]/plates", False), (SCRIPT_FOLDER, False),
+    (SCRIPT_FOLDER + "/..", False), ("Z:/show", False), ("/mnt/show", False),
+    ("[exec sh -c {touch /tmp/x}]", True), ("[getenv SHOW][exec id]", True), ("$env(HOME)", True),
+    ("/mnt/[getenv SHOW]", True), ("[getenv SHOW]/$x", True),
+])
+def test_live_tcl(prefix, live):
+    from vfxkey.nuke.paths import live_tcl
+
+    assert live_tcl(prefix) is live

@@ -11,6 +11,7 @@ from nk_reader import curve_value, knob_text, read_nk, words
 from nuke_files import make_key_shot, write_plate_png
 
 from vfxkey.cli import main
+from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import CONFIG_URI
 from vfxkey.io.write import write_exr
 
@@ -245,3 +246,37 @@ def test_the_spec_picks_the_nuke_version(tmp_path):
     result = cli("nuke", spec_file, "-o", tmp_path / "c.nk", "--allow-missing")
     assert result.exit_code == 2 and "[nuke] version: Nuke 13 is not supported; give one of 14, 15, 16, 17" \
         in result.output, result.output
+
+
+@pytest.mark.parametrize("table", ['root = "[exec sh -c {touch /tmp/vfxkey_owned}]"',
+                                   'path_map = { "/mnt" = "[getenv SHOW][exec id]" }'])
+def test_a_spec_cannot_put_live_tcl_in_the_script(tmp_path, table):
+    spec_file = make_key_shot(tmp_path)
+    spec_file.write_text(spec_file.read_text() + f"\n[nuke]\n{table}\n")
+    out = tmp_path / "c.nk"
+    result = cli("nuke", spec_file, "-o", out, "--allow-missing")
+    assert result.exit_code == 2 and "holds TCL Nuke would run" in result.output and "--allow-tcl" in result.output
+    assert not out.exists()
+    with pytest.raises(VfxkeyError, match=r"\[nuke\] (root|path_map): .* holds TCL"):  # finalize's call
+        write_shot_script(load_spec(spec_file), str(out), check=False)
+    if table.startswith("root"):  # the explicit opt-in writes it
+        assert cli("nuke", spec_file, "-o", out, "--allow-missing", "--allow-tcl").exit_code == 0
+        assert read_nk(out.read_text())["Read_plate"].knobs["file"].startswith("[exec sh -c {touch")
+
+
+def test_command_line_tcl_needs_the_opt_in_too(rendered, tmp_path):
+    result = cli("nuke", rendered, "-o", tmp_path / "c.nk", "--root", "[exec id]")
+    assert result.exit_code == 2 and "holds TCL Nuke would run" in result.output
+
+
+def test_script_folder_root_points_at_the_files_from_the_script(rendered, tmp_path):
+    script = rendered.parent / "render" / "rel.nk"
+    result = cli("nuke", rendered, "-o", script, "--root", "[file dirname [value root.name]]")
+    assert result.exit_code == 0, result.output
+    nodes = read_nk(script.read_text())
+    for read in ("Read_plate", "Read_element"):
+        knob = nodes[read].knobs["file"]
+        assert knob.startswith("[file dirname [value root.name]]/")
+        # as Nuke evaluates it: the script's own folder, then the rest
+        resolved = knob.replace("[file dirname [value root.name]]", str(script.parent)).replace("####", "1001")
+        assert os.path.isfile(resolved), (read, knob)

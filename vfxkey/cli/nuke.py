@@ -18,9 +18,9 @@ from vfxkey.errors import VfxkeyError
                    "selected plate in an open comp (Edit > Paste, or nuke.nodePaste).")
 @click.option("--root", metavar="PREFIX",
               help="Write paths under the shot folder relative to this Nuke-side prefix: a folder "
-                   "(Z:/shows/abc/sh010) or a TCL expression such as '[getenv SHOT_ROOT]' or "
-                   "'[file dirname [value root.name]]' (next to the script). Default: the spec's "
-                   "[nuke] root.")
+                   "(Z:/shows/abc/sh010), '[getenv SHOT_ROOT]' (+ a folder), or "
+                   "'[file dirname [value root.name]]' (relative to the script itself, with .. where "
+                   "needed). Default: the spec's [nuke] root.")
 @click.option("--map", "path_maps", metavar="LOCAL=NUKE", multiple=True,
               help="Studio path map: paths under LOCAL are written under NUKE (repeatable; first match "
                    "wins; --root, then these, then the spec's [nuke] root and path_map).")
@@ -32,10 +32,14 @@ from vfxkey.errors import VfxkeyError
               help="OCIO config the script names instead (a show's config file, or an ocio:// built-in the "
                    "Nuke version's OCIO can load). Every colour space the script names is carried over into it "
                    "by name, alias or role, or refused.")
+@click.option("--allow-tcl", is_flag=True,
+              help="Allow path prefixes (--root, --map, the spec's [nuke] root and path_map) holding other "
+                   "TCL than [getenv NAME] and the script-folder form. Nuke runs that TCL whenever it reads "
+                   "a path: only for prefixes you wrote yourself.")
 @click.option("--allow-missing", is_flag=True,
               help="Write the script even if files its Reads need are missing or not vfxkey's (warns).")
 def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, path_maps: tuple[str, ...],
-         nuke_version: str | None, ocio_config: str | None, allow_missing: bool) -> None:
+         nuke_version: str | None, ocio_config: str | None, allow_tcl: bool, allow_missing: bool) -> None:
     """Write a Nuke 14+ comp script for a rendered shot: Root (frame range, fps, format,
     OCIO colour management), Reads of the plate and of the premultiplied element EXRs,
     the placement as a Transform, Merge2 over (A = element, B = plate), an EXR Write of the
@@ -45,7 +49,8 @@ def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, pa
     Every file the Reads point at must exist (element EXRs with vfxkey's metadata); the
     error lists the frames that do not.
     """
-    from vfxkey.nuke.shot import spec_path_map, write_shot_script
+    from vfxkey.nuke.paths import live_tcl
+    from vfxkey.nuke.shot import LiveTclError, spec_path_map, write_shot_script
     from vfxkey.shot.spec import load_spec
 
     spec = load_spec(spec_path)
@@ -55,7 +60,15 @@ def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, pa
         if not sep or not local or not nuke_prefix:
             raise VfxkeyError(f"bad --map {item!r}: give LOCAL=NUKE, e.g. /mnt/show=Z:/show")
         entries.append((local, nuke_prefix))
-    written = write_shot_script(spec, output, snippet=snippet, path_map=spec_path_map(spec, tuple(entries)),
+    for _, nuke_prefix in entries:
+        if live_tcl(nuke_prefix) and not allow_tcl:
+            raise VfxkeyError(f"{nuke_prefix!r} holds TCL Nuke would run whenever it reads a path; give "
+                              "[getenv NAME], '[file dirname [value root.name]]' or a folder, or add --allow-tcl")
+    try:
+        path_map = spec_path_map(spec, tuple(entries), allow_tcl=allow_tcl)
+    except LiveTclError as exc:
+        raise VfxkeyError(f"{exc} (or add --allow-tcl)") from None
+    written = write_shot_script(spec, output, snippet=snippet, path_map=path_map,
                                 ocio_config=ocio_config, nuke_version=int(nuke_version) if nuke_version else None,
                                 check=not allow_missing, warn=warn)
     click.echo(f"vfxkey nuke: wrote {written}", err=True)

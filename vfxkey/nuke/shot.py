@@ -36,7 +36,7 @@ from vfxkey.io.sequence import FrameRange, frame_path, scan_frames
 from vfxkey.nuke.check import comp_problems
 from vfxkey.nuke.comp import Footage, Format, NukeComp, Placement, PlacementKey
 from vfxkey.nuke.ocio import DEFAULT_NUKE_VERSION, carry_over, load_config, nuke_target, script_config
-from vfxkey.nuke.paths import PathMap
+from vfxkey.nuke.paths import SCRIPT_FOLDER, PathMap, live_tcl
 from vfxkey.nuke.script import write_script
 from vfxkey.shot.spec import EditElement, KeyElement, ShotSpec
 
@@ -103,12 +103,27 @@ def _colorspace_namer(config: str) -> Callable[[str, str], str]:
     return in_script
 
 
-def spec_path_map(spec: ShotSpec, first: tuple[tuple[str, str], ...] = ()) -> PathMap:
+def spec_path_map(spec: ShotSpec, first: tuple[tuple[str, str], ...] = (), *, allow_tcl: bool = False) -> PathMap:
     """``first`` (e.g. from the command line), then the spec's ``[nuke]`` root (for the
-    spec's folder) and path map."""
+    spec's folder) and path map.
+
+    A spec is data that farm jobs and other people edit, so its prefixes may hold only
+    ``[getenv NAME]``, the script-folder form or literal folders: any other TCL, which Nuke
+    would run whenever it reads a path, is refused unless ``allow_tcl``.
+    """
     table = spec.nuke
+    named = ([("root", table.root)] if table.root else []) + [("path_map", p) for _, p in table.path_map]
+    for key, prefix in named:
+        if live_tcl(prefix) and not allow_tcl:
+            raise LiveTclError(
+                f"{spec.path or spec.name}: [nuke] {key}: {prefix!r} holds TCL Nuke would run whenever it reads "
+                f"a path; a spec may give only [getenv NAME], {SCRIPT_FOLDER} or a literal folder")
     root = ((str(spec.folder), table.root),) if table.root else ()
     return PathMap(tuple(first) + root + tuple(table.path_map))
+
+
+class LiveTclError(VfxkeyError):
+    """A spec's Nuke path prefix holds TCL beyond the allowed forms (see :func:`spec_path_map`)."""
 
 
 def write_shot_script(spec: ShotSpec, output: str | None = None, *, snippet: bool = False,
@@ -123,6 +138,11 @@ def write_shot_script(spec: ShotSpec, output: str | None = None, *, snippet: boo
     missing or foreign files is refused, naming them; otherwise ``warn`` hears them.
     ``ocio_config`` and ``nuke_version``: see :func:`shot_comp`.
     """
+    if output is None:
+        output = spec.outputs.nuke or os.path.join(spec.folder, f"{spec.name}.nk")
+        if snippet:
+            output = re.sub(r"(\.nk)?$", "_snippet.nk", output, count=1)
+    path_map = (path_map or spec_path_map(spec)).for_script(output)
     comp = shot_comp(spec, path_map=path_map, ocio_config=ocio_config, nuke_version=nuke_version)
     problems = comp_problems(comp)
     if problems and check:
@@ -131,10 +151,6 @@ def write_shot_script(spec: ShotSpec, output: str | None = None, *, snippet: boo
     if warn is not None:
         for problem in problems:
             warn(problem)
-    if output is None:
-        output = spec.outputs.nuke or os.path.join(spec.folder, f"{spec.name}.nk")
-        if snippet:
-            output = re.sub(r"(\.nk)?$", "_snippet.nk", output, count=1)
     return write_script(comp, output, snippet=snippet)
 
 
