@@ -131,7 +131,8 @@ def test_backdrop_label_shows_shot_mode_settings_version_literally(shot_dir):
 def test_prores_write(shot_dir):
     nodes = read_nk(comp_script(make_comp(shot_dir, prores_write=str(shot_dir / "nuke" / "comp.mov"))))
     write = nodes["Write_prores"]
-    assert write.inputs == [nodes["Merge_over"]]
+    # straight colour, as vfxkey's own movie: the premultiplied comp is unpremultiplied first
+    assert write.inputs == [nodes["Unpremult_prores"]] and nodes["Unpremult_prores"].inputs == [nodes["Merge_over"]]
     assert (write.knobs["file_type"], write.knobs["mov64_codec"], write.knobs["channels"]) == ("mov", "appr", "rgba")
     assert "4:4:4:4" in write.knobs["mov_prores_codec_profile"]
     with pytest.raises(VfxkeyError, match=r"\.mov"):
@@ -273,3 +274,23 @@ def test_live_tcl(prefix, live):
     from vfxkey.nuke.paths import live_tcl
 
     assert live_tcl(prefix) is live
+
+
+def test_plate_is_opaque_and_the_comp_write_keeps_metadata(shot_dir):
+    nodes = read_nk(comp_script(make_comp(shot_dir)))
+    assert nodes["Read_plate"].knobs["auto_alpha"] == "true"  # Merge over then gives alpha 1, as vfxkey's comp
+    assert "auto_alpha" not in nodes["Read_element"].knobs  # the element has its own alpha
+    assert knob_text(nodes["Write_comp"].knobs["metadata"]) == "all metadata"
+
+
+def test_the_dag_reads_top_to_bottom(shot_dir):
+    nodes = read_nk(comp_script(make_comp(shot_dir, prores_write=str(shot_dir / "nuke" / "comp.mov"))))
+    placed = {name: (int(n.knobs["xpos"]), int(n.knobs["ypos"])) for name, n in nodes.items()
+              if n.cls not in ("Root", "BackdropNode")}
+    for name, node in nodes.items():
+        for source in node.inputs:
+            if source is not None and node.cls != "Viewer":
+                assert placed[source.name][1] < placed[name][1], (source.name, name)  # inputs above
+    spots = list(placed.values())
+    for i, (x, y) in enumerate(spots):  # no two nodes on top of each other (a node is ~80 x 80)
+        assert all(abs(x - x2) >= 80 or abs(y - y2) >= 80 for x2, y2 in spots[i + 1:]), (x, y)

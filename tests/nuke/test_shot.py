@@ -280,3 +280,19 @@ def test_script_folder_root_points_at_the_files_from_the_script(rendered, tmp_pa
         # as Nuke evaluates it: the script's own folder, then the rest
         resolved = knob.replace("[file dirname [value root.name]]", str(script.parent)).replace("####", "1001")
         assert os.path.isfile(resolved), (read, knob)
+
+
+def test_the_scripts_movie_is_encoded_as_vfxkeys_own(rendered):
+    import av
+
+    folder = rendered.parent
+    with av.open(str(folder / "render" / "sh010_comp.mov")) as movie:  # vfxkey's, read by PyAV
+        tags = dict(movie.metadata)
+    nodes = read_nk((folder / "render" / "sh010.nk").read_text())
+    write = nodes["Write_prores"]
+    assert tags["vfxkey:alpha"].startswith("straight")
+    assert write.inputs[0].cls == "Unpremult" and write.inputs[0].inputs[0].name == "Merge_over"
+    config = config_nuke_loads(nodes["Root"].knobs, 14)
+    ours = ocio.Config.CreateFromFile(CONFIG_URI).getColorSpace(tags["vfxkey:colorspace"])
+    assert write.knobs["colorspace"] in [ours.getName(), *ours.getAliases()]
+    assert config.getColorSpace(write.knobs["colorspace"]) is not None

@@ -15,8 +15,9 @@ written in the order Nuke itself would:
    resizes the plate to the element). The stack now holds element, plate. A shot without
    a plate pushes an empty input instead (``push 0``): B is left for the artist to connect.
 5. **Merge2 over** below the plate: B (input 0) = plate, A (input 1) = element.
-6. **Writes** under the merge: the comp as half-float RGBA EXR, optionally ProRes 4444;
-   a Viewer on the merge.
+6. **Writes** under the merge: the comp as half-float RGBA EXR (with the Reads' metadata),
+   optionally ProRes 4444 in straight colour behind an ``Unpremult`` (as vfxkey's own
+   movie); a Viewer on the merge.
 
 The snippet (:func:`snippet_script`) is steps 3 and 5 in Nuke's copy-paste form: pasted
 with a plate selected, the Merge's B input is that plate (``cut_paste_input``).
@@ -35,9 +36,10 @@ from vfxkey.nuke.tcl import literal, number, quote
 
 PRORES_PROFILE = "ProRes 4:4:4:4 12-bit"
 
-# Layout in node-graph units (a Read with its thumbnail is about 80 x 80).
-PLATE_X, ELEMENT_X = 0, 220
-READ_Y, TRANSFORM_Y, MERGE_Y, WRITE_Y = 0, 130, 230, 330
+# Layout in node-graph units (a Read with its thumbnail is about 80 x 80; y grows down the
+# DAG, so each node sits below its inputs): Reads, Transform/Reformat, Merge, Writes.
+PLATE_X, ELEMENT_X, PRORES_X = 0, 220, 160
+READ_Y, TRANSFORM_Y, MERGE_Y, WRITE_Y, PRORES_WRITE_Y = 0, 130, 230, 330, 430
 MARGIN = 80
 
 Knobs = list[tuple[str, str]]
@@ -61,6 +63,7 @@ def comp_script(comp: NukeComp) -> str:
     lines += _node("Write", _comp_write_knobs(comp))
     if comp.prores_write is not None:
         lines += ["push $N_vfxkey_merge"]
+        lines += _node("Unpremult", [("name", "Unpremult_prores"), *_position(PRORES_X, WRITE_Y)])
         lines += _node("Write", _prores_write_knobs(comp))
     lines += ["push $N_vfxkey_merge"]
     lines += _node("Viewer", [("frame_range", f"{comp.frames.first}-{comp.frames.last}"),
@@ -136,7 +139,7 @@ def _backdrop_knobs(comp: NukeComp) -> Knobs:
     x0, y0 = PLATE_X - MARGIN, READ_Y - MARGIN - 60
     x1, y1 = ELEMENT_X + 80 + MARGIN, WRITE_Y + 40 + MARGIN
     if comp.prores_write is not None:
-        x1 = max(x1, PLATE_X + 2 * 160 + MARGIN)
+        x1, y1 = max(x1, PRORES_X + 80 + MARGIN), PRORES_WRITE_Y + 40 + MARGIN
     return [
         ("inputs", "0"),
         ("name", _safe_name(f"vfxkey_{comp.shot}")),
@@ -197,6 +200,10 @@ def _read_knobs(comp: NukeComp, footage: Footage, name: str, x: int) -> Knobs:
         knobs += [("before", "hold"), ("after", "hold")]
     if footage.kind == "movie":
         knobs += [("frame_mode", quote("start at")), ("frame", quote(str(footage.frames.first)))]
+    if not footage.premultiplied:
+        # an RGB plate gets alpha 1, as vfxkey's own comp has; Nuke-written Reads spell it
+        # "auto_alpha true" (public scripts, find_string " auto_alpha true")
+        knobs += [("auto_alpha", "true")]
     knobs += [("colorspace", quote(footage.colorspace)),
               ("premultiplied", "true" if footage.premultiplied else "false"),
               ("name", name), *_position(x, READ_Y)]
@@ -238,14 +245,17 @@ def _merge_knobs() -> Knobs:
 
 
 def _comp_write_knobs(comp: NukeComp) -> Knobs:
-    """Step 6: the comp as half-float RGBA EXR in the working space; ``file_type`` first,
-    since it creates the EXR knobs that follow."""
+    """Step 6: the comp as half-float RGBA EXR in the working space, carrying the Reads'
+    metadata (vfxkey's provenance); ``file_type`` first, since it creates the EXR knobs that
+    follow. ``metadata "all metadata"`` as Nuke-written Writes spell it (public scripts,
+    ``find_string ' metadata "all metadata"'``)."""
     return [
         ("channels", "rgba"),
         ("file", quote(comp.path_map.nuke_path(comp.comp_write))),
         ("file_type", "exr"),
         ("datatype", quote("16 bit half")),
         ("compression", quote(NUKE_EXR_COMPRESSION[comp.compression])),
+        ("metadata", quote("all metadata")),
         ("colorspace", quote(comp.working_space)),
         ("create_directories", "true"),
         ("name", "Write_comp"),
@@ -254,7 +264,10 @@ def _comp_write_knobs(comp: NukeComp) -> Knobs:
 
 
 def _prores_write_knobs(comp: NukeComp) -> Knobs:
-    """Step 6: the comp as ProRes 4444 with alpha, encoded to ``prores_colorspace``."""
+    """Step 6: the comp as ProRes 4444 with alpha, as vfxkey's own movie is: straight colour
+    (an ``Unpremult`` in front; Nuke-written ``Unpremult { name ... xpos ... ypos ... }`` in
+    public scripts, ``find_string "Unpremult {"``) encoded to ``prores_colorspace``
+    (``Camera Rec.709``, a scene-referred camera encoding, not a display/view)."""
     return [
         ("channels", "rgba"),
         ("file", quote(comp.path_map.nuke_path(comp.prores_write))),
@@ -265,7 +278,7 @@ def _prores_write_knobs(comp: NukeComp) -> Knobs:
         ("colorspace", quote(comp.prores_colorspace)),
         ("create_directories", "true"),
         ("name", "Write_prores"),
-        *_position(PLATE_X + 160, WRITE_Y),
+        *_position(PRORES_X, PRORES_WRITE_Y),
     ]
 
 
