@@ -6,7 +6,8 @@ uses the standard library and ``nuke`` only and imports nothing from vfxkey. Eve
 decision about pixels is made by the ``vfxkey`` command it runs:
 
 1. **Ask**: a ``nuke.Panel`` collects the settings (prompt, seed, key colour, frames, ...).
-2. **Write the shot**: ``<script folder>/vfxkey/<name>/shot.toml`` beside the comp.
+2. **Write the shot**: ``<script folder>/vfxkey/<name>/v001/shot.toml`` beside the comp (the
+   next free version).
 3. **Run** ``vfxkey render shot.toml`` as a subprocess with an argument list (never a
    shell), on a thread, so Nuke stays responsive; ``nuke.ProgressTask`` shows the frames
    done and can cancel. The command line is printed and appended to ``vfxkey_bridge.log``
@@ -16,7 +17,9 @@ decision about pixels is made by the ``vfxkey`` command it runs:
    selected, so the Merge's B input is the plate.
 
 ``$VFXKEY`` names the command to run (e.g. ``/opt/vfxkey/bin/vfxkey``); default
-``vfxkey`` on the ``PATH``.
+``vfxkey`` on the ``PATH``. Each run gets its own versioned shot folder
+(``vfxkey/<name>/v001``, ``v002``, ...), so a re-key never overwrites frames that Reads
+pasted earlier point at.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import functools
 import os
 import re
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -35,6 +39,12 @@ import vfxkey_toml
 KEY_COLOURS = ("green", "blue")
 FARM_ENGINES = ("openjd", "deadline", "opencue")
 LOG_NAME = "vfxkey_bridge.log"
+WINDOWS = os.name == "nt"
+# A line of `vfxkey render`'s per-frame progress (vfxkey/cli/progress.py, no terminal):
+# "vfxkey render: frame 1001 0.52 s ..."; other numbers in the output are not frames.
+FRAME_LINE = re.compile(r"^vfxkey [\w -]+: frame (-?\d+) ")
+# Nuke's own configs live in <install>/plugins/OCIOConfigs/configs/<name>/config.ocio.
+NUKE_CONFIGS = ("plugins", "OCIOConfigs", "configs")
 
 
 # --------------------------------------------------------------------------- commands
@@ -44,7 +54,12 @@ def vfxkey_command() -> list:
     """The command that runs vfxkey: ``$VFXKEY`` (an executable's path, or a command line
     split like a shell would, e.g. ``python -m ...``), else ``vfxkey`` on the ``PATH``."""
     command = os.environ.get("VFXKEY", "vfxkey")
-    return [command] if os.path.isfile(command) else shlex.split(command)
+    if os.path.isfile(command):
+        return [command]
+    if WINDOWS:  # Windows rules: backslashes are path separators, double quotes group
+        return [part[1:-1] if len(part) > 1 and part[0] == part[-1] == '"' else part
+                for part in shlex.split(command, posix=False)]
+    return shlex.split(command)
 
 
 def render_args(shot_path: str) -> list:
@@ -52,7 +67,15 @@ def render_args(shot_path: str) -> list:
 
 
 def snippet_args(shot_path: str, snippet_path: str) -> list:
-    return vfxkey_command() + ["nuke", shot_path, "--snippet", "-o", snippet_path]
+    """``vfxkey nuke --snippet`` naming the open script's OCIO config and Nuke version, so
+    the pasted nodes name colour spaces that exist here (vfxkey refuses a name without one)."""
+    args = vfxkey_command() + ["nuke", shot_path, "--snippet", "-o", snippet_path]
+    config = script_ocio_config()
+    if config:
+        args += ["--ocio-config", config]
+    if str(getattr(nuke, "NUKE_VERSION_MAJOR", "")) in ("14", "15", "16", "17"):
+        args += ["--nuke-version", str(nuke.NUKE_VERSION_MAJOR)]
+    return args
 
 
 def submit_args(shot_path: str, engine: str, chunk: int, job_dir: str) -> list:
@@ -60,8 +83,23 @@ def submit_args(shot_path: str, engine: str, chunk: int, job_dir: str) -> list:
 
 
 def command_line(args: list) -> str:
-    """``args`` as a shell would need them typed (for showing and logging only)."""
-    return " ".join(shlex.quote(a) for a in args)
+    """``args`` as this system's shell would need them typed (for showing and logging only)."""
+    return subprocess.list2cmdline(args) if WINDOWS else " ".join(shlex.quote(a) for a in args)
+
+
+def script_ocio_config():
+    """The open script's OCIO config as vfxkey can load it: the ``custom`` file, one of
+    Nuke's ``fn-nuke_`` built-ins by name, or the file of another config Nuke ships
+    (``aces_1.2``, ``nuke-default``); None under Nuke's own colour management."""
+    root = nuke.root()
+    if root["colorManagement"].value() != "OCIO":
+        return None
+    choice = root["OCIO_config"].value().split("\t")[0]  # Nuke 17's enum strings carry TAB fields
+    if choice == "custom":
+        return root["customOCIOConfigPath"].evaluate() or None
+    if choice.startswith("fn-nuke_"):
+        return choice
+    return os.path.join(os.path.dirname(nuke.EXE_PATH), *NUKE_CONFIGS, choice, "config.ocio")
 
 
 # --------------------------------------------------------------------------- shot specs
@@ -145,33 +183,43 @@ class Job:
         task = nuke.ProgressTask(f"vfxkey {self.title}")
         task.setMessage(command_line(self.args))
         try:
-            process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, text=True, bufsize=1)
+            process = subprocess.Popen(self.args, **_popen_options())
         except OSError as exc:
             self._finish(None, f"cannot run {self.args[0]}: {exc}")
             return
         reader = threading.Thread(target=self._read, args=(process, task), daemon=True)
         reader.start()
-        while reader.is_alive():  # the artist may cancel while the command is silent
-            if task.isCancelled() and process.poll() is None:
+        # until the command has exited and its output is read; Cancel works all along, even
+        # if the reader has stopped (the artist may cancel while the command is silent)
+        while process.poll() is None or reader.is_alive():
+            if task.isCancelled() and process.poll() is None and not self.cancelled:
                 self.cancelled = True
-                process.terminate()
+                _end_group(process)
             reader.join(0.2)
-        process.wait()
+        if process.returncode == 0 and self.frames:
+            task.setProgress(100)
         del task  # closes the progress bar
         self._finish(process.returncode, self.last_line)
 
     def _read(self, process, task) -> None:
-        """Log every output line; a line naming a frame of the job moves the progress bar."""
+        """Log every output line; ``vfxkey render``'s frame lines move the progress bar, and
+        once every frame is done the bar says the shot is being finalized. Whatever goes
+        wrong here, the pipe is drained to the end, so the command never blocks on it."""
         done = set()
         for line in process.stdout:
-            line = line.rstrip()
-            self._log(line)
-            if line:
-                self.last_line = line
-            done |= {int(n) for n in re.findall(r"\b\d+\b", line) if int(n) in self.frames}
-            if self.frames:
-                task.setProgress(int(100 * len(done) / len(self.frames)))
+            try:
+                line = line.rstrip()
+                self._log(line)
+                if line:
+                    self.last_line = line
+                match = FRAME_LINE.match(line)
+                if match and int(match.group(1)) in self.frames:
+                    done.add(int(match.group(1)))
+                    task.setProgress(min(99, int(100 * len(done) / len(self.frames))))
+                    if len(done) == len(self.frames):
+                        task.setMessage("finalizing: movie, QC report, Nuke script")
+            except Exception as exc:  # keep draining: a stopped reader would hang the command
+                self.last_line = f"{type(exc).__name__}: {exc}"
 
     def _finish(self, returncode, message: str) -> None:
         self.returncode = returncode
@@ -191,6 +239,32 @@ class Job:
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
+def _popen_options() -> dict:
+    """How the command runs: output as UTF-8 text whatever the locale (bad bytes replaced;
+    the child too writes UTF-8), in its own process group so Cancel ends it and everything
+    it started (a wrapper script, ``rez env ... -- vfxkey``), no console window on Windows."""
+    options = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                   encoding="utf-8", errors="replace", bufsize=1,
+                   env=dict(os.environ, PYTHONUTF8="1", PYTHONIOENCODING="utf-8"))
+    if WINDOWS:
+        options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
+    else:
+        options["start_new_session"] = True
+    return options
+
+
+def _end_group(process) -> None:
+    """End ``process`` and every process it started (its group)."""
+    if WINDOWS:
+        subprocess.run(["taskkill", "/T", "/F", "/PID", str(process.pid)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, creationflags=subprocess.CREATE_NO_WINDOW)
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except OSError:  # already gone
+        pass
+
+
 def render_and_paste(shot_path: str, frames, plate_name: str) -> Job:
     """Steps 3 and 4: render the shot, then bring its element in over ``plate_name``."""
     log_path = os.path.join(os.path.dirname(shot_path), LOG_NAME)
@@ -208,26 +282,35 @@ def bring_in(shot_path: str, plate_name) -> Job:
 
 
 def paste_snippet(snippet_path: str, plate_name) -> None:
-    """On the main thread: paste ``snippet_path`` with ``plate_name`` (if any) selected."""
+    """On the main thread: paste ``snippet_path`` with ``plate_name`` (if any) selected;
+    without one the Merge's B is left unconnected, and the artist is told."""
     for node in nuke.selectedNodes():
         node.setSelected(False)
     plate = nuke.toNode(plate_name) if plate_name else None
     if plate is not None:
         plate.setSelected(True)
     nuke.nodePaste(snippet_path)
+    if plate is None:
+        nuke.message("vfxkey: the element's Read and Merge were pasted unconnected (no single node was "
+                     "selected, or the plate is gone): connect the Merge's B input to the plate")
 
 
 # --------------------------------------------------------------------------- reading Nuke
 
 
+MOVIE_FIRST_FRAME = 1001  # vfxkey reads a movie's first frame as shot frame 1001 (vfxkey.io.read)
+MOVIE_SUFFIXES = (".mov", ".mp4", ".mxf", ".avi", ".mkv", ".m4v")
+
+
 def read_info(node) -> dict:
-    """What a Read says: file (pattern), frames ``first-last``, colour space, format, fps."""
+    """What a Read says: file (pattern, full resolution even in proxy mode), the frames it
+    gives the script ``first-last`` (after its frame mode), colour space, format, fps."""
     colorspace = node["colorspace"].value()
     match = re.match(r"^default(?: \((.*)\))?$", colorspace)  # "default (sRGB Encoded ...)"
     fmt = node.format()
     return {
-        "file": nuke.filename(node),
-        "frames": f"{int(node['first'].value())}-{int(node['last'].value())}",
+        "file": node["file"].evaluate(),  # nuke.filename() gives the proxy file in proxy mode
+        "frames": f"{int(node.firstFrame())}-{int(node.lastFrame())}",
         "colorspace": match.group(1) if match else colorspace,  # None: let vfxkey decide
         "width": fmt.width(), "height": fmt.height(),
         "fps": _fps_text(nuke.root()["fps"].value()),
@@ -242,12 +325,30 @@ def _fps_text(fps: float) -> str:
     return str(int(round(fps))) if abs(fps - round(fps)) < 1e-6 else repr(fps)
 
 
-def shot_folder(name: str) -> str:
-    """``<folder of the saved script>/vfxkey/<name>``; the script must have been saved."""
+def shot_folder(name: str) -> tuple:
+    """``(<folder of the saved script>/vfxkey/<name>/vNNN, "<name>_vNNN")``: the next free
+    version, so earlier renders (and the Reads pasted for them) stay as they were. The
+    script must have been saved."""
     script = nuke.root().name()
     if not script or script == "Root":
         raise ValueError("save the Nuke script first: vfxkey writes the shot beside it")
-    return os.path.join(os.path.dirname(os.path.abspath(script)), "vfxkey", name)
+    base = os.path.join(os.path.dirname(os.path.abspath(script)), "vfxkey", name)
+    taken = [int(v[1:]) for v in (os.listdir(base) if os.path.isdir(base) else ()) if re.match(r"^v\d{3,}$", v)]
+    version = "v%03d" % (max(taken, default=0) + 1)
+    return os.path.join(base, version), f"{name}_{version}"
+
+
+def check_key_input(node, info: dict) -> None:
+    """A Read vfxkey can key as it is: its frames are the shot's frames. vfxkey reads file
+    frame N of a sequence as shot frame N, and a movie's first frame as shot frame 1001."""
+    first = int(info["frames"].split("-")[0])
+    if info["file"].lower().endswith(MOVIE_SUFFIXES):
+        if first != MOVIE_FIRST_FRAME:
+            raise ValueError(f"{node.name()} starts at frame {first}; vfxkey reads a movie's first frame as frame "
+                             f"{MOVIE_FIRST_FRAME}: set its frame mode to 'start at' {MOVIE_FIRST_FRAME}")
+    elif first != int(node["first"].value()):
+        raise ValueError(f"{node.name()} moves its frames (frame mode); vfxkey keys file frame N as frame N: "
+                         "render the key without the offset")
 
 
 def _selected_read():
@@ -280,6 +381,7 @@ def key_selected_read():
     if not plates:
         raise ValueError("the script has no other Read to comp the key over")
     info = read_info(source)
+    check_key_input(source, info)
     panel = nuke.Panel("vfxkey: key selected Read")
     panel.addEnumerationPulldown("over plate", " ".join(plates))
     panel.addEnumerationPulldown("screen", "auto green blue")
@@ -289,8 +391,8 @@ def key_selected_read():
         return None
     values = {k: panel.value(k) for k in ("over plate", "screen", "despill", "frames")}
     plate = read_info(nuke.toNode(values["over plate"]))
-    name = f"{source.name()}_key"
-    shot = write_shot(shot_folder(name), key_spec(name, info, plate, values))
+    folder, name = shot_folder(f"{source.name()}_key")
+    shot = write_shot(folder, key_spec(name, info, plate, values))
     return render_and_paste(shot, _frames(values["frames"]), values["over plate"])
 
 
@@ -314,8 +416,8 @@ def generate_element():
     values = {k: panel.value(k) for k in ("prompt", "seed", "key colour", "frames", "position",
                                          "scale", "rotation")}
     values["model"] = panel.value("model path")
-    name = f"{plate_node.name()}_gen{int(values['seed'])}"
-    shot = write_shot(shot_folder(name), generate_spec(name, plate, values))
+    folder, name = shot_folder(f"{plate_node.name()}_gen{int(values['seed'])}")
+    shot = write_shot(folder, generate_spec(name, plate, values))
     return render_and_paste(shot, _frames(values["frames"]), plate_node.name())
 
 

@@ -23,6 +23,9 @@ class Knob:
     def setValue(self, value):
         self._value = value
 
+    def evaluate(self):
+        return self._value
+
 
 class Format:
     def __init__(self, width, height):
@@ -43,6 +46,21 @@ class FakeNode:
 
     def Class(self):
         return self._cls
+
+    def firstFrame(self):
+        """The node's first output frame, as Nuke's Read gives it: the file range moved by
+        ``frame_mode`` ("start at" F: starts at F; "offset" F: moved by F)."""
+        return self._output_range()[0]
+
+    def lastFrame(self):
+        return self._output_range()[1]
+
+    def _output_range(self):
+        first, last = int(self["first"].value()), int(self["last"].value())
+        mode = self._knobs.get("frame_mode", Knob("")).value()
+        shift = int(self["frame"].value()) - first if mode == "start at" else \
+            int(self["frame"].value()) if mode == "offset" else 0
+        return first + shift, last + shift
 
     def name(self):
         return self._name
@@ -76,13 +94,17 @@ class Menu:
         return next(item for kind, label, item in self.items if label == name)
 
 
-def make_module(script_path: str, fps: float = 24.0):
-    """A fresh fake ``nuke`` module; ``script_path`` is the saved script's name."""
+def make_module(script_path: str, fps: float = 24.0, ocio_config: str = "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1"):
+    """A fresh fake ``nuke`` module; ``script_path`` is the saved script's name, Root uses
+    OCIO colour management with ``ocio_config`` (a custom path when it is not Nuke's own)."""
     nuke = types.ModuleType("nuke")
     nuke.nodes, nuke.messages, nuke.pastes, nuke.panels, nuke.tasks = [], [], [], [], []
     nuke.panel_answers, nuke.filenames, nuke.cancel = {}, [], False
     nuke.menus = {"Nuke": Menu("Nuke")}
-    root = FakeNode("Root", "Root", fps=fps)
+    custom = not ocio_config.startswith("fn-nuke_")
+    root = FakeNode("Root", "Root", fps=fps, colorManagement="OCIO", proxy=False,
+                    OCIO_config="custom" if custom else ocio_config, customOCIOConfigPath=ocio_config if custom else "")
+    nuke.NUKE_VERSION_MAJOR, nuke.EXE_PATH = 15, "/usr/local/Nuke15.1v1/Nuke15.1"
     root.name = lambda: script_path
 
     class Panel:
@@ -129,7 +151,9 @@ def make_module(script_path: str, fps: float = 24.0):
     nuke.selectedNodes = lambda: [n for n in nuke.nodes if n.selected]
     nuke.allNodes = lambda cls=None: [n for n in nuke.nodes if cls is None or n.Class() == cls]
     nuke.toNode = lambda name: next((n for n in nuke.nodes if n.name() == name), None)
-    nuke.filename = lambda node: node["file"].value()
+    # with proxy mode on, Nuke gives the proxy file (a Read's "proxy" knob) when it has one
+    nuke.filename = lambda node: node["proxy"].value() if root["proxy"].value() and "proxy" in node._knobs \
+        else node["file"].value()
     nuke.message = nuke.messages.append
     nuke.getFilename = lambda title, pattern=None: nuke.filenames.pop(0)
     nuke.executeInMainThread = lambda call, args=(): call(*args)

@@ -38,7 +38,7 @@ def test_bridge_imports_nothing_of_vfxkey_and_parses_as_python_37():
                     for alias in node.names}
         imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom) and node.module}
-        assert imported <= {"__future__", "functools", "math", "os", "re", "shlex", "subprocess", "threading",
+        assert imported <= {"__future__", "functools", "math", "os", "re", "shlex", "signal", "subprocess", "threading",
                             "time", "nuke", "vfxkey_bridge", "vfxkey_toml"}, (name, imported)
 
 
@@ -75,10 +75,10 @@ def test_generate_panel_values_become_the_shot_and_the_command_line(nuke, tmp_pa
                                  "rotation"}
     assert panel.fields["position"] == "320 180"  # the plate's centre
     assert panel.choices["key colour"] == ["green", "blue"]
-    shot = tmp_path / "comps" / "vfxkey" / "Plate1_gen7" / "shot.toml"
+    shot = tmp_path / "comps" / "vfxkey" / "Plate1_gen7" / "v001" / "shot.toml"
     assert job.args == [os.environ["VFXKEY"], "render", str(shot)]
     spec = tomllib.loads(shot.read_text())
-    assert spec["shot"] == {"name": "Plate1_gen7", "frames": "1001-1004", "fps": "24", "seed": 7}
+    assert spec["shot"] == {"name": "Plate1_gen7_v001", "frames": "1001-1004", "fps": "24", "seed": 7}
     assert spec["plate"] == {"path": str(tmp_path / "plates" / "plate.png"),
                              "colorspace": "sRGB Encoded Rec.709 (sRGB)"}
     assert spec["element"] == {"mode": "generate", "prompt": 'a "red" [fox], 50% \\ done',
