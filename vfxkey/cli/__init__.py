@@ -67,7 +67,11 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vfxkey")
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
-def main(verbose: bool) -> None:
+@click.option("--ocio", metavar="CONFIG",
+              help="OCIO config to read, work and write in (a config file or ocio:// URI), like $OCIO and "
+                   "before it; a shot's [shot] ocio_config comes first. Default: $OCIO, else vfxkey's pinned "
+                   "built-in config.")
+def main(verbose: bool, ocio: str | None) -> None:
     """vfxkey: keyed elements for VFX compositing.
 
     Reads frame sequences (EXR, DPX, TIFF, PNG) and movies, keys chroma screens,
@@ -82,6 +86,11 @@ def main(verbose: bool) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reuse_frame_memory()
+    from vfxkey.io.colour import use_config
+
+    use_config(ocio)
+    if ocio:
+        os.environ["OCIO"] = ocio  # farm and local workers started from here inherit it
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="vfxkey: %(levelname)s: %(message)s",

@@ -1,10 +1,17 @@
-"""Colour conversion through OpenColorIO with one pinned built-in config.
+"""Colour conversion through OpenColorIO: the show's config, or one pinned built-in config.
 
 vfxkey works in scene-linear light in a *working space* (``Linear Rec.709 (sRGB)`` by
 default, or ``ACEScg``). Files are linearised into it on read and encoded out of it on
-write; only this module talks to OCIO. The config is a versioned built-in one, so no
-config file is needed and results do not change with the OCIO version
-(``ocio://default`` would).
+write; only this module talks to OCIO.
+
+The processing config is, first found: the spec's ``[shot] ocio_config``, the command
+line's (``vfxkey --ocio CONFIG``), ``$OCIO``, else the pinned built-in :data:`CONFIG_URI`
+(versioned, so results do not change with the OCIO version as ``ocio://default`` would).
+:func:`use_config` sets it for the process; :func:`config_identity` (its name and a hash of
+its text) goes into the metadata and the settings hash. vfxkey's own names (the defaults
+below) are looked up in a show's config by name, then through their aliases in the
+built-in config (``Utility - Linear - sRGB`` in ``aces_1.2``), so a show config that names
+the same spaces differently still works.
 
 Only colour channels are converted: callers pass ``(..., 3)`` RGB and keep alpha aside
 (OCIO's CPU processors may nudge a fourth channel, e.g. alpha 1.0 -> 1.0000116).
@@ -13,6 +20,8 @@ Only colour channels are converted: callers pass ``(..., 3)`` RGB and keep alpha
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 from functools import lru_cache
 
 import numpy as np
@@ -38,17 +47,95 @@ _EXTRA_ALIASES = {
 }
 
 
-@lru_cache(maxsize=1)
+_chosen: str | None = None  # use_config()'s choice; None: $OCIO, else CONFIG_URI
+
+
+def config_source() -> str:
+    """The processing config: :func:`use_config`'s choice, else ``$OCIO``, else :data:`CONFIG_URI`."""
+    return _chosen or os.environ.get("OCIO") or CONFIG_URI
+
+
+def use_config(source: str | None) -> str:
+    """Process with the OCIO config ``source`` (a config file or an ``ocio://`` URI; None:
+    back to ``$OCIO`` / the built-in); return the source now used. :class:`VfxkeyError` if
+    it cannot be loaded."""
+    global _chosen
+    _load(source or os.environ.get("OCIO") or CONFIG_URI)
+    _chosen = source
+    _processor.cache_clear()
+    return config_source()
+
+
+@lru_cache(maxsize=4)
+def _load(source: str) -> ocio.Config:
+    try:
+        return ocio.Config.CreateFromFile(source)
+    except (ocio.Exception, ocio.ExceptionMissingFile) as exc:
+        raise VfxkeyError(f"{source}: cannot load the OCIO config: {str(exc).splitlines()[0]}") from None
+
+
 def config() -> ocio.Config:
-    """The pinned OCIO config (loaded once per process)."""
-    return ocio.Config.CreateFromFile(CONFIG_URI)
+    """The processing OCIO config (each one loaded once per process)."""
+    return _load(config_source())
+
+
+def config_identity() -> dict[str, str]:
+    """``{"ocio_config": name, "ocio_config_hash": 16 hex digits}``: the processing config's
+    name (else its path) and a sha256 of its serialised text (LUT files it names not included)."""
+    current = config()
+    text = current.serialize()
+    return {"ocio_config": current.getName() or config_source(),
+            "ocio_config_hash": hashlib.sha256(text.encode()).hexdigest()[:16]}
+
+
+def carry_over(name: str, source: ocio.Config, target: ocio.Config) -> str | None:
+    """``name`` (a colour space, alias or role of ``source``) as ``target``'s colour space
+    name: ``name`` itself if ``target`` knows it as a name or alias, else the first of the
+    ``source`` space's name and aliases that ``target`` knows; None if none is. Roles are
+    resolved in ``source``: the same role may name another space in ``target``."""
+    candidates = [name]
+    space = source.getColorSpace(name)
+    if space is not None:
+        candidates += [space.getName(), *space.getAliases()]
+    for candidate in candidates:
+        found = target.getColorSpace(candidate)
+        if found is not None and not target.hasRole(candidate):
+            return found.getName()
+    return None
 
 
 def resolve_colorspace(name: str) -> str | None:
-    """The config's canonical name for ``name`` (a name, alias or known tag), or None."""
+    """The config's canonical name for ``name`` (a name, alias, role or known tag; in a show
+    config also a built-in name through its aliases), or None."""
     name = _EXTRA_ALIASES.get(name.strip().lower(), name.strip())
     colorspace = config().getColorSpace(name)
-    return None if colorspace is None else colorspace.getName()
+    if colorspace is not None:
+        return colorspace.getName()
+    return None if config_source() == CONFIG_URI else carry_over(name, _load(CONFIG_URI), config())
+
+
+# EXR ``chromaticities`` (red, green, blue, white CIE xy) of the scene-linear spaces vfxkey
+# works in, by built-in name: Rec.709 / sRGB (ITU-R BT.709), P3-D65 (SMPTE EG 432-1),
+# Rec.2020 (ITU-R BT.2020), ACES AP1 (ACEScg, Academy S-2014-004) and AP0 (SMPTE ST 2065-1).
+_D65, _ACES_WHITE = (0.3127, 0.3290), (0.32168, 0.33767)
+_CHROMATICITIES = {
+    "Linear Rec.709 (sRGB)": ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06), _D65),
+    "Linear P3-D65": ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), _D65),
+    "Linear Rec.2020": ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046), _D65),
+    "ACEScg": ((0.713, 0.293), (0.165, 0.830), (0.128, 0.044), _ACES_WHITE),
+    "ACES2065-1": ((0.7347, 0.2653), (0.0, 1.0), (0.0001, -0.0770), _ACES_WHITE),
+}
+
+
+def chromaticities(space: str) -> tuple[float, ...] | None:
+    """The 8 floats of an EXR ``chromaticities`` attribute for linear ``space`` (any name the
+    processing config resolves to one of the spaces above), or None for another space."""
+    canonical = resolve_colorspace(space)
+    if canonical is None:
+        return None
+    builtin = carry_over(canonical, config(), _load(CONFIG_URI))
+    xy = _CHROMATICITIES.get(builtin or "")
+    return None if xy is None else tuple(v for pair in xy for v in pair)
 
 
 def check_colorspace(name: str) -> str:
@@ -60,7 +147,7 @@ def check_colorspace(name: str) -> str:
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
     close += [n for n in names if name.lower() in n.lower() and n not in close][: 3 - len(close)]
     hint = f"; did you mean {', '.join(repr(n) for n in close)}?" if close else ""
-    raise VfxkeyError(f"unknown colour space {name!r}{hint} (names from {CONFIG_URI})")
+    raise VfxkeyError(f"unknown colour space {name!r}{hint} (names from {config_source()})")
 
 
 # OCIO bit depths of the integer code values convert() takes, with their full-scale value.
@@ -87,7 +174,7 @@ def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     Args:
         rgb: ``(..., 3)`` colour in ``src`` (straight colour for non-linear spaces): float,
             or uint8/uint16 code values as a file stores them (full scale means 1.0).
-        src, dst: colour space names or aliases from :data:`CONFIG_URI`.
+        src, dst: colour space names or aliases of the processing config.
 
     Returns:
         A new ``(..., 3)`` float32 array in ``dst``; the input is not modified.

@@ -39,7 +39,7 @@ from av.video.reformatter import ColorRange, Colorspace
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.background import Worker
-from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert, display_8bit
+from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, chromaticities, convert, display_8bit
 from vfxkey.io.exr_options import EXR_DATA_TYPES, check_compression, check_data_type
 from vfxkey.io.files import atomic_output
 from vfxkey.io.frame import MOVIE_EXTENSIONS, unpremultiply
@@ -125,7 +125,9 @@ def write_exr(
         rgba: ``(H, W, 4)`` float, colour premultiplied by alpha, scene-linear in ``colorspace``,
             covering ``data_window``. A finite float16 array is written to a half EXR as it is.
         colorspace: the colour space of ``rgba`` (usually the working space), stored as
-            ``oiio:ColorSpace`` (OpenEXR ``colorInteropID``) and ``vfxkey:colorspace``.
+            ``oiio:ColorSpace`` (OpenEXR ``colorInteropID``) and ``vfxkey:colorspace``, with
+            its ``chromaticities`` (primaries and white, CIE xy) when it is one of the linear
+            spaces :func:`vfxkey.io.colour.chromaticities` knows.
         metadata: settings to record; each key is stored as ``vfxkey:<key>`` (keys that
             already hold a ``:`` are stored as given).
         compression: one of :data:`vfxkey.io.exr_options.EXR_COMPRESSIONS` (default ``zip``, lossless).
@@ -154,6 +156,9 @@ def write_exr(
     # OIIO stores oiio:ColorSpace as OpenEXR's colorInteropID ("lin_ap1_scene" for ACEScg),
     # and drops names without an interop ID, so the config's name is kept as well.
     spec["oiio:ColorSpace"] = spec["vfxkey:colorspace"] = check_colorspace(colorspace)
+    primaries = chromaticities(colorspace)  # OpenEXR's standard attribute, for readers without OCIO
+    if primaries is not None:
+        spec.attribute("chromaticities", oiio.TypeDesc("float[8]"), primaries)
     spec["vfxkey:version"] = __version__
     if frame is not None:
         spec["vfxkey:frame"] = int(frame)

@@ -114,20 +114,5 @@ def load_config(config: str) -> ocio.Config:
     """The OCIO config ``config`` names (a Nuke built-in, an ``ocio://`` URI or a file)."""
     try:
         return ocio.Config.CreateFromFile(config_uri(config))
-    except ocio.Exception as exc:
+    except (ocio.Exception, ocio.ExceptionMissingFile) as exc:
         raise VfxkeyError(f"{config}: cannot load the OCIO config: {str(exc).splitlines()[0]}") from None
-
-
-def carry_over(name: str, source: ocio.Config, target: ocio.Config) -> str | None:
-    """``name`` (a colour space, alias or role of ``source``) as ``target``'s colour space
-    name: ``name`` itself if ``target`` knows it as a name or alias, else the first of the
-    ``source`` space's name and aliases that ``target`` knows; None if none is."""
-    candidates = [name]
-    space = source.getColorSpace(name)
-    if space is not None:
-        candidates += [space.getName(), *space.getAliases()]
-    for candidate in candidates:
-        found = target.getColorSpace(candidate)
-        if found is not None and not target.hasRole(candidate):
-            return found.getName()
-    return None

@@ -29,13 +29,14 @@ from fractions import Fraction
 
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import VIDEO_SPACE, config as processing_config
+from vfxkey.io.colour import CONFIG_URI, VIDEO_SPACE, carry_over, config_source
+from vfxkey.io.colour import config as processing_config
 from vfxkey.io.images import read_header
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, scan_frames
 from vfxkey.nuke.check import comp_problems
 from vfxkey.nuke.comp import Footage, Format, NukeComp, Placement, PlacementKey
-from vfxkey.nuke.ocio import DEFAULT_NUKE_VERSION, carry_over, load_config, nuke_target, script_config
+from vfxkey.nuke.ocio import DEFAULT_NUKE_VERSION, load_config, nuke_target, script_config
 from vfxkey.nuke.paths import SCRIPT_FOLDER, PathMap, live_tcl
 from vfxkey.nuke.script import write_script
 from vfxkey.shot.spec import EditElement, KeyElement, ShotSpec
@@ -44,8 +45,8 @@ from vfxkey.shot.spec import EditElement, KeyElement, ShotSpec
 def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: str | None = None,
               nuke_version: int | None = None) -> NukeComp:
     """The Nuke comp of ``spec`` for ``nuke_version`` (default: the spec's ``[nuke] version``,
-    else 14), naming ``ocio_config`` (default: the config that version carries; see
-    ``vfxkey.nuke.ocio``); the element's size and version come from its first EXR on disk
+    else 14), naming ``ocio_config`` (default: the show's config when vfxkey processes with
+    one, else the config that version carries; see ``vfxkey.nuke.ocio``); the element's size and version come from its first EXR on disk
     (else from the spec: the key input's size, or the generate size).
 
     Every colour space vfxkey used is carried over into the script's config by name, alias
@@ -53,7 +54,8 @@ def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: s
     and the config.
     """
     target = nuke_target(nuke_version or spec.nuke.version or DEFAULT_NUKE_VERSION)
-    config = script_config(target, ocio_config)
+    show_config = config_source() if config_source() != CONFIG_URI else None  # the show's, when it has one
+    config = script_config(target, ocio_config or show_config)
     in_script = _colorspace_namer(config)
     if spec.frames is None:
         raise VfxkeyError(f"{spec.path or spec.name}: [shot] frames is missing")
@@ -91,7 +93,7 @@ def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: s
 
 def _colorspace_namer(config: str) -> Callable[[str, str], str]:
     """``(node, name) -> name in config``: vfxkey's colour space ``name`` as the script's
-    ``config`` calls it (see :func:`vfxkey.nuke.ocio.carry_over`), else a one-line error."""
+    ``config`` calls it (see :func:`vfxkey.io.colour.carry_over`), else a one-line error."""
     source, target = processing_config(), load_config(config)
 
     def in_script(node: str, name: str) -> str:

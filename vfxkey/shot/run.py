@@ -36,6 +36,7 @@ import numpy as np
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.comp.transform import place
 from vfxkey.errors import VfxkeyError
+from vfxkey.io.colour import config_identity
 from vfxkey.io.companion import Companion
 from vfxkey.io.files import remove_stale_temporaries
 from vfxkey.io.images import read_header, read_stored, reads_whole
@@ -100,7 +101,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     todo = list(frames) if frames is not None else element.frames
     if outputs.preview and len(todo) > 1 and not has_frame_token(outputs.preview):
         raise VfxkeyError(f"{outputs.preview}: preview of {len(todo)} frames needs a frame token, e.g. comp.####.png")
-    settings = element.settings()
+    settings = {**element.settings(), **config_identity()}  # the OCIO config is a setting too
     element_hash = settings_hash(settings)
     # Per-frame EXRs can be checked and skipped; a movie or a folder of stills is always redone.
     checkable = outputs.element.lower().endswith(".exr") and (has_frame_token(outputs.element) or len(todo) == 1)

@@ -14,6 +14,8 @@ Schema (every table and key; anything else is an error naming it)::
     fps = "24"                        # exact rational: 24, "25", "24000/1001" (floats are refused)
     seed = 0                          # the shot's seed (generate)
     working_space = "Linear Rec.709 (sRGB)"   # scene-linear space of every EXR (or "ACEScg")
+    ocio_config = "/show/config.ocio" # optional OCIO config for reading, working space, writing (a file
+                                      # or ocio:// URI); default: `vfxkey --ocio`, $OCIO, the pinned built-in
 
     [plate]                           # optional; the background the element is comped over
     path = "plate.png"                # still (serves every frame), sequence pattern or movie
@@ -86,7 +88,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert, use_config
 from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token
 from vfxkey.matte.greenpost import KeySettings
@@ -268,6 +270,7 @@ class ShotSpec:
     placement: Placement = Placement()
     path: str | None = None  # the spec file, when read from one
     nuke: NukePaths = NukePaths()
+    ocio_config: str | None = None  # the spec's [shot] ocio_config (already in use: vfxkey.io.colour)
 
     @property
     def folder(self) -> Path:
@@ -324,6 +327,11 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
     frames = shot.parsed("frames", FrameRange.parse, frames) if frames is not None else None
     fps = shot.parsed("fps", _rational, shot.get("fps", (str, int)))
     seed = shot.get("seed", int, default=0)
+    ocio_config = shot.get("ocio_config", str)
+    if ocio_config is not None:  # the show's config processes the shot: before any name is checked
+        if not ocio_config.startswith("ocio://"):
+            ocio_config = str(base / Path(ocio_config).expanduser())
+        shot.parsed("ocio_config", use_config, ocio_config)
     working_space = shot.parsed("working_space", check_colorspace, shot.get("working_space", str, default=WORKING_SPACE))
     shot.done()
 
@@ -371,7 +379,8 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
     outputs_table.done()
     tables.done()
     return ShotSpec(name=name, frames=frames, element=element, outputs=outputs, fps=fps, seed=seed,
-                    working_space=working_space, plate=plate, placement=placement, path=path, nuke=nuke)
+                    working_space=working_space, plate=plate, placement=placement, path=path, nuke=nuke,
+                    ocio_config=ocio_config)
 
 
 def _key_element(table: _Table, working_space: str) -> KeyElement:
