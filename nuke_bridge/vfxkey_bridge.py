@@ -134,8 +134,11 @@ def generate_spec(name: str, plate: dict, values: dict) -> dict:
 
 
 def _shot_tables(name: str, plate: dict, frames: str) -> dict:
+    config = script_ocio_config()  # vfxkey reads the Reads' colour-space names in the script's config
+    if config and config.startswith("fn-nuke_"):
+        config = "ocio://" + config[len("fn-nuke_"):]  # Foundry's copy of OCIO's built-in config
     return {
-        "shot": {"name": name, "frames": frames, "fps": plate["fps"]},
+        "shot": {"name": name, "frames": frames, "fps": plate["fps"], "ocio_config": config},
         "plate": {"path": plate["file"], "colorspace": plate["colorspace"]},
         "outputs": {"element": f"render/{name}_element.####.exr", "comp": f"render/{name}_comp.####.exr",
                     "nuke": f"render/{name}.nk", "qc_report": f"render/{name}_qc.html"},

@@ -127,12 +127,13 @@ def test_ocio_config_file_and_its_names_are_checked(rendered, tmp_path):
     out = tmp_path / "c.nk"
     assert cli("nuke", rendered, "-o", out, "--ocio-config", config).exit_code == 0
     assert read_nk(out.read_text())["Root"].knobs["customOCIOConfigPath"] == str(config)
-    cg = "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1"
-    result = cli("nuke", rendered, "-o", out, "--ocio-config", cg)
-    assert result.exit_code == 2 and f"{cg}: needs OCIO 2.2, but Nuke 14 carries OCIO 2.1" in result.output
-    result = cli("nuke", rendered, "-o", out, "--ocio-config", cg, "--nuke-version", "15")
-    assert result.exit_code == 2 and "Write_prores: colour space 'Camera Rec.709' has no match (by name, " \
-        f"alias or role) in the OCIO config {cg}" in result.output  # the cg configs have no camera spaces
+    newer = "ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3"
+    result = cli("nuke", rendered, "-o", out, "--ocio-config", newer, "--nuke-version", "15")
+    assert result.exit_code == 2 and f"{newer}: needs OCIO 2.3, but Nuke 15 carries OCIO 2.2" in result.output
+    result = cli("nuke", rendered, "-o", out, "--ocio-config", "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    assert result.exit_code == 2 and "Write_prores: colour space 'Camera Rec.709' has no match (by name, alias or " \
+        "role) in the OCIO config fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1" in result.output  # Nuke's own
+    # copy of that config is named; the cg configs have no camera spaces
 
 
 def test_nuke_render_paths():

@@ -181,3 +181,32 @@ def test_the_snippet_names_the_open_scripts_config(nuke, monkeypatch):
         Path("/usr/local/Nuke15.1v1") / "plugins" / "OCIOConfigs" / "configs" / "aces_1.2" / "config.ocio")
     root["colorManagement"].setValue("Nuke")
     assert "--ocio-config" not in nuke.bridge.snippet_args("/s/shot.toml", "/s/n.nk")
+
+
+def test_the_shot_is_processed_in_the_open_scripts_config(nuke, tmp_path):
+    import PyOpenColorIO as ocio
+
+    from vfxkey.io.colour import use_config
+    from vfxkey.shot.spec import load_spec
+
+    # a show's config with a name vfxkey's built-in config does not know (as nuke-default's "Cineon")
+    config = ocio.Config.CreateFromFile("ocio://studio-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    cineon = config.getColorSpace("ACEScct")
+    cineon.setName("Cineon")
+    cineon.clearAliases()
+    config.addColorSpace(cineon)
+    show = tmp_path / "show.ocio"
+    show.write_text(config.serialize())
+    nuke.root()["OCIO_config"].setValue("custom")
+    nuke.root()["customOCIOConfigPath"].setValue(str(show))
+    (tmp_path / "plate.exr").write_bytes(b"")  # the spec reader wants the plate to exist
+    folder, name = nuke.bridge.shot_folder("GS_key")
+    source = {"file": str(tmp_path / "gs.####.exr"), "colorspace": "Cineon"}
+    plate = {"file": str(tmp_path / "plate.exr"), "colorspace": "ACEScg", "fps": "24"}
+    shot = nuke.bridge.write_shot(folder, nuke.bridge.key_spec(name, source, plate, {
+        "frames": "1001-1002", "screen": "auto", "despill": "1"}))
+    try:
+        spec = load_spec(shot)
+        assert spec.ocio_config == str(show) and spec.element.input_colorspace == "Cineon"
+    finally:
+        use_config(None)

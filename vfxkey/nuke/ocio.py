@@ -55,13 +55,15 @@ class NukeTarget:
     version: int
     ocio_version: tuple[int, int]
     config: str
+    builtins: tuple[str, ...] = ()  # the fn-nuke_ configs it carries (Root's OCIO_config enum)
 
 
+_ACES_13_V1 = ("fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1")
 NUKE_TARGETS = {
-    14: NukeTarget(14, (2, 1), "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1"),
-    15: NukeTarget(15, (2, 2), "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1"),
-    16: NukeTarget(16, (2, 3), "fn-nuke_studio-config-v1.0.0_aces-v1.3_ocio-v2.1"),
-    17: NukeTarget(17, (2, 4), "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4"),
+    14: NukeTarget(14, (2, 1), _ACES_13_V1[1], _ACES_13_V1),
+    15: NukeTarget(15, (2, 2), _ACES_13_V1[1], _ACES_13_V1),
+    16: NukeTarget(16, (2, 3), _ACES_13_V1[1], _ACES_13_V1),
+    17: NukeTarget(17, (2, 4), "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4", _ACES_13_V1),
 }
 DEFAULT_NUKE_VERSION = 14  # the oldest supported: a script for 14 opens in 14, 15 and 16
 
@@ -98,9 +100,11 @@ def required_ocio(config: str) -> tuple[int, int] | None:
 
 def script_config(target: NukeTarget, config: str | None = None) -> str:
     """The config a script for ``target`` names: ``config`` (a show config file or an
-    ``ocio://`` URI) if given, else the target's. A built-in that the target's OCIO
-    cannot load is refused, naming both versions."""
+    ``ocio://`` URI; Nuke's own copy when it carries that config) if given, else the
+    target's. A built-in that the target's OCIO cannot load is refused, naming both versions."""
     config = config or target.config
+    if config.startswith("ocio://") and NUKE_BUILTIN_PREFIX + config[len("ocio://"):] in target.builtins:
+        config = NUKE_BUILTIN_PREFIX + config[len("ocio://"):]  # Nuke carries it: name its own copy
     needed = required_ocio(config)
     if needed is not None and needed > target.ocio_version and not is_nuke_builtin(config):
         raise VfxkeyError(
