@@ -46,8 +46,9 @@ def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: s
               nuke_version: int | None = None) -> NukeComp:
     """The Nuke comp of ``spec`` for ``nuke_version`` (default: the spec's ``[nuke] version``,
     else 14), naming ``ocio_config`` (default: the show's config when vfxkey processes with
-    one, else the config that version carries; see ``vfxkey.nuke.ocio``); the element's size and version come from its first EXR on disk
-    (else from the spec: the key input's size, or the generate size).
+    one, else the config that version carries; see ``vfxkey.nuke.ocio``); the element's
+    size and version come from its first EXR on disk (else from the spec: the key input's
+    size, or the generate size).
 
     Every colour space vfxkey used is carried over into the script's config by name, alias
     or role; one without a match there is a :class:`VfxkeyError` naming the node, the name
