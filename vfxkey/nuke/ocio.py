@@ -73,7 +73,7 @@ def nuke_target(version: int | str) -> NukeTarget:
     try:
         return NUKE_TARGETS[int(version)]
     except (KeyError, ValueError, TypeError):
-        raise VfxkeyError(f"Nuke version {version!r} is not supported; give one of "
+        raise VfxkeyError(f"Nuke {version} is not supported; give one of "
                           f"{', '.join(map(str, NUKE_TARGETS))}") from None
 
 

@@ -54,7 +54,12 @@ def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: s
     or role; one without a match there is a :class:`VfxkeyError` naming the node, the name
     and the config.
     """
-    target = nuke_target(nuke_version or spec.nuke.version or DEFAULT_NUKE_VERSION)
+    try:
+        target = nuke_target(nuke_version or spec.nuke.version or DEFAULT_NUKE_VERSION)
+    except VfxkeyError as exc:
+        if nuke_version:
+            raise
+        raise VfxkeyError(f"{spec.path or spec.name}: [nuke] version: {exc}") from None
     show_config = config_source() if config_source() != CONFIG_URI else None  # the show's, when it has one
     config = script_config(target, ocio_config or show_config)
     in_script = _colorspace_namer(config)

@@ -531,13 +531,7 @@ def _nuke_paths(table: _Table) -> NukePaths:
                               f"a TCL prefix (a string), got {prefix!r}")
         windows = re.match(r"^([A-Za-z]:[\\/]|\\\\|//)", local)  # a Windows folder stays as written
         pairs.append((local if windows else str(table.base / Path(local).expanduser()), prefix))
-    version = table.get("version", int)
-    if version is not None:
-        from vfxkey.nuke.ocio import NUKE_TARGETS
-
-        if version not in NUKE_TARGETS:
-            raise VfxkeyError(f"{table.label(table.name, 'version')}: Nuke {version} is not supported; give one of "
-                              f"{', '.join(map(str, NUKE_TARGETS))}")
+    version = table.get("version", int)  # which versions are supported: vfxkey.nuke.ocio
     return NukePaths(root=root, path_map=tuple(pairs), version=version)
 
 
