@@ -317,3 +317,12 @@ def test_job_files_are_utf8_whatever_the_locale(engine, extra, tmp_path):
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     texts = [p.read_bytes().decode("utf-8") for p in (tmp_path / "job").iterdir()]
     assert any("ショット" in text for text in texts)
+
+
+def test_render_within_a_span_the_shot_skips_entirely_is_refused_naming_the_shots_frames(tmp_path):
+    spec = shot_with(tmp_path / "shot", SHOTS["listed"][0])
+    result = CliRunner().invoke(main, ["render", str(spec), "--within", "1004-1009"])
+    assert result.exit_code == 2 and "1001,1003,1010-1012" in result.output, result.output
+    result = CliRunner().invoke(main, ["render", str(spec), "--within", "1001-1003", "--frames", "1001"])
+    assert result.exit_code == 2 and "not both" in result.output, result.output
+    assert rendered(spec) == {"el": [], "comp": []}

@@ -67,7 +67,10 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vfxkey")
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
-def main(verbose: bool) -> None:
+@click.option("--path-mapping", metavar="FILE",
+              help="A farm session's path mapping rules (OpenJD pathmapping-1.0 JSON), applied to the absolute "
+                   "paths of shot specs. OpenJD jobs from `vfxkey submit` pass their session's.")
+def main(verbose: bool, path_mapping: str | None) -> None:
     """vfxkey: keyed elements for VFX compositing.
 
     Reads frame sequences (EXR, DPX, TIFF, PNG) and movies, keys chroma screens,
@@ -81,6 +84,10 @@ def main(verbose: bool) -> None:
     # A value the user has set is kept. The library itself sets nothing on import.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if path_mapping:
+        from vfxkey.farm.pathmap import ENVIRONMENT
+
+        os.environ[ENVIRONMENT] = path_mapping  # for the spec reader, in this process and its workers
     reuse_frame_memory()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -17,6 +17,8 @@ Steps: ``Prepare``, then ``Render`` with one task per chunk (a STRING task param
 ``Frames`` whose values are the chunks' frame lists), then ``Finalize``; each with
 ``hostRequirements`` (CPUs and memory when set, a GPU for the Render of a generate or
 edit shot). Commands are ``command`` + ``args`` lists, which OpenJD runs without a shell;
+each passes the session's path mapping rules (``--path-mapping``) so absolute paths in the
+spec are mapped as the session maps the job's path parameters;
 the job environment sets ``VFXKEY_PROGRESS=openjd`` so a task prints ``openjd_progress``
 lines. ``openjd check`` validates and ``openjd run`` runs a bundle locally.
 """
@@ -36,7 +38,9 @@ SPEC_VERSION = "jobtemplate-2023-09"
 
 
 def _action(args: list[str]) -> dict:
-    return {"actions": {"onRun": {"command": "{{Param.Vfxkey}}", "args": args}}}
+    """Run vfxkey with ``args``, the session's path mapping rules applied to the spec's absolute paths."""
+    return {"actions": {"onRun": {"command": "{{Param.Vfxkey}}",
+                                  "args": ["--path-mapping", "{{Session.PathMappingRulesFile}}", *args]}}}
 
 
 def _host_requirements(job: ShotJob, gpu: bool) -> dict | None:

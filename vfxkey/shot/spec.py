@@ -84,6 +84,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import VfxkeyError
+from vfxkey.farm.pathmap import map_path
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
 from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token
@@ -643,6 +644,7 @@ class _Table:
             if required:
                 raise VfxkeyError(f"{self.label(self.name, key)}: required")
             return None
+        value = map_path(value)  # a farm session's path mapping rules, for absolute paths
         resolved = str(self.base / Path(value).expanduser())
         if value.endswith(("/", os.sep)):
             resolved += os.sep  # "out/" names a folder output
