@@ -9,7 +9,7 @@ from pathlib import Path
 from openjd.sessions import PathMappingRule
 from test_engines import assert_exactly_the_shots_frames, readme_openjd_command, run, shot_with
 
-from vfxkey.farm import pathmap
+from vfxkey.io import pathmap
 from vfxkey.shot.spec import load_spec
 
 RULES = [("POSIX", "/mnt/show", "/local/show"), ("POSIX", "/mnt/show/plates", "/fast/plates"),

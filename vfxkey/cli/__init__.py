@@ -85,7 +85,7 @@ def main(verbose: bool, path_mapping: str | None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     if path_mapping:
-        from vfxkey.farm.pathmap import ENVIRONMENT
+        from vfxkey.io.pathmap import ENVIRONMENT
 
         os.environ[ENVIRONMENT] = path_mapping  # for the spec reader, in this process and its workers
     reuse_frame_memory()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vfxkey.shot.spec import load_spec
+from vfxkey.shot.spec import ShotSpec, load_spec
 
 ENGINES = ("openjd", "deadline", "opencue")
 # Options only some engines have, and those engines.
@@ -61,7 +61,21 @@ def submit(spec_path: str, engine: str, chunk: int, job_dir: str, vfxkey_command
         raise click.UsageError("--engine opencue needs --show (a show cuebot has)")
     controls = Controls(priority=priority, retries=retries, timeout=timeout, memory=memory, pool=pool, group=group,
                         limits=limit, show=show, user=user, uid=uid, job_name=job_name)
-    job = ShotJob.of(load_spec(spec_path), chunk, command=vfxkey_command, threads=threads, controls=controls)
+    spec = load_spec(spec_path)
+    check_nuke_paths(spec)
+    job = ShotJob.of(spec, chunk, command=vfxkey_command, threads=threads, controls=controls)
     writer = {"openjd": openjd.write_bundle, "deadline": deadline.write_jobs, "opencue": opencue.write_spec}[engine]
     for path in writer(job, job_dir):
         click.echo(f"vfxkey submit: wrote {path}", err=True)
+
+
+def check_nuke_paths(spec: ShotSpec) -> None:
+    """Paths the shot's Nuke script would evaluate as TCL (``[``, ``$`` ...), refused when
+    the job is written rather than at finalize, after every frame has rendered."""
+    if spec.outputs.nuke:
+        from vfxkey.nuke.shot import spec_path_map
+
+        path_map = spec_path_map(spec)
+        for path in filter(None, (spec.plate.path if spec.plate else None, spec.outputs.element, spec.outputs.comp,
+                                  spec.outputs.movie)):
+            path_map.nuke_path(path)

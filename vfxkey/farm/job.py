@@ -9,7 +9,7 @@ Each step is an argument list (never a shell line); each engine module writes th
 its own format and quotes them by that format's own rules. What a format cannot carry
 (a line break in a ``Key=Value`` file, an engine's own token inside a path) is refused
 when the job is written, naming the path and the engine's rule, never after the frames
-have rendered.
+have rendered (``vfxkey submit`` also checks the paths the shot's Nuke script names).
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class ShotJob:
            controls: Controls | None = None) -> ShotJob:
         if spec.frames is None:
             raise VfxkeyError(f"{spec.path or spec.name}: [shot] frames is missing")
-        _check_nuke_paths(spec)
         return cls(spec.name, _text(os.path.abspath(spec.path)), spec.frames, chunk, _text(command), threads,
                    spec.element.mode, tuple(map(_text, shot_inputs(spec))), tuple(map(_text, shot_outputs(spec))),
                    controls or Controls())
@@ -95,7 +94,8 @@ class ShotJob:
         for path in self.paths:
             found = pattern.search(path)
             if found:
-                raise VfxkeyError(f"{path}: {found[0]!r} {why}; rename the file or folder")
+                shown = repr(path) if _CONTROL.search(path) else path  # the error stays one line
+                raise VfxkeyError(f"{shown}: {found[0]!r} {why}; rename the file or folder")
 
     # Each step's vfxkey arguments; ``spec`` is the spec path as the engine names it (the
     # path itself, or a job parameter that holds it).
@@ -148,15 +148,3 @@ def shot_outputs(spec: ShotSpec) -> tuple[str, ...]:
 def output_folder(job: ShotJob) -> str:
     """The deepest folder holding every output (the folder a farm brings back)."""
     return os.path.commonpath([os.path.dirname(p) for p in job.outputs])
-
-
-def _check_nuke_paths(spec: ShotSpec) -> None:
-    """Paths the shot's Nuke script would evaluate as TCL (``[``, ``$`` ...), refused when
-    the job is written rather than at finalize, after every frame has rendered."""
-    if spec.outputs.nuke:
-        from vfxkey.nuke.shot import spec_path_map
-
-        path_map = spec_path_map(spec)
-        for path in filter(None, (spec.plate.path if spec.plate else None, spec.outputs.element, spec.outputs.comp,
-                                  spec.outputs.movie)):
-            path_map.nuke_path(path)

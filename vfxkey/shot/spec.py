@@ -84,7 +84,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.farm.pathmap import map_path
+from vfxkey.io.pathmap import map_path
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert
 from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token
