@@ -77,12 +77,13 @@ def test_deadline_jobs_chunk_the_frames_and_finalize_depends_on_render(spec, tmp
     assert render_info["Plugin"] == "CommandLine" and render_info["Frames"] == "1001-1023"
     assert render_info["ChunkSize"] == "10" and render_info["BatchName"] == "vfxkey sh020"
     assert split_windows(render_plugin["Arguments"]) == [
-        "render", str(spec), "--frames", "<STARTFRAME>-<ENDFRAME>", "--threads", "4"]
+        "render", str(spec), "--within", "<STARTFRAME>-<ENDFRAME>", "--threads", "4"]
     assert render_plugin["Executable"] == "vfxkey"
     assert split_windows(read_info(job / "finalize_plugin_info.job")["Arguments"]) == ["finalize", str(spec)]
     assert read_info(job / "finalize_job_info.job")["Frames"] == "1001"
     # -dependent: each job waits for the one before it, in this order.
-    submit_args = split_windows((job / "submit.txt").read_text().strip())
+    assert (job / "submit.sh").read_text().startswith("#!/bin/sh\n")
+    submit_args = shlex.split((job / "submit.sh").read_text().splitlines()[-1])[1:]
     assert submit_args[:3] == ["deadlinecommand", "-SubmitMultipleJobs", "-dependent"]
     jobs = [submit_args[i + 1] for i, a in enumerate(submit_args) if a == "-job"]
     assert [p.split("/")[-1] for p in jobs] == ["prepare_job_info.job", "render_job_info.job", "finalize_job_info.job"]
@@ -94,9 +95,10 @@ def test_the_windows_splitter_reads_what_list2cmdline_writes():
 
 
 def test_opencue_spec_has_a_chunked_render_layer_and_a_dependent_finalize_layer(spec, tmp_path):
-    submit(spec, "opencue", tmp_path / "job")
+    submit(spec, "opencue", tmp_path / "job", "--show", "testing", "--user", "artist", "--uid", "1234")
     root = ET.parse(tmp_path / "job" / "sh020.xml").getroot()
-    assert [child.tag for child in root] == ["show", "shot", "user", "job", "depends"]
+    assert [child.tag for child in root] == ["show", "shot", "user", "uid", "job", "depends"]
+    assert [root.findtext(tag) for tag in ("show", "user", "uid")] == ["testing", "artist", "1234"]
     job = root.find("job")
     layers = {layer.get("name"): layer for layer in job.find("layers")}
     assert list(layers) == ["prepare", "render", "finalize"]
@@ -104,8 +106,8 @@ def test_opencue_spec_has_a_chunked_render_layer_and_a_dependent_finalize_layer(
     assert [child.tag for child in render][:3] == ["cmd", "range", "chunk"]  # the DTD's order
     assert render.findtext("range") == "1001-1023" and render.findtext("chunk") == "10"
     assert render.get("type") == "Render" and layers["finalize"].findtext("range") == "1001"
-    assert shlex.split(render.findtext("cmd")) == [
-        "vfxkey", "render", str(spec), "--frames", "#FRAME_START#-#FRAME_END#"]
+    assert layers["finalize"].get("type") == "Util"  # cuebot would move a Post layer into a job of its own
+    assert shlex.split(render.findtext("cmd")) == ["vfxkey", "render", str(spec), "--frames", "#FRAMESPEC#"]
     depends = [(d.get("type"), d.findtext("deplayer"), d.findtext("onlayer")) for d in root.find("depends")]
     assert depends == [("LAYER_ON_LAYER", "render", "prepare"), ("LAYER_ON_LAYER", "finalize", "render")]
     assert all(d.findtext("depjob") == d.findtext("onjob") == job.get("name") for d in root.find("depends"))

@@ -1,6 +1,9 @@
-"""The sample shot submitted as an OpenJD bundle and run for real with `openjd run`; its QC report
+"""The sample shot submitted as an OpenJD bundle and run for real with the README's `openjd run`; its QC report
 rendered in headless Chromium shows the images and the plots."""
 
+import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,6 +21,7 @@ from vfxkey.shot.report import PLOT_COLOUR
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "shot010"
 VFXKEY = Path(sys.executable).parent / "vfxkey"
 OPENJD = Path(sys.executable).parent / "openjd"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +33,15 @@ def ran(tmp_path_factory):
     result = CliRunner().invoke(main, ["submit", str(shot / "shot.toml"), "--engine", "openjd", "--chunk", "4",
                                        "-o", str(root / "job")])
     assert result.exit_code == 0, result.output
-    run = subprocess.run([str(OPENJD), "run", str(root / "job" / "template.yaml"), "--output", "json",
-                          "-p", f"Vfxkey={VFXKEY}", "-p", f"ShotSpec={shot / 'shot.toml'}"],
-                         capture_output=True, text=True, timeout=900, cwd=root)
+    command = re.search(r"`(openjd run JOBDIR/[^`]*)`", README.read_text())[1]  # the README's, as written
+    environment = {**os.environ, "PATH": f"{VFXKEY.parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(shlex.split(command.replace("JOBDIR", shlex.quote(str(root / "job")))),
+                         capture_output=True, text=True, timeout=900, cwd=root, env=environment)
     return shot, root / "job", run
 
 
 def test_the_bundle_has_three_steps_with_a_task_per_chunk(ran):
-    _, job, _ = ran
+    shot, job, _ = ran
     template = yaml.safe_load((job / "template.yaml").read_text())
     assert template["specificationVersion"] == "jobtemplate-2023-09"
     steps = {step["name"]: step for step in template["steps"]}
@@ -47,6 +52,7 @@ def test_the_bundle_has_three_steps_with_a_task_per_chunk(ran):
     assert steps["Finalize"]["dependencies"] == [{"dependsOn": "Render"}]
     values = yaml.safe_load((job / "parameter_values.yaml").read_text())["parameterValues"]
     assert {"name": "Vfxkey", "value": "vfxkey"} in values
+    assert {"name": "OutputFolder", "value": str(shot / "render")} in values
     check = subprocess.run([str(OPENJD), "check", str(job / "template.yaml")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
 

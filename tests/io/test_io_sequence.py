@@ -27,6 +27,14 @@ def test_frame_range_rejects_bad_text(text):
         FrameRange.parse(text)
 
 
+@pytest.mark.parametrize("text", ["1001-1010:2", "1001-1005:1", "1001-1001:3", "1001-1002:5,1010-1020:4"])
+def test_openjd_step_ranges_read_as_openjd_reads_them(text):
+    from openjd.model import IntRangeExpr
+
+    expected = sorted(f for part in text.split(",") for f in IntRangeExpr.from_str(part))
+    assert list(FrameRange.parse(text)) == expected
+
+
 def test_frame_range_text_round_trips():
     frames = FrameRange.parse("1001-1003,1005,1007-1008")
     assert str(frames) == "1001-1003,1005,1007-1008"

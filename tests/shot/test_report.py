@@ -50,3 +50,27 @@ def test_vfxkey_qc_writes_one_self_contained_html_file(whole, tmp_path):
     text = (tmp_path / "report.html").read_text()
     assert text.count("<svg") == 1 and text.count("data:image/png;base64,") == 18  # 6 frames x 3 images
     assert not re.search(r"""(src|href)=['"]?(https?:|file:|/)""", text)  # nothing outside the file
+
+
+def test_a_rerun_of_a_finished_shot_changes_no_file(whole, tmp_path):
+    import shutil
+
+    spec, _ = whole
+    copy = tmp_path / "copy"
+    shutil.copytree(spec.parent, copy)
+    snapshots = []
+    for _ in range(2):  # the first run finalizes the moved shot (its sidecar names the spec's path)
+        result = CliRunner().invoke(main, ["render", str(copy / "shot.toml")])
+        assert result.exit_code == 0, result.output
+        snapshots.append({p: p.read_bytes() for p in copy.rglob("*") if p.is_file()})
+    before, after = snapshots
+    assert after.keys() == before.keys()
+    assert [p.name for p in before if before[p] != after[p]] == []
+
+
+def test_qc_files_sit_beside_their_output_with_folders_kept_whole():
+    from vfxkey.shot.qc import beside
+
+    assert beside("/jobs/user@studio/v#2/out/key.####.exr", "qc.json") == "/jobs/user@studio/v#2/out/key.qc.json"
+    assert beside("/shots/%04d/key_%04d.exr", "screen.json") == "/shots/%04d/key.screen.json"
+    assert beside("out/key.@@@@.exr", "qc.json") == "out/key.qc.json"

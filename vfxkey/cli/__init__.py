@@ -71,7 +71,10 @@ class LazyGroup(click.Group):
               help="OCIO config to read, work and write in (a config file or ocio:// URI), like $OCIO and "
                    "before it; a shot's [shot] ocio_config comes first. Default: $OCIO, else vfxkey's pinned "
                    "built-in config.")
-def main(verbose: bool, ocio: str | None) -> None:
+@click.option("--path-mapping", metavar="FILE",
+              help="A farm session's path mapping rules (OpenJD pathmapping-1.0 JSON), applied to the absolute "
+                   "paths of shot specs. OpenJD jobs from `vfxkey submit` pass their session's.")
+def main(verbose: bool, ocio: str | None, path_mapping: str | None) -> None:
     """vfxkey: keyed elements for VFX compositing.
 
     Reads frame sequences (EXR, DPX, TIFF, PNG) and movies, keys chroma screens,
@@ -85,6 +88,10 @@ def main(verbose: bool, ocio: str | None) -> None:
     # A value the user has set is kept. The library itself sets nothing on import.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if path_mapping:
+        from vfxkey.io.pathmap import ENVIRONMENT
+
+        os.environ[ENVIRONMENT] = path_mapping  # for the spec reader, in this process and its workers
     reuse_frame_memory()
     from vfxkey.io.colour import use_config
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -19,6 +20,10 @@ from rich.progress import (
 T = TypeVar("T")
 
 _console = Console(stderr=True)
+
+# Progress lines a farm's monitor reads on stdout, chosen by the job (VFXKEY_PROGRESS in
+# its environment): OpenJD's ``openjd_progress: <0-100>`` and Deadline's ``Progress: N%``.
+FARM_PROGRESS = {"openjd": "openjd_progress: {percent:.1f}", "deadline": "Progress: {percent:.0f}%"}
 
 
 def track(items: Iterable[T], total: int | None, description: str) -> Iterator[T]:
@@ -39,7 +44,8 @@ def track(items: Iterable[T], total: int | None, description: str) -> Iterator[T
 
 class FrameProgress:
     """Progress of a frame loop on stderr: a rich bar on a terminal; on a farm (no
-    terminal) one plain line per frame: frame, seconds, the files written.
+    terminal) one plain line per frame: frame, seconds, the files written. With
+    ``VFXKEY_PROGRESS`` set (a farm job sets it), also the farm's progress line on stdout.
 
     Implements :class:`vfxkey.shot.run.Progress`; use as a context manager.
     """
@@ -47,8 +53,11 @@ class FrameProgress:
     def __init__(self, description: str) -> None:
         self.description = description
         self._bar: Progress | None = None
+        self._farm_line = FARM_PROGRESS.get(os.environ.get("VFXKEY_PROGRESS", ""))
+        self._total = self._done = 0
 
     def start(self, total: int) -> None:
+        self._total = total
         if _console.is_terminal:
             self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TimeRemainingColumn(), console=_console)
@@ -56,6 +65,9 @@ class FrameProgress:
             self._task = self._bar.add_task(self.description, total=total)
 
     def frame(self, done) -> None:
+        self._done += 1
+        if self._farm_line and self._total:
+            print(self._farm_line.format(percent=100 * self._done / self._total), flush=True)
         if self._bar is not None:
             self._bar.advance(self._task)
             return

@@ -14,6 +14,9 @@ from vfxkey.shot.spec import load_spec
 @click.argument("spec_path", metavar="SHOT.toml")
 @click.option("--frames", metavar="RANGE",
               help="Frames to render, e.g. 1001-1010 (a farm chunk); default the whole shot, then finalize.")
+@click.option("--within", metavar="A-B",
+              help="Render the shot's frames from A to B (those a stepped or listed shot has there), as a "
+                   "Deadline task names its chunk by first and last frame. Not with --frames.")
 @click.option("--force", is_flag=True, help="Redo frames whose outputs are already up to date.")
 @threads_option(expose=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
@@ -21,7 +24,7 @@ from vfxkey.shot.spec import load_spec
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Generated or edited elements: write frames beside frames of the same output made with other "
                    "settings, device, precision or versions (refused by default: they would not match).")
-def render(spec_path: str, frames: str | None, force: bool, threads: int, workers: int,
+def render(spec_path: str, frames: str | None, within: str | None, force: bool, threads: int, workers: int,
            allow_mixed_settings: bool) -> None:
     """Render the shot SHOT.toml: for each frame make the element (key or generate), place
     it over the plate, and write the element EXR, the comp EXR and the preview.
@@ -38,7 +41,14 @@ def render(spec_path: str, frames: str | None, force: bool, threads: int, worker
     from vfxkey.shot.screen import prepare
 
     spec = load_spec(spec_path)
+    if frames and within:
+        raise click.UsageError("give --frames or --within, not both")
     chunk = FrameRange.parse(frames) if frames else None
+    if within:
+        chunk = spec.frames.within(FrameRange.parse(within))
+        if not chunk:
+            raise click.BadParameter(f"the shot has no frame from {within} (its frames: {spec.frames})",
+                                     param_hint="--within")
     with FrameProgress("render") as progress:
         if workers == 1:
             render_frames(spec, chunk, force=force, allow_mixed=allow_mixed_settings, progress=progress, warn=warn)

@@ -11,7 +11,8 @@ without a leading zero (``####`` finds 1001 and 10000, not 01001): exactly the n
 :func:`frame_path` produces.
 
 A frame range is a :class:`FrameRange`, parsed from ``1001-1020``, ``1001-1020x2``
-(every second frame), ``1001`` or comma lists ``1001,1003,1010-1012``.
+(every second frame; Open Job Description writes it ``1001-1020:2``), ``1001`` or comma
+lists ``1001,1003,1010-1012``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vfxkey.errors import VfxkeyError
 
 # A run of '#' or '@', or a printf '%d' / '%0Nd'; the last one in the file name is the token.
 _TOKEN = re.compile(r"#+|@+|%0?(\d*)d")
-_RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:x\s*(\d+)\s*)?)?$")
+_RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:[x:]\s*(\d+)\s*)?)?$")
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,14 @@ class FrameRange:
 
     @classmethod
     def parse(cls, text: str) -> FrameRange:
-        """Parse ``"1001-1020"``, ``"1001-1020x2"``, ``"1001"`` or ``"1001,1003,1005-1007"``."""
+        """Parse ``"1001-1020"``, ``"1001-1020x2"`` (or OpenJD's ``"1001-1020:2"``), ``"1001"`` or
+        ``"1001,1003,1005-1007"``."""
         frames: list[int] = []
         for item in str(text).split(","):
             match = _RANGE_ITEM.match(item)
             if match is None:
                 raise VfxkeyError(
-                    f"bad frame range {text!r}: expected e.g. 1001-1020, 1001-1020x2 or 1001,1005"
+                    f"bad frame range {text!r}: expected e.g. 1001-1020, 1001-1020x2, 1001-1020:2 or 1001,1005"
                 )
             first = int(match[1])
             last = int(match[2]) if match[2] is not None else first
@@ -66,6 +68,10 @@ class FrameRange:
 
     def __contains__(self, frame: object) -> bool:
         return frame in self.frames
+
+    def within(self, bounds: FrameRange) -> FrameRange:
+        """These frames from ``bounds.first`` to ``bounds.last`` (a farm task's first and last frame)."""
+        return FrameRange.of(f for f in self.frames if bounds.first <= f <= bounds.last)
 
     @property
     def first(self) -> int:

@@ -60,8 +60,9 @@ def beside(output: str, suffix: str) -> str:
     ``out/key.qc.json``; a folder ``out/`` -> ``out/vfxkey_qc.json``."""
     if output.endswith(("/", os.sep)) or os.path.isdir(output):
         return os.path.join(output, f"vfxkey_{suffix}")
-    stem = re.sub(r"[._]?(#+|%0?\d*d|@+)", "", os.path.splitext(output)[0])
-    return f"{stem}.{suffix}"
+    folder, name = os.path.split(output)
+    stem = re.sub(r"[._]?(#+|%0?\d*d|@+)", "", os.path.splitext(name)[0])  # the file name's token only
+    return os.path.join(folder, f"{stem}.{suffix}")
 
 
 def sidecar_path(element_output: str) -> str:

@@ -120,6 +120,7 @@ def _plots_svg(figures: list[dict], flagged: dict[int, list[str]]) -> str:
         "spill residue (linear)": [f["spill"] for f in figures],
     }
     plt.rcParams["svg.fonttype"] = "none"  # text stays text
+    plt.rcParams["svg.hashsalt"] = "vfxkey"  # element ids from the content, not a random salt
     fig, axes = plt.subplots(len(series), 1, figsize=(8, 1.9 * len(series)), sharex=True)
     for ax, (title, values) in zip(axes, series.items()):
         ax.plot(frames, values, color=PLOT_COLOUR, marker="o", markersize=3, linewidth=2)
@@ -132,7 +133,7 @@ def _plots_svg(figures: list[dict], flagged: dict[int, list[str]]) -> str:
     axes[-1].xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    fig.savefig(buffer, format="svg", metadata={"Date": None})  # a rerun writes the same page
     plt.close(fig)
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
@@ -153,8 +154,8 @@ def _contact_sheet(spec: ShotSpec) -> list[tuple[int, list[tuple[str, str]]]]:
     frames = list(spec.frames)
     picks = sorted({frames[round(i * (len(frames) - 1) / max(1, SHEET_FRAMES - 1))]
                     for i in range(min(SHEET_FRAMES, len(frames)))})
-    element = open_source(spec.outputs.element, working_space=spec.working_space)
-    comp = open_source(spec.outputs.comp, working_space=spec.working_space) if spec.outputs.comp else None
+    element = open_source(spec.outputs.element, spec.frames, working_space=spec.working_space)
+    comp = open_source(spec.outputs.comp, spec.frames, working_space=spec.working_space) if spec.outputs.comp else None
     sheet = []
     for number in picks:
         rgba = element.read(number).premultiplied_rgba()

@@ -89,6 +89,7 @@ import numpy as np
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert, use_config
+from vfxkey.io.pathmap import map_path
 from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token
 from vfxkey.matte.greenpost import KeySettings
@@ -658,6 +659,7 @@ class _Table:
             if required:
                 raise VfxkeyError(f"{self.label(self.name, key)}: required")
             return None
+        value = map_path(value)  # a farm session's path mapping rules, for absolute paths
         resolved = str(self.base / Path(value).expanduser())
         if value.endswith(("/", os.sep)):
             resolved += os.sep  # "out/" names a folder output
