@@ -34,7 +34,7 @@ def _open_image(path: str, frame: int | None) -> oiio.ImageInput:
     config["oiio:UnassociatedAlpha"] = 1  # keep straight alpha straight (PNG, TIFF)
     image = oiio.ImageInput.open(path, config)
     if image is None:
-        raise VfxkeyError(f"{where(path, frame)}: cannot read image: {_first_line(oiio.geterror())}")
+        raise VfxkeyError(f"{where(path, frame)}: cannot read image: {first_line(oiio.geterror())}")
     return image
 
 
@@ -76,7 +76,7 @@ def read_stored(path: str) -> tuple[np.ndarray, Window, Window]:
     finally:
         image.close()
     if pixels is None:
-        raise VfxkeyError(f"{path}: cannot read image: {_first_line(error)}")
+        raise VfxkeyError(f"{path}: cannot read image: {first_line(error)}")
     data_window, display_window = _windows(spec)
     return np.ascontiguousarray(pixels, dtype=np.float32), data_window, display_window
 
@@ -89,7 +89,7 @@ def reads_whole(path: str) -> bool:
     except VfxkeyError:
         return False
     try:
-        whole = image.read_image() is not None
+        whole = image.read_image() is not None and not image.has_error  # a cut-short PNG: pixels, and an error
     finally:
         image.close()
     if not whole:
@@ -102,8 +102,9 @@ def limit_image_threads(count: int) -> None:
     oiio.attribute("threads", count)
 
 
-def _first_line(message: str) -> str:
-    return (message.strip().splitlines() or ["unknown error"])[0]
+def first_line(message: str) -> str:
+    """The first line of a library's error message (OIIO's run over many lines), for a one-line error."""
+    return (message.strip().splitlines() or ["unknown error"])[0].strip()
 
 
 def _bit_depth(spec: oiio.ImageSpec) -> str:
@@ -245,7 +246,7 @@ class ImageSource(Source):
             begin, end = min(used), max(used) + 1  # only the span holding them (not every layer)
             pixels = image.read_image(channels.part, 0, begin, end, data_type)
             if pixels is None or image.has_error:
-                raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {_first_line(image.geterror())}")
+                raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {first_line(image.geterror())}")
         finally:
             image.close()
 

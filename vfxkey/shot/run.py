@@ -213,7 +213,7 @@ def _status(spec: ShotSpec, frame: int, element_hash: str, force: bool) -> str:
         return "element"
     comp_current = outputs.comp is None or _current(
         frame_path(outputs.comp, frame), settings_hash(comp_settings(spec, frame, element_hash)))
-    preview_current = outputs.preview is None or os.path.exists(_output_file(outputs.preview, frame))
+    preview_current = outputs.preview is None or reads_whole(_output_file(outputs.preview, frame))
     return "current" if comp_current and preview_current else "comp"
 
 

@@ -1,0 +1,58 @@
+"""Nothing lost, nothing stale: a full disk never leaves a broken output that a rerun trusts.
+
+The full-disk cases write to a small tmpfs (root only; skipped elsewhere, see ``tmpfs`` in conftest)."""
+
+import subprocess
+
+import OpenImageIO as oiio
+from click.testing import CliRunner
+from shots import make_shot
+
+from vfxkey.cli import main
+
+
+def render(spec, *args):
+    return CliRunner().invoke(main, ["render", str(spec), *args])
+
+
+def reads_back(path) -> bool:
+    """Whether OIIO opens the image and reads all of its pixels."""
+    image = oiio.ImageInput.open(str(path))
+    if image is None:
+        oiio.geterror()
+        return False
+    pixels = image.read_image()
+    ok = pixels is not None and not image.has_error
+    image.geterror()
+    image.close()
+    return ok
+
+
+def test_previews_on_a_full_disk_fail_the_render_and_a_rerun_with_space_redoes_them(tmp_path, tmpfs):
+    disk = tmpfs("64k")
+    spec = make_shot(tmp_path, noise=0.05, extra="")  # noisy frames: previews of ~25 kB each
+    text = spec.read_text().replace('"render/preview/comp.####.png"', f'"{disk}/comp.####.png"')
+    spec.write_text(text)
+    result = render(spec, "--frames", "1001-1006")
+    assert result.exit_code == 2, result.output
+    assert "cannot write PNG" in result.output and "comp.100" in result.output
+    written = sorted(disk.iterdir())
+    assert written and len(written) < 6
+    assert all(reads_back(path) for path in written), "a broken preview under its final name"
+
+    subprocess.run(["mount", "-o", "remount,size=1m", str(disk)], check=True)
+    result = render(spec, "--frames", "1001-1006")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in sorted(disk.iterdir())] == [f"comp.{f}.png" for f in range(1001, 1007)]
+    assert all(reads_back(path) for path in disk.iterdir())
+
+
+def test_a_preview_cut_short_is_not_up_to_date(tmp_path):
+    spec = make_shot(tmp_path, frames=3)
+    assert render(spec, "--frames", "1001-1003").exit_code == 0
+    preview = tmp_path / "render" / "preview" / "comp.1002.png"
+    preview.write_bytes(preview.read_bytes()[:200])  # as a full disk left it before vfxkey checked writes
+    result = render(spec, "--frames", "1001-1003")
+    assert result.exit_code == 0, result.output
+    assert reads_back(preview)
+    assert "frame 1002" in result.output and "comp.1002.png" in result.output
