@@ -56,3 +56,24 @@ def test_a_preview_cut_short_is_not_up_to_date(tmp_path):
     assert result.exit_code == 0, result.output
     assert reads_back(preview)
     assert "frame 1002" in result.output and "comp.1002.png" in result.output
+
+
+def test_finalize_removes_a_killed_finalizes_temporaries_in_every_output_folder(tmp_path):
+    from vfxkey.io.files import _HOST
+
+    spec = make_shot(tmp_path, frames=2)
+    spec.write_text(spec.read_text().replace('"render/comp.mov"', '"render/movie/comp.mov"')
+                    .replace('"render/qc.html"', '"render/report/qc.html"'))
+    assert render(spec, "--frames", "1001-1002").exit_code == 0
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no longer runs: the killed finalize's
+    stale = [tmp_path / "render" / "movie" / f".comp.{_HOST}-{gone.pid}.0badf00d.tmp.mov",
+             tmp_path / "render" / "report" / f".qc.{_HOST}-{gone.pid}.0badf00d.tmp.html",
+             tmp_path / "render" / f".el.qc.{_HOST}-{gone.pid}.0badf00d.tmp.json"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * 4096)
+    result = CliRunner().invoke(main, ["finalize", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert [path for path in stale if path.exists()] == []
+    assert (tmp_path / "render" / "movie" / "comp.mov").is_file()

@@ -23,7 +23,6 @@ of the shot into chunks, processes or machines gives the same bits.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -90,9 +89,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     naming the file and frame on bad input.
     """
     outputs = spec.outputs
-    for pattern in (outputs.element, outputs.comp, outputs.preview, outputs.save_screen):
-        if pattern:
-            remove_stale_temporaries(os.path.dirname(pattern) or ".")
+    for folder in outputs.folders():
+        remove_stale_temporaries(folder)
     if frames is not None and spec.frames is not None and not set(frames) <= set(spec.frames):
         extra = FrameRange.of(set(frames) - set(spec.frames))
         raise VfxkeyError(f"--frames {frames}: frames {extra} are outside the shot's {spec.frames}")

@@ -238,6 +238,15 @@ class Outputs:
     compression: str = "zip"
     data_type: str = "half"
 
+    def named(self) -> dict[str, str]:
+        """Every output the spec names, by setting (patterns as given, paths resolved)."""
+        names = ("element", "comp", "preview", "movie", "element_movie", "nuke", "qc_report", "save_screen")
+        return {name: getattr(self, name) for name in names if getattr(self, name)}
+
+    def folders(self) -> list[str]:
+        """The folders the outputs go to (their sidecars and stored screen go beside the element)."""
+        return sorted({os.path.dirname(path) or "." for path in self.named().values()})
+
 
 @dataclass(frozen=True)
 class NukePaths:
