@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.write import ProResWriter, atomic_output, open_frame_writer, write_preview_png
+from vfxkey.io.files import atomic_output
+from vfxkey.io.write import ProResWriter, open_frame_writer, write_preview_png
 from vfxkey.shot import qc
 
 
@@ -89,3 +90,10 @@ def test_the_first_frame_lost_is_the_one_named_while_the_writer_drains(tmp_path)
     for frame in range(1001, 1006):  # the frames before it are complete
         assert (tmp_path / f"el.{frame}.exr").is_file()
     assert not [name for name in files(tmp_path) if name.startswith(".")]
+
+
+def test_a_rate_the_movie_cannot_store_is_one_line_naming_it(tmp_path):
+    with pytest.raises(VfxkeyError, match=r"comp\.mov( \(frame 1001\))?: cannot write the movie: "):
+        with ProResWriter(tmp_path / "comp.mov", 64, 32, Fraction(1, 1000000)) as movie:
+            movie.write(noise(32, 64, 4), frame=1001)
+    assert files(tmp_path) == []

@@ -77,3 +77,31 @@ def test_finalize_removes_a_killed_finalizes_temporaries_in_every_output_folder(
     assert result.exit_code == 0, result.output
     assert [path for path in stale if path.exists()] == []
     assert (tmp_path / "render" / "movie" / "comp.mov").is_file()
+
+
+def test_an_output_through_a_symbolic_link_onto_the_input_is_refused_before_anything_is_written(tmp_path):
+    spec = make_shot(tmp_path, frames=2)
+    (tmp_path / "link").symlink_to(tmp_path / "plate_in")
+    spec.write_text(spec.read_text().replace('"render/preview/comp.####.png"', '"link/gs.####.png"'))
+    before = {path.name: path.read_bytes() for path in (tmp_path / "plate_in").iterdir()}
+    result = render(spec)
+    assert result.exit_code == 2 and "[outputs] preview" in result.output, result.output
+    assert "would overwrite the element's input" in result.output
+    assert {path.name: path.read_bytes() for path in (tmp_path / "plate_in").iterdir()} == before
+    assert not (tmp_path / "render").exists()
+
+
+def test_key_refuses_an_output_that_is_its_input(tmp_path):
+    from shots import green_screen_frame
+
+    for frame in (1001, 1002):
+        spec = oiio.ImageSpec(32, 20, 3, "half")
+        out = oiio.ImageOutput.create(str(tmp_path / f"gs.{frame}.exr"))
+        assert out.open(str(tmp_path / f"gs.{frame}.exr"), spec)
+        assert out.write_image(green_screen_frame(32, 20, frame - 1001))
+        out.close()
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    result = CliRunner().invoke(main, ["key", str(tmp_path / "gs.####.exr"), "-o", str(tmp_path / "gs.%04d.exr")])
+    assert result.exit_code == 2, result.output
+    assert "-o/--output: " in result.output and "would overwrite the element's input" in result.output
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before

@@ -10,7 +10,7 @@ import click
 from vfxkey.cli.progress import track, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import WORKING_SPACE, check_colorspace
+from vfxkey.io.colour import WORKING_SPACE, check_working_space
 from vfxkey.io.companion import Companion
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange
@@ -86,7 +86,7 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
 
     if not reconstruct and prompt is None:
         raise VfxkeyError("--prompt is required (or --reconstruct to measure how faithfully the input comes back)")
-    working_space = check_colorspace(working_space)
+    working_space = check_working_space(working_space)
     key_value = parse_key(key)
     source = open_source(input_path, FrameRange.parse(frames) if frames else None,
                          input_colorspace=input_colorspace, working_space=working_space, warn=warn)

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 import OpenImageIO as oiio
 
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import VfxkeyError, first_line, where
 from vfxkey.io.colour import DISPLAY_SPACE, resolve_colorspace, unit_float
 from vfxkey.io.frame import Frame
 from vfxkey.io.source import Source, SourceInfo, check_missing
@@ -77,7 +77,7 @@ def read_stored(path: str) -> tuple[np.ndarray, Window, Window]:
         image.close()
     if pixels is None:
         raise VfxkeyError(f"{path}: cannot read image: {first_line(error)}")
-    data_window, display_window = _windows(spec)
+    data_window, display_window = _windows(spec, path, None)
     return np.ascontiguousarray(pixels, dtype=np.float32), data_window, display_window
 
 
@@ -102,11 +102,6 @@ def limit_image_threads(count: int) -> None:
     oiio.attribute("threads", count)
 
 
-def first_line(message: str) -> str:
-    """The first line of a library's error message (OIIO's run over many lines), for a one-line error."""
-    return (message.strip().splitlines() or ["unknown error"])[0].strip()
-
-
 def _bit_depth(spec: oiio.ImageSpec) -> str:
     bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
     base = str(spec.format)
@@ -115,11 +110,12 @@ def _bit_depth(spec: oiio.ImageSpec) -> str:
     return base
 
 
-def _windows(spec: oiio.ImageSpec) -> tuple[Window, Window]:
-    """``(data window, display window)`` of an image (OIIO's ``x, y, width, height`` and ``full_*``)."""
-    data = Window(spec.x, spec.y, spec.width, spec.height)
+def _windows(spec: oiio.ImageSpec, path: str, frame: int | None) -> tuple[Window, Window]:
+    """``(data window, display window)`` of an image (OIIO's ``x, y, width, height`` and
+    ``full_*``); a window larger than vfxkey takes is refused naming the file and frame."""
+    data = Window(spec.x, spec.y, spec.width, spec.height).check_size(where(path, frame), "data window")
     display = Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height)
-    return data, display
+    return data, display.check_size(where(path, frame), "display window")
 
 
 def _image_colorspace(spec: oiio.ImageSpec, working_space: str) -> str:
@@ -145,6 +141,11 @@ class _Channels:
     def count(self) -> int:
         """Channels vfxkey uses: 1 or 3 colour, plus alpha."""
         return len(set(self.colour)) + (self.alpha is not None)
+
+    @property
+    def layout(self) -> str:
+        """What the channels hold, for comparing the frames of a sequence: ``"RGB and alpha"``, ``"grey"``..."""
+        return ("grey" if len(set(self.colour)) == 1 else "RGB") + (" and alpha" if self.alpha is not None else "")
 
     def describe(self, most: int = 8) -> str:
         """The channels read, their part when the file has several, and what else the part holds."""
@@ -201,7 +202,7 @@ class ImageSource(Source):
             image.close()
         spec = channels.spec
         colorspace = input_colorspace or _image_colorspace(spec, self.working_space)
-        data_window, display_window = _windows(spec)
+        data_window, display_window = _windows(spec, files[first], first)
         self.info = SourceInfo(
             path=path, kind=kind, frames=list(asked), missing=missing,
             width=display_window.width, height=display_window.height, channels=channels.count,
@@ -216,10 +217,14 @@ class ImageSource(Source):
                 if number in files and number != first:
                     image = _open_image(files[number], number)
                     try:
-                        frame_data_window, frame_display_window = _windows(_channels(image, files[number], number).spec)
+                        frame_channels = _channels(image, files[number], number)
                     finally:
                         image.close()
+                    frame_data_window, frame_display_window = _windows(frame_channels.spec, files[number], number)
                     self._check_display_window(files[number], number, frame_display_window)
+                    if frame_channels.layout != channels.layout:
+                        raise VfxkeyError(f"{where(files[number], number)}: holds {frame_channels.layout}, the "
+                                          f"sequence's first frame {channels.layout} ({files[first]})")
                     if frame_data_window != self.info.data_window:
                         self.info.data_window = self.info.data_window.union(frame_data_window)
                         self.info.data_window_varies = True
@@ -238,7 +243,7 @@ class ImageSource(Source):
         try:
             channels = _channels(image, path, frame)
             spec = channels.spec
-            data_window, display_window = _windows(spec)
+            data_window, display_window = _windows(spec, path, frame)
             self._check_display_window(path, frame, display_window)
             # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
             data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"

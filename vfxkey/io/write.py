@@ -37,13 +37,12 @@ import OpenImageIO as oiio
 from av.video.reformatter import ColorRange, Colorspace
 
 from vfxkey import __version__
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import VfxkeyError, first_line, where
 from vfxkey.io.background import Worker
 from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, convert, display_8bit
 from vfxkey.io.exr_options import EXR_DATA_TYPES, check_compression, check_data_type
 from vfxkey.io.files import atomic_output
 from vfxkey.io.frame import MOVIE_EXTENSIONS, unpremultiply
-from vfxkey.io.images import first_line
 from vfxkey.io.sequence import frame_path, has_frame_token
 from vfxkey.io.window import Window, reframe
 
