@@ -105,3 +105,37 @@ def test_key_refuses_an_output_that_is_its_input(tmp_path):
     assert result.exit_code == 2, result.output
     assert "-o/--output: " in result.output and "would overwrite the element's input" in result.output
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
+
+
+def test_re_delivered_footage_re_renders_exactly_the_frames_that_read_it(tmp_path):
+    import os
+
+    from shots import green_screen_frame, write_png
+
+    from vfxkey.matte.greenpost import TEMPORAL_FRAMES
+    from vfxkey.shot.run import render as render_frames
+    from vfxkey.shot.spec import load_spec
+
+    spec_path = make_shot(tmp_path, frames=8)
+    assert load_spec(spec_path).element.keyer.temporal > 0  # frames read the TEMPORAL_FRAMES before them
+    assert render(spec_path, "--frames", "1001-1008").exit_code == 0
+
+    def redone(rendered):
+        return {done.frame: ("skipped" if done.skipped else
+                             "element" if any("el." in path for path in done.outputs) else "comp")
+                for done in rendered.frames}
+
+    # 1. Frame 1003 re-delivered: another picture under the same name, same size and time.
+    frame = tmp_path / "plate_in" / "gs.1003.png"
+    stat = frame.stat()
+    write_png(frame, green_screen_frame(128, 80, 5))
+    os.utime(frame, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    touched = set(range(1003, 1003 + TEMPORAL_FRAMES + 1)) & set(range(1001, 1009))
+    result = redone(render_frames(load_spec(spec_path)))
+    assert {f for f, how in result.items() if how == "element"} == touched
+    assert {f for f, how in result.items() if how == "skipped"} == set(range(1001, 1009)) - touched
+    assert redone(render_frames(load_spec(spec_path))) == {f: "skipped" for f in range(1001, 1009)}
+
+    # 2. The plate re-delivered: every comp again, no element.
+    write_png(tmp_path / "plate.png", green_screen_frame(128, 80, 2))
+    assert redone(render_frames(load_spec(spec_path))) == {f: "comp" for f in range(1001, 1009)}

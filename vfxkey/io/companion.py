@@ -41,6 +41,12 @@ class Companion:
             raise VfxkeyError(f"{where(self.path, number)}: the {self.role} has no frame {number}")
         return self.source.read(number)
 
+    def file_of(self, number: int) -> str | None:
+        """The file shot frame ``number`` is read from (a still's for every frame); None when there is none."""
+        if self.source.info.kind == "still" or len(self.source) == 1:
+            number = self.source.info.frames[0]
+        return self.source.file_of(number)
+
     def image(self, number: int, shape: tuple[int, int]) -> np.ndarray:
         """(H, W, 3) scene-linear: the frame's display window (the data window placed in it,
         0 where it holds no pixels), resized to ``shape``."""

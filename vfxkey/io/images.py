@@ -229,6 +229,9 @@ class ImageSource(Source):
                         self.info.data_window = self.info.data_window.union(frame_data_window)
                         self.info.data_window_varies = True
 
+    def _file(self, frame: int) -> str:
+        return self._files[frame]
+
     def _check_display_window(self, path: str, frame: int, display_window: Window) -> None:
         """Step 3: every frame of a sequence has the first frame's display window (the format)."""
         if self.info.kind == "sequence" and display_window != self.info.display_window:

@@ -78,6 +78,9 @@ class MovieSource(Source):
         self._decoder: Iterator[av.VideoFrame] | None = None
         self._next = first
 
+    def _file(self, frame: int) -> str:
+        return self.path
+
     def _count_packets(self) -> int:
         """Frame count for containers that do not store it: count the video packets."""
         count = sum(1 for packet in self._container.demux(self._stream) if packet.size)

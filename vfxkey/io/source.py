@@ -96,6 +96,18 @@ class Source:
         except (MemoryError, OSError) as exc:  # PyAV's I/O errors are OSErrors too
             raise VfxkeyError(f"{where(self.info.path, frame)}: cannot read: {describe(exc)}") from None
 
+    def file_of(self, frame: int) -> str | None:
+        """The file shot frame ``frame`` is read from: a movie's, a held frame's for a missing
+        one (``missing = hold``); None when there is none (black, or an error when read)."""
+        if frame not in self._available:
+            if self.missing_policy != "hold":
+                return None
+            frame = _held_frame(self._available, frame)
+        return self._file(frame)
+
+    def _file(self, frame: int) -> str:
+        raise NotImplementedError
+
     def _decode(self, frame: int) -> Frame:
         raise NotImplementedError
 
