@@ -5,6 +5,7 @@ The full-disk cases write to a small tmpfs (root only; skipped elsewhere, see ``
 import subprocess
 
 import OpenImageIO as oiio
+import pytest
 from click.testing import CliRunner
 from shots import make_shot
 
@@ -91,7 +92,8 @@ def test_an_output_through_a_symbolic_link_onto_the_input_is_refused_before_anyt
     assert not (tmp_path / "render").exists()
 
 
-def test_key_refuses_an_output_that_is_its_input(tmp_path):
+@pytest.mark.parametrize("command", ["key", "convert"])
+def test_key_and_convert_refuse_an_output_that_is_their_input(tmp_path, command):
     from shots import green_screen_frame
 
     for frame in (1001, 1002):
@@ -101,9 +103,9 @@ def test_key_refuses_an_output_that_is_its_input(tmp_path):
         assert out.write_image(green_screen_frame(32, 20, frame - 1001))
         out.close()
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    result = CliRunner().invoke(main, ["key", str(tmp_path / "gs.####.exr"), "-o", str(tmp_path / "gs.%04d.exr")])
+    result = CliRunner().invoke(main, [command, str(tmp_path / "gs.####.exr"), "-o", str(tmp_path / "gs.%04d.exr")])
     assert result.exit_code == 2, result.output
-    assert "-o/--output: " in result.output and "would overwrite the element's input" in result.output
+    assert "-o/--output: " in result.output and "would overwrite the " in result.output
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
 
 

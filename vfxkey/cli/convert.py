@@ -12,7 +12,7 @@ from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE, check_working_space
 from vfxkey.io.exr_options import EXR_COMPRESSIONS, EXR_DATA_TYPES
 from vfxkey.io.read import open_source
-from vfxkey.io.sequence import FrameRange
+from vfxkey.io.sequence import FrameRange, overwritten
 from vfxkey.io.source import MISSING_POLICIES, NAN_POLICIES
 from vfxkey.io.write import open_frame_writer
 
@@ -54,6 +54,8 @@ def convert(input_path: str, output: str, frames: str | None, input_colorspace: 
     Each file appears only once complete.
     """
     working_space = check_working_space(working_space)
+    if overwritten(output, {"input": input_path}):
+        raise VfxkeyError(f"-o/--output: {output} would overwrite the input {input_path}")
     source = open_source(
         input_path, FrameRange.parse(frames) if frames else None,
         input_colorspace=input_colorspace, working_space=working_space,

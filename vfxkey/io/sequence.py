@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from vfxkey.errors import VfxkeyError
@@ -150,6 +150,12 @@ def same_files(a: str, b: str) -> bool:
     if sample_a is None or sample_b is None:  # a folder: any file in it
         return True
     return bool(name_b.fullmatch(sample_a) or name_a.fullmatch(sample_b))
+
+
+def overwritten(output: str, inputs: Mapping[str, str | None]) -> str | None:
+    """The name of the first of ``inputs`` (name -> path, pattern or folder; None skipped)
+    whose files ``output`` would write over (:func:`same_files`), else None."""
+    return next((name for name, path in inputs.items() if path and same_files(output, path)), None)
 
 
 def _file_key(path: str) -> tuple[str, re.Pattern | None, str | None]:

@@ -88,7 +88,7 @@ import numpy as np
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert
 from vfxkey.io.exr_options import check_compression, check_data_type
-from vfxkey.io.sequence import FrameRange, has_frame_token, same_files
+from vfxkey.io.sequence import FrameRange, has_frame_token, overwritten
 from vfxkey.io.window import MAX_SIDE
 from vfxkey.matte.greenpost import KeySettings
 
@@ -576,14 +576,11 @@ def _check_nothing_overwritten(table: _Table, outputs: Outputs, plate: Plate | N
               "stored screen": getattr(element, "screen_from", None)}
     named = list(outputs.named().items())
     for index, (name, path) in enumerate(named):
-        for source, source_path in inputs.items():
-            if source_path and same_files(path, source_path):
-                raise VfxkeyError(f"{table.label('outputs', name)}: {path} would overwrite the {source} "
-                                  f"{source_path}")
-        for other, other_path in named[index + 1:]:
-            if same_files(path, other_path):
-                raise VfxkeyError(f"{table.label('outputs', name)}: {path} names the same files as the "
-                                  f"{other.replace('_', ' ')} output {other_path}")
+        if source := overwritten(path, inputs):
+            raise VfxkeyError(f"{table.label('outputs', name)}: {path} would overwrite the {source} {inputs[source]}")
+        if other := overwritten(path, dict(named[index + 1:])):
+            raise VfxkeyError(f"{table.label('outputs', name)}: {path} names the same files as the "
+                              f"{other.replace('_', ' ')} output {outputs.named()[other]}")
 
 
 # --- values -------------------------------------------------------------------------
