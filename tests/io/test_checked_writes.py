@@ -3,7 +3,6 @@ short or empty file under the final name, and the error is one line naming the f
 
 The full-disk cases write to a small tmpfs (root only; skipped elsewhere, see ``tmpfs`` in conftest)."""
 
-import contextlib
 import os
 from fractions import Fraction
 

@@ -10,9 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shot"))
-from shots import make_shot  # noqa: E402
+from shots import make_shot
 
 RUN = [sys.executable, "-c", "from vfxkey.cli import main; main()", "render"]
 
