@@ -141,3 +141,22 @@ def test_re_delivered_footage_re_renders_exactly_the_frames_that_read_it(tmp_pat
     # 2. The plate re-delivered: every comp again, no element.
     write_png(tmp_path / "plate.png", green_screen_frame(128, 80, 2))
     assert redone(render_frames(load_spec(spec_path))) == {f: "comp" for f in range(1001, 1009)}
+
+
+def test_a_re_delivered_reference_frame_measures_the_screen_again(tmp_path):
+    import json
+    import os
+
+    from shots import green_screen_frame, write_png
+
+    spec = make_shot(tmp_path, frames=2)
+    assert render(spec, "--frames", "1001-1002").exit_code == 0
+    stored = tmp_path / "render" / "el.screen.json"
+    before = json.loads(stored.read_text())
+    frame = tmp_path / "plate_in" / "gs.1001.png"  # the reference frame (the shot's first)
+    stat = frame.stat()
+    write_png(frame, green_screen_frame(128, 80, 0) * 0.5)  # a darker screen, same name, size and time
+    os.utime(frame, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert render(spec, "--frames", "1001-1002").exit_code == 0
+    after = json.loads(stored.read_text())
+    assert after["settings_hash"] != before["settings_hash"] and after["rgb"] != before["rgb"]
