@@ -32,3 +32,28 @@ def thread_pools_restored():
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         torch.set_num_threads(torch_threads or len(os.sched_getaffinity(0)))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``tmpfs(size)``: a folder on a fresh tmpfs of ``size`` (e.g. ``"300k"``): a disk that
+    fills up. Mounting needs root (CI runs as root); elsewhere the test is skipped."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a full-disk test mounts a small tmpfs, which needs root (CI runs as root)")
+    mounts = []
+
+    def mount(size: str):
+        folder = tmp_path / f"tmpfs{len(mounts)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounts.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounts:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

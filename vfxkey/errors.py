@@ -14,3 +14,15 @@ class VfxkeyError(Exception):
 def where(path: object, frame: int | None = None) -> str:
     """Format a location for an error message: ``'plate.1001.exr'`` or ``'plate.mov' frame 1001``."""
     return f"{path}" if frame is None else f"{path} (frame {frame})"
+
+
+def first_line(message: str) -> str:
+    """The first line of a library's error message (OIIO's run over many lines), for a one-line error."""
+    return (message.strip().splitlines() or ["unknown error"])[0].strip()
+
+
+def describe(exc: BaseException) -> str:
+    """A library exception in one line: ``out of memory``, an OS error's reason, else its first line."""
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return getattr(exc, "strerror", None) or first_line(str(exc) or type(exc).__name__)

@@ -1,5 +1,9 @@
 """The shot spec: every kind of bad value is one line naming the file and the key; good specs read right."""
 
+import contextlib
+import os
+import threading
+import time
 from fractions import Fraction
 
 import pytest
@@ -20,7 +24,7 @@ BAD = {
     "backwards frames": ('frames = "1001-1006"', 'frames = "1006-1001"', "[shot] frames: bad frame range"),
     "decimal fps": ('fps = "24000/1001"', 'fps = "23.976"', "[shot] fps: '23.976' is a decimal"),
     "float fps": ('fps = "24000/1001"', 'fps = 23.976', "[shot] fps: must be a string or an integer"),
-    "zero fps": ('fps = "24000/1001"', 'fps = 0', "[shot] fps: 0: the frame rate must be > 0"),
+    "zero fps": ('fps = "24000/1001"', 'fps = 0', "[shot] fps: 0: a frame rate from 1 to 1000 frames per second"),
     "unknown working space": ('fps = "24000/1001"', 'fps = 24\nworking_space = "Linear Rec.2020 nonsense"',
                               "[shot] working_space"),
     "missing plate": ('path = "plate.png"', 'path = "nowhere.png"', "[plate] path:"),
@@ -51,6 +55,34 @@ BAD = {
     "save_screen for a key": ('qc_report = "render/qc.html"', 'save_screen = "render/s.####.png"',
                               "[outputs] save_screen: only for"),
     "not TOML": ('[outputs]', '[outputs', "not valid TOML"),
+    # Values that used to pass the reader and fail later, as a traceback or a huge allocation.
+    "implausible fps": ('fps = "24000/1001"', 'fps = "1/1000000"', "[shot] fps: '1/1000000': a frame rate from 1"),
+    "huge fps": ('fps = "24000/1001"', 'fps = 100000', "[shot] fps: 100000: a frame rate from 1 to 1000"),
+    "64-bit despeckle": ('despill = 1.0', 'despeckle = 1000000000000',
+                         "[element] despeckle: 1000000000000 does not fit a 32-bit integer"),
+    "NaN despill": ('despill = 1.0', 'despill = nan', "[element] despill: must be a finite number, got nan"),
+    "infinite position": ('frame = 1001\nposition = [64.0, 40.0]', 'frame = 1001\nposition = [inf, 40.0]',
+                          "[placement.keys[0]] position: give [x, y]"),
+    "64-bit key frame": ('frame = 1003', 'frame = 3000000000', "[placement.keys[1]] frame: 3000000000 does not fit"),
+    "too many frames": ('frames = "1001-1006"', 'frames = "1001-201000"',
+                        "[shot] frames: bad frame range '1001-201000': more than 100000 frames"),
+    "64-bit frame number": ('frames = "1001-1006"', 'frames = "1001-1006,3000000000"',
+                            "[shot] frames: bad frame range '1001-1006,3000000000': frame numbers are 32-bit"),
+    # Outputs that would overwrite an input or each other (issue 20: the footage was replaced, exit 0).
+    "preview over the input": ('preview = "render/preview/comp.####.png"', 'preview = "plate_in/gs.####.png"',
+                               "plate_in/gs.####.png would overwrite the element's input"),
+    "preview over the input, other case": ('preview = "render/preview/comp.####.png"',
+                                           'preview = "PLATE_IN/GS.@@@@.PNG"', "would overwrite the element's input"),
+    "preview over the plate": ('preview = "render/preview/comp.####.png"', 'preview = "plate.png"',
+                               "plate.png would overwrite the plate"),
+    "element and comp the same, #### and %04d": ('comp = "render/comp.####.exr"', 'comp = "render/el.%04d.exr"',
+                                                 "names the same files as the comp output"),
+    "movie is the element movie": ('movie = "render/comp.mov"',
+                                   'movie = "render/comp.mov"\nelement_movie = "render/./comp.mov"',
+                                   "names the same files as the element movie output"),
+    "display-referred working space": ('fps = "24000/1001"',
+                                       'fps = 24\nworking_space = "sRGB Encoded Rec.709 (sRGB)"',
+                                       "[shot] working_space: 'sRGB Encoded Rec.709 (sRGB)' is not scene-linear"),
 }
 
 
@@ -79,6 +111,9 @@ def test_every_bad_spec_is_one_line_naming_the_file_and_key(shot, case):
     ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
      'mode = "generate"\nmodel = "m"\nprompt = "a lantern"\nsize = "64by64"', "[element] size: '64by64'"),
     ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
+     'mode = "generate"\nmodel = "m"\nprompt = "a lantern"\nsize = "40000x512"',
+     "[element] size: '40000x512': at most 16384 pixels a side"),
+    ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
      'mode = "generate"\nmodel = "m"\nprompt = "a lantern"\ntemporal = "wobble"', "[element] temporal"),
     ('mode = "key"\ninput = "plate_in/gs.####.png"\ndespill = 1.0',
      'mode = "generate"\nmodel = "m"', "[element] prompt: required"),
@@ -98,6 +133,20 @@ def test_a_missing_spec_and_a_bad_one_exit_2_with_one_line_through_the_cli(shot,
         result = CliRunner().invoke(main, ["render", str(spec)])
         assert result.exit_code == 2, result.output
         assert result.output.count("Error:") == 1 and words in result.output and "Traceback" not in result.output
+
+
+def test_a_spec_that_is_a_fifo_is_refused_not_read_forever(tmp_path):
+    fifo = tmp_path / "shot.toml"
+    os.mkfifo(fifo)  # reading it waits for a writer: forever, on a farm
+
+    def writer():  # so that a reader that waits does not hang this test: the FIFO gives it nothing
+        time.sleep(2.0)
+        with contextlib.suppress(OSError):  # nobody reading: the spec was refused
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    threading.Thread(target=writer, daemon=True).start()
+    with pytest.raises(VfxkeyError, match=r"shot\.toml: the shot spec is not a regular file"):
+        load_spec(fifo)
 
 
 def test_paths_resolve_against_the_spec_folder_and_fps_is_exact(shot, monkeypatch, tmp_path):

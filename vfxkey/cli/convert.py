@@ -9,10 +9,10 @@ import click
 from vfxkey.cli.progress import track, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import WORKING_SPACE
+from vfxkey.io.colour import WORKING_SPACE, check_working_space
 from vfxkey.io.exr_options import EXR_COMPRESSIONS, EXR_DATA_TYPES
 from vfxkey.io.read import open_source
-from vfxkey.io.sequence import FrameRange
+from vfxkey.io.sequence import FrameRange, overwritten
 from vfxkey.io.source import MISSING_POLICIES, NAN_POLICIES
 from vfxkey.io.write import open_frame_writer
 
@@ -53,6 +53,9 @@ def convert(input_path: str, output: str, frames: str | None, input_colorspace: 
     format) and data window (overscan, bounding box); a movie shows the display window.
     Each file appears only once complete.
     """
+    working_space = check_working_space(working_space)
+    if overwritten(output, {"input": input_path}):
+        raise VfxkeyError(f"-o/--output: {output} would overwrite the input {input_path}")
     source = open_source(
         input_path, FrameRange.parse(frames) if frames else None,
         input_colorspace=input_colorspace, working_space=working_space,

@@ -10,10 +10,10 @@ import click
 from vfxkey.cli.progress import track, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import WORKING_SPACE, check_colorspace
+from vfxkey.io.colour import WORKING_SPACE, check_working_space
 from vfxkey.io.companion import Companion
 from vfxkey.io.read import open_source
-from vfxkey.io.sequence import FrameRange
+from vfxkey.io.sequence import FrameRange, overwritten
 from vfxkey.io.write import open_frame_writer
 
 
@@ -86,7 +86,10 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
 
     if not reconstruct and prompt is None:
         raise VfxkeyError("--prompt is required (or --reconstruct to measure how faithfully the input comes back)")
-    working_space = check_colorspace(working_space)
+    working_space = check_working_space(working_space)
+    inputs = {"input": input_path, "mask": mask}
+    if source := overwritten(output, inputs):
+        raise VfxkeyError(f"-o/--output: {output} would overwrite the {source} {inputs[source]}")
     key_value = parse_key(key)
     source = open_source(input_path, FrameRange.parse(frames) if frames else None,
                          input_colorspace=input_colorspace, working_space=working_space, warn=warn)

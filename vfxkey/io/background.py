@@ -46,9 +46,14 @@ class Worker:
         return len(self._pending)
 
     def drain(self) -> None:
-        """Wait for every pending call; raise the first exception among them."""
+        """Wait for every pending call; then raise the first exception among them (in the
+        order submitted: the later ones are often the same cause, a full disk)."""
+        first = None
         while self._pending:
-            self._pending.popleft().result()
+            error = self._pending.popleft().exception()
+            first = first or error
+        if first is not None:
+            raise first
 
     def close(self) -> None:
         """Drop calls not yet started, wait for the running one, and end the thread."""

@@ -150,6 +150,18 @@ def check_colorspace(name: str) -> str:
     raise VfxkeyError(f"unknown colour space {name!r}{hint} (names from {config_source()})")
 
 
+def check_working_space(name: str) -> str:
+    """The canonical name of ``name`` if it is a scene-linear colour space (OCIO encoding
+    ``scene-linear``: ACEScg, Linear Rec.709 ...), the only kind vfxkey keys, comps and writes
+    EXRs in; else :class:`VfxkeyError`."""
+    canonical = check_colorspace(name)
+    encoding = config().getColorSpace(canonical).getEncoding()
+    if encoding != "scene-linear":
+        raise VfxkeyError(f"{canonical!r} is not scene-linear (its encoding is {encoding or 'not given'}); "
+                          f"the working space must be, e.g. {WORKING_SPACE!r} or 'ACEScg'")
+    return canonical
+
+
 # OCIO bit depths of the integer code values convert() takes, with their full-scale value.
 _INTEGER_DEPTHS = {np.dtype(np.uint8): (ocio.BIT_DEPTH_UINT8, 255), np.dtype(np.uint16): (ocio.BIT_DEPTH_UINT16, 65535)}
 

@@ -9,6 +9,7 @@ the standard library: writers of text files do not load OpenImageIO or PyAV.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -30,11 +31,15 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     The temporary name is hidden (leading dot), names the host and process that write it
     (so :func:`remove_stale_temporaries` can tell a killed writer's leftovers from a live
     one's) and keeps the extension so format-guessing writers (OIIO, PyAV) pick the right
-    format. If the block raises, the temporary file is removed and ``path`` is left
-    untouched. Missing parent folders are created.
+    format. Before the rename the temporary must hold something and is flushed to the disk
+    (``fsync``), so a full disk or a crash never leaves a short file under the final name.
+    If the block raises, the temporary file is removed and ``path`` is left untouched; an
+    ``OSError`` (a full disk, a quota) becomes a :class:`VfxkeyError` naming ``path``.
+    Missing parent folders are created.
 
     Raises:
-        VfxkeyError: the destination folder cannot be created or written to.
+        VfxkeyError: the destination folder cannot be created or written to, or the file
+            could not be written whole.
     """
     path = Path(path)
     folder = path.parent
@@ -45,14 +50,38 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
         raise VfxkeyError(f"{path}: cannot write to folder {folder}: {exc.strerror or exc}") from None
     try:
         yield tmp
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:  # e.g. a folder in the way
-            raise VfxkeyError(f"{path}: cannot put the finished file in place: {exc.strerror or exc}") from None
-    except BaseException:
+        _put_in_place(tmp, path)
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        if isinstance(error, OSError):  # a full disk, a quota, a folder in the way
+            raise VfxkeyError(f"{path}: cannot write: {error.strerror or error}") from None
         raise
+
+
+def _put_in_place(tmp: str, path: Path) -> None:
+    """Move the finished temporary ``tmp`` onto ``path``: only when it holds something, after
+    its bytes are on the disk (``fsync``: a rename can reach the disk before the data), and
+    the folder's entry is flushed after."""
+    if os.path.getsize(tmp) == 0:
+        raise VfxkeyError(f"{path}: nothing was written (is the disk full?)")
+    descriptor = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:  # e.g. a folder in the way
+        raise VfxkeyError(f"{path}: cannot put the finished file in place: {exc.strerror or exc}") from None
+    descriptor = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError as exc:  # some file systems cannot flush a folder; the file itself is flushed
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(descriptor)
 
 
 def _create_temporary(folder: Path, prefix: str, suffix: str) -> str:

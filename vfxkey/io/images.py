@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 import OpenImageIO as oiio
 
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import VfxkeyError, first_line, where
 from vfxkey.io.colour import DISPLAY_SPACE, resolve_colorspace, unit_float
 from vfxkey.io.frame import Frame
 from vfxkey.io.source import Source, SourceInfo, check_missing
@@ -34,7 +34,7 @@ def _open_image(path: str, frame: int | None) -> oiio.ImageInput:
     config["oiio:UnassociatedAlpha"] = 1  # keep straight alpha straight (PNG, TIFF)
     image = oiio.ImageInput.open(path, config)
     if image is None:
-        raise VfxkeyError(f"{where(path, frame)}: cannot read image: {_first_line(oiio.geterror())}")
+        raise VfxkeyError(f"{where(path, frame)}: cannot read image: {first_line(oiio.geterror())}")
     return image
 
 
@@ -76,8 +76,8 @@ def read_stored(path: str) -> tuple[np.ndarray, Window, Window]:
     finally:
         image.close()
     if pixels is None:
-        raise VfxkeyError(f"{path}: cannot read image: {_first_line(error)}")
-    data_window, display_window = _windows(spec)
+        raise VfxkeyError(f"{path}: cannot read image: {first_line(error)}")
+    data_window, display_window = _windows(spec, path, None)
     return np.ascontiguousarray(pixels, dtype=np.float32), data_window, display_window
 
 
@@ -89,7 +89,7 @@ def reads_whole(path: str) -> bool:
     except VfxkeyError:
         return False
     try:
-        whole = image.read_image() is not None
+        whole = image.read_image() is not None and not image.has_error  # a cut-short PNG: pixels, and an error
     finally:
         image.close()
     if not whole:
@@ -102,10 +102,6 @@ def limit_image_threads(count: int) -> None:
     oiio.attribute("threads", count)
 
 
-def _first_line(message: str) -> str:
-    return (message.strip().splitlines() or ["unknown error"])[0]
-
-
 def _bit_depth(spec: oiio.ImageSpec) -> str:
     bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
     base = str(spec.format)
@@ -114,11 +110,12 @@ def _bit_depth(spec: oiio.ImageSpec) -> str:
     return base
 
 
-def _windows(spec: oiio.ImageSpec) -> tuple[Window, Window]:
-    """``(data window, display window)`` of an image (OIIO's ``x, y, width, height`` and ``full_*``)."""
-    data = Window(spec.x, spec.y, spec.width, spec.height)
+def _windows(spec: oiio.ImageSpec, path: str, frame: int | None) -> tuple[Window, Window]:
+    """``(data window, display window)`` of an image (OIIO's ``x, y, width, height`` and
+    ``full_*``); a window larger than vfxkey takes is refused naming the file and frame."""
+    data = Window(spec.x, spec.y, spec.width, spec.height).check_size(where(path, frame), "data window")
     display = Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height)
-    return data, display
+    return data, display.check_size(where(path, frame), "display window")
 
 
 def _image_colorspace(spec: oiio.ImageSpec, working_space: str) -> str:
@@ -144,6 +141,11 @@ class _Channels:
     def count(self) -> int:
         """Channels vfxkey uses: 1 or 3 colour, plus alpha."""
         return len(set(self.colour)) + (self.alpha is not None)
+
+    @property
+    def layout(self) -> str:
+        """What the channels hold, for comparing the frames of a sequence: ``"RGB and alpha"``, ``"grey"``..."""
+        return ("grey" if len(set(self.colour)) == 1 else "RGB") + (" and alpha" if self.alpha is not None else "")
 
     def describe(self, most: int = 8) -> str:
         """The channels read, their part when the file has several, and what else the part holds."""
@@ -200,7 +202,7 @@ class ImageSource(Source):
             image.close()
         spec = channels.spec
         colorspace = input_colorspace or _image_colorspace(spec, self.working_space)
-        data_window, display_window = _windows(spec)
+        data_window, display_window = _windows(spec, files[first], first)
         self.info = SourceInfo(
             path=path, kind=kind, frames=list(asked), missing=missing,
             width=display_window.width, height=display_window.height, channels=channels.count,
@@ -215,13 +217,20 @@ class ImageSource(Source):
                 if number in files and number != first:
                     image = _open_image(files[number], number)
                     try:
-                        frame_data_window, frame_display_window = _windows(_channels(image, files[number], number).spec)
+                        frame_channels = _channels(image, files[number], number)
                     finally:
                         image.close()
+                    frame_data_window, frame_display_window = _windows(frame_channels.spec, files[number], number)
                     self._check_display_window(files[number], number, frame_display_window)
+                    if frame_channels.layout != channels.layout:
+                        raise VfxkeyError(f"{where(files[number], number)}: holds {frame_channels.layout}, the "
+                                          f"sequence's first frame {channels.layout} ({files[first]})")
                     if frame_data_window != self.info.data_window:
                         self.info.data_window = self.info.data_window.union(frame_data_window)
                         self.info.data_window_varies = True
+
+    def _file(self, frame: int) -> str:
+        return self._files[frame]
 
     def _check_display_window(self, path: str, frame: int, display_window: Window) -> None:
         """Step 3: every frame of a sequence has the first frame's display window (the format)."""
@@ -237,7 +246,7 @@ class ImageSource(Source):
         try:
             channels = _channels(image, path, frame)
             spec = channels.spec
-            data_window, display_window = _windows(spec)
+            data_window, display_window = _windows(spec, path, frame)
             self._check_display_window(path, frame, display_window)
             # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
             data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"
@@ -245,7 +254,7 @@ class ImageSource(Source):
             begin, end = min(used), max(used) + 1  # only the span holding them (not every layer)
             pixels = image.read_image(channels.part, 0, begin, end, data_type)
             if pixels is None or image.has_error:
-                raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {_first_line(image.geterror())}")
+                raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {first_line(image.geterror())}")
         finally:
             image.close()
 

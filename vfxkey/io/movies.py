@@ -64,7 +64,7 @@ class MovieSource(Source):
         missing = check_missing(path, asked, self._available, self.missing_policy)
         context = stream.codec_context
         pix_fmt = context.format
-        window = Window(0, 0, context.width, context.height)
+        window = Window(0, 0, context.width, context.height).check_size(path, "picture")
         has_alpha = bool(pix_fmt) and any(c.is_alpha for c in pix_fmt.components)
         self.info = SourceInfo(
             path=path, kind="movie", frames=asked, missing=missing,
@@ -77,6 +77,9 @@ class MovieSource(Source):
         )
         self._decoder: Iterator[av.VideoFrame] | None = None
         self._next = first
+
+    def _file(self, frame: int) -> str:
+        return self.path
 
     def _count_packets(self) -> int:
         """Frame count for containers that do not store it: count the video packets."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from vfxkey.errors import VfxkeyError
@@ -28,6 +28,10 @@ from vfxkey.errors import VfxkeyError
 # A run of '#' or '@', or a printf '%d' / '%0Nd'; the last one in the file name is the token.
 _TOKEN = re.compile(r"#+|@+|%0?(\d*)d")
 _RANGE_ITEM = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?:[x:]\s*(\d+)\s*)?)?$")
+# Frame numbers are 32-bit (EXR metadata, Nuke and the farms store them so); a range holds at
+# most MAX_FRAMES frames (over an hour at 24 fps), checked before any list is built.
+FRAME_NUMBERS = (-(2**31), 2**31 - 1)
+MAX_FRAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class FrameRange:
             step = int(match[3]) if match[3] is not None else 1
             if last < first or step < 1:
                 raise VfxkeyError(f"bad frame range {text!r}: {item.strip()} runs backwards or has step 0")
+            if first < FRAME_NUMBERS[0] or last > FRAME_NUMBERS[1]:
+                raise VfxkeyError(f"bad frame range {text!r}: frame numbers are 32-bit "
+                                  f"({FRAME_NUMBERS[0]} to {FRAME_NUMBERS[1]})")
+            if len(frames) + len(range(first, last + 1, step)) > MAX_FRAMES:
+                raise VfxkeyError(f"bad frame range {text!r}: more than {MAX_FRAMES} frames")
             frames.extend(range(first, last + 1, step))
         return cls.of(frames)
 
@@ -131,3 +140,43 @@ def scan_frames(pattern: str) -> list[int]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(int(m[1]) for m in map(regex.match, entries) if m is not None)
+
+
+def same_files(a: str, b: str) -> bool:
+    """Whether two paths, sequence patterns or folders can name the same file.
+
+    Compared as the file system would see them: folders through their symbolic links (and a
+    plain file through its own), letters in any case (a case-insensitive share), any frame
+    token as any frame number (``####``, ``%04d``, ``@`` and ``#`` all name ``1001``). A
+    folder (a trailing ``/`` or an existing one) stands for any file in it.
+    """
+    (folder_a, name_a, sample_a), (folder_b, name_b, sample_b) = _file_key(a), _file_key(b)
+    if folder_a != folder_b:
+        return False
+    if sample_a is None or sample_b is None:  # a folder: any file in it
+        return True
+    return bool(name_b.fullmatch(sample_a) or name_a.fullmatch(sample_b))
+
+
+def overwritten(output: str, inputs: Mapping[str, str | None]) -> str | None:
+    """The name of the first of ``inputs`` (name -> path, pattern or folder; None skipped)
+    whose files ``output`` would write over (:func:`same_files`), else None."""
+    return next((name for name, path in inputs.items() if path and same_files(output, path)), None)
+
+
+def _file_key(path: str) -> tuple[str, re.Pattern | None, str | None]:
+    """``(real folder, name as a regex, a name it matches)``, case-folded; a folder has no name (None, None)."""
+    path = str(path)
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        return os.path.realpath(path).casefold(), None, None
+    if not has_frame_token(path) and os.path.lexists(path):
+        path = os.path.realpath(path)  # a plain file may be a link itself
+    folder, name = os.path.split(path)
+    token = _token(path)
+    if token is None:
+        regex, sample = re.escape(name), name
+    else:
+        _, start, end, _ = token
+        regex = re.escape(name[:start]) + r"\d+" + re.escape(name[end:])
+        sample = f"{name[:start]}1001{name[end:]}"
+    return os.path.realpath(folder or ".").casefold(), re.compile(regex, re.IGNORECASE), sample.casefold()

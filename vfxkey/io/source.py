@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import VfxkeyError, describe, where
 from vfxkey.io.background import Worker
 from vfxkey.io.colour import convert
 from vfxkey.io.frame import Frame
@@ -86,8 +86,27 @@ class Source:
                 raise VfxkeyError(f"{where(self.info.path, frame)}: no such frame")
             if self.missing_policy == "black":
                 return self._black(frame)
-            return dataclasses.replace(self._decode(_held_frame(self._available, frame)), number=frame)
-        return self._decode(frame)
+            return dataclasses.replace(self._decoded(_held_frame(self._available, frame)), number=frame)
+        return self._decoded(frame)
+
+    def _decoded(self, frame: int) -> Frame:
+        """:meth:`_decode`, a library's failure (out of memory, an I/O error) as one line naming the frame."""
+        try:
+            return self._decode(frame)
+        except (MemoryError, OSError) as exc:  # PyAV's I/O errors are OSErrors too
+            raise VfxkeyError(f"{where(self.info.path, frame)}: cannot read: {describe(exc)}") from None
+
+    def file_of(self, frame: int) -> str | None:
+        """The file shot frame ``frame`` is read from: a movie's, a held frame's for a missing
+        one (``missing = hold``); None when there is none (black, or an error when read)."""
+        if frame not in self._available:
+            if self.missing_policy != "hold":
+                return None
+            frame = _held_frame(self._available, frame)
+        return self._file(frame)
+
+    def _file(self, frame: int) -> str:
+        raise NotImplementedError
 
     def _decode(self, frame: int) -> Frame:
         raise NotImplementedError

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vfxkey.errors import VfxkeyError
+
+# The largest window side vfxkey takes, in pixels (16K). A damaged or hostile header can
+# name any size: refused when headers are read, before gigabytes are allocated.
+MAX_SIDE = 16384
+
 
 @dataclass(frozen=True)
 class Window:
@@ -40,6 +46,14 @@ class Window:
     def shape(self) -> tuple[int, int]:
         """``(height, width)``, the shape of an array covering the window."""
         return self.height, self.width
+
+    def check_size(self, name: str, what: str) -> Window:
+        """``self`` if no side exceeds :data:`MAX_SIDE`, else :class:`VfxkeyError` naming
+        ``name`` (a file and frame) and ``what`` window it is."""
+        if self.width > MAX_SIDE or self.height > MAX_SIDE:
+            raise VfxkeyError(f"{name}: {what} {self.width}x{self.height} is larger than vfxkey takes "
+                              f"({MAX_SIDE} pixels a side); is the header damaged?")
+        return self
 
     def union(self, other: Window) -> Window:
         """The smallest window holding both."""

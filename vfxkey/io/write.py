@@ -27,7 +27,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import OpenImageIO as oiio
 from av.video.reformatter import ColorRange, Colorspace
 
 from vfxkey import __version__
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import VfxkeyError, first_line, where
 from vfxkey.io.background import Worker
 from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, chromaticities, convert, display_8bit
 from vfxkey.io.exr_options import EXR_DATA_TYPES, check_compression, check_data_type
@@ -178,14 +178,21 @@ def write_exr(
     rgba = stored_pixels(rgba, data_type, where(path, frame), warn)
 
     with atomic_output(path) as tmp:
-        out = oiio.ImageOutput.create(tmp)
-        if out is None or not out.open(tmp, spec):
-            raise VfxkeyError(f"{path}: cannot write EXR: {oiio.geterror() or out.geterror()}")
-        ok = out.write_image(np.ascontiguousarray(rgba))
-        error = out.geterror()
-        ok = out.close() and ok
-        if not ok:
-            raise VfxkeyError(f"{where(path, frame)}: cannot write EXR: {error or out.geterror()}")
+        _write_image(tmp, spec, np.ascontiguousarray(rgba), f"{where(path, frame)}: cannot write EXR")
+
+
+def _write_image(tmp: str, spec: oiio.ImageSpec, pixels: np.ndarray, failure: str) -> None:
+    """Write ``pixels`` to the temporary ``tmp`` with OIIO, checking its error state after
+    the write and after closing: OIIO's PNG writer returns success on a full disk and only
+    its error state tells (the first line of it ends ``failure``'s message)."""
+    out = oiio.ImageOutput.create(tmp)
+    if out is None:
+        raise VfxkeyError(f"{failure}: {first_line(oiio.geterror())}")
+    ok = out.open(tmp, spec) and out.write_image(pixels) and not out.has_error
+    error = out.geterror()
+    ok = out.close() and ok and not out.has_error
+    if not ok:
+        raise VfxkeyError(f"{failure}: {first_line(error or out.geterror() or oiio.geterror())}")
 
 
 class ProResWriter:
@@ -239,6 +246,9 @@ class ProResWriter:
             stream.options = {"profile": "4444", "vendor": "apl0", "alpha_bits": "16"}
             _tag_bt709(stream.codec_context)
             self._stream = stream
+        except (av.error.FFmpegError, OSError, ValueError) as exc:  # e.g. a rate the muxer cannot store
+            self._stack.close()  # removes the temporary file
+            raise VfxkeyError(f"{self.path}: cannot write the movie: {_av_message(exc)}") from None
         except BaseException:
             self._stack.__exit__(*sys.exc_info())  # removes the temporary file
             raise
@@ -275,11 +285,12 @@ class ProResWriter:
         _tag_bt709(video_frame)
         video_frame.pts = self._count
         self._count += 1
-        self._container.mux(self._stream.encode(video_frame))
+        with _movie_errors(self.path, frame):
+            self._container.mux(self._stream.encode(video_frame))
 
     def close(self) -> None:
         """Flush the encoder, close the file and move it into place."""
-        with self._stack:
+        with self._stack, _movie_errors(self.path):
             self._container.mux(self._stream.encode(None))
             self._container.close()
 
@@ -292,9 +303,25 @@ class ProResWriter:
             self.close()
             return
         try:
-            self._container.close()
+            with contextlib.suppress(av.error.FFmpegError, OSError):  # the exception on its way is the first
+                self._container.close()
         finally:
             self._stack.__exit__(exc_type, exc, tb)
+
+
+@contextlib.contextmanager
+def _movie_errors(path: str, frame: int | None = None) -> Iterator[None]:
+    """PyAV's errors while encoding or muxing (a full disk is an ``OSError``) as a one-line
+    :class:`VfxkeyError` naming the movie and the frame."""
+    try:
+        yield
+    except (av.error.FFmpegError, OSError) as exc:
+        raise VfxkeyError(f"{where(path, frame)}: cannot write the movie: {_av_message(exc)}") from None
+
+
+def _av_message(exc: Exception) -> str:
+    """PyAV's message without the file name it appends (the caller names the file)."""
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _tag_bt709(target: av.VideoFrame | av.video.codeccontext.VideoCodecContext) -> None:
@@ -327,9 +354,7 @@ def write_preview_png(
     spec["oiio:ColorSpace"] = "srgb_rec709_scene"
     spec["oiio:UnassociatedAlpha"] = 1  # the data is straight already: OIIO must not divide
     with atomic_output(path) as tmp:
-        out = oiio.ImageOutput.create(tmp)
-        if out is None or not out.open(tmp, spec) or not out.write_image(pixels) or not out.close():
-            raise VfxkeyError(f"{path}: cannot write PNG: {oiio.geterror()}")
+        _write_image(tmp, spec, pixels, f"{path}: cannot write PNG")
 
 
 class FrameWriter:
@@ -473,11 +498,16 @@ class FrameWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         """Wait for the queued frames and finish the output (a movie: flush and move into
         place). On an exception, here or in a queued frame, the EXRs already handed over
-        are still written (each is complete in itself) and a movie is deleted."""
+        are still written (each is complete in itself) and a movie is deleted. The first
+        error is the one raised: one that is already on its way (a frame's, raised by a
+        later :meth:`write`) is not replaced by a later frame's."""
         try:
             if self._worker is not None:
-                if exc_type is None or self.kind != "movie":
+                if exc_type is None:
                     self._worker.drain()
+                elif self.kind != "movie":
+                    with contextlib.suppress(Exception):  # the exception on its way is the first
+                        self._worker.drain()
                 self._worker.close()
         except BaseException as error:
             self._worker.close()

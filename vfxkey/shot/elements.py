@@ -66,6 +66,11 @@ class ElementStage(Protocol):
         """Every setting that changes the element's pixels, as recorded in its metadata."""
         ...
 
+    def input_files(self, frame: int) -> list[str | None]:
+        """The files the element of ``frame`` is made from (their content is part of its
+        up-to-date check: :mod:`vfxkey.io.identity`)."""
+        ...
+
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
         """The element of ``frames`` (in order, a subset of :attr:`frames`), one at a time."""
         ...
@@ -97,6 +102,15 @@ class KeyStage:
                 "hint": relative(element.hint, self.spec) if element.hint else "",
                 "working_space": self.spec.working_space, **stored_as(self.spec), **keyer,
                 "shot_screen": _screen_hash(self.screen)}
+
+    def input_files(self, frame: int) -> list[str | None]:
+        """Its input frame, the frames before it that the temporal filter reads, its hint."""
+        files = [self.source.file_of(frame)]
+        for number in range(frame - 1, frame - 1 - self.previous_count, -1):
+            if number not in self.source.info.frames:
+                break
+            files.append(self.source.file_of(number))
+        return files + ([self.hints.file_of(frame)] if self.hints else [])
 
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
         """The keyed element of ``frames``; warnings (a frame that does not fit the shot's screen...) as they come."""
@@ -230,6 +244,10 @@ class GenerateStage:
         keyer = {f"keyer_{k}": v for k, v in asdict(e.keyer).items() if k not in ("screen", "temporal")}
         return {**metadata, **stored_as(self.spec), **keyer}
 
+    def input_files(self, frame: int) -> list[str | None]:
+        """Nothing: a generated element reads no file per frame (the model is in the settings)."""
+        return []
+
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
         from vfxkey.generate.keycolour import KeyColour
         from vfxkey.matte.metrics import gsg
@@ -302,6 +320,10 @@ class EditStage:
                 "input_colorspace": self.source.info.colorspace, **e.settings.metadata(), "seed": self.spec.seed,
                 "mask": relative(e.mask, self.spec) if e.mask else "", "key": e.key, **self.adapter.metadata(),
                 **self._model_metadata, **stored_as(self.spec)}
+
+    def input_files(self, frame: int) -> list[str | None]:
+        """Its input frame and its mask."""
+        return [self.source.file_of(frame)] + ([self.masks.file_of(frame)] if self.masks else [])
 
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
         editor = self._load()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from vfxkey.errors import VfxkeyError
+from vfxkey.io.files import remove_stale_temporaries
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, scan_frames
 from vfxkey.io.write import ProResWriter
@@ -40,6 +41,8 @@ def finalize(spec: ShotSpec) -> list[str]:
         raise VfxkeyError(f"{spec.path or spec.name}: cannot finalize, frames are missing: "
                           + "; ".join(f"{pattern}: {frames}" for pattern, frames in missing.items()))
     outputs = spec.outputs
+    for folder in outputs.folders():  # a killed finalize's temporary movie, report or sidecar
+        remove_stale_temporaries(folder)
     records = [qc.from_exr(frame_path(outputs.element, frame), frame) for frame in spec.frames]
     written = [qc.write_sidecar(outputs.element, {"shot": spec.name, "spec": spec.path or "",
                                                    "output": outputs.element}, records)]

@@ -23,7 +23,6 @@ of the shot into chunks, processes or machines gives the same bits.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -38,6 +37,7 @@ from vfxkey.comp.transform import place
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import config_identity
 from vfxkey.io.companion import Companion
+from vfxkey.io.identity import inputs_hash
 from vfxkey.io.files import remove_stale_temporaries
 from vfxkey.io.images import read_header, read_stored, reads_whole
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
@@ -91,9 +91,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     naming the file and frame on bad input.
     """
     outputs = spec.outputs
-    for pattern in (outputs.element, outputs.comp, outputs.preview, outputs.save_screen):
-        if pattern:
-            remove_stale_temporaries(os.path.dirname(pattern) or ".")
+    for folder in outputs.folders():
+        remove_stale_temporaries(folder)
     if frames is not None and spec.frames is not None and not set(frames) <= set(spec.frames):
         extra = FrameRange.of(set(frames) - set(spec.frames))
         raise VfxkeyError(f"--frames {frames}: frames {extra} are outside the shot's {spec.frames}")
@@ -109,8 +108,11 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     plate = (Companion(spec.plate.path, spec.working_space, "plate", colorspace=spec.plate.colorspace, warn=warn)
              if spec.plate and (outputs.comp or outputs.preview) else None)
 
-    # 1. Which frames are up to date, which need only their comp, which everything.
-    status = {frame: _status(spec, frame, element_hash, force or not checkable) for frame in todo}
+    # 1. Which frames are up to date, which need only their comp, which everything. Each
+    #    frame's inputs are part of it: a file re-delivered under its name is seen.
+    inputs = {frame: _Inputs(inputs_hash(element.input_files(frame)), plate and plate.file_of(frame))
+              for frame in todo}
+    status = {frame: _status(spec, frame, element_hash, inputs[frame], force or not checkable) for frame in todo}
     needed = [frame for frame in todo if status[frame] == "element"]
     if isinstance(spec.element, (GenerateElement, EditElement)) and needed and not allow_mixed:
         from vfxkey.generate.provenance import check_same_settings
@@ -142,7 +144,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 rgba, record = item.rgba, {"frame": frame, "source": item.source, **item.qc}
                 windows = item.data_window, item.display_window
                 element_file = element_writer.write(frame, rgba, source_name=item.source,
-                                                    metadata=qc_records.to_metadata(item.qc),
+                                                    metadata={**qc_records.to_metadata(item.qc),
+                                                              "inputs_hash": inputs[frame].element},
                                                     data_window=windows[0], display_window=windows[1])
                 written = [element_file]
             else:  # the element is current: the comp is made from it as stored
@@ -150,7 +153,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 record, written = qc_records.from_exr(element_file, frame), []
             record["output"] = element_file
             # 3. Placement and 4. comp.
-            written += _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, comp_writer)
+            written += _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, inputs[frame], comp_writer)
             done.append(FrameDone(frame, time.perf_counter() - start, False, written, record))
             if progress:
                 progress.frame(done[-1])
@@ -164,11 +167,20 @@ def _comp_writer(spec: ShotSpec, count: int, options: dict):
     return open_frame_writer(spec.outputs.comp, frame_count=count, **options)
 
 
-def comp_settings(spec: ShotSpec, frame: int, element_hash: str) -> dict:
-    """Every setting that changes the comp of ``frame``: the element's hash, the plate and the placement then."""
+@dataclass(frozen=True)
+class _Inputs:
+    """A frame's inputs: the hash of the element's files (:func:`inputs_hash`), the plate's file."""
+
+    element: str
+    plate: str | None
+
+
+def comp_settings(spec: ShotSpec, frame: int, element_hash: str, inputs: _Inputs) -> dict:
+    """Every setting that changes the comp of ``frame``: the element's hash and inputs, the
+    plate (its file's content too) and the placement then."""
     transform = spec.placement.at(frame)
     plate = spec.plate
-    return {"element_hash": element_hash,
+    return {"element_hash": element_hash, "inputs_hash": inputs_hash([inputs.plate]) + inputs.element,
             "plate": relative(plate.path, spec) if plate else "",
             "plate_colorspace": (plate.colorspace or "file") if plate else "",
             "plate_reformat": plate.reformat if plate else "",
@@ -177,7 +189,7 @@ def comp_settings(spec: ShotSpec, frame: int, element_hash: str) -> dict:
 
 
 def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None, element_hash: str,
-          writer) -> list[str]:
+          inputs: _Inputs, writer) -> list[str]:
     """Place ``rgba`` (the element over its display window, the format) and comp it over the
     plate; write the comp EXR and the preview. Returns the files."""
     outputs = spec.outputs
@@ -196,7 +208,7 @@ def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None,
     if background is not None:
         comp_rgb = over(placed, background)
     if outputs.comp is not None:
-        settings = comp_settings(spec, frame, element_hash)
+        settings = comp_settings(spec, frame, element_hash, inputs)
         comp = np.concatenate([comp_rgb, np.ones((*canvas, 1), np.float32)], axis=-1)
         written.append(writer.write(frame, comp, metadata={**settings, "settings_hash": settings_hash(settings)}))
     if outputs.preview is not None:
@@ -207,14 +219,14 @@ def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None,
     return written
 
 
-def _status(spec: ShotSpec, frame: int, element_hash: str, force: bool) -> str:
+def _status(spec: ShotSpec, frame: int, element_hash: str, inputs: _Inputs, force: bool) -> str:
     """``"current"`` (skip), ``"comp"`` (the element is current: comp only) or ``"element"`` (everything)."""
     outputs = spec.outputs
-    if force or not _current(_output_file(outputs.element, frame), element_hash):
+    if force or not _current(_output_file(outputs.element, frame), element_hash, inputs.element):
         return "element"
     comp_current = outputs.comp is None or _current(
-        frame_path(outputs.comp, frame), settings_hash(comp_settings(spec, frame, element_hash)))
-    preview_current = outputs.preview is None or os.path.exists(_output_file(outputs.preview, frame))
+        frame_path(outputs.comp, frame), settings_hash(comp_settings(spec, frame, element_hash, inputs)))
+    preview_current = outputs.preview is None or reads_whole(_output_file(outputs.preview, frame))
     return "current" if comp_current and preview_current else "comp"
 
 
@@ -223,10 +235,14 @@ def _output_file(pattern: str, frame: int) -> str:
     return frame_path(pattern, frame) if has_frame_token(pattern) else pattern
 
 
-def _current(path: str, hash_: str) -> bool:
-    """Whether the EXR at ``path`` exists, carries the settings hash ``hash_`` and reads back whole."""
+def _current(path: str, hash_: str, inputs: str | None = None) -> bool:
+    """Whether the EXR at ``path`` exists, carries the settings hash ``hash_`` (and, given, the
+    ``inputs`` hash of the files it was made from) and reads back whole."""
     try:
-        if read_header(path).attributes.get("vfxkey:settings_hash") != hash_:
+        attributes = read_header(path).attributes
+        if attributes.get("vfxkey:settings_hash") != hash_:
+            return False
+        if inputs is not None and attributes.get("vfxkey:inputs_hash") != inputs:
             return False
     except VfxkeyError:
         return False

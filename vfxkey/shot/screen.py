@@ -6,8 +6,8 @@ any machine, keys its frames alike. :func:`prepare` measures it on the reference
 the shot is the whole input), never a chunk's, and stores it as ``<element stem>.screen.json``.
 
 The stored screen carries the hash of everything :func:`~vfxkey.matte.greenpost.measure_screen`
-reads (:func:`measurement`): the reference frames (input, frame numbers, input colour space,
-working space) and every keyer setting it uses. A later run reads it back only when that
+reads (:func:`measurement`): the reference frames (input, frame numbers, the files' content,
+input colour space, working space) and every keyer setting it uses. A later run reads it back only when that
 hash is the same; any change measures it again and replaces it. ``Screen.source`` says
 where it was measured, for people; it is no part of the key.
 """
@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.files import atomic_output
+from vfxkey.io.identity import inputs_hash
 from vfxkey.io.sequence import FrameRange
 from vfxkey.io.source import Source
 from vfxkey.matte.greenpost import Screen, measure_screen
@@ -41,11 +42,13 @@ def screen_path(spec: ShotSpec) -> str:
 
 def measurement(spec: ShotSpec, source: Source, reference: FrameRange) -> dict:
     """Everything the screen measured on ``reference`` frames of ``source`` depends on: the
-    frames' pixels (input, frame numbers, input colour space, working space) and the keyer
-    settings ``measure_screen`` reads (all but ``temporal``, which it turns off)."""
+    frames' pixels (input, frame numbers, the files' content, input colour space, working
+    space) and the keyer settings ``measure_screen`` reads (all but ``temporal``, which it
+    turns off)."""
     element: KeyElement = spec.element
     keyer = {name: value for name, value in asdict(element.keyer).items() if name != "temporal"}
     return {"input": relative(element.input, spec), "frames": str(reference),
+            "content": inputs_hash(source.file_of(frame) for frame in reference),
             "input_colorspace": source.info.colorspace, "working_space": spec.working_space, **keyer}
 
 

@@ -76,8 +76,10 @@ Every error is one line naming the file and the key: ``shot.toml: [element] desp
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -88,10 +90,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, convert, use_config
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
 from vfxkey.io.pathmap import map_path
 from vfxkey.io.exr_options import check_compression, check_data_type
-from vfxkey.io.sequence import FrameRange, has_frame_token
+from vfxkey.io.sequence import FrameRange, has_frame_token, overwritten
+from vfxkey.io.window import MAX_SIDE
 from vfxkey.matte.greenpost import KeySettings
 
 if TYPE_CHECKING:
@@ -103,6 +106,9 @@ KEYER_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(
 GENERATE_SCHEDULERS = ("ddim", "euler", "euler_a", "dpmpp")
 GENERATE_TEMPORAL = ("locked", "drift", "follow")
 GENERATE_PRECISIONS = ("fp32", "fp16", "bf16")
+# Integers are 32-bit (EXR metadata stores them so), numbers finite; frame rates plausible.
+INT32_MAX = 2**31 - 1
+FPS_RANGE = (Fraction(1), Fraction(1000))
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,15 @@ class Outputs:
     compression: str = "zip"
     data_type: str = "half"
 
+    def named(self) -> dict[str, str]:
+        """Every output the spec names, by setting (patterns as given, paths resolved)."""
+        names = ("element", "comp", "preview", "movie", "element_movie", "nuke", "qc_report", "save_screen")
+        return {name: getattr(self, name) for name in names if getattr(self, name)}
+
+    def folders(self) -> list[str]:
+        """The folders the outputs go to (their sidecars and stored screen go beside the element)."""
+        return sorted({os.path.dirname(path) or "." for path in self.named().values()})
+
 
 @dataclass(frozen=True)
 class NukePaths:
@@ -299,6 +314,8 @@ def load_spec(path: str | Path) -> ShotSpec:
     """Read and validate a ``shot.toml``; :class:`VfxkeyError` naming the file and key otherwise."""
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would never end reading
+            raise VfxkeyError(f"{path}: the shot spec is not a regular file")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise VfxkeyError(f"{path}: shot spec does not exist") from None
@@ -333,7 +350,7 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
         if not ocio_config.startswith("ocio://"):
             ocio_config = str(base / Path(ocio_config).expanduser())
         shot.parsed("ocio_config", use_config, ocio_config)
-    working_space = shot.parsed("working_space", check_colorspace, shot.get("working_space", str, default=WORKING_SPACE))
+    working_space = shot.parsed("working_space", check_working_space, shot.get("working_space", str, default=WORKING_SPACE))
     shot.done()
 
     plate = None
@@ -377,6 +394,7 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
                                        outputs_table.get("data_type", str, default="half")),
     )
     _check_outputs(outputs_table, outputs, plate, element, sequence_outputs)
+    _check_nothing_overwritten(outputs_table, outputs, plate, element)
     outputs_table.done()
     tables.done()
     return ShotSpec(name=name, frames=frames, element=element, outputs=outputs, fps=fps, seed=seed,
@@ -491,7 +509,8 @@ def _placement(table: _Table, frames: FrameRange | None) -> Placement:
     def transform_values(values: _Table) -> dict[str, Any]:
         found = {}
         if (position := values.get("position", list)) is not None:
-            if len(position) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position):
+            if len(position) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                             and math.isfinite(v) for v in position):
                 raise VfxkeyError(f"{values.label(values.name, 'position')}: give [x, y] in comp pixels, got {position!r}")
             found["position"] = (float(position[0]), float(position[1]))
         if (scale := values.get("scale", (int, float))) is not None:
@@ -563,17 +582,36 @@ def _check_outputs(table: _Table, outputs: Outputs, plate: Plate | None, element
         raise VfxkeyError(f"{label('outputs', 'save_screen')}: only for [element] mode = \"generate\"")
 
 
+def _check_nothing_overwritten(table: _Table, outputs: Outputs, plate: Plate | None, element: Any) -> None:
+    """Refuse, before anything is written, an output that names the same files as an input or
+    as another output (``####`` and ``%04d``, letter case and symbolic links aside:
+    :func:`~vfxkey.io.sequence.same_files`): a render would replace the footage, or two
+    writers would race for the same frames."""
+    inputs = {"element's input": getattr(element, "input", None), "plate": plate.path if plate else None,
+              "hint": getattr(element, "hint", None), "mask": getattr(element, "mask", None),
+              "stored screen": getattr(element, "screen_from", None)}
+    named = list(outputs.named().items())
+    for index, (name, path) in enumerate(named):
+        if source := overwritten(path, inputs):
+            raise VfxkeyError(f"{table.label('outputs', name)}: {path} would overwrite the {source} {inputs[source]}")
+        if other := overwritten(path, dict(named[index + 1:])):
+            raise VfxkeyError(f"{table.label('outputs', name)}: {path} names the same files as the "
+                              f"{other.replace('_', ' ')} output {outputs.named()[other]}")
+
+
 # --- values -------------------------------------------------------------------------
 def _rational(value: str | int) -> Fraction:
-    """An exact frame rate: ``24``, ``"25"``, ``"24000/1001"``."""
+    """An exact frame rate: ``24``, ``"25"``, ``"24000/1001"``; between :data:`FPS_RANGE`, its
+    numerator and denominator 32-bit (as movies and EXRs store them)."""
     try:
         fps = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError):
         raise VfxkeyError(f"{value!r} is not an exact rate: give e.g. 24, \"25\" or \"24000/1001\"") from None
     if "." in str(value):
         raise VfxkeyError(f"{value!r} is a decimal: give an exact rate such as \"24000/1001\" (23.976) or \"24\"")
-    if fps <= 0:
-        raise VfxkeyError(f"{value!r}: the frame rate must be > 0")
+    if not FPS_RANGE[0] <= fps <= FPS_RANGE[1] or max(fps.numerator, fps.denominator) > INT32_MAX:
+        raise VfxkeyError(f"{value!r}: a frame rate from {FPS_RANGE[0]} to {FPS_RANGE[1]} frames per second, "
+                          "e.g. 24 or \"24000/1001\"")
     return fps
 
 
@@ -585,6 +623,8 @@ def parse_size(text: str) -> tuple[int, int]:
         raise VfxkeyError(f"{text!r}: give WIDTHxHEIGHT, e.g. 512x512") from None
     if width <= 0 or height <= 0:
         raise VfxkeyError(f"{text!r}: both sides must be positive")
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise VfxkeyError(f"{text!r}: at most {MAX_SIDE} pixels a side")
     return width, height
 
 
@@ -622,6 +662,11 @@ class _Table:
             names = " or ".join({str: "a string", int: "an integer", float: "a number", bool: "true or false",
                                  list: "a list", dict: "a table"}[k] for k in kinds)
             raise VfxkeyError(f"{self.label(self.name, key)}: must be {names}, got {value!r}")
+        if isinstance(value, int) and not isinstance(value, bool) and not -INT32_MAX - 1 <= value <= INT32_MAX:
+            raise VfxkeyError(f"{self.label(self.name, key)}: {value} does not fit a 32-bit integer "
+                              f"({-INT32_MAX - 1} to {INT32_MAX})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise VfxkeyError(f"{self.label(self.name, key)}: must be a finite number, got {value!r}")
         return value
 
     def number(self, key: str, kind: type, default: Any, *, minimum: float | None = None) -> Any:
