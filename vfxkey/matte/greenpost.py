@@ -171,6 +171,7 @@ WORKING_SPACE = "Linear Rec.709 (sRGB)"  # vfxkey.io.colour's default working sp
 SCREEN_FORMAT = "vfxkey.screen/1"  # the "format" of a stored Screen
 SCREEN_LEAD = 0.05  # a pixel is screen-like when green or blue leads the other channels by this much (chromaticity)
 FRAME_SCREEN_SHARE, FRAME_SCREEN_RADIUS = 0.02, 0.015  # frame_screen: least screen-like share; chromaticity radius
+COLOUR_NOISE = 0.1  # the straight colour is held to <= 1 where the grain it carries (noise / alpha) exceeds this
 RESIDUE_SHARE = 1e-4  # screen_residue verdict: more than this share of the frame has colour above alpha < 0.01
 REFIT_SHIFT, REFIT_STOPS = 1.0, 0.4  # a frame whose screen is this far off the shot's (tolerances; stops) is refit
 TEMPORAL_FRAMES = 4  # previous input frames the temporal filter averages with
@@ -418,11 +419,12 @@ class Keyer:
         foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
         foreground = cv2.max(foreground, 0.0)
         foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
-        # The colour's noise floor: where alpha is under three times the screen's sensor noise the
-        # pixel's colour differs from the plate by grain alone, and dividing by alpha makes
-        # that grain a bright colour on a faint pixel. There the straight colour is held to
-        # diffuse white (premultiplied colour at most alpha), as the alpha's floor held alpha.
-        faint = ((alpha > 0.0) & (alpha < 3.0 * screen.noise)).astype(np.uint8)
+        # The colour's noise floor: dividing by alpha turns the screen's grain (std ``noise``)
+        # into colour noise noise / alpha on the straight colour; where that is over
+        # COLOUR_NOISE of diffuse white the colour is grain more than subject, a bright
+        # colour on a faint pixel. There the straight colour is held to diffuse white
+        # (premultiplied colour at most alpha), as the alpha's floor held alpha.
+        faint = ((alpha > 0.0) & (alpha < screen.noise / COLOUR_NOISE)).astype(np.uint8)
         if faint.any():
             np.copyto(foreground, cv2.min(foreground, 1.0), where=faint[..., None] == 1)
 
