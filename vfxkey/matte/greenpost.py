@@ -14,10 +14,12 @@ its learned refiner. One shot goes through these steps, in this order:
    dominant channel clearly leads) finds the colour the screen really has — a studio
    green, a blue, or the (8, 162, 24) that image models paint for "#00FF00". This is the
    shot's `Screen`: measured once (``measure_screen``), stored (``Screen.to_json``) and
-   passed to the ``Keyer`` of every chunk, so every chunk keys with the same screen. A
-   frame the shot's screen does not fit (a cut, a lighting change, another take) is
-   measured on its own and reported in its QC; stills keyed without a shot's screen each
-   get their own.
+   passed to the ``Keyer`` of every chunk, so every chunk keys with the same screen. Each
+   frame's own screen is found too (``frame_screen``: the most common chromaticity of
+   its screen-like pixels); a frame whose screen is another colour or exposure than the
+   shot's (``screen_change`` over REFIT_SHIFT tolerances or REFIT_STOPS: a cut, a change
+   of light, another take) is keyed against a screen measured on itself and gets the
+   ``refit`` verdict; stills keyed without a shot's screen each get their own.
 2. **Clean plate.** The screen is modelled per pixel at low resolution from the pixels
    that match the screen colour, and filled under the subject: a quadratic surface of
    the light (gradient, vignette) carries on under it, and push-pull interpolation adds
@@ -34,9 +36,12 @@ its learned refiner. One shot goes through these steps, in this order:
    shading model), wherever that model explains the pixel.
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
    local-linear approximation of closed-form matting; it measures better than pymatting's
-   closed-form on the same band, bench/keying/refine.py), then a soft "clip white": alpha
-   above 0.5 is stretched so 0.95 reads opaque (a solid subject whose colour leans
-   towards the screen, or carries spill, otherwise unmixes a little transparent).
+   closed-form on the same band, bench/keying/refine.py). The refinement's faint tails
+   over the screen fall under the noise floor measured on the bare screen and go to 0
+   again. Then soft "clip black" / "clip white": alpha is stretched away from 0.5 so
+   ``clip_black`` reads 0 and ``clip_white`` (0.95) reads opaque (a solid subject whose
+   colour leans towards the screen, or carries spill, otherwise unmixes a little
+   transparent); the artist's garbage matte clears alpha and the core matte fills it.
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
 6. **Foreground and despill.** Spill (screen light bounced onto the subject near its
    edges) mixes the plate into the foreground, ``S = (1 - w) F + w B``. The share ``w``
@@ -51,6 +56,11 @@ its learned refiner. One shot goes through these steps, in this order:
    premultiplied colour is ``I - (1 - alpha) * B``, exact for the plate. Removing the
    screen's share keeps a subject's own colour (a yellow-green plant stays yellow-green),
    which the classic channel clamp (capping the screen channel at the others) does not.
+   A soft pixel that is no mix of the nearby subject and the screen (rim light, glare,
+   sharpening: a pale outline once comped) leans to the subject's colour the lower its
+   alpha (``_towards_subject``); and where alpha is so low that the grain divided by it
+   exceeds COLOUR_NOISE, the straight colour is held to 1: where the key says screen
+   there is neither alpha nor colour (the ``screen_residue`` verdict checks it).
 
 All arrays are float32 scene-linear in the working space; alpha is straight 0..1.
 """
@@ -171,6 +181,7 @@ WORKING_SPACE = "Linear Rec.709 (sRGB)"  # vfxkey.io.colour's default working sp
 SCREEN_FORMAT = "vfxkey.screen/1"  # the "format" of a stored Screen
 SCREEN_LEAD = 0.05  # a pixel is screen-like when green or blue leads the other channels by this much (chromaticity)
 FRAME_SCREEN_SHARE, FRAME_SCREEN_RADIUS = 0.02, 0.015  # frame_screen: least screen-like share; chromaticity radius
+COLOUR_PRIOR = 0.5  # step 6: below this alpha a soft pixel the mix model does not explain takes mostly the subject's colour
 COLOUR_NOISE = 0.1  # the straight colour is held to <= 1 where the grain it carries (noise / alpha) exceeds this
 RESIDUE_SHARE = 1e-4  # screen_residue verdict: more than this share of the frame has colour above alpha < 0.01
 REFIT_SHIFT, REFIT_STOPS = 1.0, 0.4  # a frame whose screen is this far off the shot's (tolerances; stops) is refit
@@ -419,6 +430,7 @@ class Keyer:
         foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
         foreground = cv2.max(foreground, 0.0)
         foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
+        foreground = _towards_subject(foreground, alpha, observed, plate)
         # The colour's noise floor: dividing by alpha turns the screen's grain (std ``noise``)
         # into colour noise noise / alpha on the straight colour; where that is over
         # COLOUR_NOISE of diffuse white the colour is grain more than subject, a bright
@@ -449,6 +461,36 @@ class Keyer:
             qc["verdicts"].append(verdict)
             qc["warnings"].append(warning)
         return KeyResult(alpha=alpha, foreground=foreground, qc=qc)
+
+
+def _towards_subject(foreground: np.ndarray, alpha: np.ndarray, observed: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """Step 6's soft colours, drawn towards the nearby subject's where the pixel is no mix of subject and screen.
+
+    Real edges carry light that is neither the subject's nor the screen's: rim light
+    through fabric fuzz and hair, the lens's glare, a camera's sharpening and its 4:2:0
+    chroma. The unmix ``F = B + (I - B) / alpha`` gives it all to the foreground and
+    divides it by alpha, so a soft edge reads as a pale, screen-tinted outline one or two
+    pixels wide, plain over anything dark. A pixel that is a mix of the nearby subject's
+    colour ``F_s`` (the nearest opaque colour, pushed out as the unmix's seeds) and the
+    plate, at any brightness (``_shading_unmix``'s shading model, which spans spill too),
+    keeps its own colour; one the model does not explain (trust ``t``) takes the least-
+    squares blend of its own colour, counted ``alpha^2``, and the subject's, counted
+    ``COLOUR_PRIOR^2``: weight ``m = t + (1 - t) alpha^2 / (alpha^2 + COLOUR_PRIOR^2)``
+    on its own. Alpha is unchanged, so strands stay; their colour leans to the hair they
+    grow from. (H, W, 3) linear straight colours; a new array is returned.
+    """
+    soft = np.flatnonzero((alpha > 0.0) & (alpha < 0.98))
+    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((3, 3), np.uint8))
+    if not soft.size or not interior.any():
+        return foreground
+    subject = _seed_colour(foreground, interior, soft)
+    a = alpha.reshape(-1)[soft][:, None]
+    _, explained = _shading_unmix(_pixels(observed, soft), _pixels(plate, soft), subject)
+    own = explained[:, None] + (1.0 - explained[:, None]) * a * a / (a * a + COLOUR_PRIOR * COLOUR_PRIOR)
+    out = foreground.copy()
+    flat = out.reshape(-1, 3)
+    flat[soft] = own * flat[soft] + (1.0 - own) * subject
+    return out
 
 
 def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
