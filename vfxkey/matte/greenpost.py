@@ -181,6 +181,7 @@ WORKING_SPACE = "Linear Rec.709 (sRGB)"  # vfxkey.io.colour's default working sp
 SCREEN_FORMAT = "vfxkey.screen/1"  # the "format" of a stored Screen
 SCREEN_LEAD = 0.05  # a pixel is screen-like when green or blue leads the other channels by this much (chromaticity)
 FRAME_SCREEN_SHARE, FRAME_SCREEN_RADIUS = 0.02, 0.015  # frame_screen: least screen-like share; chromaticity radius
+EDGE_REACH = 0.01  # step 6: an edge pixel is this close (fraction of the diagonal) to both subject and screen
 COLOUR_PRIOR = 0.5  # step 6: below this alpha a soft pixel the mix model does not explain takes mostly the subject's colour
 COLOUR_NOISE = 0.1  # the straight colour is held to <= 1 where the grain it carries (noise / alpha) exceeds this
 RESIDUE_SHARE = 1e-4  # screen_residue verdict: more than this share of the frame has colour above alpha < 0.01
@@ -479,8 +480,14 @@ def _towards_subject(foreground: np.ndarray, alpha: np.ndarray, observed: np.nda
     on its own. Alpha is unchanged, so strands stay; their colour leans to the hair they
     grow from. (H, W, 3) linear straight colours; a new array is returned.
     """
-    soft = np.flatnonzero((alpha > 0.0) & (alpha < 0.98))
-    interior = cv2.erode((alpha >= 0.98).astype(np.uint8), np.ones((3, 3), np.uint8))
+    # The edge: soft pixels within EDGE_REACH of the diagonal of both the opaque subject and
+    # the clear screen (a broad translucent region, glass or a veil, has a colour of its own).
+    reach = EDGE_REACH * float(np.hypot(*alpha.shape))
+    opaque = (alpha >= 0.98).astype(np.uint8)
+    near_opaque = cv2.distanceTransform(1 - opaque, cv2.DIST_L2, 3) <= reach
+    near_clear = cv2.distanceTransform((alpha > 0.02).astype(np.uint8), cv2.DIST_L2, 3) <= reach
+    soft = np.flatnonzero(near_opaque & near_clear & (alpha > 0.0) & (alpha < 0.98))
+    interior = cv2.erode(opaque, np.ones((3, 3), np.uint8))
     if not soft.size or not interior.any():
         return foreground
     subject = _seed_colour(foreground, interior, soft)
