@@ -40,23 +40,29 @@ def clip_white(alpha):
     return np.where(alpha <= 0.5, alpha, np.minimum(0.5 + (alpha - 0.5) / 0.9, 1.0))
 
 
-def check_ramp(result, alpha, foreground, mean_error=0.025, foreground_error=0.1):
-    """Alpha within ``mean_error`` of the clip-whitened ramp on average and 0.22 everywhere
-    (the worst pixels sit where the ramp meets the opaque subject); the straight foreground
-    within ``foreground_error`` wherever alpha > 0.2. (A hard key scores about 0.09 mean
-    error on these ramps.)"""
+def check_ramp(result, alpha, foreground, mean_error=0.016, max_error=0.17, foreground_error=0.08):
+    """Alpha within ``mean_error`` of the clip-whitened ramp on average and ``max_error``
+    everywhere (the worst pixels sit where the ramp meets the opaque subject); the straight
+    foreground within ``foreground_error`` wherever alpha > 0.2. (A hard key scores about
+    0.09 mean error on these ramps.) The defaults are about 1.15x what the keyer scores on
+    a flat green screen (2026-12-07: 0.0136, 0.149, 0.065); the blue screen and the uneven
+    light have their own, as close to their figures."""
     error = np.abs(result.alpha - clip_white(alpha))
     assert error.mean() < mean_error
-    assert error.max() < 0.22
+    assert error.max() < max_error
     soft = alpha > 0.2
     assert np.abs(result.foreground[soft] - foreground[soft]).max() < foreground_error
+
+
+# The blue ramp reads worse (today 0.0223 mean, 0.218 max, 0.094 colour): its limits.
+BLUE_LIMITS = {"mean_error": 0.025, "max_error": 0.225, "foreground_error": 0.1}
 
 
 @pytest.mark.parametrize("screen", [GREEN, BLUE, GENERATED_GREEN.astype(np.float32)], ids=["green", "blue", "generated"])
 def test_flat_screen_recovers_the_alpha_ramp_and_the_foreground(screen):
     image, alpha, foreground = ramp_shot(screen)
     result = Keyer(KeySettings(despill=0.0)).key(image)
-    check_ramp(result, alpha, foreground)
+    check_ramp(result, alpha, foreground, **(BLUE_LIMITS if screen is BLUE else {}))
     assert np.allclose(result.qc["screen_rgb"], screen, atol=2e-3)
     soft = (result.alpha > 0.02) & (result.alpha < 0.98)
     assert result.qc["soft_fraction"] == pytest.approx(float(soft.mean()))
@@ -76,7 +82,7 @@ def test_uneven_screen_with_gradient_and_vignette():
     gain = uneven_gain(height, width)
     image, alpha, foreground = ramp_shot(GREEN, height, width, plate_gain=gain)
     result = Keyer(KeySettings(despill=0.0)).key(image)
-    check_ramp(result, alpha, foreground, mean_error=0.03, foreground_error=0.15)
+    check_ramp(result, alpha, foreground, mean_error=0.019, max_error=0.225, foreground_error=0.1)  # today 0.0161, 0.206, 0.086
     # The bare screen, from its dim left corners to its bright right edge, is transparent.
     assert result.alpha[:, 115:].max() < 0.02
 
@@ -311,7 +317,7 @@ def test_a_frame_the_shots_screen_does_not_fit_is_keyed_against_its_own_and_warn
     assert np.allclose(result.qc["screen_rgb"], BLUE, atol=2e-3)
     assert np.allclose(result.qc["frame_screen_rgb"], BLUE, atol=2e-3)
     assert "the screen differs from the shot's" in result.qc["warnings"][0]
-    check_ramp(result, alpha, foreground)
+    check_ramp(result, alpha, foreground, **BLUE_LIMITS)
     # A warmer light on the same green screen moves its chromaticity out of tolerance too.
     warm = ramp_shot(GREEN * np.array([2.5, 1.0, 0.6], np.float32))[0]
     assert Keyer(KeySettings(), green_screen).key(warm).qc["screen_refit"]
