@@ -476,3 +476,15 @@ def test_garbage_and_core_mattes_override_the_key():
     assert np.all(result.alpha[:20, 130:] == 1.0)
     plain = Keyer(KeySettings(despill=0.0)).key(image).alpha
     assert np.abs(result.alpha[30:, 40:120] - plain[30:, 40:120]).max() < 0.02  # elsewhere the key decides
+
+
+def test_blank_and_inverted_keys_are_verdicts():
+    from vfxkey.matte.greenpost import _key_verdicts
+
+    image, alpha, _ = ramp_shot(GREEN)
+    screen = measure_screen(image)
+    assert _key_verdicts(image, alpha, screen) == []
+    (verdict, warning), = _key_verdicts(image, np.zeros_like(alpha), screen)
+    assert verdict == "blank_key" and "keyed almost all transparent" in warning
+    (verdict, warning), = _key_verdicts(image, 1.0 - alpha, screen)
+    assert verdict == "inverted_key" and "inside out" in warning

@@ -289,9 +289,9 @@ def frame_screen(rgb: np.ndarray) -> np.ndarray | None:
     The frame's screen is the most common chromaticity among its screen-like pixels
     (green or blue leads the other channels by SCREEN_LEAD in chromaticity), whatever
     screen the shot was measured on: the peak of their rg-chromaticity histogram (bins
-    of 0.01, smoothed over three), and the colour the median of the pixels within half a
-    FRAME_SCREEN_RADIUS of it. None when under FRAME_SCREEN_SHARE of the frame is
-    screen-like. ``rgb`` scene-linear, smoothed (step 0).
+    of 0.01, smoothed over three); its colour is the median of the screen-like pixels
+    within FRAME_SCREEN_RADIUS (chromaticity) of the peak. None when under
+    FRAME_SCREEN_SHARE of the frame is screen-like. ``rgb`` scene-linear, smoothed (step 0).
     """
     sample = _sample(rgb, 10_000)
     screen_like = sample[(_screen_lead(sample) > SCREEN_LEAD) & (sample.sum(axis=-1) > 1e-3)]
