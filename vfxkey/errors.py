@@ -11,6 +11,11 @@ class VfxkeyError(Exception):
     """A user-facing error whose message is a complete, one-line explanation."""
 
 
+class QcFailed(VfxkeyError):
+    """Frames carry QC verdicts the task was told to fail on (``fail_on``); every output is
+    written. The CLI exits with its own code (3), not a bad-input one."""
+
+
 def where(path: object, frame: int | None = None) -> str:
     """Format a location for an error message: ``'plate.1001.exr'`` or ``'plate.mov' frame 1001``."""
     return f"{path}" if frame is None else f"{path} (frame {frame})"

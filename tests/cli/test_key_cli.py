@@ -230,7 +230,7 @@ def test_a_cut_to_another_screen_is_refit_from_that_frame_with_one_warning(tmp_p
         write_png(tmp_path / "in" / f"shot.{frame}.png", shot() if frame < 1003 else blue_shot)
     result = run(tmp_path / "in" / "shot.####.png", "-o", tmp_path / "out" / "key.####.exr")
     assert result.exit_code == 0, result.output
-    warnings = [line for line in result.output.splitlines() if "does not fit the shot's screen" in line]
+    warnings = [line for line in result.output.splitlines() if "the screen differs from the shot's" in line]
     assert len(warnings) == 1 and "(frame 1003)" in warnings[0]
     for frame in range(1001, 1005):
         pixels, spec = read(tmp_path / "out" / f"key.{frame}.exr")

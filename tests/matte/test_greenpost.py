@@ -40,23 +40,29 @@ def clip_white(alpha):
     return np.where(alpha <= 0.5, alpha, np.minimum(0.5 + (alpha - 0.5) / 0.9, 1.0))
 
 
-def check_ramp(result, alpha, foreground, mean_error=0.025, foreground_error=0.1):
-    """Alpha within ``mean_error`` of the clip-whitened ramp on average and 0.22 everywhere
-    (the worst pixels sit where the ramp meets the opaque subject); the straight foreground
-    within ``foreground_error`` wherever alpha > 0.2. (A hard key scores about 0.09 mean
-    error on these ramps.)"""
+def check_ramp(result, alpha, foreground, mean_error=0.016, max_error=0.17, foreground_error=0.08):
+    """Alpha within ``mean_error`` of the clip-whitened ramp on average and ``max_error``
+    everywhere (the worst pixels sit where the ramp meets the opaque subject); the straight
+    foreground within ``foreground_error`` wherever alpha > 0.2. (A hard key scores about
+    0.09 mean error on these ramps.) The defaults are about 1.15x what the keyer scores on
+    a flat green screen (2026-12-07: 0.0136, 0.149, 0.065); the blue screen and the uneven
+    light have their own, as close to their figures."""
     error = np.abs(result.alpha - clip_white(alpha))
     assert error.mean() < mean_error
-    assert error.max() < 0.22
+    assert error.max() < max_error
     soft = alpha > 0.2
     assert np.abs(result.foreground[soft] - foreground[soft]).max() < foreground_error
+
+
+# The blue ramp reads worse (today 0.0223 mean, 0.218 max, 0.094 colour): its limits.
+BLUE_LIMITS = {"mean_error": 0.025, "max_error": 0.225, "foreground_error": 0.1}
 
 
 @pytest.mark.parametrize("screen", [GREEN, BLUE, GENERATED_GREEN.astype(np.float32)], ids=["green", "blue", "generated"])
 def test_flat_screen_recovers_the_alpha_ramp_and_the_foreground(screen):
     image, alpha, foreground = ramp_shot(screen)
     result = Keyer(KeySettings(despill=0.0)).key(image)
-    check_ramp(result, alpha, foreground)
+    check_ramp(result, alpha, foreground, **(BLUE_LIMITS if screen is BLUE else {}))
     assert np.allclose(result.qc["screen_rgb"], screen, atol=2e-3)
     soft = (result.alpha > 0.02) & (result.alpha < 0.98)
     assert result.qc["soft_fraction"] == pytest.approx(float(soft.mean()))
@@ -76,7 +82,7 @@ def test_uneven_screen_with_gradient_and_vignette():
     gain = uneven_gain(height, width)
     image, alpha, foreground = ramp_shot(GREEN, height, width, plate_gain=gain)
     result = Keyer(KeySettings(despill=0.0)).key(image)
-    check_ramp(result, alpha, foreground, mean_error=0.03, foreground_error=0.15)
+    check_ramp(result, alpha, foreground, mean_error=0.019, max_error=0.225, foreground_error=0.1)  # today 0.0161, 0.206, 0.086
     # The bare screen, from its dim left corners to its bright right edge, is transparent.
     assert result.alpha[:, 115:].max() < 0.02
 
@@ -307,20 +313,21 @@ def test_a_frame_the_shots_screen_does_not_fit_is_keyed_against_its_own_and_warn
     green_screen = measure_screen(ramp_shot(GREEN)[0])
     image, alpha, foreground = ramp_shot(BLUE)  # a cut to a blue screen
     result = Keyer(KeySettings(despill=0.0), green_screen).key(image)
-    assert result.qc["screen_refit"] and result.qc["screen_fit"] == 0.0
+    assert result.qc["screen_refit"] and result.qc["verdicts"] == ["refit"]
     assert np.allclose(result.qc["screen_rgb"], BLUE, atol=2e-3)
-    assert "does not fit the shot's screen" in result.qc["warnings"][0]
-    check_ramp(result, alpha, foreground)
+    assert np.allclose(result.qc["frame_screen_rgb"], BLUE, atol=2e-3)
+    assert "the screen differs from the shot's" in result.qc["warnings"][0]
+    check_ramp(result, alpha, foreground, **BLUE_LIMITS)
     # A warmer light on the same green screen moves its chromaticity out of tolerance too.
     warm = ramp_shot(GREEN * np.array([2.5, 1.0, 0.6], np.float32))[0]
     assert Keyer(KeySettings(), green_screen).key(warm).qc["screen_refit"]
-    # The same shot a stop brighter fits as well as the frame the screen was measured on
-    # (the ramp's greenish mixes are the screen-like pixels that do not match): the plate
-    # follows brightness on every frame.
-    same = Keyer(KeySettings(), green_screen).key(ramp_shot(GREEN)[0])
-    bright = Keyer(KeySettings(), green_screen).key(ramp_shot(GREEN)[0] * 2.0)
-    assert bright.qc["screen_fit"] == same.qc["screen_fit"] > 0.5
-    assert not bright.qc["screen_refit"] and bright.qc["warnings"] == []
+    # The same shot half a stop or more brighter or darker is refit (the issue: exposure
+    # +-50 %); a tenth of a stop is the shot's light and keeps the shot's screen.
+    for gain in (0.5, 1.5, 2.0):
+        changed = Keyer(KeySettings(), green_screen).key(ramp_shot(GREEN)[0] * gain)
+        assert changed.qc["screen_refit"] and abs(changed.qc["screen_exposure"] - np.log2(gain)) < 0.05
+    same = Keyer(KeySettings(), green_screen).key(ramp_shot(GREEN)[0] * 1.07)
+    assert not same.qc["screen_refit"] and same.qc["warnings"] == [] and same.qc["screen_rgb"] == list(green_screen.rgb)
 
 
 def test_a_key_almost_all_opaque_while_the_frame_holds_screen_and_subject_is_warned():
@@ -328,6 +335,7 @@ def test_a_key_almost_all_opaque_while_the_frame_holds_screen_and_subject_is_war
     result = Keyer().key(image, hint=np.ones(alpha.shape, np.float32))  # a hint that makes everything opaque
     assert result.alpha.min() == 1.0
     assert any("keyed almost all opaque" in w for w in result.qc["warnings"])
+    assert result.qc["verdicts"] == ["full_key"]
     assert Keyer().key(image).qc["warnings"] == []
     assert Keyer().key(np.broadcast_to(GREEN, image.shape).copy()).qc["warnings"] == []  # bare screen: fine
 
@@ -408,3 +416,75 @@ def test_despill_takes_the_spill_out_of_a_soft_fringe_and_the_shot_keeps_its_rea
     with_shot = Keyer(KeySettings(), shot).key(image)
     assert with_shot.qc["spill_radius"] == shot.spill_radius == alone.qc["spill_radius"]
     assert np.array_equal(with_shot.foreground, alone.foreground)
+
+
+# --- issue 25 item 2: nothing left where the key says screen; the artist's controls ----------
+SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[2] / "samples" / "shot010" / "greenscreen"
+
+
+@pytest.mark.parametrize("frame", [1001, 1005, 1009])
+def test_where_the_key_says_screen_alpha_and_colour_are_zero_on_the_sample(frame):
+    """No pixel with alpha < 0.01 and premultiplied colour above alpha + 1e-3 beyond 0.01 %
+    of the frame, as the half EXR stores it (before: 3-8 % of each frame, mean G 0.0057 at
+    alpha 0.0007, from the refinement's faint tails and grain divided by a faint alpha)."""
+    from vfxkey.io.read import open_source
+    from vfxkey.matte.greenpost import screen_residue
+
+    shot = open_source(str(SAMPLE / "gs.####.png"))
+    keyer = Keyer(KeySettings(), measure_screen(shot.read(1001).rgb))
+    previous = [shot.read(n).rgb for n in range(frame - 1, max(1000, frame - 5), -1)]
+    result = keyer.key(shot.read(frame).rgb, previous=previous)
+    stored = result.premultiplied_rgba().astype(np.float16).astype(np.float32)
+    assert screen_residue(stored[..., 3], stored[..., :3]) <= 1e-4
+    assert "screen_residue" not in result.qc["verdicts"]
+    assert np.all(stored[stored[..., 3] == 0][:, :3] == 0)  # alpha 0: colour 0
+    assert result.alpha.mean() > 0.2  # the figure is still there
+
+
+def test_residue_is_a_verdict():
+    from vfxkey.matte.greenpost import _residue_verdict
+
+    alpha = np.zeros((100, 100), np.float32)
+    alpha[:2, :] = 0.005  # 2 % of the frame faint...
+    colour = np.zeros((100, 100, 3), np.float32)
+    colour[:2, :, 1] = 1.0  # ...with a straight colour of 1 in green: premultiplied 0.005, above alpha + 1e-3? no
+    assert _residue_verdict(alpha, colour) == []
+    colour[:2, :, 1] = 2.0  # 0.01 > 0.006: residue
+    (verdict, warning), = _residue_verdict(alpha, colour)
+    assert verdict == "screen_residue" and "2.00%" in warning
+
+
+def test_clip_black_and_white_stretch_alpha_away_from_the_knee():
+    image, alpha, _ = ramp_shot(GREEN)
+    plain = Keyer(KeySettings(despill=0.0, clip_white=1.0)).key(image).alpha  # no clip at all
+    clipped = Keyer(KeySettings(despill=0.0, clip_black=0.2, clip_white=0.8)).key(image).alpha
+    assert np.all(clipped[plain <= 0.2] == 0.0) and np.all(clipped[plain >= 0.8] == 1.0)
+    middle = (plain > 0.25) & (plain < 0.75)
+    assert middle.any() and np.all(np.abs(clipped[middle] - 0.5) >= np.abs(plain[middle] - 0.5) - 1e-6)
+    with pytest.raises(ValueError, match="clip_black"):
+        KeySettings(clip_black=0.6)
+
+
+def test_garbage_and_core_mattes_override_the_key():
+    image, alpha, _ = ramp_shot(GREEN)
+    garbage = np.zeros(alpha.shape, np.float32)
+    garbage[:, :30] = 1.0  # over the opaque subject
+    core = np.zeros(alpha.shape, np.float32)
+    core[:20, 130:] = 1.0  # over bare screen
+    result = Keyer(KeySettings(despill=0.0)).key(image, garbage=garbage, core=core)
+    assert np.all(result.alpha[:, :30] == 0.0) and np.all(result.premultiplied_rgba()[:, :30, :3] == 0.0)
+    assert np.all(result.alpha[:20, 130:] == 1.0)
+    plain = Keyer(KeySettings(despill=0.0)).key(image).alpha
+    assert np.abs(result.alpha[30:, 40:120] - plain[30:, 40:120]).max() < 0.02  # elsewhere the key decides
+
+
+def test_blank_and_inverted_keys_are_verdicts():
+    from vfxkey.matte.greenpost import _key_verdicts
+
+    image, alpha, _ = ramp_shot(GREEN)
+    screen = measure_screen(image)
+    assert _key_verdicts(image, alpha, screen) == []
+    (verdict, warning), = _key_verdicts(image, np.zeros_like(alpha), screen)
+    assert verdict == "blank_key" and "keyed almost all transparent" in warning
+    (verdict, warning), = _key_verdicts(image, 1.0 - alpha, screen)
+    assert verdict == "inverted_key" and "inside out" in warning

@@ -14,7 +14,7 @@ import click
 
 from vfxkey import __version__
 from vfxkey.cli.memory import reuse_frame_memory
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import QcFailed, VfxkeyError
 
 # name -> ("module:function", one-line help); the module is imported only when the
 # command runs or shows its own --help, so listing the commands stays instant.
@@ -41,6 +41,15 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+QC_FAILED = 3  # exit code of a task whose frames carry a verdict it was told to fail on (outputs are written)
+
+
+class QcFailure(click.ClickException):
+    """A :class:`vfxkey.errors.QcFailed`: one line on stderr, exit code QC_FAILED."""
+
+    exit_code = QC_FAILED
+
+
 class LazyGroup(click.Group):
     """A click group whose commands are imported on first use."""
 
@@ -60,6 +69,8 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except QcFailed as exc:
+            raise QcFailure(str(exc)) from None
         except VfxkeyError as exc:
             raise UserError(str(exc)) from None
 
@@ -80,7 +91,9 @@ def main(verbose: bool, ocio: str | None, path_mapping: str | None) -> None:
     Reads frame sequences (EXR, DPX, TIFF, PNG) and movies, keys chroma screens,
     generates elements on a key colour, and writes premultiplied scene-linear EXR and
     ProRes 4444 that drop into Nuke. Every output file is written under a temporary
-    name and renamed when complete. Errors print one line and exit with code 2.
+    name and renamed when complete. Exit codes: 0 done; 2 bad input or usage (one line
+    says what); 3 QC failed (--fail-on-qc or the spec's [qc] fail_on: every output is
+    written, the line names the verdicts and frames); 1 a bug.
     """
     # The command is a process of its own, so it may set what diffusers/transformers read
     # from the environment when the generation commands import them (after this runs):

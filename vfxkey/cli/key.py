@@ -9,12 +9,14 @@ import click
 
 from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
+from vfxkey.cli.verdicts import fail_on_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_DATA_TYPES
-from vfxkey.io.sequence import FrameRange
+from vfxkey.io.read import open_source
+from vfxkey.io.sequence import FrameRange, has_frame_token
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES
-from vfxkey.shot.qc import write_sidecar
+from vfxkey.shot.qc import add_flicker, failed, verdict_frames, write_sidecar
 from vfxkey.shot.run import render
 from vfxkey.shot.spec import build_spec, option_label
 
@@ -58,21 +60,35 @@ from vfxkey.shot.spec import build_spec, option_label
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
 @click.option("--data-type", type=click.Choice(list(EXR_DATA_TYPES)), default="half", show_default=True,
               help="EXR channel type. Half holds up to +-65504: larger values are clamped (with a warning).")
+@click.option("--clip-black", type=click.FloatRange(0.0, 0.5, max_open=True), default=0.0, show_default=True,
+              help="Alpha at or below this reads 0 (alpha between it and 0.5 is stretched); below the noise "
+                   "measured on the screen alpha is 0 whatever this says.")
+@click.option("--clip-white", type=click.FloatRange(0.5, 1.0, min_open=True), default=0.95, show_default=True,
+              help="Alpha at or above this reads 1 (alpha between 0.5 and it is stretched).")
+@click.option("--garbage-matte", metavar="MATTE",
+              help="Matte (still, sequence or movie; white = 1, values as stored) of what is never the subject: "
+                   "alpha 0 there, and kept out of the clean plate.")
+@click.option("--core-matte", metavar="MATTE", help="Matte of what is surely the subject: alpha 1 there.")
+@fail_on_option
 @threads_option()
 def key(input_path: str, output: str, screen: str, screen_from: str | None, hint: str | None,
         despill: float, despeckle: int, temporal: float, frames: str | None, preview: str | None,
-        plate: str | None, working_space: str, input_colorspace: str | None, data_type: str) -> None:
+        plate: str | None, working_space: str, input_colorspace: str | None, data_type: str,
+        clip_black: float, clip_white: float, garbage_matte: str | None, core_matte: str | None,
+        fail_on_qc: tuple[str, ...]) -> None:
     """Key INPUT (an image, a sequence such as shot.####.png, a folder of images or a
     movie) shot on a green or blue screen, and write premultiplied scene-linear EXRs
     or a ProRes 4444 movie.
 
     A sequence or movie is keyed against one screen for the whole shot (measured on its
-    first frame, or --screen-from), so any chunk of it keys the same; a frame that screen
-    does not fit (a cut, a lighting change) is keyed against its own, with a warning.
-    A folder of stills is keyed image by image, each against its own screen. Each
-    frame's QC figures (screen colour, screen fit, GSG, fraction of soft alpha,
-    warnings) go into the EXR metadata and into a JSON sidecar beside the output
-    (OUTPUT's name + .qc.json). EXRs keep the input's display and data windows
+    first frame, or --screen-from), so any chunk of it keys the same; a frame whose own
+    screen differs (a cut, a change of light or exposure) is keyed against its own, with
+    a warning at the first frame of each such run. A folder of stills is keyed image by
+    image, each against its own screen. Each frame's QC figures (screen colour used and
+    measured on the frame, its shift and exposure from the shot's, GSG, fraction of soft
+    alpha, verdicts: refit, blank_key, full_key, inverted_key, screen_residue, flicker)
+    go into the EXR metadata and into a JSON sidecar beside the output (OUTPUT's name +
+    .qc.json). Exit code 3 with --fail-on-qc (see `vfxkey --help`). EXRs keep the input's display and data windows
     (overscan is keyed and kept).
     """
     if plate and not preview:
@@ -82,7 +98,9 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
     data = {
         "shot": {"name": "key", "working_space": working_space},
         "element": {"mode": "key", "input": input_path, "input_colorspace": input_colorspace, "hint": hint,
-                    "screen": screen, "screen_from": screen_from, "despill": despill, "despeckle": despeckle, "temporal": temporal},
+                    "screen": screen, "screen_from": screen_from, "despill": despill, "despeckle": despeckle,
+                    "temporal": temporal, "clip_black": clip_black, "clip_white": clip_white,
+                    "garbage_matte": garbage_matte, "core_matte": core_matte},
         "outputs": {"element": output, "preview": preview, "data_type": data_type},
     }
     if plate:
@@ -92,11 +110,16 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
     with FrameProgress("key") as progress:
         rendered = render(spec, chunk, force=True, progress=progress, warn=warn)
     records = [done.record for done in rendered.frames]
+    if has_frame_token(output) and output.lower().endswith(".exr"):  # a sequence: flicker from frame to frame
+        keyed = open_source(output, FrameRange.of(r["frame"] for r in records), working_space=working_space)
+        add_flicker(records, (frame.alpha for frame in keyed))
     write_sidecar(output, {
         "input": input_path, "output": output, "settings": rendered.settings,
         "screen": json.loads(rendered.screen.to_json()) if rendered.screen else "each image its own",
         "refit_frames": [r["frame"] for r in records if r.get("screen_refit")],
+        "verdicts": verdict_frames(records),
         "warnings": sum(len(r.get("warnings", [])) for r in records)}, records)
+    failed(records, fail_on_qc, input_path)
 
 
 # Spec keys that `vfxkey key` spells otherwise.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
-from vfxkey.io.sequence import FrameRange
+from vfxkey.cli.verdicts import fail_on_option
+from vfxkey.io.sequence import FrameRange, frame_path
+from vfxkey.shot import qc
 from vfxkey.shot.spec import load_spec
 
 
@@ -24,8 +28,9 @@ from vfxkey.shot.spec import load_spec
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Generated or edited elements: write frames beside frames of the same output made with other "
                    "settings, device, precision or versions (refused by default: they would not match).")
+@fail_on_option
 def render(spec_path: str, frames: str | None, within: str | None, force: bool, threads: int, workers: int,
-           allow_mixed_settings: bool) -> None:
+           allow_mixed_settings: bool, fail_on_qc: tuple[str, ...]) -> None:
     """Render the shot SHOT.toml: for each frame make the element (key or generate), place
     it over the plate, and write the element EXR, the comp EXR and the preview.
 
@@ -34,7 +39,9 @@ def render(spec_path: str, frames: str | None, within: str | None, force: bool, 
     name and renamed when complete. Without --frames the whole shot is rendered and then
     finalized (movie, QC report, Nuke script: see `vfxkey finalize`). On a terminal a
     progress bar is shown, elsewhere one line per frame; a failure exits non-zero naming
-    the frame.
+    the frame. With --fail-on-qc (or the spec's [qc] fail_on) a chunk whose frames carry
+    one of those verdicts exits with code 3 once written (flicker, which needs the frame
+    before, is judged by finalize).
     """
     from vfxkey.cli.finalize import finalize_shot
     from vfxkey.shot.run import render as render_frames
@@ -43,6 +50,7 @@ def render(spec_path: str, frames: str | None, within: str | None, force: bool, 
     spec = load_spec(spec_path)
     if frames and within:
         raise click.UsageError("give --frames or --within, not both")
+    spec = replace(spec, fail_on=tuple(dict.fromkeys(spec.fail_on + fail_on_qc)))
     chunk = FrameRange.parse(frames) if frames else None
     if within:
         chunk = spec.frames.within(FrameRange.parse(within))
@@ -51,13 +59,18 @@ def render(spec_path: str, frames: str | None, within: str | None, force: bool, 
                                      param_hint="--within")
     with FrameProgress("render") as progress:
         if workers == 1:
-            render_frames(spec, chunk, force=force, allow_mixed=allow_mixed_settings, progress=progress, warn=warn)
+            rendered = render_frames(spec, chunk, force=force, allow_mixed=allow_mixed_settings, progress=progress,
+                                     warn=warn)
+            if chunk is not None:
+                qc.failed([done.record for done in rendered.frames], spec.fail_on, spec_path)
         else:
             from vfxkey.farm.local import render_local
 
             prepare(spec, warn=warn)  # once, before the workers, which read it
             render_local(spec_path, chunk or spec.frames, workers=workers, threads=threads, force=force,
                          allow_mixed=allow_mixed_settings, progress=progress)
+            if chunk is not None:
+                qc.failed([qc.from_exr(frame_path(spec.outputs.element, f), f) for f in chunk], spec.fail_on, spec_path)
     if chunk is None:
         for path in finalize_shot(spec, warn=warn):
             click.echo(f"vfxkey render: wrote {path}", err=True)

@@ -13,7 +13,7 @@ from vfxkey.io.read import open_source
 from vfxkey.io.source import Source
 from vfxkey.io.window import Window, reframe
 
-DATA_ROLES = ("hint", "mask")  # masks are data: values as stored, never linearised
+DATA_ROLES = ("hint", "mask", "garbage-matte", "core-matte")  # masks are data: values as stored, never linearised
 
 
 class Companion:

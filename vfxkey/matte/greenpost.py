@@ -14,10 +14,12 @@ its learned refiner. One shot goes through these steps, in this order:
    dominant channel clearly leads) finds the colour the screen really has — a studio
    green, a blue, or the (8, 162, 24) that image models paint for "#00FF00". This is the
    shot's `Screen`: measured once (``measure_screen``), stored (``Screen.to_json``) and
-   passed to the ``Keyer`` of every chunk, so every chunk keys with the same screen. A
-   frame the shot's screen does not fit (a cut, a lighting change, another take) is
-   measured on its own and reported in its QC; stills keyed without a shot's screen each
-   get their own.
+   passed to the ``Keyer`` of every chunk, so every chunk keys with the same screen. Each
+   frame's own screen is found too (``frame_screen``: the most common chromaticity of
+   its screen-like pixels); a frame whose screen is another colour or exposure than the
+   shot's (``screen_change`` over REFIT_SHIFT tolerances or REFIT_STOPS: a cut, a change
+   of light, another take) is keyed against a screen measured on itself and gets the
+   ``refit`` verdict; stills keyed without a shot's screen each get their own.
 2. **Clean plate.** The screen is modelled per pixel at low resolution from the pixels
    that match the screen colour, and filled under the subject: a quadratic surface of
    the light (gradient, vignette) carries on under it, and push-pull interpolation adds
@@ -34,9 +36,12 @@ its learned refiner. One shot goes through these steps, in this order:
    shading model), wherever that model explains the pixel.
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
    local-linear approximation of closed-form matting; it measures better than pymatting's
-   closed-form on the same band, bench/keying/refine.py), then a soft "clip white": alpha
-   above 0.5 is stretched so 0.95 reads opaque (a solid subject whose colour leans
-   towards the screen, or carries spill, otherwise unmixes a little transparent).
+   closed-form on the same band, bench/keying/refine.py). The refinement's faint tails
+   over the screen fall under the noise floor measured on the bare screen and go to 0
+   again. Then soft "clip black" / "clip white": alpha is stretched away from 0.5 so
+   ``clip_black`` reads 0 and ``clip_white`` (0.95) reads opaque (a solid subject whose
+   colour leans towards the screen, or carries spill, otherwise unmixes a little
+   transparent); the artist's garbage matte clears alpha and the core matte fills it.
 5. **Despeckle.** Opaque or transparent islands smaller than ``despeckle`` pixels go.
 6. **Foreground and despill.** Spill (screen light bounced onto the subject near its
    edges) mixes the plate into the foreground, ``S = (1 - w) F + w B``. The share ``w``
@@ -51,6 +56,11 @@ its learned refiner. One shot goes through these steps, in this order:
    premultiplied colour is ``I - (1 - alpha) * B``, exact for the plate. Removing the
    screen's share keeps a subject's own colour (a yellow-green plant stays yellow-green),
    which the classic channel clamp (capping the screen channel at the others) does not.
+   A soft pixel that is no mix of the nearby subject and the screen (rim light, glare,
+   sharpening: a pale outline once comped) leans to the subject's colour the lower its
+   alpha (``_towards_subject``); and where alpha is so low that the grain divided by it
+   exceeds COLOUR_NOISE, the straight colour is held to 1: where the key says screen
+   there is neither alpha nor colour (the ``screen_residue`` verdict checks it).
 
 All arrays are float32 scene-linear in the working space; alpha is straight 0..1.
 """
@@ -67,7 +77,7 @@ import numpy as np
 from vfxkey.matte.metrics import count_distinct, gsg, kmeans
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
-KNEE, WHITE = 0.5, 0.95  # clip white: alpha from KNEE up is stretched so WHITE reads 1
+KNEE, WHITE = 0.5, 0.95  # clip black/white stretch alpha away from KNEE; WHITE is the default clip white
 SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEED_SCALE resolution
 MAX_SHADING = 2.0  # the shading model trusts a foreground up to this many times brighter than its reference
 SLOPE_SPAN, CURVE_SPAN = 0.03, 0.08  # how widely the screen must spread (std of x or y, frame = 1) to fit a light slope / curvature
@@ -102,6 +112,10 @@ class KeySettings:
             it off. The foreground colour always keeps the image's own grain.
         refine_radius: radius of the guided-filter refinement, in pixels of its
             1/3-resolution fit (0 turns it off).
+        clip_black: alpha at or below this reads 0 (0..0.5; 0: only the noise floor
+            measured on the screen clears alpha); between it and 0.5 alpha is stretched.
+        clip_white: alpha at or above this reads 1 (0.5..1); between 0.5 and it alpha is
+            stretched.
     """
 
     screen: str | tuple[float, float, float] = "auto"
@@ -111,6 +125,8 @@ class KeySettings:
     temporal: float = 1.0
     denoise: float = 4.0
     refine_radius: int = 2
+    clip_black: float = 0.0
+    clip_white: float = WHITE
 
     def __post_init__(self) -> None:
         if isinstance(self.screen, str) and self.screen not in ("auto", *_NAMED_SCREENS):
@@ -123,6 +139,9 @@ class KeySettings:
             raise ValueError(f"denoise must be >= 0, got {self.denoise}")
         if not 0.0 <= self.temporal <= 1.0:
             raise ValueError(f"temporal must be within 0..1, got {self.temporal}")
+        if not 0.0 <= self.clip_black < KNEE < self.clip_white <= 1.0:
+            raise ValueError(f"clip_black must be within 0..{KNEE} and clip_white within {KNEE}..1 "
+                             f"(exclusive of {KNEE}), got {self.clip_black} and {self.clip_white}")
 
 
 @dataclass
@@ -134,13 +153,16 @@ class KeyResult:
         foreground: ``(H, W, 3)`` float32 straight foreground colour, scene-linear,
             with the screen spill taken out.
         qc: ``screen_rgb`` (scene-linear triple of the screen colour used),
-            ``screen_fit`` (``screen_fit`` of the shot's screen to this frame, None
-            without one or when the frame shows too little screen to tell),
-            ``screen_refit`` (True when the frame did not fit and was keyed against a
-            screen measured on itself), ``gsg`` (distance of the image's dominant colour
-            to the screen colour), ``soft_fraction`` (fraction of pixels with
-            0.02 < alpha < 0.98) and ``warnings`` (one-line QC warnings: a refit; alpha
-            almost all 0 or all 1 although the frame holds both screen and subject).
+            ``frame_screen_rgb`` (the colour of the screen this frame shows,
+            ``frame_screen``; None when it shows too little), ``screen_shift`` and
+            ``screen_exposure`` (``screen_change`` of the frame's screen from the shot's:
+            chromaticity distance in tolerances, stops; None without a shot's screen or a
+            frame screen), ``screen_refit`` (True when the frame's screen differs and the
+            frame was keyed against a screen measured on itself), ``gsg`` (distance of the
+            image's dominant colour to the screen colour), ``soft_fraction`` (fraction of
+            pixels with 0.02 < alpha < 0.98), ``verdicts`` (``refit``, ``blank_key``,
+            ``full_key``, ``inverted_key``, ``screen_residue``: what a farm post-task can
+            act on) and ``warnings`` (one line per verdict, for people).
     """
 
     alpha: np.ndarray
@@ -157,7 +179,13 @@ class KeyResult:
 
 WORKING_SPACE = "Linear Rec.709 (sRGB)"  # vfxkey.io.colour's default working space (not imported: matte needs no OCIO)
 SCREEN_FORMAT = "vfxkey.screen/1"  # the "format" of a stored Screen
-FIT_SHARE = 0.25  # a frame fits a screen when at least this share of its screen-like pixels match it
+SCREEN_LEAD = 0.05  # a pixel is screen-like when green or blue leads the other channels by this much (chromaticity)
+FRAME_SCREEN_SHARE, FRAME_SCREEN_RADIUS = 0.02, 0.015  # frame_screen: least screen-like share; chromaticity radius
+EDGE_REACH = 0.01  # step 6: an edge pixel is this close (fraction of the diagonal) to both subject and screen
+COLOUR_PRIOR = 0.5  # step 6: below this alpha a soft pixel the mix model does not explain takes mostly the subject's colour
+COLOUR_NOISE = 0.1  # the straight colour is held to <= 1 where the grain it carries (noise / alpha) exceeds this
+RESIDUE_SHARE = 1e-4  # screen_residue verdict: more than this share of the frame has colour above alpha < 0.01
+REFIT_SHIFT, REFIT_STOPS = 1.0, 0.4  # a frame whose screen is this far off the shot's (tolerances; stops) is refit
 TEMPORAL_FRAMES = 4  # previous input frames the temporal filter averages with
 TEMPORAL_SAME, TEMPORAL_CHANGED = 1.3, 2.0  # change from a previous frame, x that of noise alone: same / changed
 
@@ -255,18 +283,36 @@ def _at_most(image: np.ndarray, size: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def screen_fit(rgb: np.ndarray, screen: Screen) -> float | None:
-    """Share 0..1 of the image's screen-like pixels that match ``screen``; None when it has too few to tell.
+def frame_screen(rgb: np.ndarray) -> np.ndarray | None:
+    """The colour (scene-linear triple) of the screen this frame shows, or None when it shows too little.
 
-    Screen-like pixels are those whose green or blue clearly leads (as step 1 picks them);
-    a frame of the shot's screen matches it on most of them (its soft edges and spill
-    do not), a frame of another screen or under other light on none. ``rgb`` scene-linear.
+    The frame's screen is the most common chromaticity among its screen-like pixels
+    (green or blue leads the other channels by SCREEN_LEAD in chromaticity), whatever
+    screen the shot was measured on: the peak of their rg-chromaticity histogram (bins
+    of 0.01, smoothed over three); its colour is the median of the screen-like pixels
+    within FRAME_SCREEN_RADIUS (chromaticity) of the peak. None when under
+    FRAME_SCREEN_SHARE of the frame is screen-like. ``rgb`` scene-linear, smoothed (step 0).
     """
     sample = _sample(rgb, 10_000)
-    screen_like = _screen_lead(sample) > 0.2
-    if screen_like.sum() < 0.01 * len(sample):
+    screen_like = sample[(_screen_lead(sample) > SCREEN_LEAD) & (sample.sum(axis=-1) > 1e-3)]
+    if len(screen_like) < FRAME_SCREEN_SHARE * len(sample):
         return None
-    return float(np.mean(_screen_weight(sample[screen_like], screen) > 0.0))
+    chroma = _chromaticity(screen_like)[:, :2]
+    bins = np.minimum((chroma * 100).astype(np.int32), 99)
+    histogram = np.zeros((100, 100), np.float32)
+    np.add.at(histogram, (bins[:, 0], bins[:, 1]), 1.0)
+    peak = np.unravel_index(np.argmax(cv2.GaussianBlur(histogram, (3, 3), 0)), histogram.shape)
+    near = np.linalg.norm(chroma - (np.asarray(peak) + 0.5) / 100, axis=-1) < FRAME_SCREEN_RADIUS
+    return np.median(screen_like[near], axis=0).astype(np.float32)
+
+
+def screen_change(frame_rgb: np.ndarray, screen: Screen) -> tuple[float, float]:
+    """How far a frame's screen colour (``frame_screen``) is from the shot's ``screen``:
+    its chromaticity distance in units of the screen's ``chroma_tolerance``, and its
+    exposure in stops (log2 of the ratio of r + g + b). Both scene-linear."""
+    shift = np.linalg.norm(_chromaticity(frame_rgb)[:2] - _chromaticity(np.asarray(screen.rgb, np.float32))[:2])
+    stops = np.log2(max(float(frame_rgb.sum()), 1e-9) / max(sum(screen.rgb), 1e-9))
+    return float(shift / screen.chroma_tolerance), float(stops)
 
 
 class Keyer:
@@ -274,8 +320,9 @@ class Keyer:
 
     ``Keyer(settings, screen)`` keys every frame with ``screen`` (from ``measure_screen``
     or ``Screen.from_json``), so frames keyed in any chunk, in any order, are the same;
-    a frame that ``screen`` does not fit (``screen_fit`` under FIT_SHARE: a cut, a
-    lighting change) is keyed against a screen measured on that frame, and its QC says so.
+    a frame whose own screen (``frame_screen``) is more than REFIT_SHIFT tolerances or
+    REFIT_STOPS off it (``screen_change``: a cut, a change of light, another take) is
+    keyed against a screen measured on that frame, and its QC says so.
     ``Keyer(settings)`` measures each image's own screen: for unrelated stills.
     A Keyer keeps no state between frames.
     """
@@ -284,7 +331,8 @@ class Keyer:
         self.settings = settings
         self.screen = screen
 
-    def key(self, rgb: np.ndarray, hint: np.ndarray | None = None, previous: Sequence[np.ndarray] = ()) -> KeyResult:
+    def key(self, rgb: np.ndarray, hint: np.ndarray | None = None, previous: Sequence[np.ndarray] = (), *,
+            garbage: np.ndarray | None = None, core: np.ndarray | None = None) -> KeyResult:
         """Key one frame.
 
         Args:
@@ -296,6 +344,11 @@ class Keyer:
                 each like ``rgb``); the first TEMPORAL_FRAMES steady the key where the
                 image has not changed (``settings.temporal``). Input frames, never
                 earlier outputs: any chunk that keys this frame reads the same ones.
+            garbage: optional ``(H, W)`` matte in 0..1 of what is never the subject (rigs,
+                the stage beyond the screen): alpha is multiplied by ``1 - garbage`` and
+                those pixels are kept out of the clean plate.
+            core: optional ``(H, W)`` matte in 0..1 of what is surely subject: alpha is at
+                least ``core`` there.
         """
         observed = _checked(rgb)
         s = self.settings
@@ -313,28 +366,39 @@ class Keyer:
         # (Tomasi and Manduchi, 1998). The foreground is unmixed from the observed image.
         rgb, _ = _denoise(observed, s.denoise, sigma)
 
-        # 1. Screen colour: the shot's, unless this frame does not fit it (then its own).
-        fit = screen_fit(rgb, self.screen) if self.screen is not None else None
-        refit = fit is not None and fit < FIT_SHARE
+        # 1. Screen colour: the shot's, unless this frame's own screen is another colour or
+        # exposure (a cut, a light change, another take): then the one measured on this frame.
+        own = frame_screen(rgb)
+        shift, stops = screen_change(own, self.screen) if own is not None and self.screen is not None else (None, None)
+        refit = shift is not None and (shift > REFIT_SHIFT or abs(stops) > REFIT_STOPS)
         screen = self.screen
         if screen is None or refit:
-            screen = _screen_of([observed], [rgb], s.screen, screen.working_space if screen else WORKING_SPACE)
+            setting = tuple(float(c) for c in own) if refit else s.screen  # the frame's screen, whatever the shot's was
+            screen = _screen_of([observed], [rgb], setting, screen.working_space if screen else WORKING_SPACE)
 
         # 2. Clean plate: the screen as it is lit, per pixel.
-        plate_small = _clean_plate(rgb, screen, s.plate_scale, hint)
+        not_screen = [m for m in (hint, garbage, core) if m is not None]  # kept out of the plate
+        plate_small = _clean_plate(rgb, screen, s.plate_scale, np.maximum.reduce(not_screen) if not_screen else None)
         plate = cv2.resize(plate_small, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
         # 3. Unmixing against the plate.
-        alpha = _unmix(rgb, plate, plate_small, screen)
+        alpha, floor = _unmix(rgb, plate, plate_small, screen)
 
         # 4. Refinement where the key is uncertain.
         if s.refine_radius > 0:
             alpha = _refine(rgb, alpha, s.refine_radius)
 
-        # Clip white: a solid subject whose colour leans towards the screen, or carries
-        # spill, unmixes a little transparent; alpha above KNEE is stretched so that
-        # WHITE reads opaque (the "clip white" of compositing keyers, softened).
-        alpha = _clip_white(alpha)
+        # The refinement spreads faint alpha (1e-5..1e-3) over the screen around the edges:
+        # below the noise floor it is noise, and the colour unmixed there would be the
+        # screen's own grain, additive colour where the key says screen. So the floor
+        # applies again, to alpha and (step 6: colour is 0 where alpha is) colour together.
+        alpha = _above_floor(alpha, floor)
+
+        # Clip black and white: a solid subject whose colour leans towards the screen, or
+        # carries spill, unmixes a little transparent; alpha above KNEE is stretched so
+        # that ``clip_white`` reads opaque (the "clip white" of compositing keyers,
+        # softened), and below KNEE so that ``clip_black`` reads transparent.
+        alpha = _clip(alpha, s.clip_black, s.clip_white)
 
         # The hint can only add to what the colour says (DiffuMatting's GreenPost: the coarse
         # mask tells subject from screen for the plate, the alpha comes from the key): well
@@ -344,6 +408,13 @@ class Keyer:
         if hint is not None:
             inside = cv2.erode((hint >= 0.98).astype(np.uint8), np.ones((11, 11), np.uint8))
             alpha = np.where(inside == 1, 1.0, alpha).astype(np.float32)
+
+        # Garbage and core mattes: the artist's word, over the key's (0 where the garbage
+        # matte is 1, 1 where the core matte is).
+        if garbage is not None:
+            alpha = cv2.multiply(alpha, 1.0 - np.clip(garbage, 0.0, 1.0).astype(np.float32))
+        if core is not None:
+            alpha = cv2.max(alpha, np.clip(core, 0.0, 1.0).astype(np.float32))
 
         # 5. Despeckle.
         if s.despeckle > 0:
@@ -360,23 +431,73 @@ class Keyer:
         foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
         foreground = cv2.max(foreground, 0.0)
         foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
+        foreground = _towards_subject(foreground, alpha, observed, plate)
+        # The colour's noise floor: dividing by alpha turns the screen's grain (std ``noise``)
+        # into colour noise noise / alpha on the straight colour; where that is over
+        # COLOUR_NOISE of diffuse white the colour is grain more than subject, a bright
+        # colour on a faint pixel. There the straight colour is held to diffuse white
+        # (premultiplied colour at most alpha), as the alpha's floor held alpha.
+        faint = ((alpha > 0.0) & (alpha < screen.noise / COLOUR_NOISE)).astype(np.uint8)
+        if faint.any():
+            np.copyto(foreground, cv2.min(foreground, 1.0), where=faint[..., None] == 1)
 
         qc = {
             "screen_rgb": list(screen.rgb),
-            "screen_fit": fit,
+            "frame_screen_rgb": None if own is None else [float(c) for c in own],
+            "screen_shift": shift,
+            "screen_exposure": stops,
             "screen_refit": refit,
             "gsg": _gsg(rgb, np.asarray(screen.rgb, np.float32)),
             "soft_fraction": float(np.mean((alpha > 0.02) & (alpha < 0.98))),
             "temporal_frames": len(previous),
             "spill_radius": spill_radius,
+            "verdicts": [],
             "warnings": [],
         }
         if refit:
-            qc["warnings"].append(f"does not fit the shot's screen (matches {fit:.0%} of its screen-like pixels); "
-                                  "keyed against a screen measured on this frame")
-        if (blank := _blank_key(rgb, alpha, screen)) is not None:
-            qc["warnings"].append(blank)
+            qc["verdicts"].append("refit")
+            qc["warnings"].append(f"the screen differs from the shot's ({stops:+.1f} stops, colour {shift:.1f} "
+                                  "tolerances off); keyed against a screen measured on this frame")
+        for verdict, warning in _key_verdicts(rgb, alpha, screen) + _residue_verdict(alpha, foreground):
+            qc["verdicts"].append(verdict)
+            qc["warnings"].append(warning)
         return KeyResult(alpha=alpha, foreground=foreground, qc=qc)
+
+
+def _towards_subject(foreground: np.ndarray, alpha: np.ndarray, observed: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """Step 6's soft colours, drawn towards the nearby subject's where the pixel is no mix of subject and screen.
+
+    Real edges carry light that is neither the subject's nor the screen's: rim light
+    through fabric fuzz and hair, the lens's glare, a camera's sharpening and its 4:2:0
+    chroma. The unmix ``F = B + (I - B) / alpha`` gives it all to the foreground and
+    divides it by alpha, so a soft edge reads as a pale, screen-tinted outline one or two
+    pixels wide, plain over anything dark. A pixel that is a mix of the nearby subject's
+    colour ``F_s`` (the nearest opaque colour, pushed out as the unmix's seeds) and the
+    plate, at any brightness (``_shading_unmix``'s shading model, which spans spill too),
+    keeps its own colour; one the model does not explain (trust ``t``) takes the least-
+    squares blend of its own colour, counted ``alpha^2``, and the subject's, counted
+    ``COLOUR_PRIOR^2``: weight ``m = t + (1 - t) alpha^2 / (alpha^2 + COLOUR_PRIOR^2)``
+    on its own. Alpha is unchanged, so strands stay; their colour leans to the hair they
+    grow from. (H, W, 3) linear straight colours; a new array is returned.
+    """
+    # The edge: soft pixels within EDGE_REACH of the diagonal of both the opaque subject and
+    # the clear screen (a broad translucent region, glass or a veil, has a colour of its own).
+    reach = EDGE_REACH * float(np.hypot(*alpha.shape))
+    opaque = (alpha >= 0.98).astype(np.uint8)
+    near_opaque = cv2.distanceTransform(1 - opaque, cv2.DIST_L2, 3) <= reach
+    near_clear = cv2.distanceTransform((alpha > 0.02).astype(np.uint8), cv2.DIST_L2, 3) <= reach
+    soft = np.flatnonzero(near_opaque & near_clear & (alpha > 0.0) & (alpha < 0.98))
+    interior = cv2.erode(opaque, np.ones((3, 3), np.uint8))
+    if not soft.size or not interior.any():
+        return foreground
+    subject = _seed_colour(foreground, interior, soft)
+    a = alpha.reshape(-1)[soft][:, None]
+    _, explained = _shading_unmix(_pixels(observed, soft), _pixels(plate, soft), subject)
+    own = explained[:, None] + (1.0 - explained[:, None]) * a * a / (a * a + COLOUR_PRIOR * COLOUR_PRIOR)
+    out = foreground.copy()
+    flat = out.reshape(-1, 3)
+    flat[soft] = own * flat[soft] + (1.0 - own) * subject
+    return out
 
 
 def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
@@ -418,17 +539,42 @@ def _noise_sigma(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(np.sqrt(np.pi / 2) / 6 * np.mean(np.abs(response[mask])))
 
 
-def _blank_key(rgb: np.ndarray, alpha: np.ndarray, screen: Screen) -> str | None:
-    """A QC warning when alpha is almost all 0 or all 1 although the image holds both
-    bare screen and subject (pixels of no screen colour), else None."""
-    sample, solid = _sample(rgb, 10_000), float(np.mean(_sample(alpha[..., None], 10_000) >= 0.5))
-    bare = np.mean(_screen_weight(sample, screen) > 0.5)
-    subject = np.mean((_screen_lead(sample) < 0.05) & (sample.sum(axis=-1) > 0.01))
-    if bare < 0.02 or subject < 0.02 or 0.002 <= solid <= 0.998:
-        return None
-    state = "transparent" if solid < 0.002 else "opaque"
-    return (f"keyed almost all {state} ({solid:.1%} solid) although {bare:.0%} of it is screen and "
-            f"{subject:.0%} subject: check the screen")
+def _key_verdicts(rgb: np.ndarray, alpha: np.ndarray, screen: Screen) -> list[tuple[str, str]]:
+    """QC verdicts on a frame's alpha, each with its one-line warning: ``blank_key`` and
+    ``full_key`` (alpha almost all 0, resp. 1, although the image holds both bare screen
+    and subject, pixels of no screen colour) and ``inverted_key`` (most of the bare
+    screen opaque while most of the subject is transparent)."""
+    sample, solid_sample = _sample(rgb, 10_000), _sample(alpha[..., None], 10_000)[:, 0] >= 0.5
+    bare = _screen_weight(sample, screen) > 0.5
+    subject = (_screen_lead(sample) < SCREEN_LEAD) & (sample.sum(axis=-1) > 0.01)
+    if bare.mean() < 0.02 or subject.mean() < 0.02:
+        return []
+    solid = float(solid_sample.mean())
+    if solid < 0.002 or solid > 0.998:
+        state, verdict = ("transparent", "blank_key") if solid < 0.002 else ("opaque", "full_key")
+        return [(verdict, f"keyed almost all {state} ({solid:.1%} solid) although {bare.mean():.0%} of it is "
+                          f"screen and {subject.mean():.0%} subject: check the screen")]
+    screen_solid, subject_solid = float(solid_sample[bare].mean()), float(solid_sample[subject].mean())
+    if screen_solid > 0.5 and subject_solid < 0.5:
+        return [("inverted_key", f"keyed inside out: {screen_solid:.0%} of the bare screen is opaque and "
+                                 f"{1 - subject_solid:.0%} of the subject transparent: check the screen")]
+    return []
+
+
+def screen_residue(alpha: np.ndarray, premultiplied: np.ndarray) -> float:
+    """Share of the frame where the key says screen (alpha < 0.01) but the premultiplied
+    colour exceeds alpha by more than 1e-3 in some channel: additive colour that a grade
+    lifting the darks, or an unpremultiply / premultiply chain, would show."""
+    low = alpha < 0.01
+    return float(np.mean(low & (premultiplied.max(axis=-1) > alpha + 1e-3)))
+
+
+def _residue_verdict(alpha: np.ndarray, foreground: np.ndarray) -> list[tuple[str, str]]:
+    """``screen_residue`` when over RESIDUE_SHARE of the frame is residue (``screen_residue``)."""
+    share = screen_residue(alpha, foreground * alpha[..., None])
+    if share <= RESIDUE_SHARE:
+        return []
+    return [("screen_residue", f"colour left on the screen: {share:.2%} of the frame has alpha < 0.01 but colour above it")]
 
 
 def _channel_sum(rgb: np.ndarray) -> np.ndarray:
@@ -635,8 +781,9 @@ def _difference_alpha(rgb: np.ndarray, plate_small: np.ndarray, channel: int) ->
     return np.clip(alpha, 0.0, 1.0)
 
 
-def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: Screen) -> np.ndarray:
-    """(H, W) alpha: colour difference against the plate, then a shading-model unmix.
+def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: Screen) -> tuple[np.ndarray, float]:
+    """(H, W) alpha: colour difference against the plate, then a shading-model unmix; and
+    the alpha noise floor (three times the spread of alpha over bare screen, 1e-3..0.3).
 
     ``plate`` is the clean plate at full resolution, ``plate_small`` the model it was
     interpolated from (smooth quantities of the plate are computed there).
@@ -681,8 +828,14 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
     # Below the noise floor alpha goes to 0; between one and two floors it ramps back
     # to the unmixed value, so soft edges above the noise keep their measured alpha.
-    alpha.reshape(-1)[band] = unmixed * np.clip(unmixed / floor - 1.0, 0.0, 1.0)
-    return alpha
+    alpha.reshape(-1)[band] = _above_floor(unmixed, floor)
+    return alpha, floor
+
+
+def _above_floor(alpha: np.ndarray, floor: float) -> np.ndarray:
+    """Alpha 0 below the noise ``floor``, ramping back to its value at two floors (so soft
+    edges above the noise keep their measured alpha)."""
+    return alpha * np.clip(alpha / np.float32(floor) - 1.0, 0.0, 1.0)
 
 
 def _seed_colour(rgb: np.ndarray, seeds: np.ndarray, pixels: np.ndarray) -> np.ndarray:
@@ -780,11 +933,16 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     return out
 
 
-def _clip_white(alpha: np.ndarray, knee: float = KNEE, white: float = WHITE) -> np.ndarray:
-    """Alpha unchanged up to ``knee``, then stretched linearly so ``white`` maps to 1 (clipped)."""
+def _clip(alpha: np.ndarray, black: float = 0.0, white: float = WHITE, knee: float = KNEE) -> np.ndarray:
+    """Soft clip black and white: alpha from ``knee`` up stretched linearly so ``white``
+    maps to 1, below it so ``black`` maps to 0 (clipped); ``knee`` itself stays."""
     slope = (1.0 - knee) / (white - knee)
-    stretched = cv2.min(alpha * np.float32(slope) + np.float32(knee * (1.0 - slope)), 1.0)
-    return cv2.max(alpha, stretched)  # below the knee the stretch is the smaller
+    high = cv2.min(alpha * np.float32(slope) + np.float32(knee * (1.0 - slope)), 1.0)
+    out = cv2.max(alpha, high)  # below the knee the stretch is the smaller
+    if black > 0.0:
+        low = cv2.max((alpha - np.float32(black)) * np.float32(knee / (knee - black)), 0.0)
+        out = np.where(alpha < knee, low, out).astype(np.float32)
+    return out
 
 
 # 5. Despeckle ---------------------------------------------------------------------

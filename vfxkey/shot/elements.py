@@ -35,6 +35,7 @@ from vfxkey.io.window import Window
 from vfxkey.io.write import stored_pixels, write_preview_png
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, Screen
 from vfxkey.shot.inputs import chunk_of, open_input
+from vfxkey.shot.mattes import Matte
 from vfxkey.shot.screen import prepare
 from vfxkey.shot.settings import relative, settings_hash, stored_as
 from vfxkey.shot.spec import EditElement, GenerateElement, KeyElement, ShotSpec
@@ -86,6 +87,8 @@ class KeyStage:
         self.frames = list(self.source.info.frames)
         self.fps = self.source.info.fps
         self.hints = Companion(element.hint, spec.working_space, "hint", warn=warn) if element.hint else None
+        self.garbage = Matte(element.garbage_matte, element.garbage_shapes, spec.working_space, "garbage-matte", warn)
+        self.core = Matte(element.core_matte, element.core_shapes, spec.working_space, "core-matte", warn)
         self.screen = prepare(spec, warn=warn, source=self.source)
         self.keyer = Keyer(element.keyer, self.screen)
         # The temporal filter reads the shot's input frames before each frame (never outputs),
@@ -101,7 +104,15 @@ class KeyStage:
                 "input_colorspace": self.source.info.colorspace, "screen": element.screen_text,
                 "hint": relative(element.hint, self.spec) if element.hint else "",
                 "working_space": self.spec.working_space, **stored_as(self.spec), **keyer,
-                "shot_screen": _screen_hash(self.screen)}
+                "shot_screen": _screen_hash(self.screen), **self._mattes()}
+
+    def _mattes(self) -> dict[str, object]:
+        """The garbage and core mattes' settings (only those given, so older hashes stand)."""
+        e: KeyElement = self.spec.element
+        given = {"garbage_matte": e.garbage_matte and relative(e.garbage_matte, self.spec),
+                 "core_matte": e.core_matte and relative(e.core_matte, self.spec),
+                 "garbage_shapes": e.garbage_shapes, "core_shapes": e.core_shapes}
+        return {name: value for name, value in given.items() if value}
 
     def input_files(self, frame: int) -> list[str | None]:
         """Its input frame, the frames before it that the temporal filter reads, its hint."""
@@ -119,13 +130,14 @@ class KeyStage:
 
         def inputs() -> Iterator[tuple]:  # read in order: _PreviousFrames keeps the frames it has seen
             for frame in source:
-                mask = self.hints.mask(frame.number, frame.data_window, frame.display_window) if self.hints else None
-                yield frame, mask, previous.before(frame)
+                windows = frame.number, frame.data_window, frame.display_window
+                mask = self.hints.mask(*windows) if self.hints else None
+                yield frame, mask, previous.before(frame), self.garbage.at(*windows), self.core.at(*windows)
 
-        def key(frame: Frame, mask: np.ndarray | None, before: list[np.ndarray]) -> tuple:
+        def key(frame: Frame, mask: np.ndarray | None, before: list[np.ndarray], garbage, core) -> tuple:
             name, stored_warnings = where(frame.source, frame.number), []
             try:
-                result = self.keyer.key(frame.rgb, hint=mask, previous=before)
+                result = self.keyer.key(frame.rgb, hint=mask, previous=before, garbage=garbage, core=core)
             except ValueError as exc:
                 raise VfxkeyError(f"{name}: {exc}") from None
             rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
@@ -139,10 +151,11 @@ class KeyStage:
             for frame, result, rgba, stored_warnings in ordered_map(key, inputs(), workers):
                 name, refit = where(frame.source, frame.number), result.qc["screen_refit"]
                 if self.warn:  # a run of frames that do not fit the shot's screen is told where it starts and ends
-                    for message in result.qc["warnings"]:
-                        if not (refit and refitting):
-                            self.warn(f"{name}: {message}"
-                                      + (" (and every following frame that does not fit)" if refit else ""))
+                    for verdict, message in zip(result.qc["verdicts"], result.qc["warnings"]):
+                        if verdict == "refit" and not refitting:
+                            self.warn(f"{name}: {message} (and every following frame whose screen differs)")
+                        elif verdict != "refit":
+                            self.warn(f"{name}: {message}")
                     if refitting and not refit:
                         self.warn(f"{name}: fits the shot's screen again")
                 for message in stored_warnings:

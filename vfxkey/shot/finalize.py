@@ -1,7 +1,8 @@
 """Finalize a rendered shot: what needs every frame, run once after all chunks.
 
 1. refuse, naming them, when frames of the element or comp are missing;
-2. the QC sidecar of the whole shot, from each element EXR's metadata;
+2. the QC sidecar of the whole shot, from each element EXR's metadata, with the
+   ``flicker`` verdict (which needs the frame before) added;
 3. the ProRes 4444 movies (comp, and element if asked), streamed from the EXRs;
 4. the QC report (HTML).
 
@@ -13,6 +14,8 @@ not the other way round.
 from __future__ import annotations
 
 from fractions import Fraction
+
+import numpy as np
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.files import remove_stale_temporaries
@@ -44,8 +47,12 @@ def finalize(spec: ShotSpec) -> list[str]:
     for folder in outputs.folders():  # a killed finalize's temporary movie, report or sidecar
         remove_stale_temporaries(folder)
     records = [qc.from_exr(frame_path(outputs.element, frame), frame) for frame in spec.frames]
+    element = open_source(outputs.element, spec.frames, working_space=spec.working_space)
+    qc.add_flicker(records, (frame.alpha if frame.alpha is not None else np.ones(frame.rgb.shape[:2], np.float32)
+                             for frame in element))
     written = [qc.write_sidecar(outputs.element, {"shot": spec.name, "spec": spec.path or "",
-                                                   "output": outputs.element}, records)]
+                                                   "output": outputs.element,
+                                                   "verdicts": qc.verdict_frames(records)}, records)]
     fps = spec.fps or Fraction(24)
     for movie, pattern in ((outputs.movie, outputs.comp), (outputs.element_movie, outputs.element)):
         if movie:

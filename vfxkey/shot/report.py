@@ -2,12 +2,14 @@
 
 It holds:
 
-1. **per-frame figures**, read back from the rendered element EXRs: the screen colour the
-   keyer used (its drift from the shot's median screen), GSG, the soft-alpha fraction,
-   alpha flicker ``mean |alpha_t - alpha_t-1|`` and the spill residue (how far the
-   screen channel still leads the others in the opaque subject's straight colour);
-2. **suspicious frames**, each with why (a figure far off the shot's median, a keyer
-   warning);
+1. **per-frame figures**, read back from the rendered element EXRs: the screen each frame
+   shows (measured on the frame, whatever screen it was keyed against) against the
+   shot's, as exposure in stops and colour shift in tolerances, with the refit limits;
+   GSG, the soft-alpha fraction, alpha flicker ``mean |alpha_t - alpha_t-1|`` and the
+   spill residue (how far the screen channel still leads the others in the opaque
+   subject's straight colour);
+2. **suspicious frames**, each with why (a keyer verdict and its warning, a figure far
+   off the shot's median);
 3. **plots** of those figures (matplotlib, inlined as SVG);
 4. **a contact sheet** for a spread of frames: the element over a checkerboard, its
    alpha, and the comp over the plate (PNG thumbnails inlined as base64).
@@ -49,6 +51,8 @@ def frame_figures(spec: ShotSpec) -> list[dict]:
         figures.append({
             "frame": frame.number,
             "screen_rgb": screen,
+            "screen_exposure": record.get("screen_exposure"),
+            "screen_shift": record.get("screen_shift"),
             "gsg": record.get("gsg"),
             "soft_fraction": record.get("soft_fraction"),
             "flicker": None if previous is None else float(np.mean(np.abs(alpha - previous))),
@@ -81,12 +85,13 @@ def suspicious_frames(figures: list[dict]) -> dict[int, list[str]]:
     median_screen = np.median(screens, axis=0) if len(screens) else None
     medians = {name: float(np.median([f[name] for f in figures if f[name] is not None] or [0.0]))
                for name in ("soft_fraction", "flicker", "spill")}
-    for f in figures:
+    flickering = qc.flickers([f["flicker"] for f in figures])
+    for f, flickers in zip(figures, flickering):
         if median_screen is not None and f["screen_rgb"]:
             drift = float(np.linalg.norm(np.subtract(f["screen_rgb"], median_screen)) / np.linalg.norm(median_screen))
             if drift > 0.1:
                 flag(f["frame"], f"screen colour {drift:.0%} off the shot's")
-        if f["flicker"] is not None and f["flicker"] > max(3.0 * medians["flicker"], 0.002):
+        if flickers:
             flag(f["frame"], f"alpha flicker {f['flicker']:.4f}, {f['flicker'] / max(medians['flicker'], 1e-9):.1f}x "
                              "the shot's median")
         if f["soft_fraction"] is not None and abs(f["soft_fraction"] - medians["soft_fraction"]) > max(
@@ -107,13 +112,15 @@ def _plots_svg(figures: list[dict], flagged: dict[int, list[str]]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from vfxkey.matte.greenpost import REFIT_SHIFT, REFIT_STOPS
+
     frames = [f["frame"] for f in figures]
-    screens = [f["screen_rgb"] for f in figures]
-    median_screen = np.median([s for s in screens if s], axis=0) if any(screens) else None
-    series = {
-        "screen colour drift (relative)": [
-            float(np.linalg.norm(np.subtract(s, median_screen)) / np.linalg.norm(median_screen))
-            if s and median_screen is not None else np.nan for s in screens],
+    nan = lambda value: np.nan if value is None else value  # noqa: E731
+    series = {  # title: (values, the refit limits drawn as dashed lines)
+        "frame's screen vs the shot's: exposure (stops)": ([nan(f["screen_exposure"]) for f in figures],
+                                                         (-REFIT_STOPS, REFIT_STOPS)),
+        "frame's screen vs the shot's: colour (tolerances)": ([nan(f["screen_shift"]) for f in figures],
+                                                            (REFIT_SHIFT,)),
         "GSG": [np.nan if f["gsg"] is None else f["gsg"] for f in figures],
         "soft-alpha fraction": [np.nan if f["soft_fraction"] is None else f["soft_fraction"] for f in figures],
         "alpha flicker |α_t − α_t−1|": [np.nan if f["flicker"] is None else f["flicker"] for f in figures],
@@ -123,6 +130,9 @@ def _plots_svg(figures: list[dict], flagged: dict[int, list[str]]) -> str:
     plt.rcParams["svg.hashsalt"] = "vfxkey"  # element ids from the content, not a random salt
     fig, axes = plt.subplots(len(series), 1, figsize=(8, 1.9 * len(series)), sharex=True)
     for ax, (title, values) in zip(axes, series.items()):
+        values, limits = values if isinstance(values, tuple) else (values, ())
+        for limit in limits:
+            ax.axhline(limit, color=FLAG_COLOUR, linestyle="--", linewidth=1)
         ax.plot(frames, values, color=PLOT_COLOUR, marker="o", markersize=3, linewidth=2)
         bad = [(f, v) for f, v in zip(frames, values) if f in flagged and np.isfinite(v)]
         if bad:

@@ -32,6 +32,11 @@ Schema (every table and key; anything else is an error naming it)::
     despill, despeckle, plate_scale, temporal, denoise, refine_radius   # the keyer's KeySettings
     screen_frames = "1001"            # frames the shot's screen is measured on (default: the first)
     screen_from = "..."               # optional: a stored screen (name.screen.json) instead of measuring
+    clip_black = 0.0                  # alpha at or below reads 0 (0..0.5); clip_white = 0.95 reads 1 (0.5..1)
+    garbage_matte = "..."             # optional matte (still, sequence, movie): white is never the subject
+    core_matte = "..."                # optional matte: white is surely the subject (opaque)
+    garbage_shapes = [[[0, 0], [80, 0], [80, 360], [0, 360]]]   # optional polygons, input pixels (x right, y down)
+    core_shapes = [...]               # the same for the core
     # mode "generate": the options of `vfxkey generate`
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
     guidance, scheduler, precision, key, key_direction, shift, fg_region, temporal, drift_period, subject,
@@ -61,6 +66,9 @@ Schema (every table and key; anything else is an error naming it)::
     qc_report = "render/qc.html"      # optional HTML QC report (finalize)
     save_screen = "render/gen.####.png"   # optional (generate): the raw generated frame
     compression = "zip"               # EXR compression
+
+    [qc]                              # optional
+    fail_on = ["blank_key", "inverted_key"]   # verdicts that fail the task (exit code 3), or ["all"]
 
     [nuke]                            # optional; the Nuke script `vfxkey nuke` and finalize write
     version = 14                      # Nuke version it is for: 14 (default; opens in 14-16), 15, 16, 17
@@ -96,6 +104,7 @@ from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token, overwritten
 from vfxkey.io.window import MAX_SIDE
 from vfxkey.matte.greenpost import KeySettings
+from vfxkey.shot.qc import check_verdicts
 
 if TYPE_CHECKING:
     from vfxkey.generate.edit import EditSettings
@@ -186,6 +195,10 @@ class KeyElement:
     hint: str | None = None
     screen_frames: FrameRange | None = None  # None: the shot's first frame
     screen_from: str | None = None  # a stored Screen (name.screen.json) to key against instead of measuring
+    garbage_matte: str | None = None  # white: never the subject (alpha 0)
+    core_matte: str | None = None  # white: surely the subject (alpha 1)
+    garbage_shapes: tuple[tuple[tuple[float, float], ...], ...] = ()  # polygons in input pixels, like garbage_matte
+    core_shapes: tuple[tuple[tuple[float, float], ...], ...] = ()
     mode: str = "key"
 
 
@@ -287,6 +300,7 @@ class ShotSpec:
     path: str | None = None  # the spec file, when read from one
     nuke: NukePaths = NukePaths()
     ocio_config: str | None = None  # the spec's [shot] ocio_config (already in use: vfxkey.io.colour)
+    fail_on: tuple[str, ...] = ()  # [qc] fail_on: QC verdicts (vfxkey.shot.qc.VERDICTS) that fail the task
 
     @property
     def folder(self) -> Path:
@@ -378,6 +392,11 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
         nuke = _nuke_paths(table)
         table.done()
 
+    fail_on: tuple[str, ...] = ()
+    if (table := tables.table("qc")) is not None:
+        fail_on = table.parsed("fail_on", parse_fail_on, table.get("fail_on", list)) or ()
+        table.done()
+
     outputs_table = tables.table("outputs", required=True)
     outputs = Outputs(
         element=outputs_table.path("element", required=True),
@@ -399,7 +418,19 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
     tables.done()
     return ShotSpec(name=name, frames=frames, element=element, outputs=outputs, fps=fps, seed=seed,
                     working_space=working_space, plate=plate, placement=placement, path=path, nuke=nuke,
-                    ocio_config=ocio_config)
+                    ocio_config=ocio_config, fail_on=fail_on)
+
+
+def parse_fail_on(value: list | str) -> tuple[str, ...]:
+    """QC verdict names (a list, or comma-separated text) that fail a task, checked against
+    ``vfxkey.shot.qc.VERDICTS``; ``all`` is every verdict."""
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    if not all(isinstance(n, str) for n in names):
+        raise VfxkeyError(f"verdicts must be names, got {value!r}")
+    try:
+        return check_verdicts(names)
+    except ValueError as exc:
+        raise VfxkeyError(str(exc)) from None
 
 
 def _key_element(table: _Table, working_space: str) -> KeyElement:
@@ -413,7 +444,24 @@ def _key_element(table: _Table, working_space: str) -> KeyElement:
         hint=table.path("hint", exists=True),
         screen_frames=table.parsed("screen_frames", FrameRange.parse, table.get("screen_frames", (str, int))),
         screen_from=table.path("screen_from", exists=True),
+        garbage_matte=table.path("garbage_matte", exists=True),
+        core_matte=table.path("core_matte", exists=True),
+        garbage_shapes=table.parsed("garbage_shapes", parse_shapes, table.get("garbage_shapes", list)) or (),
+        core_shapes=table.parsed("core_shapes", parse_shapes, table.get("core_shapes", list)) or (),
     )
+
+
+def parse_shapes(value: list) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """Polygons ``[[[x, y], ...], ...]`` (input pixels from the top left, at least three
+    points each) as tuples; VfxkeyError saying what is wrong otherwise."""
+    shapes = []
+    for shape in value:
+        if not (isinstance(shape, list) and len(shape) >= 3 and all(
+                isinstance(point, list) and len(point) == 2
+                and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point) for point in shape)):
+            raise VfxkeyError(f"each shape must be a list of at least three [x, y] points, got {shape!r}")
+        shapes.append(tuple((float(x), float(y)) for x, y in shape))
+    return tuple(shapes)
 
 
 def _generate_element(table: _Table, working_space: str) -> GenerateElement:
@@ -740,4 +788,4 @@ class _Tables:
         unknown = sorted(set(self.data) - self.read)
         if unknown:
             raise VfxkeyError(f"{self.label(unknown[0], '')}: unknown table (known: shot, plate, element, "
-                              "placement, outputs, nuke)")
+                              "placement, outputs, nuke, qc)")
