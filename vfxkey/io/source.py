@@ -67,7 +67,7 @@ class Source:
 
     def __iter__(self) -> Iterator[Frame]:
         """The frames in order, each decoded up to two frames ahead on a background thread."""
-        worker = Worker("read")
+        worker = Worker("read", depth=1)
         try:
             for number in self.info.frames:
                 frame = worker.next_result() if len(worker) == worker.depth else None
