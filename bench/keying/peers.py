@@ -159,9 +159,6 @@ class BlenderKeying:
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.process is None:
-            if not BLENDER_PYTHON.exists():
-                raise SystemExit(f"Blender's Keying node needs bpy: {BLENDER_PYTHON} not found (set BLENDER_PYTHON; "
-                                 "bench/keying/requirements-blender.txt says how to make it)")
             self.process = subprocess.Popen([str(BLENDER_PYTHON), str(Path(__file__).with_name("blender_worker.py"))],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         folder = Path(self.folder.name)
@@ -186,5 +183,5 @@ PEERS = {
     "ffmpeg chromakey+despill": ffmpeg_chromakey,
     "OpenCV HSV range": opencv_hsv,
     "pymatting closed-form": pymatting_cf,
-    "Blender Keying node": blender_keying,
+    **({"Blender Keying node": blender_keying} if BLENDER_PYTHON.exists() else {}),  # where its environment is
 }

@@ -138,3 +138,14 @@ def test_half_pixels_at_the_edge_of_the_half_range_are_stored_and_warned_about_e
     stored = stored_pixels(inside, "half", "f", warnings.append)
     assert stored.dtype == np.float16 and len(warnings) == 1
     np.testing.assert_array_equal(stored.view(np.uint16), inside.astype(np.float16).view(np.uint16))
+
+
+def test_half_conversion_rounds_every_float32_as_numpy_does():
+    from vfxkey.io.write import _half
+
+    patterns = np.arange(0, 2**32, 1009, dtype=np.uint64).astype(np.uint32).view(np.float32)  # every sign, exponent
+    finite = patterns[np.isfinite(patterns)]
+    finite = finite[: finite.size // 64 * 64].reshape(-1, 16, 4)  # as frames are shaped: rows, columns, RGBA
+    with np.errstate(over="ignore"):
+        expected = finite.astype(np.float16)
+    np.testing.assert_array_equal(_half(finite).view(np.uint16), expected.view(np.uint16))
