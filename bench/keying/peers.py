@@ -6,18 +6,25 @@ Like a user, each peer is told nothing but the image: the key colour is the one 
 would pick, the median of the image's border (``pick_key_colour``).
 
 Parameters were tuned once on the dev set with ``python -m bench.keying.tune`` (a small grid
-per peer, lowest mean whole-image SAD; see tune.py for the grids) and then fixed here.
+per peer, lowest mean whole-image SAD; Blender's Keying node, added later, by the mean of
+its five error ratios; see tune.py for the grids) and then fixed here.
 Parameters that were not tuned say so.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import tempfile
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import av.filter
 import cv2
 import numpy as np
+import OpenImageIO as oiio
 from pymatting import estimate_alpha_cf, estimate_foreground_ml
 
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
@@ -127,8 +134,54 @@ def pymatting_cf(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return from_straight_srgb(alpha, foreground)
 
 
+# (d) Blender's compositor Keying node (bpy 4.5 LTS), in Blender's own Python: see
+# blender_worker.py and requirements-blender.txt. Inputs by socket identifier; tuned on dev
+# (tune.py --peer blender), the rest Blender's defaults.
+BLENDER_INPUTS = {
+    "Key Balance": 0.9,  # screen balance (tuned: 0.3..1)
+    "Black Level": 0.4,  # clip black (tuned: 0..0.4; 0.4, the grid's edge, was best)
+    "White Level": 0.8,  # clip white (tuned: 0.8..1)
+    "Edge Search Size": 3,  # edge kernel radius, pixels (tuned: 2, 3, 5)
+    "Edge Tolerance": 0.2,  # edge kernel tolerance (tuned: 0.05..0.3)
+    "Despill Strength": 1.0,  # Blender's default (not tuned, as ffmpeg's despill)
+    "Despill Balance": 0.5,  # Blender's default (not tuned)
+}
+REPO = Path(__file__).resolve().parents[2]
+BLENDER_PYTHON = Path(os.environ.get("BLENDER_PYTHON", REPO.parent / "venv-bpy" / "bin" / "python"))
+
+
+class BlenderKeying:
+    """Keys images with Blender's Keying node in one long-lived Blender process (started on first use)."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.folder = tempfile.TemporaryDirectory(prefix="blender_keying_")
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.process is None:
+            self.process = subprocess.Popen([str(BLENDER_PYTHON), str(Path(__file__).with_name("blender_worker.py"))],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        folder = Path(self.folder.name)
+        cv2.imwrite(str(folder / "in.png"), image[..., ::-1])
+        key = convert(pick_key_colour(image), DISPLAY_SPACE, WORKING_SPACE)  # colour sockets are scene-linear
+        inputs = {**BLENDER_INPUTS, "Key Color": [float(c) for c in key]}
+        request = {"image": str(folder / "in.png"), "output": str(folder / "out.exr"), "inputs": inputs}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith("KEYED "):
+                break
+        else:
+            raise SystemExit(f"Blender's keying process ended (exit {self.process.wait()})")
+        rgba = oiio.ImageBuf(str(folder / "out.exr")).get_pixels(oiio.FLOAT)
+        return np.clip(rgba[..., 3], 0, 1), rgba[..., :3]
+
+
+blender_keying = BlenderKeying()
+
 PEERS = {
     "ffmpeg chromakey+despill": ffmpeg_chromakey,
     "OpenCV HSV range": opencv_hsv,
     "pymatting closed-form": pymatting_cf,
+    **({"Blender Keying node": blender_keying} if BLENDER_PYTHON.exists() else {}),  # where its environment is
 }

@@ -1,4 +1,4 @@
-"""Keying benchmark: vfxkey's Keyer against ffmpeg, OpenCV and pymatting on known alpha.
+"""Keying benchmark: vfxkey's Keyer against ffmpeg, OpenCV, pymatting and Blender on known alpha.
 
 Builds the test sets if they are missing (bench/keying/build_set.py), keys every case with
 every method, and prints one table per set: alpha errors SAD, MSE, Gradient, Connectivity
@@ -14,7 +14,8 @@ of a perfect unmix against the true screen, which reads spill as transparency (n
 image-only keyer can tell the two apart on a sheer region with no opaque neighbour of its
 colour); after H.264, the codec's floor: a perfect key of the decoded image (true alpha,
 true screen, true spill), whose colour error is the decode's own error over the subject.
-Results go to bench/out/keying/results.json.
+Results go to bench/out/keying/results.json. Blender's Keying node is a peer where its own
+environment is (bench/keying/requirements-blender.txt; otherwise the run says it left it out).
 
 Usage (from the repo root):
     python -m bench.keying.run [--set dev heldout heldout_photos] [--methods vfxkey ffmpeg ...] [--limit N] [--save] [--h264]
@@ -34,7 +35,7 @@ from rich.table import Table
 
 from bench.keying.build_set import BUILDERS, OUT, available_sets, build, load_case
 from bench.keying.h264 import decode_as_vfxkey, decode_rgb24, encode
-from bench.keying.peers import PEERS
+from bench.keying.peers import BLENDER_PYTHON, PEERS
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.matte import metrics
 
@@ -154,6 +155,8 @@ def main() -> None:
     args = parser.parse_args()
     methods = [name for name in METHODS if not args.methods or any(s.lower() in name.lower() for s in args.methods)]
     console = Console(width=160)
+    if not BLENDER_PYTHON.exists():
+        console.print(f"Blender's Keying node left out: no {BLENDER_PYTHON} (bench/keying/requirements-blender.txt)")
     report = {}
     for set_name in args.set:
         paths = build(set_name)[: args.limit]

@@ -12,12 +12,24 @@
    sequence length (frames are streamed).
 Target (issues 3 and 12): vfxkey / oiiotool <= 2x with start-up, peak RSS flat.
 
+``--paired N`` (issue 25) runs, N rounds in turn, oiiotool, ``vfxkey key`` of this checkout and,
+with ``--baseline DIR``, ``vfxkey key`` of another checkout (its package first on PYTHONPATH),
+each on the same --frames frames, and prints the medians of each run's wall, CPU and peak
+memory and of the ratios taken round by round (a shared machine's speed drifts: a ratio of
+runs side by side holds where absolute times do not). It then checks that both vfxkeys
+wrote the same pixels and metadata (a hash of each EXR's half-float pixels and of its
+vfxkey:* attributes but the version). Target (issue 25): wall <= 1.5x, CPU <= 2.0x,
+peak <= 4x oiiotool's.
+
 Usage: python -m bench.keying.speed [--frames 24] [--repeat 2]
+       python -m bench.keying.speed --frames 12 --paired 5 [--baseline ../main]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -28,10 +40,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import OpenImageIO as oiio
 from rich.console import Console
 from rich.table import Table
 
-from bench.keying.build_set import DATA, DEV_GREENS, OUT, photo_foreground, read_rgb8, shoot
+from bench.keying.build_set import DATA, DEV_GREENS, OUT, REPO, photo_foreground, read_rgb8, shoot
 
 FOLDER = OUT.parent / "keying_speed"
 WIDTH, HEIGHT, FIRST = 1920, 1080, 1001
@@ -66,20 +79,25 @@ def make_frames(count: int) -> Path:
     return frames
 
 
-def run_measured(command: list[str]) -> tuple[float, float, float]:
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Run a command; return (wall seconds, CPU seconds, peak RSS in MiB) of that child alone.
 
     CPU time (user + system) is reported beside wall time because the wall clock of a
-    shared machine includes waiting for other processes."""
-    log = FOLDER / "stderr.log"  # progress bars and messages; shown only if the command fails
+    shared machine includes waiting for other processes. The peak is read by
+    ``/usr/bin/time`` where it exists: a child forked from this process (NumPy, OpenCV
+    and OIIO loaded: about 240 MiB) counts this process's memory in its own peak until it
+    execs, which hid oiiotool's (about 110 MiB) under it."""
+    log, peak_file = FOLDER / "stderr.log", FOLDER / "peak.txt"  # the log is shown only if the command fails
+    timer = ["/usr/bin/time", "-f", "%M", "-o", str(peak_file)] if Path("/usr/bin/time").exists() else []
     with open(log, "w") as stderr:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen([*timer, *command], stdout=subprocess.DEVNULL, stderr=stderr, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"failed ({status}): {' '.join(command)}\n{log.read_text()[-2000:]}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux reports KiB
+    peak_kib = int(peak_file.read_text().split()[-1]) if timer else usage.ru_maxrss  # Linux reports KiB
+    return seconds, usage.ru_utime + usage.ru_stime, peak_kib / 1024
 
 
 def key_command(frames: Path, count: int, out: Path) -> list[str]:
@@ -109,12 +127,62 @@ def best_of(repeat: int, command: Callable[[int, Path], list[str]], count: int, 
     return min(run_measured(command(count, fresh(folder))) for _ in range(repeat))
 
 
+def checkout_env(checkout: Path) -> dict[str, str]:
+    """The environment that makes ``vfxkey`` import its package from ``checkout``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(checkout.resolve()), os.environ.get("PYTHONPATH", "")])}
+
+
+def pixel_hashes(folder: Path) -> dict[str, str]:
+    """Per EXR in ``folder``: a hash of its half-float pixels and its vfxkey:* attributes (the version aside)."""
+    hashes = {}
+    for path in sorted(folder.glob("*.exr")):
+        image = oiio.ImageBuf(str(path))
+        attributes = {a.name: str(a.value) for a in image.spec().extra_attribs
+                      if a.name.startswith("vfxkey:") and a.name != "vfxkey:version"}
+        digest = hashlib.sha256(image.get_pixels(oiio.HALF).tobytes())
+        digest.update(json.dumps(attributes, sort_keys=True).encode())
+        hashes[path.name] = digest.hexdigest()
+    return hashes
+
+
+def paired(frames: Path, count: int, rounds: int, baseline: Path | None) -> None:
+    """``rounds`` rounds of oiiotool, this checkout's vfxkey and the ``baseline`` checkout's, in turn."""
+    tools = {"oiiotool": (lambda out: oiiotool_command(frames, count, out), None),
+             "vfxkey": (lambda out: key_command(frames, count, out), checkout_env(REPO))}
+    if baseline is not None:
+        tools["vfxkey baseline"] = (lambda out: key_command(frames, count, out), checkout_env(baseline))
+    runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in tools}
+    for _ in range(rounds):
+        for label, (command, env) in tools.items():
+            runs[label].append(run_measured(command(fresh(FOLDER / label.replace(" ", "_"))), env))
+            print(f"{label}: wall {runs[label][-1][0]:.2f} s, CPU {runs[label][-1][1]:.2f} s, "
+                  f"peak {runs[label][-1][2]:.0f} MiB", flush=True)
+    table = Table(title=f"{count} frames 1920x1080 8-bit PNG -> half zip EXR, whole process, {rounds} rounds in turn: medians")
+    for column in ("", "wall s", "CPU s", "peak MiB"):
+        table.add_column(column, justify="right" if column else "left")
+    for label, measured in runs.items():
+        table.add_row(label, *(f"{np.median([run[i] for run in measured]):.2f}" for i in range(3)))
+    pairs = [("vfxkey", "oiiotool")] + ([("vfxkey", "vfxkey baseline"), ("vfxkey baseline", "oiiotool")] if baseline else [])
+    for a, b in pairs:
+        ratios = [[x[i] / y[i] for x, y in zip(runs[a], runs[b])] for i in range(3)]
+        table.add_row(f"{a} / {b}", *(f"{np.median(r):.2f} ({min(r):.2f}-{max(r):.2f})" for r in ratios), style="bold")
+    Console(width=160).print(table)
+    if baseline is not None:
+        same = pixel_hashes(FOLDER / "vfxkey") == pixel_hashes(FOLDER / "vfxkey_baseline")
+        print(f"outputs of this checkout and the baseline: {'the same bits' if same else 'DIFFER'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=24, help="frames in the long run (the short run has 5)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement; the fastest counts")
+    parser.add_argument("--paired", type=int, metavar="ROUNDS", help="rounds of paired runs instead (see above)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT", help="with --paired: another checkout's vfxkey too")
     args = parser.parse_args()
     frames = make_frames(args.frames)
+    if args.paired:
+        paired(frames, args.frames, args.paired, args.baseline)
+        return
     tools = {"oiiotool (convert only)": lambda n, out: oiiotool_command(frames, n, out),
              "vfxkey key": lambda n, out: key_command(frames, n, out)}
     runs = {label: {n: best_of(args.repeat, command, n, FOLDER / "out") for n in (SHORT, args.frames)}

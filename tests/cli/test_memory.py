@@ -37,3 +37,43 @@ def mapped_bytes(mode: str) -> int:
 def test_a_4k_frame_comes_from_the_heap_once_the_thresholds_are_raised():
     assert mapped_bytes("default") >= 3840 * 2160 * 16  # mapped on its own, unmapped when freed
     assert mapped_bytes("reuse") < 1024 * 1024
+
+
+ARENAS = """
+import ctypes, sys, tempfile, threading
+import numpy as np
+from vfxkey.cli.memory import reuse_frame_memory
+
+if sys.argv[1] == "reuse":
+    assert reuse_frame_memory()
+barrier = threading.Barrier(3)
+
+def work():  # frame-sized temporaries made on several threads at once, as keying makes them
+    barrier.wait()
+    for _ in range(3):
+        np.ones((1080, 1920, 4), np.float32).sum()
+
+threads = [threading.Thread(target=work) for _ in range(3)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile("r") as report:
+    stream = libc.fopen(report.name.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(stream))
+    libc.fclose(ctypes.c_void_p(stream))
+    print(report.read().count("<heap nr="))  # one per malloc arena
+"""
+
+
+def arena_count(mode: str) -> int:
+    command = [sys.executable, "-c", ARENAS, mode]
+    return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+@pytest.mark.skipif(not reuse_frame_memory(), reason="needs glibc")
+def test_threads_share_one_malloc_arena_so_freed_frames_are_reused_by_any_of_them():
+    assert arena_count("default") > 1  # each thread that meets a busy arena gets one of its own
+    assert arena_count("reuse") == 1

@@ -123,3 +123,29 @@ def test_a_float16_array_is_written_as_its_own_half_values_and_to_float_exactly(
         pixels, spec = read_exr(tmp_path / name)
         assert str(spec.format) == data_type
         np.testing.assert_array_equal(pixels, half.astype(np.float32))
+
+
+def test_half_pixels_at_the_edge_of_the_half_range_are_stored_and_warned_about_exactly():
+    from vfxkey.io.write import stored_pixels
+
+    warnings = []
+    # 65510 rounds to the largest half (65504) without being within it: clamped with a count.
+    beyond = np.array([[[65510.0, 1.0, -65510.0, 0.5]]], np.float32)
+    np.testing.assert_array_equal(stored_pixels(beyond, "half", "f", warnings.append), [[[65504, 1, -65504, 0.5]]])
+    assert warnings == ["f: 2 pixel values beyond +-65504 (Inf included) clamped to it"]
+    # The largest half itself and everything within it are stored as they convert, silently.
+    inside = np.array([[[65504.0, -65504.0, 1e-8, -0.0]]], np.float32)
+    stored = stored_pixels(inside, "half", "f", warnings.append)
+    assert stored.dtype == np.float16 and len(warnings) == 1
+    np.testing.assert_array_equal(stored.view(np.uint16), inside.astype(np.float16).view(np.uint16))
+
+
+def test_half_conversion_rounds_every_float32_as_numpy_does():
+    from vfxkey.io.write import _half
+
+    patterns = np.arange(0, 2**32, 1009, dtype=np.uint64).astype(np.uint32).view(np.float32)  # every sign, exponent
+    finite = patterns[np.isfinite(patterns)]
+    finite = finite[: finite.size // 64 * 64].reshape(-1, 16, 4)  # as frames are shaped: rows, columns, RGBA
+    with np.errstate(over="ignore"):
+        expected = finite.astype(np.float16)
+    np.testing.assert_array_equal(_half(finite).view(np.uint16), expected.view(np.uint16))

@@ -37,7 +37,6 @@ from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE, check_colorspace
 from vfxkey.io.frame import MOVIE_EXTENSIONS, STILL_EXTENSIONS
 from vfxkey.io.images import ImageSource, read_header
-from vfxkey.io.movies import MovieSource
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token, scan_frames
 from vfxkey.io.source import MISSING_POLICIES, NAN_POLICIES, Source
 
@@ -103,6 +102,8 @@ def open_source(
     if os.path.getsize(path) == 0:
         raise VfxkeyError(f"{path}: empty file")
     if path.lower().endswith(MOVIE_EXTENSIONS):
+        from vfxkey.io.movies import MovieSource  # PyAV is loaded for movies only: stills never pay for it
+
         return MovieSource(path, frames, first, input_colorspace=input_colorspace, **options)
     return ImageSource(path, "still", {1: path}, asked or [1], input_colorspace=input_colorspace, **options)
 

@@ -66,8 +66,11 @@ class Source:
         return len(self.info.frames)
 
     def __iter__(self) -> Iterator[Frame]:
-        """The frames in order, each decoded up to two frames ahead on a background thread."""
-        worker = Worker("read")
+        """The frames in order, each decoded one frame ahead on a background thread.
+
+        One is enough to overlap decoding with the caller's work; the keyer already has
+        frames of its own in flight, and a second frame ahead held 24 MiB more at 1080p."""
+        worker = Worker("read", depth=1)
         try:
             for number in self.info.frames:
                 frame = worker.next_result() if len(worker) == worker.depth else None
