@@ -329,6 +329,8 @@ class ProResWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         """Close on success; on an exception delete the temporary file (nothing appears)."""
+        import av
+
         if exc_type is None:
             self.close()
             return
@@ -343,6 +345,8 @@ class ProResWriter:
 def _movie_errors(path: str, frame: int | None = None) -> Iterator[None]:
     """PyAV's errors while encoding or muxing (a full disk is an ``OSError``) as a one-line
     :class:`VfxkeyError` naming the movie and the frame."""
+    import av
+
     try:
         yield
     except (av.error.FFmpegError, OSError) as exc:
