@@ -17,7 +17,9 @@ from click.testing import CliRunner
 
 from vfxkey.cli import main
 from vfxkey.io.read import open_source
-from vfxkey.matte.greenpost import Keyer, Screen
+from vfxkey.io.colour import WORKING_SPACE
+from vfxkey.matte.greenpost import Keyer
+from vfxkey.shot.screen import load_screen
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "shot010"
 
@@ -65,7 +67,7 @@ def test_a_refit_frame_keys_as_the_same_frame_under_the_shots_light(changed, fra
     """Mean |alpha difference| over the frame <= 0.03 against the frame as shot keyed with the
     shot's screen (before the fix frame 1008 keyed blank: mean alpha 0.001 against about 0.23)."""
     shot, _ = changed
-    screen = Screen.from_json((shot / "render" / "shot010_element.screen.json").read_text())
+    screen = load_screen(str(shot / "render" / "shot010_element.screen.json"), WORKING_SPACE)
     original = open_source(str(SAMPLE / "greenscreen" / "gs.####.png"))
     previous = [original.read(n).rgb for n in range(frame - 1, frame - 5, -1)]
     expected = Keyer(screen=screen).key(original.read(frame).rgb, previous=previous).alpha

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 
 from vfxkey.errors import VfxkeyError
-from vfxkey.shot.qc import VERDICTS
+from vfxkey.shot.verdicts import VERDICTS
 from vfxkey.shot.spec import parse_fail_on
 
 HELP = (f"Fail the task (exit code 3, after writing every output) when a frame carries one of these QC "

@@ -7,7 +7,7 @@ A record is a flat dict: ``frame``, ``source``, ``output`` and the element stage
 In the EXR each figure is ``vfxkey:<name>``: lists as space-separated numbers, verdicts
 space-separated, warnings joined with "; ", booleans as 0/1.
 
-**Verdicts** are what a farm post-task acts on: per frame a list of VERDICTS. The keyer
+**Verdicts** are what a farm post-task acts on: per frame a list of ``vfxkey.shot.verdicts.VERDICTS``. The keyer
 gives ``refit``, ``blank_key``, ``full_key``, ``inverted_key`` and ``screen_residue``
 (``vfxkey.matte.greenpost``); ``flicker`` needs the frame before, so it is added when the
 whole shot's sidecar is written (``add_flicker``). ``failed`` turns chosen verdicts into
@@ -32,7 +32,6 @@ from vfxkey.io.sequence import FrameRange
 _VECTORS = ("screen_rgb", "frame_screen_rgb")
 _FIGURES = ("screen_rgb", "frame_screen_rgb", "screen_shift", "screen_exposure", "gsg", "soft_fraction",
             "screen_refit", "verdicts", "warnings", "fg_region_at_frame")
-VERDICTS = ("refit", "blank_key", "full_key", "inverted_key", "screen_residue", "flicker")
 FLICKER_FLOOR, FLICKER_SHARE = 0.002, 3.0  # flicker: mean |alpha_t - alpha_t-1| above both this and 3x the shot's median
 
 
@@ -133,15 +132,6 @@ def verdict_frames(records: list[dict]) -> dict[str, list[int]]:
         for verdict in record.get("verdicts", []):
             frames.setdefault(verdict, []).append(record["frame"])
     return frames
-
-
-def check_verdicts(names) -> tuple[str, ...]:
-    """``names`` (verdict names, or "all") as a tuple of VERDICTS; ValueError naming an unknown one."""
-    names = tuple(VERDICTS) if list(names) == ["all"] else tuple(names)
-    unknown = [n for n in names if n not in VERDICTS]
-    if unknown:
-        raise ValueError(f"unknown QC verdict {', '.join(unknown)}: choose from {', '.join(VERDICTS)} or all")
-    return names
 
 
 def failed(records: list[dict], fail_on: tuple[str, ...], where: str) -> None:

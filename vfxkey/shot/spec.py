@@ -104,7 +104,7 @@ from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token, overwritten
 from vfxkey.io.window import MAX_SIDE
 from vfxkey.matte.greenpost import KeySettings
-from vfxkey.shot.qc import check_verdicts
+from vfxkey.shot.verdicts import check_verdicts
 
 if TYPE_CHECKING:
     from vfxkey.generate.edit import EditSettings
