@@ -8,6 +8,7 @@ from a layer above or beside it.
 """
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,23 @@ def test_text_writers_and_the_spec_reader_load_neither_openimageio_nor_pyav(modu
     code = f"import sys, {module}; print(sorted({{'OpenImageIO', 'av'}} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_no_library_message_names_a_command_line_option():
+    """Only the CLI words a setting as ``--despill``: a library message names the setting
+    (``VfxkeyError.setting``), which the spec reader words as ``shot.toml: [element] despill``.
+    An argument list's own ``"--frames"`` (a farm task's command line) is no message."""
+    flag = re.compile(r"(^|[\s(`'\"])--[a-z]")
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent.name == "cli":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
+                      and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                    and flag.search(node.value) and not re.fullmatch(r"--[a-z-]+", node.value)):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value[:60]}")
+    assert not found

@@ -1,14 +1,61 @@
-"""The one exception type users see.
+"""The one exception type users see, and what it carries.
 
-Raise :class:`VfxkeyError` for anything caused by the user's input (a missing file,
-a bad frame, an unknown colour space, an unwritable folder). The CLI prints its
-message on one line and exits with code 2, without a traceback. Messages name the
-file, and the frame where there is one.
+Raise :class:`VfxkeyError` (or one of its kinds) for anything caused by the user's input
+(a missing file, a bad frame, an unknown colour space, an unwritable folder, a setting out
+of range). The CLI prints it on one line and exits with code 2, without a traceback.
+
+An error carries where it happened (``path``, ``frame``) and the ``setting`` at fault by
+its name (``despill``), apart from the message. The library never words a setting for a
+user interface: the edge that knows how the user gave it does, through :meth:`worded`
+(the CLI as ``--despill``, the spec reader as ``shot.toml: [element] despill``, the Nuke
+bridge as its panel's field). A message about a setting starts with the value given
+(``"fp64: use one of fp32, fp16, bf16"``), so each edge reads naturally.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+SettingWords = Callable[[str], str]  # a setting's name -> how a message names it, with the separator
 
 
 class VfxkeyError(Exception):
-    """A user-facing error whose message is a complete, one-line explanation."""
+    """A user-facing error: one line naming the file (and frame) and the setting at fault."""
+
+    def __init__(self, message: str, *, path: object = None, frame: int | None = None,
+                 setting: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.path, self.frame, self.setting = message, path, frame, setting
+
+    def __str__(self) -> str:
+        return self.worded()
+
+    def worded(self, setting_words: SettingWords | None = None) -> str:
+        """The one-line message: where it happened, the setting as ``setting_words`` names it
+        (default: its bare name and a space, ``despill 2.0: must be within 0..1``), the message."""
+        setting = (setting_words or _bare)(self.setting) if self.setting else ""
+        location = f"{where(self.path, self.frame)}: " if self.path is not None else ""
+        return f"{location}{setting}{self.message}"
+
+    def located(self, path: object, frame: int | None = None) -> VfxkeyError:
+        """The same error, said to have happened in ``path`` (at ``frame``)."""
+        return type(self)(self.message, path=path, frame=frame, setting=self.setting)
+
+
+class SettingError(VfxkeyError):
+    """A setting's value is refused (out of range, unknown name, two settings that exclude each other)."""
+
+
+class InputError(VfxkeyError):
+    """An input cannot be used as it is: a file missing, unreadable or not what it should be."""
+
+
+class ModelError(VfxkeyError):
+    """A model, adapter or matting head cannot be loaded or does not fit the others."""
+
+
+def _bare(setting: str) -> str:
+    return f"{setting} "
 
 
 class QcFailed(VfxkeyError):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from diffusers.models.attention_processor import Attention
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError
 from vfxkey.generate.attention import (
     AttentionCapture,
     _CaptureProcessor,
@@ -22,7 +22,7 @@ def test_subject_tokens_are_found_in_the_prompt(tiny_pipeline):
     assert subject_token_indices(tokenizer, "a red apple", "red") == [2, 3, 4]
     assert subject_token_indices(tokenizer, "a red apple", "apple") == [5, 6, 7, 8, 9]
     assert subject_token_indices(tokenizer, "a red apple") == list(range(1, 10))
-    with pytest.raises(VfxkeyError, match="--subject 'pear'"):
+    with pytest.raises(SettingError, match="^subject 'pear' does not occur"):
         subject_token_indices(tokenizer, "a red apple", "pear")
 
 

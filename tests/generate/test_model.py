@@ -9,7 +9,7 @@ import torch
 from diffusers import DDIMScheduler, EulerDiscreteScheduler
 from safetensors.torch import save_file
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.model import checkpoint_family, detect_family, load_model, model_hash, resolve_precision
 
 
@@ -38,7 +38,7 @@ def test_loads_a_single_file_with_a_local_config_folder(tiny_pipeline, tiny_mode
 
 def test_single_file_without_local_config_asks_for_one(tiny_model_files, tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(VfxkeyError, match="--model-config"):
+    with pytest.raises(VfxkeyError, match="give its model_config"):
         load_model(tiny_model_files.single_file)
 
 
@@ -62,7 +62,7 @@ def test_bad_model_paths_error_clearly(tiny_model_files, tmp_path):
         load_model(other)
     pickled = tmp_path / "model.ckpt"
     torch.save({"state_dict": {}}, pickled)
-    with pytest.raises(VfxkeyError, match="pickled.*--allow-pickle"):
+    with pytest.raises(VfxkeyError, match=r"pickled.*allow pickles \(allow_pickle\)"):
         load_model(pickled)
     not_sd = tmp_path / "lora.safetensors"
     save_file({"lora_unet_down.weight": torch.zeros(2, 2)}, str(not_sd))
@@ -120,8 +120,9 @@ def test_lora_from_a_local_file_changes_the_unet(tiny_model_files, tmp_path):
         without = plain.pipe.unet(sample, t, text).sample
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     assert (got - without).abs().max() > 1e-3
-    with pytest.raises(VfxkeyError, match="--lora"):
+    with pytest.raises(SettingError, match="^lora .*missing.safetensors: expected") as refused:
         load_model(tiny_model_files.folder, lora=tmp_path / "missing.safetensors")
+    assert refused.value.setting == "lora"
 
 
 def test_the_minimum_diffusers_is_the_tested_one_that_takes_dtype():
@@ -159,7 +160,7 @@ def test_default_precision_is_fp32_on_the_cpu_and_fp16_on_cuda():
     assert resolve_precision(None, torch.device("cpu")) == "fp32"
     assert resolve_precision(None, torch.device("cuda")) == "fp16"
     assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
-    with pytest.raises(VfxkeyError, match="--precision fp8"):
+    with pytest.raises(SettingError, match="^precision fp8: use one of"):
         resolve_precision("fp8", torch.device("cpu"))
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError
 from vfxkey.generate.noise import (
     LATENT_RGB_FACTORS,
     Ellipse,
@@ -93,8 +93,9 @@ def test_region_keyframes_interpolate_and_hold():
     assert path.at(99) == Ellipse(0.6, 0.5, 0.3, 0.1)
     assert ForegroundPath.parse("0.3,0.4,0.2,0.1").at(5) == Ellipse(0.3, 0.4, 0.2, 0.1)
     for bad in ("0.3,0.4,0.2", "a,b,c,d", "0.5,0.5,0,0.1", ""):
-        with pytest.raises(VfxkeyError, match="--fg-region"):
+        with pytest.raises(SettingError, match="cx,cy,rx,ry|no region") as refused:
             ForegroundPath.parse(bad)
+        assert refused.value.setting == "fg_region" and "--" not in str(refused.value)
 
 
 def test_noise_is_a_pure_function_of_seed_frame_and_settings():
@@ -144,8 +145,9 @@ def test_named_keys_and_colours():
     assert torch.equal(key_direction("cyan", family="sdxl"), key_direction((0.0, 1.0, 1.0), family="sdxl"))
     assert parse_key("#00FF80") == (0.0, 1.0, 128 / 255)
     assert parse_key("Blue") == "blue"
-    with pytest.raises(VfxkeyError, match="--key"):
+    with pytest.raises(SettingError, match="'chartreuse': use #RRGGBB") as refused:
         parse_key("chartreuse")
+    assert refused.value.setting == "key"
 
 
 @pytest.mark.parametrize("family", ["sd15", "sdxl"])
@@ -197,5 +199,5 @@ def test_a_colour_key_is_encoded_in_float32_when_the_half_precision_vae_needs_it
 
 def test_a_non_finite_key_direction_is_refused():
     vae, _ = overflowing_vae(force_upcast=False)   # a VAE that says it is safe in float16, but is not
-    with pytest.raises(VfxkeyError, match="--key blue.*not finite.*--precision fp32"):
+    with pytest.raises(SettingError, match="^key blue: .*not finite.*use precision fp32"):
         key_direction("blue", family="sdxl", vae=vae)

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vfxkey.errors import InputError, SettingError
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, KeySettings, Screen, measure_screen
 
 GREEN = np.array([0.05, 0.40, 0.08], np.float32)  # a studio green, scene-linear
@@ -73,7 +74,7 @@ def test_blue_screen_is_found_automatically_and_named_screens_fix_the_channel():
     image, alpha, _ = ramp_shot(BLUE)
     assert np.allclose(Keyer(KeySettings(screen="blue")).key(image).qc["screen_rgb"], BLUE, atol=2e-3)
     assert np.argmax(Keyer().key(image).qc["screen_rgb"]) == 2
-    with pytest.raises(ValueError, match="no green screen"):
+    with pytest.raises(InputError, match="no green screen"):
         Keyer(KeySettings(screen="green")).key(image)
 
 
@@ -212,10 +213,12 @@ def test_premultiplied_rgba_is_foreground_times_alpha():
 
 
 def test_bad_settings_and_inputs_are_refused():
-    with pytest.raises(ValueError, match="despill"):
+    with pytest.raises(SettingError, match="^despill 1.5: must be within 0..1$") as refused:
         KeySettings(despill=1.5)
-    with pytest.raises(ValueError, match="screen"):
+    assert refused.value.setting == "despill"
+    with pytest.raises(SettingError, match="^screen 'red': must be") as refused:
         KeySettings(screen="red")
+    assert refused.value.setting == "screen"
     with pytest.raises(ValueError, match="shape"):
         Keyer().key(np.zeros((8, 8), np.float32))
 
@@ -289,7 +292,7 @@ def test_a_screen_survives_json_exactly_and_bad_files_are_refused():
                         (screen.to_json().replace('"channel": 1', '"channel": 0'), "channel"),
                         (screen.to_json().replace('"noise"', '"nois"'), "fields"),
                         (screen.to_json().replace('"spill_radius": 0.02', '"spill_radius": 0.3'), "spill_radius")):
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(InputError, match=match):
             Screen.from_json(text)
 
 

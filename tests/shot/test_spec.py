@@ -33,7 +33,7 @@ BAD = {
     "bad reformat": ('path = "plate.png"', 'path = "plate.png"\nreformat = "stretch"', "[plate] reformat"),
     "unknown mode": ('mode = "key"', 'mode = "paint"', "[element] mode: 'paint' is not one of key, generate"),
     "missing input": ('input = "plate_in/gs.####.png"', '', "[element] input: required"),
-    "despill out of range": ('despill = 1.0', 'despill = 2.0', "[element] despill: despill must be within 0..1"),
+    "despill out of range": ('despill = 1.0', 'despill = 2.0', "[element] despill: 2.0: must be within 0..1"),
     "despill not a number": ('despill = 1.0', 'despill = "lots"', "[element] despill: must be"),
     "negative despeckle": ('despill = 1.0', 'despeckle = -3', "[element] despeckle"),
     "bad screen": ('despill = 1.0', 'screen = "#12"', "[element] screen: bad screen '#12'"),

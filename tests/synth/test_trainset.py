@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.synth.screens import ScreenLook
 from vfxkey.synth.trainset import MattePairs, make_sample, make_trainset, read_foregrounds
 
@@ -115,14 +115,15 @@ def test_alpha_folder_pairs_by_name_and_reads_rgb_mattes_as_data(tmp_path):
 
 
 def test_bad_inputs_raise_one_line_errors(tmp_path):
-    with pytest.raises(VfxkeyError, match="--fg folder does not exist"):
+    with pytest.raises(SettingError, match="nowhere: the folder does not exist") as refused:
         read_foregrounds(tmp_path / "nowhere")
+    assert refused.value.setting == "fg"
     (tmp_path / "empty").mkdir()
     with pytest.raises(VfxkeyError, match="holds no images"):
         read_foregrounds(tmp_path / "empty")
     (tmp_path / "rgb").mkdir()
     cv2.imwrite(str(tmp_path / "rgb" / "x.png"), np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(VfxkeyError, match="x.png: has no alpha channel; pass its mattes with --alpha"):
+    with pytest.raises(VfxkeyError, match=r"x.png: has no alpha channel; give its mattes as a folder \(alpha\)"):
         read_foregrounds(tmp_path / "rgb")
     (tmp_path / "mattes").mkdir()
     cv2.imwrite(str(tmp_path / "mattes" / "y.png"), np.zeros((8, 8), np.uint8))

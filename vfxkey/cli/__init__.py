@@ -72,7 +72,9 @@ class LazyGroup(click.Group):
         except QcFailed as exc:
             raise QcFailure(str(exc)) from None
         except VfxkeyError as exc:
-            raise UserError(str(exc)) from None
+            from vfxkey.cli.words import setting_words
+
+            raise UserError(exc.worded(setting_words(ctx))) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

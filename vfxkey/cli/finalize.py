@@ -9,8 +9,9 @@ import click
 
 from vfxkey.cli.progress import warn
 from vfxkey.cli.verdicts import fail_on_option
+from vfxkey.cli.words import load_shot
 from vfxkey.shot import qc
-from vfxkey.shot.spec import ShotSpec, load_spec
+from vfxkey.shot.spec import ShotSpec
 
 
 @click.command()
@@ -24,7 +25,7 @@ def finalize(spec_path: str, fail_on_qc: tuple[str, ...]) -> None:
     the spec's [qc] fail_on) it exits with code 3, everything written, when frames carry
     one of those verdicts (the sidecar lists them per frame).
     """
-    spec = load_spec(spec_path)
+    spec = load_shot(spec_path)
     for path in finalize_shot(replace(spec, fail_on=tuple(dict.fromkeys(spec.fail_on + fail_on_qc))), warn=warn):
         click.echo(f"vfxkey finalize: wrote {path}", err=True)
 

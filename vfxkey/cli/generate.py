@@ -13,7 +13,8 @@ from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_DATA_TYPES
 from vfxkey.io.sequence import has_frame_token
 from vfxkey.shot.run import render
-from vfxkey.shot.spec import build_spec, option_label
+from vfxkey.cli.words import options_of_command
+from vfxkey.shot.spec import build_spec
 
 
 @click.command()
@@ -104,7 +105,7 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
                     "attention_hint": attention_hint},
         "outputs": {"element": output, "save_screen": save_screen, "data_type": data_type},
     }
-    spec = build_spec(data, base=Path.cwd(), label=option_label({"element": "-o"}))
+    spec = build_spec(data, base=Path.cwd(), label=options_of_command({"element": "-o"}))
     if not has_frame_token(spec.outputs.element) and len(spec.frames) > 1:
         raise VfxkeyError(f"-o {output}: give an EXR sequence pattern such as element.####.exr")
     with FrameProgress("generate") as progress:

@@ -18,7 +18,8 @@ from vfxkey.io.sequence import FrameRange, has_frame_token
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES
 from vfxkey.shot.qc import add_flicker, failed, verdict_frames, write_sidecar
 from vfxkey.shot.run import render
-from vfxkey.shot.spec import build_spec, option_label
+from vfxkey.cli.words import options_of_command
+from vfxkey.shot.spec import build_spec
 
 
 @click.command()
@@ -105,7 +106,7 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
     }
     if plate:
         data["plate"] = {"path": plate, "reformat": "element"}  # the preview is the element's size
-    spec = build_spec(data, base=Path.cwd(), label=option_label(ALIASES), sequence_outputs=False)
+    spec = build_spec(data, base=Path.cwd(), label=options_of_command(ALIASES), sequence_outputs=False)
     chunk = FrameRange.parse(frames) if frames else None
     with FrameProgress("key") as progress:
         rendered = render(spec, chunk, force=True, progress=progress, warn=warn)

@@ -51,9 +51,9 @@ def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, pa
     """
     from vfxkey.nuke.paths import live_tcl
     from vfxkey.nuke.shot import LiveTclError, spec_path_map, write_shot_script
-    from vfxkey.shot.spec import load_spec
+    from vfxkey.cli.words import load_shot
 
-    spec = load_spec(spec_path)
+    spec = load_shot(spec_path)
     entries = [(str(spec.folder), root)] if root else []
     for item in path_maps:
         local, sep, nuke_prefix = item.partition("=")

@@ -6,7 +6,7 @@ import click
 
 from vfxkey.cli.progress import warn
 from vfxkey.cli.threads import threads_option
-from vfxkey.shot.spec import load_spec
+from vfxkey.cli.words import load_shot
 
 
 @click.command()
@@ -20,6 +20,6 @@ def prepare(spec_path: str) -> None:
     """
     from vfxkey.shot.screen import prepare as prepare_shot, screen_path
 
-    spec = load_spec(spec_path)
+    spec = load_shot(spec_path)
     if prepare_shot(spec, warn=warn) is not None:
         click.echo(f"vfxkey prepare: wrote {screen_path(spec)}", err=True)

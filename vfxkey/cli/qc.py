@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vfxkey.shot.spec import load_spec
+from vfxkey.cli.words import load_shot
 
 
 @click.command()
@@ -21,7 +21,7 @@ def qc(spec_path: str, output: str | None) -> None:
     from vfxkey.shot.finalize import missing_frames
     from vfxkey.shot.report import write_report
 
-    spec = load_spec(spec_path)
+    spec = load_shot(spec_path)
     target = output or spec.outputs.qc_report
     if target is None:
         raise VfxkeyError(f"{spec_path}: give -o report.html (the spec has no [outputs] qc_report)")

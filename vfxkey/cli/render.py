@@ -9,9 +9,9 @@ import click
 from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.verdicts import fail_on_option
+from vfxkey.cli.words import load_shot
 from vfxkey.io.sequence import FrameRange, frame_path
 from vfxkey.shot import qc
-from vfxkey.shot.spec import load_spec
 
 
 @click.command()
@@ -47,7 +47,7 @@ def render(spec_path: str, frames: str | None, within: str | None, force: bool, 
     from vfxkey.shot.run import render as render_frames
     from vfxkey.shot.screen import prepare
 
-    spec = load_spec(spec_path)
+    spec = load_shot(spec_path)
     if frames and within:
         raise click.UsageError("give --frames or --within, not both")
     spec = replace(spec, fail_on=tuple(dict.fromkeys(spec.fail_on + fail_on_qc)))

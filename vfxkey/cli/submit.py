@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from vfxkey.shot.spec import ShotSpec, load_spec
+from vfxkey.cli.words import load_shot
+from vfxkey.shot.spec import ShotSpec
 
 ENGINES = ("openjd", "deadline", "opencue")
 # Options only some engines have, and those engines.
@@ -61,7 +62,7 @@ def submit(spec_path: str, engine: str, chunk: int, job_dir: str, vfxkey_command
         raise click.UsageError("--engine opencue needs --show (a show cuebot has)")
     controls = Controls(priority=priority, retries=retries, timeout=timeout, memory=memory, pool=pool, group=group,
                         limits=limit, show=show, user=user, uid=uid, job_name=job_name)
-    spec = load_spec(spec_path)
+    spec = load_shot(spec_path)
     check_nuke_paths(spec)
     job = ShotJob.of(spec, chunk, command=vfxkey_command, threads=threads, controls=controls)
     writer = {"openjd": openjd.write_bundle, "deadline": deadline.write_jobs, "opencue": opencue.write_spec}[engine]

@@ -33,8 +33,8 @@ from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.model import PICKLE_SUFFIXES, LoadedModel, model_hash
 
-ADAPTER_HELP = "pass --ip-adapter a diffusers-format IP-Adapter .safetensors (e.g. ip-adapter_sd15.safetensors)"
-ENCODER_HELP = "pass --image-encoder a local CLIP image encoder folder (config.json and model.safetensors)"
+ADAPTER_HELP = "give a diffusers-format IP-Adapter .safetensors (e.g. ip-adapter_sd15.safetensors)"
+ENCODER_HELP = "give a local CLIP image encoder folder (config.json and model.safetensors) as the image encoder"
 ENCODER_MODEL_TYPES = ("clip_vision_model", "clip")
 
 
@@ -48,7 +48,7 @@ def read_adapter(path: str | Path, *, allow_pickle: bool = False) -> dict[str, d
     if path.suffix in PICKLE_SUFFIXES:
         if not allow_pickle:
             raise VfxkeyError(f"IP-Adapter {path} is a pickled file, which can run code when loaded; "
-                              "use its .safetensors version or pass --allow-pickle if you trust it")
+                              "use its .safetensors version, or allow pickles (allow_pickle) if you trust it")
         try:
             flat = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad pickle
@@ -99,7 +99,7 @@ def read_image_encoder(folder: str | Path, *, allow_pickle: bool = False) -> tup
             str(folder), local_files_only=True, use_safetensors=None if allow_pickle else True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = "" if allow_pickle else " (pickled .bin weights need --allow-pickle)"
+        hint = "" if allow_pickle else " (pickled .bin weights need allow_pickle)"
         raise VfxkeyError(f"image encoder {folder} could not be loaded: {first_line}{hint}; {ENCODER_HELP}") from None
     if (folder / "preprocessor_config.json").is_file():
         processor = CLIPImageProcessor.from_pretrained(str(folder), local_files_only=True)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError
 
 
 def subject_token_indices(tokenizer, prompt: str, subject: str | None = None) -> list[int]:
@@ -48,7 +48,7 @@ def subject_token_indices(tokenizer, prompt: str, subject: str | None = None) ->
     for start in words:
         if ids[start:start + len(wanted)] == wanted:
             return list(range(start, start + len(wanted)))
-    raise VfxkeyError(f"--subject {subject!r} does not occur in the prompt {prompt!r}")
+    raise SettingError(f"{subject!r} does not occur in the prompt {prompt!r}", setting="subject")
 
 
 def map_size(latent_size: tuple[int, int], tokens: int) -> tuple[int, int]:

@@ -46,7 +46,7 @@ from diffusers.loaders.single_file_utils import (
 )
 from safetensors import SafetensorError, safe_open
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import ModelError, SettingError, VfxkeyError
 
 PIPELINES = {"sd15": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
 FAMILY_OF_PIPELINE = {"StableDiffusionPipeline": "sd15", "StableDiffusionXLPipeline": "sdxl"}
@@ -59,7 +59,7 @@ SCHEDULERS = {
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
-HOW_TO_POINT = ("pass --model a diffusers folder (with model_index.json and unet/) "
+HOW_TO_POINT = ("give the model as a diffusers folder (with model_index.json and unet/) "
                 "or a single .safetensors Stable Diffusion checkpoint")
 _HASH_CHUNK = 1 << 20  # bytes read from each end of every weight file
 
@@ -105,7 +105,7 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
     if precision is None:
         return "fp16" if device.type == "cuda" else "fp32"
     if precision not in PRECISIONS:
-        raise VfxkeyError(f"--precision {precision}: use one of {', '.join(PRECISIONS)}")
+        raise SettingError(f"{precision}: use one of {', '.join(PRECISIONS)}", setting="precision")
     return precision
 
 
@@ -166,7 +166,7 @@ def checkpoint_family(keys: set[str], path: str | Path) -> str:
 
     if not (has("model.diffusion_model.input_blocks.") and has("first_stage_model.")):
         raise VfxkeyError(f"model file {path} is not a Stable Diffusion checkpoint (no UNet and VAE weights in "
-                          f"the original layout; a LoRA goes to --lora); {HOW_TO_POINT}")
+                          f"the original layout; a LoRA is given as the lora setting); {HOW_TO_POINT}")
     if has("conditioner.embedders.1."):
         return "sdxl"
     if has("conditioner.embedders.0.model."):
@@ -174,7 +174,7 @@ def checkpoint_family(keys: set[str], path: str | Path) -> str:
                           "vfxkey generates with SD1.x, SD 2.x or SDXL base models")
     if has("cond_stage_model.model."):
         raise VfxkeyError(f"model file {path} is an SD 2.x checkpoint, which vfxkey does not load from a single "
-                          "file; pass --model the model's diffusers folder")
+                          "file; give the model's diffusers folder instead")
     if has("cond_stage_model.transformer."):
         return "sd15"
     raise VfxkeyError(f"model file {path} has a text encoder vfxkey does not know; {HOW_TO_POINT}")
@@ -195,7 +195,7 @@ def _single_file_config(path: Path, family: str, config: str | Path | None) -> s
     if config is not None:
         config = Path(config)
         if detect_family(config) != family:
-            raise VfxkeyError(f"--model-config {config} is not a {family} model like {path}")
+            raise SettingError(f"{config} is not a {family} model like {path}", setting="model_config")
         return str(config)
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -207,7 +207,7 @@ def _single_file_config(path: Path, family: str, config: str | Path | None) -> s
     except (LocalEntryNotFoundError, OSError):
         raise VfxkeyError(
             f"single-file checkpoint {path} needs the {family} configs and tokenizer, and {repo} is not in the "
-            "local Hugging Face cache; pass --model-config DIR, a local diffusers folder of the same family"
+            "local Hugging Face cache; give its model_config: a local diffusers folder of the same family"
         ) from None
 
 
@@ -230,12 +230,12 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
     if path.is_file() and path.suffix in PICKLE_SUFFIXES:
         if not allow_pickle:
             raise VfxkeyError(f"model file {path} is a pickled checkpoint, which can run code when loaded; "
-                              "convert it to .safetensors or pass --allow-pickle if you trust it")
+                              "convert it to .safetensors, or allow pickles (allow_pickle) if you trust it")
         family, single = _pickled_checkpoint_family(path), True
     else:
         family, single = detect_family(path), path.is_file()
     if scheduler not in SCHEDULERS:
-        raise VfxkeyError(f"--scheduler {scheduler!r}: use one of {', '.join(SCHEDULERS)}")
+        raise SettingError(f"{scheduler!r}: use one of {', '.join(SCHEDULERS)}", setting="scheduler")
     if device is None:
         device = default_device()[0]
     if dtype is None:
@@ -259,11 +259,11 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
     if lora is not None:
         lora = Path(lora)
         if not lora.is_file() or lora.suffix != ".safetensors":
-            raise VfxkeyError(f"--lora {lora}: expected an existing .safetensors LoRA file")
+            raise SettingError(f"{lora}: expected an existing .safetensors LoRA file", setting="lora")
         try:
             pipe.load_lora_weights(str(lora.parent), weight_name=lora.name, local_files_only=True)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise VfxkeyError(f"--lora {lora} does not fit model {path}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"{lora} does not fit model {path}: {str(exc).splitlines()[0]}", setting="lora") from None
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return LoadedModel(pipe=pipe, family=family, path=path, hash=model_hash(path), lora=lora)

@@ -47,7 +47,7 @@ from statistics import NormalDist
 
 import torch
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError, VfxkeyError
 
 TEMPORAL_MODES = ("locked", "drift", "follow")
 
@@ -136,13 +136,13 @@ class ForegroundPath:
             except ValueError:
                 numbers, frame = [], 0
             if len(numbers) != 4 or numbers[2] <= 0 or numbers[3] <= 0:
-                raise VfxkeyError(
-                    f"--fg-region {text!r}: expected 'cx,cy,rx,ry' (fractions of the image, radii > 0) "
-                    "or keyframes 'FRAME:cx,cy,rx,ry;FRAME:cx,cy,rx,ry'"
+                raise SettingError(
+                    f"{text!r}: expected 'cx,cy,rx,ry' (fractions of the image, radii > 0) "
+                    "or keyframes 'FRAME:cx,cy,rx,ry;FRAME:cx,cy,rx,ry'", setting="fg_region"
                 )
             keys.append((frame, Ellipse(*numbers)))
         if not keys:
-            raise VfxkeyError(f"--fg-region {text!r}: no region given")
+            raise SettingError(f"{text!r}: no region given", setting="fg_region")
         return cls(tuple(sorted(keys, key=lambda k: k[0])))
 
     def at(self, frame: int) -> Ellipse:
@@ -237,13 +237,13 @@ def shift_delta(target_shift: float, p0: float = 0.5) -> float:
     cannot flicker between frames) this is ``Phi^-1(0.5 + target_shift)``.
     """
     if not 0.0 <= target_shift < 1.0 - p0:
-        raise VfxkeyError(f"--shift {target_shift}: must be in [0, {1.0 - p0:g})")
+        raise SettingError(f"{target_shift}: must be in [0, {1.0 - p0:g})", setting="shift")
     normal = NormalDist()
     return normal.inv_cdf(p0 + target_shift) - normal.inv_cdf(p0)
 
 
 def parse_key(key: str) -> str | tuple[float, float, float]:
-    """A key as given on the command line: a known name, or ``#RRGGBB`` as sRGB-encoded 0..1 floats."""
+    """A key as the user gives it: a known name, or ``#RRGGBB`` as sRGB-encoded 0..1 floats."""
     key = key.strip().lower()
     match = re.fullmatch(r"#?([0-9a-f]{6})", key)
     if match:
@@ -251,7 +251,7 @@ def parse_key(key: str) -> str | tuple[float, float, float]:
         return tuple(((value >> shift) & 0xFF) / 255 for shift in (16, 8, 0))
     names = sorted(KEY_SRGB)
     if key not in names:
-        raise VfxkeyError(f"--key {key!r}: use #RRGGBB or one of {', '.join(names)}")
+        raise SettingError(f"{key!r}: use #RRGGBB or one of {', '.join(names)}", setting="key")
     return key
 
 
@@ -297,10 +297,10 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
         direction = torch.linalg.pinv(factors.T) @ ((rgb - grey) * 2)
     largest = direction.abs().max()
     if not torch.isfinite(direction).all():
-        raise VfxkeyError(f"--key {key}: the VAE's encoding of the key colour is not finite (it overflows in "
-                          "its precision); use --precision fp32 (or bf16)")
+        raise SettingError(f"{key}: the VAE's encoding of the key colour is not finite (it overflows in "
+                           "its precision); use precision fp32 (or bf16)", setting="key")
     if largest < 1e-6:
-        raise VfxkeyError(f"--key {key}: too close to mid grey to give a latent direction")
+        raise SettingError(f"{key}: too close to mid grey to give a latent direction", setting="key")
     return direction / largest
 
 

@@ -146,7 +146,7 @@ class KeyedGenerator:
         final_latents = final["latents"].float().cpu()
         if not torch.isfinite(final_latents).all():
             raise VfxkeyError(f"frame {frame}: the denoised latents are not finite in {self.model.precision}; "
-                              "a model that overflows in fp16 runs in --precision fp32 or bf16")
+                              "a model that overflows in fp16 runs in precision fp32 or bf16")
 
         # 4. the decoded image is sRGB-encoded display-referred; linearise to the working space
         crop = self._crop

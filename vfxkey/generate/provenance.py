@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import diffusers
 import torch
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError
 from vfxkey.generate.model import LoadedModel
 from vfxkey.generate.noise import shift_delta
 from vfxkey.generate.pipeline import GenerationSettings
@@ -99,7 +99,7 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
 def check_same_settings(output: str, metadata: dict[str, str | int | float], replacing: Iterable[int] = ()) -> None:
     """Refuse to add frames to ``output`` (an EXR pattern) whose frames on disk have another settings hash.
 
-    Frames in ``replacing`` (about to be regenerated) are not compared. Raises a VfxkeyError naming the first differing frame, how many differ, and the
+    Frames in ``replacing`` (about to be regenerated) are not compared. Raises a SettingError (``allow_mixed_settings``) naming the first differing frame, how many differ, and the
     settings that differ (e.g. ``steps 30 -> 20``, ``device cuda (...) -> cpu (x86_64)``).
     """
     if not has_frame_token(output):   # one file: the run writes it or leaves it alone
@@ -114,10 +114,11 @@ def check_same_settings(output: str, metadata: dict[str, str | int | float], rep
     first, written = differing[0]
     changes = [f"{key} {written.get(key, '(none)')!s} -> {value!s}" for key, value in metadata.items()
                if key not in UNHASHED and key != "settings_hash" and not _same(written.get(key), value)]
-    raise VfxkeyError(
-        f"{frame_path(output, first)} (frame {first}) and {len(differing) - 1} other frame(s) on disk were generated "
+    raise SettingError(
+        f"is off: {frame_path(output, first)} (frame {first}) and {len(differing) - 1} other frame(s) on disk were generated "
         f"with other settings ({'; '.join(changes) or 'no settings hash recorded'}); frames made differently "
-        "would not match: use another output, regenerate them with --overwrite, or pass --allow-mixed-settings")
+        "would not match: use another output, make them again, or allow mixed settings (allow_mixed_settings)",
+        setting="allow_mixed_settings")
 
 
 def _same(written: object, value: object) -> bool:

@@ -160,6 +160,6 @@ def check_missing(path: str, asked: list[int], available: list[int], policy: str
     if missing and policy == "error":
         raise VfxkeyError(
             f"{path}: missing frames {FrameRange.of(missing)} of {FrameRange.of(asked)} "
-            "(--missing hold|black fills them)"
+            "(only filled when missing frames are to be held or black)"
         )
     return missing

@@ -74,6 +74,7 @@ from dataclasses import asdict, dataclass, field, replace
 import cv2
 import numpy as np
 
+from vfxkey.errors import InputError, SettingError
 from vfxkey.matte.metrics import count_distinct, gsg, kmeans
 
 _NAMED_SCREENS = {"green": 1, "blue": 2}
@@ -130,18 +131,19 @@ class KeySettings:
 
     def __post_init__(self) -> None:
         if isinstance(self.screen, str) and self.screen not in ("auto", *_NAMED_SCREENS):
-            raise ValueError(f"screen must be 'auto', 'green', 'blue' or an RGB triple, got {self.screen!r}")
+            raise SettingError(f"{self.screen!r}: must be 'auto', 'green', 'blue' or an RGB triple",
+                               setting="screen")
         if not 0.0 <= self.despill <= 1.0:
-            raise ValueError(f"despill must be within 0..1, got {self.despill}")
+            raise SettingError(f"{self.despill}: must be within 0..1", setting="despill")
         if self.despeckle < 0:
-            raise ValueError(f"despeckle must be >= 0 pixels, got {self.despeckle}")
+            raise SettingError(f"{self.despeckle}: must be >= 0 pixels", setting="despeckle")
         if self.denoise < 0:
-            raise ValueError(f"denoise must be >= 0, got {self.denoise}")
+            raise SettingError(f"{self.denoise}: must be >= 0", setting="denoise")
         if not 0.0 <= self.temporal <= 1.0:
-            raise ValueError(f"temporal must be within 0..1, got {self.temporal}")
+            raise SettingError(f"{self.temporal}: must be within 0..1", setting="temporal")
         if not 0.0 <= self.clip_black < KNEE < self.clip_white <= 1.0:
-            raise ValueError(f"clip_black must be within 0..{KNEE} and clip_white within {KNEE}..1 "
-                             f"(exclusive of {KNEE}), got {self.clip_black} and {self.clip_white}")
+            raise SettingError(f"{self.clip_black} (clip_white {self.clip_white}): clip_black must be within "
+                               f"0..{KNEE} and clip_white within {KNEE}..1 (exclusive of {KNEE})", setting="clip_black")
 
 
 @dataclass
@@ -219,15 +221,15 @@ class Screen:
 
     def __post_init__(self) -> None:
         if len(self.rgb) != 3 or not all(np.isfinite(c) and c >= 0 for c in self.rgb):
-            raise ValueError(f"screen rgb must be three finite values >= 0, got {self.rgb!r}")
+            raise InputError(f"screen rgb must be three finite values >= 0, got {self.rgb!r}")
         if self.channel not in (1, 2):
-            raise ValueError(f"screen channel must be 1 (green) or 2 (blue), got {self.channel!r}")
+            raise InputError(f"screen channel must be 1 (green) or 2 (blue), got {self.channel!r}")
         if not 0.0 < self.chroma_tolerance <= 1.0:
-            raise ValueError(f"screen chroma_tolerance must be within 0..1, got {self.chroma_tolerance!r}")
+            raise InputError(f"screen chroma_tolerance must be within 0..1, got {self.chroma_tolerance!r}")
         if not (np.isfinite(self.noise) and self.noise >= 0.0):
-            raise ValueError(f"screen noise must be >= 0, got {self.noise!r}")
+            raise InputError(f"screen noise must be >= 0, got {self.noise!r}")
         if self.spill_radius is not None and self.spill_radius not in SPILL_RADII:
-            raise ValueError(f"screen spill_radius must be one of {SPILL_RADII} or null, got {self.spill_radius!r}")
+            raise InputError(f"screen spill_radius must be one of {SPILL_RADII} or null, got {self.spill_radius!r}")
 
     def to_json(self) -> str:
         """JSON text; floats are written exactly (``from_json`` gives back an equal Screen)."""
@@ -235,16 +237,16 @@ class Screen:
 
     @classmethod
     def from_json(cls, text: str) -> "Screen":
-        """The Screen ``to_json`` wrote; ``ValueError`` naming what is wrong otherwise."""
+        """The Screen ``to_json`` wrote; :class:`InputError` naming what is wrong otherwise."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"not a screen file (bad JSON: {exc})") from None
+            raise InputError(f"not a screen file (bad JSON: {exc})") from None
         if not isinstance(data, dict) or data.pop("format", None) != SCREEN_FORMAT:
-            raise ValueError(f"not a screen file (no \"format\": \"{SCREEN_FORMAT}\")")
+            raise InputError(f"not a screen file (no \"format\": \"{SCREEN_FORMAT}\")")
         fields = {"rgb", "channel", "chroma_tolerance", "noise", "working_space", "source", "spill_radius"}
         if set(data) - fields or {"rgb", "channel", "chroma_tolerance", "noise"} - set(data):
-            raise ValueError(f"screen file fields must be {sorted(fields)}, got {sorted(data)}")
+            raise InputError(f"screen file fields must be {sorted(fields)}, got {sorted(data)}")
         return cls(**{**data, "rgb": tuple(float(c) for c in data["rgb"])})
 
 
@@ -260,7 +262,7 @@ def measure_screen(
             smoothing the colour is measured on (as ``Keyer.key`` smooths).
         source: where the images come from, kept in ``Screen.source`` for people.
 
-    Raises ``ValueError`` when no screen of the asked kind is found.
+    Raises :class:`InputError` when no screen of the asked kind is found.
     """
     images = [_checked(image) for image in ([images] if isinstance(images, np.ndarray) else images)]
     smoothed = [_denoise(image, settings.denoise)[0] for image in images]
@@ -663,7 +665,7 @@ def _estimate_screen(sample: np.ndarray, screen: str | tuple[float, float, float
         if candidates.sum() < 50:
             candidates = lead[channel] > 0.05
         if candidates.sum() < 50:
-            raise ValueError(f"found no {('green', 'blue')[channel - 1]} screen in the image")
+            raise InputError(f"found no {('green', 'blue')[channel - 1]} screen in the image")
 
     features = chroma[candidates][:, :2]
     cluster_centres, labels = kmeans(features, count_distinct(features.round(4), 3))

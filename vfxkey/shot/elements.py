@@ -138,8 +138,8 @@ class KeyStage:
             name, stored_warnings = where(frame.source, frame.number), []
             try:
                 result = self.keyer.key(frame.rgb, hint=mask, previous=before, garbage=garbage, core=core)
-            except ValueError as exc:
-                raise VfxkeyError(f"{name}: {exc}") from None
+            except VfxkeyError as exc:
+                raise exc.located(frame.source, frame.number) from None
             rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
             return frame, result, rgba, stored_warnings
 
@@ -279,8 +279,8 @@ class GenerateStage:
             with threadpool_limits(limits=1):
                 try:
                     keyed = keyer.key(result.rgb, hint=coarse)
-                except ValueError as exc:  # no key-colour background came out of this frame
-                    raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc} "
+                except VfxkeyError as exc:  # no key-colour background came out of this frame
+                    raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc.message} "
                                       "(no key-colour background: a larger shift may help)") from None
                 quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
             if self.spec.outputs.save_screen:

@@ -95,7 +95,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
         remove_stale_temporaries(folder)
     if frames is not None and spec.frames is not None and not set(frames) <= set(spec.frames):
         extra = FrameRange.of(set(frames) - set(spec.frames))
-        raise VfxkeyError(f"--frames {frames}: frames {extra} are outside the shot's {spec.frames}")
+        raise VfxkeyError(f"frames {frames} asked: frames {extra} are outside the shot's {spec.frames}")
     element = element_stage(spec, warn)
     todo = list(frames) if frames is not None else element.frames
     if outputs.preview and len(todo) > 1 and not has_frame_token(outputs.preview):

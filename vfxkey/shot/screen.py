@@ -21,7 +21,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import InputError, VfxkeyError
 from vfxkey.io.files import atomic_output
 from vfxkey.io.identity import inputs_hash
 from vfxkey.io.sequence import FrameRange
@@ -77,16 +77,16 @@ def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None,
         stored, stored_key = _read(path)
         if stored_key == key:
             return stored
-    except (OSError, ValueError, TypeError):
+    except (OSError, VfxkeyError, TypeError):
         pass  # absent, not ours or from an older vfxkey: measured again (below) and replaced
     frames = f"frame {reference}" if len(reference) == 1 else f"frames {reference}"
-    measured_on = f"{relative(element.input, spec)} ({frames}), --screen {element.screen_text}"
+    measured_on = f"{relative(element.input, spec)} ({frames}), screen {element.screen_text}"
     images = [frame.rgb for frame in open_input(spec, reference, warn)]
     try:
         with threadpool_limits(1):
             screen = measure_screen(images, element.keyer, working_space=spec.working_space, source=measured_on)
-    except ValueError as exc:
-        raise VfxkeyError(f"{where(element.input, reference.first)}: {exc}") from None
+    except VfxkeyError as exc:
+        raise exc.located(element.input, reference.first) from None
     data = json.loads(screen.to_json())
     with atomic_output(path) as tmp:
         Path(tmp).write_text(json.dumps({**data, KEY_FIELD: key}, indent=1))
@@ -97,8 +97,10 @@ def load_screen(path: str, working_space: str) -> Screen:
     """The Screen stored in ``path``; VfxkeyError naming the file when it is not one for this working space."""
     try:
         screen, _ = _read(path)
-    except (OSError, ValueError, TypeError) as exc:
-        raise VfxkeyError(f"{path}: {exc}") from None
+    except VfxkeyError as exc:
+        raise exc.located(path) from None
+    except (OSError, TypeError) as exc:
+        raise InputError(str(exc), path=path) from None
     if screen.working_space != working_space:
         raise VfxkeyError(f"{path}: the screen is in {screen.working_space}, the shot in {working_space} "
                           f"(set the working space to {screen.working_space!r})")

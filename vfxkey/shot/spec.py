@@ -97,7 +97,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
 from vfxkey.io.pathmap import map_path
 from vfxkey.io.exr_options import check_compression, check_data_type
@@ -317,11 +317,15 @@ def file_label(path: str) -> Label:
     return lambda table, key: f"{path}: [{table}] {key}" if key else f"{path}: [{table}]"
 
 
-def option_label(aliases: Mapping[str, str] | None = None) -> Label:
-    """Errors of a command's options name the option: ``--despill``; ``aliases`` maps spec
-    keys the command calls otherwise (``{"element": "--output"}``)."""
-    aliases = dict(aliases or {})
-    return lambda table, key: aliases.get(key) or f"--{(key or table).replace('_', '-')}"
+# The keys of each table but [element] (which holds the element's and the keyer's settings).
+TABLE_KEYS = {"shot": ("name", "frames", "fps", "seed", "working_space"), "plate": ("path", "colorspace", "reformat"),
+              "outputs": ("comp", "preview", "movie", "element_movie", "nuke", "qc_report", "save_screen",
+                          "compression", "data_type"), "nuke": ("root", "path_map")}
+
+
+def setting_table(setting: str) -> str:
+    """The table of the spec that holds ``setting`` (``despill`` -> ``element``)."""
+    return next((table for table, keys in TABLE_KEYS.items() if setting in keys), "element")
 
 
 def load_spec(path: str | Path) -> ShotSpec:
@@ -548,9 +552,8 @@ def _keyer(table: _Table, screen: Any, skip: tuple[str, ...] = ("screen",)) -> K
             values[name] = table.number(name, type(default), default)
     try:
         return KeySettings(**values)
-    except ValueError as exc:
-        bad = next((n for n in KEYER_DEFAULTS if n in str(exc).split()[0]), "keyer")
-        raise VfxkeyError(f"{table.label(table.name, bad)}: {exc}") from None
+    except SettingError as exc:
+        raise SettingError(f"{table.label(table.name, exc.setting)}: {exc.message}") from None
 
 
 def _placement(table: _Table, frames: FrameRange | None) -> Placement:
@@ -740,8 +743,8 @@ class _Table:
         try:
             return parse(value)
         except VfxkeyError as exc:
-            message = re.sub(r"^--[\w-]+ ", "", str(exc))  # a library message naming a CLI option
-            raise VfxkeyError(f"{self.label(self.name, key)}: {message}") from None
+            # The spec names the setting (the library gives its name, never a CLI option).
+            raise type(exc)(f"{self.label(self.name, exc.setting or key)}: {exc.worded(lambda _: '')}") from None
 
     def path(self, key: str, *, required: bool = False, exists: bool = False) -> str | None:
         """A path, resolved against the spec's folder; ``exists`` checks a plain file or folder

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import InputError, SettingError, VfxkeyError
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.files import atomic_output
 from vfxkey.io.frame import STILL_EXTENSIONS
@@ -57,15 +57,15 @@ def read_foregrounds(fg_dir: str | os.PathLike, alpha_dir: str | os.PathLike | N
     Raises:
         VfxkeyError: a folder is missing or empty, an alpha is missing or of another size.
     """
-    fg_files = _images_in(fg_dir, "--fg")
-    alphas = None if alpha_dir is None else {p.stem: p for p in _images_in(alpha_dir, "--alpha")}
+    fg_files = _images_in(fg_dir, "fg")
+    alphas = None if alpha_dir is None else {p.stem: p for p in _images_in(alpha_dir, "alpha")}
     foregrounds = []
     for path in fg_files:
         frame = open_source(path).read(1)
         straight = frame.straight_rgba()
         if alphas is None:
             if frame.alpha is None:
-                raise VfxkeyError(f"{path}: has no alpha channel; pass its mattes with --alpha DIR")
+                raise InputError("has no alpha channel; give its mattes as a folder (alpha)", path=path)
             alpha = straight[..., 3]
         else:
             if path.stem not in alphas:
@@ -184,13 +184,13 @@ class MattePairs:
         return image.astype(np.float32) / 255.0, mask.astype(np.float32) / 255.0
 
 
-def _images_in(folder: str | os.PathLike, option: str) -> list[Path]:
+def _images_in(folder: str | os.PathLike, setting: str) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise VfxkeyError(f"{folder}: {option} folder does not exist")
+        raise SettingError(f"{folder}: the folder does not exist", setting=setting)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in STILL_EXTENSIONS)
     if not files:
-        raise VfxkeyError(f"{folder}: {option} folder holds no images ({', '.join(STILL_EXTENSIONS)})")
+        raise SettingError(f"{folder}: the folder holds no images ({', '.join(STILL_EXTENSIONS)})", setting=setting)
     return files
 
 
