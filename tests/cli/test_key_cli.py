@@ -180,7 +180,7 @@ def test_a_shot_keyed_in_one_run_and_in_chunks_gives_bitwise_equal_frames(tmp_pa
     pattern = tmp_path / "in" / "shot.####.png"
     assert run(pattern, "-o", tmp_path / "one" / "key.####.exr").exit_code == 0
     stored = tmp_path / "one" / "key.screen.json"
-    assert json.loads(stored.read_text())["source"].endswith("(frame 1001), --screen auto")
+    assert json.loads(stored.read_text())["source"].endswith("(frame 1001), screen auto")
     # Chunks in order: the second reads the screen the first wrote.
     for frames in ("1001-1003", "1004-1006"):
         assert run(pattern, "-o", tmp_path / "chunks" / "key.####.exr", "--frames", frames).exit_code == 0

@@ -39,7 +39,7 @@ def test_one_render_writes_elements_comps_previews_movie_and_report(whole):
     sidecar = json.loads((render_dir / "el.qc.json").read_text())
     assert [f["frame"] for f in sidecar["frames"]] == list(range(1001, 1007))
     screen = json.loads((render_dir / "el.screen.json").read_text())
-    assert screen["channel"] == 1 and screen["source"] == "plate_in/gs.####.png (frame 1001), --screen auto"
+    assert screen["channel"] == 1 and screen["source"] == "plate_in/gs.####.png (frame 1001), screen auto"
 
 
 def test_two_chunks_plus_finalize_two_workers_and_three_threads_give_the_same_bits(whole, tmp_path):
