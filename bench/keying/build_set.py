@@ -57,7 +57,7 @@ from vfxkey.synth.screens import composite_over_screen, make_screen, smooth_fiel
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data" / "alphamatting_dev"
-HELDOUT_PHOTOS = REPO / ".." / "shared" / "data" / "alphamatting_heldout"  # not in shared/data yet
+HELDOUT_PHOTOS = REPO / ".." / "shared" / "data" / "alphamatting_heldout"
 OUT = REPO / "bench" / "out" / "keying"
 
 

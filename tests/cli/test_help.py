@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -30,4 +31,7 @@ def test_each_command_resolves_and_explains_itself(name):
     result = CliRunner().invoke(main, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage: main " + name in result.output or f"Usage: vfxkey {name}" in result.output
-    assert "--" in result.output  # its options are listed
+    command = main.get_command(None, name)
+    options = [opt for param in command.params if isinstance(param, click.Option) for opt in param.opts
+               if opt.startswith("--")]
+    assert all(opt in result.output for opt in options), options  # each of its options is listed

@@ -9,16 +9,18 @@ private copy).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tiny_models import build_pipeline, save_diffusers_folder, save_single_file
 
-# No test may reach the Hugging Face hub.
-os.environ["HF_HUB_OFFLINE"] = "1"
 
-from tiny_models import build_pipeline, save_diffusers_folder, save_single_file  # noqa: E402
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """No test may reach the Hugging Face hub (set for each test here, not at import for the whole session)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class KeySettings:
 
     Attributes:
         screen: ``"auto"`` (find green or blue), ``"green"``, ``"blue"``, or a
-            scene-linear RGB triple of the screen colour (the CLI parses ``#RRGGBB`` as
+            scene-linear RGB triple of the screen colour (the shot spec reader parses ``#RRGGBB`` as
             sRGB-encoded and linearises it). With a name the colour itself is still
             measured from the image; only the channel is fixed. A triple selects the
             pixels of that chromaticity, whose colour is then measured (the triple is
@@ -110,7 +110,8 @@ class KeySettings:
             them by more than the screen's noise; 0 keys every frame alone.
         denoise: strength of the edge-preserving (bilateral) smoothing the matte is
             pulled from, as a multiple of the sensor noise measured in the frame; 0 turns
-            it off. The foreground colour always keeps the image's own grain.
+            it off. The foreground colour is unmixed from the unsmoothed image (after the
+            temporal filter when ``temporal`` > 0, which averages grain where nothing moves).
         refine_radius: radius of the guided-filter refinement, in pixels of its
             1/3-resolution fit (0 turns it off).
         clip_black: alpha at or below this reads 0 (0..0.5; 0: only the noise floor

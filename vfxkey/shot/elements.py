@@ -286,8 +286,11 @@ class GenerateStage:
             if self.spec.outputs.save_screen:
                 write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
                                   working_space=self.spec.working_space)
-            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"],
+            # The keyer's figures and warnings (a frame keyed blank...), with GSG in the paper's units.
+            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "warnings": keyed.qc["warnings"],
                   "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
+            for message in keyed.qc["warnings"]:
+                (self.warn or logger.warning)(f"generated frame {frame}: {message}")
             rgba = _as_stored(keyed.premultiplied_rgba(), self.spec, f"generated frame {frame}", self.warn)
             yield ElementFrame(frame, rgba, qc, f"generated (seed {self.spec.seed})", Window.of(rgba),
                                Window.of(rgba))

@@ -62,10 +62,11 @@ Schema (every table and key; anything else is an error naming it)::
     preview = "render/comp.####.png"  # optional 8-bit sRGB PNG of the comp (over a checkerboard without a plate)
     movie = "render/comp.mov"         # optional ProRes 4444 of the comp (finalize)
     element_movie = "render/el.mov"   # optional ProRes 4444 of the element (finalize)
-    nuke = "render/shot010.nk"        # optional Nuke script (finalize, once vfxkey.nuke exists)
+    nuke = "render/shot010.nk"        # optional Nuke script (finalize)
     qc_report = "render/qc.html"      # optional HTML QC report (finalize)
     save_screen = "render/gen.####.png"   # optional (generate): the raw generated frame
     compression = "zip"               # EXR compression
+    data_type = "half"                # EXR channel type: half or float
 
     [qc]                              # optional
     fail_on = ["blank_key", "inverted_key"]   # verdicts that fail the task (exit code 3), or ["all"]
@@ -75,7 +76,6 @@ Schema (every table and key; anything else is an error naming it)::
     root = "[getenv SHOT_ROOT]"       # Nuke-side prefix of this spec's folder: a folder, [getenv NAME]/..., or
                                       # [file dirname [value root.name]] (paths relative to the script)
     path_map = { "/mnt/show" = "Z:/show" }   # other local folders -> Nuke-side prefixes (studio path maps)
-    data_type = "half"                # EXR channel type: half or float
 
 Relative paths resolve against the spec file's folder, so a shot folder can move.
 Every error is one line naming the file and the key: ``shot.toml: [element] despill: ...``.
@@ -276,7 +276,7 @@ class Outputs:
 class NukePaths:
     """``[nuke]``: the Nuke version the script is for, and where Nuke finds the shot's files
     (see ``vfxkey.nuke.paths``). ``root`` replaces the spec's folder; ``path_map`` pairs are
-    (local folder, resolved, Nuke prefix)."""
+    (local folder, resolved; Nuke prefix)."""
 
     root: str | None = None
     path_map: tuple[tuple[str, str], ...] = ()
