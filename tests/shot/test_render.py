@@ -26,7 +26,11 @@ def test_one_render_writes_elements_comps_previews_movie_and_report(whole):
     assert (render_dir / "comp.mov").stat().st_size > 0 and (render_dir / "qc.html").stat().st_size > 0
     assert "frame 1006" in output  # one line per frame off a terminal
     element, attributes = read_exr(render_dir / "el.1003.exr")
-    assert element[40, 2, 3] < 0.01 and element[40, 128 // 3 + 4, 3] > 0.99  # screen clear, disc opaque
+    # The alpha is the disc's coverage as the frame was drawn (shots.green_screen_frame, index 2).
+    y, x = np.mgrid[0:80, 0:128].astype(np.float32)
+    coverage = np.clip(80 / 4 - np.hypot(x - 128 / 3 - 2 * 128 / 40, y - 80 / 2) + 0.5, 0.0, 1.0)
+    error = np.abs(element[..., 3] - coverage)
+    assert error.mean() < 0.01 and error.max() < 0.5, (error.mean(), error.max())
     for name in ("despill", "despeckle", "plate_scale", "temporal", "denoise", "refine_radius", "input",
                  "input_colorspace", "settings_hash", "shot_screen"):
         assert f"vfxkey:{name}" in attributes, name
