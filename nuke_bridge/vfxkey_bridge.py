@@ -39,6 +39,7 @@ import vfxkey_toml
 KEY_COLOURS = ("green", "blue")
 FARM_ENGINES = ("openjd", "deadline", "opencue")
 LOG_NAME = "vfxkey_bridge.log"
+SPEC_FORMAT = "vfxkey.shot/1"  # the shot spec format it writes (vfxkey.shot.spec.SPEC_FORMAT)
 WINDOWS = os.name == "nt"
 # A line of `vfxkey render`'s per-frame progress (vfxkey/cli/progress.py, no terminal):
 # "vfxkey render: frame 1001 0.52 s ..."; other numbers in the output are not frames.
@@ -138,7 +139,7 @@ def _shot_tables(name: str, plate: dict, frames: str) -> dict:
     if config and config.startswith("fn-nuke_"):
         config = "ocio://" + config[len("fn-nuke_"):]  # Foundry's copy of OCIO's built-in config
     return {
-        "shot": {"name": name, "frames": frames, "fps": plate["fps"], "ocio_config": config},
+        "shot": {"format": SPEC_FORMAT, "name": name, "frames": frames, "fps": plate["fps"], "ocio_config": config},
         "plate": {"path": plate["file"], "colorspace": plate["colorspace"]},
         "outputs": {"element": f"render/{name}_element.####.exr", "comp": f"render/{name}_comp.####.exr",
                     "nuke": f"render/{name}.nk", "qc_report": f"render/{name}_qc.html"},

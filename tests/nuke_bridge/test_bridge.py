@@ -78,8 +78,8 @@ def test_generate_panel_values_become_the_shot_and_the_command_line(nuke, tmp_pa
     shot = tmp_path / "comps" / "vfxkey" / "Plate1_gen7" / "v001" / "shot.toml"
     assert job.args == [os.environ["VFXKEY"], "render", str(shot)]
     spec = tomllib.loads(shot.read_text())
-    assert spec["shot"] == {"name": "Plate1_gen7_v001", "frames": "1001-1004", "fps": "24", "seed": 7,
-                            "ocio_config": "ocio://studio-config-v1.0.0_aces-v1.3_ocio-v2.1"}
+    assert spec["shot"] == {"format": "vfxkey.shot/1", "name": "Plate1_gen7_v001", "frames": "1001-1004", "fps": "24",
+                            "seed": 7, "ocio_config": "ocio://studio-config-v1.0.0_aces-v1.3_ocio-v2.1"}
     assert spec["plate"] == {"path": str(tmp_path / "plates" / "plate.png"),
                              "colorspace": "sRGB Encoded Rec.709 (sRGB)"}
     assert spec["element"] == {"mode": "generate", "prompt": 'a "red" [fox], 50% \\ done',

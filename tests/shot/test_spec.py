@@ -5,6 +5,7 @@ import os
 import threading
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,13 +13,15 @@ from shots import make_shot
 
 from vfxkey.cli import main
 from vfxkey.errors import VfxkeyError
-from vfxkey.shot.spec import Placement, Transform, load_spec
+from vfxkey.shot.spec import SPEC_FORMAT, Placement, Transform, load_spec
 
 # (what to replace in the test shot's TOML, with what, words the error must hold)
 BAD = {
     "unknown key": ('despill = 1.0', 'despill = 1.0\nbogus = 1', "[element] bogus: unknown key"),
     "unknown table": ('[outputs]', '[render]\nx = 1\n\n[outputs]', "[render]: unknown table"),
     "missing name": ('name = "testshot"', '', "[shot] name: required"),
+    "another format": ('name = "testshot"', 'format = "vfxkey.shot/2"\nname = "testshot"',
+                       "[shot] format: 'vfxkey.shot/2' is not a format this vfxkey reads (vfxkey.shot/1)"),
     "bad name": ('name = "testshot"', 'name = "test shot"', "[shot] name"),
     "missing frames": ('frames = "1001-1006"', '', "[shot] frames: required"),
     "backwards frames": ('frames = "1001-1006"', 'frames = "1006-1001"', "[shot] frames: bad frame range"),
@@ -177,3 +180,19 @@ def test_a_plate_or_hint_given_as_a_frame_pattern_is_read_as_a_sequence(shot):
                     .replace('despill = 1.0', 'despill = 1.0\nhint = "plate_in/gs.####.png"'))
     spec = load_spec(good)
     assert spec.plate.path == spec.element.hint == str(shot.parent / "plate_in" / "gs.####.png")
+
+
+def test_the_format_version_is_read_and_the_bridge_and_sample_write_this_one(shot):
+    import ast
+
+    versioned = shot.parent / "versioned.toml"
+    versioned.write_text(shot.read_text().replace('name = "testshot"', f'format = "{SPEC_FORMAT}"\nname = "testshot"'))
+    assert load_spec(versioned).name == "testshot"
+    repo = Path(__file__).parents[2]
+    bridge = ast.parse((repo / "nuke_bridge" / "vfxkey_bridge.py").read_text())
+    written = {node.targets[0].id: node.value.value for node in bridge.body
+               if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+               and isinstance(node.value, ast.Constant)}
+    assert written["SPEC_FORMAT"] == SPEC_FORMAT
+    assert load_spec(repo / "samples" / "shot010" / "shot.toml") is not None
+    assert f'format = "{SPEC_FORMAT}"' in (repo / "samples" / "shot010" / "shot.toml").read_text()

@@ -9,6 +9,7 @@ the same spec from their options (the settings have the same names, ``--despill`
 Schema (every table and key; anything else is an error naming it)::
 
     [shot]
+    format = "vfxkey.shot/1"          # the spec's format version (absent: this one); others are refused
     name = "shot010"                  # required; names the farm job
     frames = "1001-1010"              # required; FrameRange text (1001-1010, 1001-1010x2, 1001,1005)
     fps = "24"                        # exact rational: 24, "25", "24000/1001" (floats are refused)
@@ -317,8 +318,10 @@ def file_label(path: str) -> Label:
     return lambda table, key: f"{path}: [{table}] {key}" if key else f"{path}: [{table}]"
 
 
+SPEC_FORMAT = "vfxkey.shot/1"  # [shot] format: the spec format this vfxkey reads and writes
+
 # The keys of each table but [element] (which holds the element's and the keyer's settings).
-TABLE_KEYS = {"shot": ("name", "frames", "fps", "seed", "working_space"), "plate": ("path", "colorspace", "reformat"),
+TABLE_KEYS = {"shot": ("format", "name", "frames", "fps", "seed", "working_space"), "plate": ("path", "colorspace", "reformat"),
               "outputs": ("comp", "preview", "movie", "element_movie", "nuke", "qc_report", "save_screen",
                           "compression", "data_type"), "nuke": ("root", "path_map")}
 
@@ -356,6 +359,10 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
     """
     tables = _Tables(data, base, label)
     shot = tables.table("shot", required=True)
+    spec_format = shot.get("format", str, default=SPEC_FORMAT)
+    if spec_format != SPEC_FORMAT:
+        raise VfxkeyError(f"{label('shot', 'format')}: {spec_format!r} is not a format this vfxkey reads "
+                          f"({SPEC_FORMAT}); it was written for another vfxkey version")
     name = shot.get("name", str, required=True)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise VfxkeyError(f"{label('shot', 'name')}: {name!r} must be letters, digits, '_', '-' or '.'")
