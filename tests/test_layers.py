@@ -106,7 +106,7 @@ def test_no_library_message_names_a_command_line_option():
     """Only the CLI words a setting as ``--despill``: a library message names the setting
     (``VfxkeyError.setting``), which the spec reader words as ``shot.toml: [element] despill``.
     An argument list's own ``"--frames"`` (a farm task's command line) is no message."""
-    flag = re.compile(r"(^|[\s(`'\"])--[a-z]")
+    flag = re.compile(r"(^|[\s(`'\"])--([a-z]|$)")  # "--{role}": a constant ending where the name goes
     found = []
     for path in PACKAGE.rglob("*.py"):
         if path.parent.name == "cli":

@@ -1,6 +1,7 @@
 """``vfxkey edit`` end to end on tiny models: masks, keyed elements, chunks, restarts, metadata, refusals."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -114,21 +115,29 @@ def test_metadata_records_the_edit_the_source_and_the_weights(chunk_run, files):
     assert attributes["vfxkey:source"] == str(root / "plate.0002.exr")
     assert attributes["vfxkey:ip_scale"] == pytest.approx(0.4) and attributes["vfxkey:edit_ip_scale"] == pytest.approx(0.4)
     assert attributes["vfxkey:steps"] == 2 and attributes["vfxkey:inversion_iterations"] == 1
-    assert attributes["vfxkey:strength"] == pytest.approx(1.0) and attributes["vfxkey:mask"] == "mask.exr"
+    assert attributes["vfxkey:strength"] == pytest.approx(1.0) and attributes["vfxkey:mask"] == str(root / "mask.exr")
     assert attributes["vfxkey:model_hash"] == model_hash(model)
     assert attributes["vfxkey:device"].startswith("cpu") and attributes["vfxkey:precision"] == "fp32"
     assert attributes["vfxkey:ip_adapter_hash"] == model_hash(adapter)
     assert attributes["vfxkey:image_encoder_hash"] == model_hash(adapter.parent / "image_encoder")
 
 
-def test_existing_frames_are_skipped_without_loading_the_model_unless_overwrite(chunk_run, files):
+def test_up_to_date_frames_are_skipped_without_loading_the_model_unless_overwrite(chunk_run, files, tmp_path):
     out = chunk_run[0]
     before = (out / "ed.0002.exr").stat().st_mtime_ns
     pixels = read_exr(out / "ed.0002.exr")[0]
-    missing_model = args(files, out / "ed.####.exr", "1-3", "--mask", str(files[0] / "mask.exr"))
-    missing_model[missing_model.index("--model") + 1] = str(files[0] / "no-model-needed")
-    result = CliRunner().invoke(main, missing_model)
-    assert result.exit_code == 0 and "nothing to do" in result.output
+    # The same weight files (same hash) in a model whose UNet cannot be built: up to date
+    # frames never load it, a frame to redo does.
+    unloadable = tmp_path / "copy" / "tiny"
+    shutil.copytree(files[1], unloadable)
+    (unloadable / "unet" / "config.json").write_text("{not json")
+    up_to_date = args(files, out / "ed.####.exr", "1-3", "--mask", str(files[0] / "mask.exr"))
+    up_to_date[up_to_date.index("--model") + 1] = str(unloadable)
+    result = CliRunner().invoke(main, up_to_date)
+    assert result.exit_code == 0 and "nothing to do" in result.output, result.output
+    assert (out / "ed.0002.exr").stat().st_mtime_ns == before
+    result = CliRunner().invoke(main, up_to_date + ["--overwrite"])
+    assert result.exit_code == 2 and "could not be loaded" in result.output, result.output
     assert (out / "ed.0002.exr").stat().st_mtime_ns == before
     result = CliRunner().invoke(main, args(files, out / "ed.####.exr", "2", "--mask", str(files[0] / "mask.exr"),
                                            "--overwrite"))
@@ -178,7 +187,7 @@ def bad_inputs(root: Path, files) -> dict[str, tuple[list[str], str, Path]]:
                             root / "nowhere.safetensors"),
         "adapter is a folder": (["--ip-adapter", str(empty)], "is a folder", empty),
         "safetensors that is no adapter": (["--ip-adapter", str(lora)], "not an IP-Adapter", lora),
-        "pickled adapter without opt-in": (["--ip-adapter", str(pickled)], "--allow-pickle", pickled),
+        "pickled adapter without opt-in": (["--ip-adapter", str(pickled)], "allow_pickle", pickled),
         "no encoder beside the adapter": (["--ip-adapter", str(lone_adapter)], "no image encoder",
                                           root / "lone" / "image_encoder"),
         "encoder folder that is no model": (["--image-encoder", str(empty)], "has no config.json", empty),

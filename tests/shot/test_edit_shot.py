@@ -67,7 +67,8 @@ def shot(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
-def test_render_of_an_edit_shot_equals_vfxkey_edit_with_the_same_options(shot):
+def test_render_of_an_edit_shot_equals_vfxkey_edit_with_the_same_options(shot, monkeypatch):
+    monkeypatch.chdir(shot)  # `vfxkey edit` records paths relative to where it runs, render to the spec's folder
     rendered = CliRunner().invoke(main, ["render", str(shot / "shot.toml")])
     assert rendered.exit_code == 0, rendered.output
     edited = CliRunner().invoke(main, [
@@ -79,7 +80,10 @@ def test_render_of_an_edit_shot_equals_vfxkey_edit_with_the_same_options(shot):
     assert edited.exit_code == 0, edited.output
     for frame in (1, 2):
         ours, attributes = read_exr(shot / "render" / f"ed.{frame:04d}.exr")
-        theirs, _ = read_exr(shot / "cli" / f"ed.{frame:04d}.exr")
+        theirs, their_attributes = read_exr(shot / "cli" / f"ed.{frame:04d}.exr")
+        written_at = ("DateTime",)  # when each file was written
+        assert ({k: v for k, v in attributes.items() if k not in written_at}
+                == {k: v for k, v in their_attributes.items() if k not in written_at})  # recorded the same way
         source, _ = read_exr(shot / f"plate.{frame:04d}.exr")
         np.testing.assert_array_equal(ours, theirs)
         assert not np.array_equal(ours[8:24, 12:20, :3], source[8:24, 12:20]), "the masked region was edited"
@@ -113,7 +117,8 @@ def test_a_changed_edit_setting_redoes_the_frames_and_an_unchanged_one_skips_the
     ("steps = 2", "steps = 2\nguidance = 0.5", "[element] guidance: must be >= 1.0"),
     ("steps = 2", 'steps = 2\nkey = "chartreuse"', "[element] key: 'chartreuse'"),
     ('prompt = "a green apple"\n', "", "[element] prompt: required"),
-    ("steps = 2", "steps = 2\nreconstruct = true", "[element] reconstruct: unknown key"),
+    ("steps = 2", 'steps = 2\nscreen = "green"', "[element] screen: unknown key"),
+    ("steps = 2", "steps = 2\ndespill = 2.0", "[element] despill: 2.0: must be within 0..1"),
 ])
 def test_edit_settings_are_checked_by_name(shot, old, new, words):
     bad = shot / "bad.toml"

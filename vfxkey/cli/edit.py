@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-import os
+from pathlib import Path
 
 import click
 
-from vfxkey.cli.progress import track, warn
+from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
+from vfxkey.cli.words import options_of_command
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import WORKING_SPACE, check_working_space
-from vfxkey.io.companion import Companion
-from vfxkey.io.read import open_source
+from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.sequence import FrameRange, overwritten
-from vfxkey.io.write import open_frame_writer
 
 
 @click.command()
@@ -65,7 +63,7 @@ from vfxkey.io.write import open_frame_writer
 @click.option("--working-space", default=WORKING_SPACE, show_default=True, help="Scene-linear space of the output.")
 @click.option("--input-colorspace", metavar="NAME",
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
-@click.option("--overwrite", is_flag=True, help="Redo frames whose output already exists.")
+@click.option("--overwrite", is_flag=True, help="Redo frames whose output is already up to date.")
 @threads_option()
 def edit(input_path: str, output: str, model_path: str, model_config: str | None, allow_pickle: bool,
          prompt: str | None, source_prompt: str, negative_prompt: str, ip_adapter: str, image_encoder: str | None,
@@ -79,58 +77,43 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
     (IP-Adapter, Tight Inversion) and denoised with --prompt. A keyed input (with alpha)
     is put on its key colour, edited, and keyed again: the output is a premultiplied
     element. Frames are independent of each other, so a shot can be split into chunks;
-    frames whose output exists are skipped (--overwrite to redo them).
+    frames whose output is up to date (same settings, model and adapter files) are skipped
+    without loading the model (--overwrite to redo them).
     """
-    # Parse everything before loading the model, so mistakes fail fast.
-    from vfxkey.generate.noise import parse_key
-
     if not reconstruct and prompt is None:
         raise VfxkeyError("--prompt is required (or --reconstruct to measure how faithfully the input comes back)")
-    working_space = check_working_space(working_space)
     inputs = {"input": input_path, "mask": mask}
     if source := overwritten(output, inputs):
         raise VfxkeyError(f"-o/--output: {output} would overwrite the {source} {inputs[source]}")
-    key_value = parse_key(key)
-    source = open_source(input_path, FrameRange.parse(frames) if frames else None,
-                         input_colorspace=input_colorspace, working_space=working_space, warn=warn)
-    masks = Companion(mask, working_space, "mask", warn=warn) if mask else None
+    # The options are the shot spec's edit settings of the same names (see vfxkey.shot.spec), and
+    # the edit is rendered as `vfxkey render` renders an edit shot. The shot is the whole input;
+    # --frames is the chunk this run edits.
+    from vfxkey.shot.run import render
+    from vfxkey.shot.spec import build_spec
 
-    from vfxkey.generate.adapter import IPAdapter
-    from vfxkey.generate.edit import EditSettings, load_editor
+    data = {
+        "shot": {"name": "edit", "working_space": working_space, "seed": seed},
+        "element": {"mode": "edit", "input": input_path, "input_colorspace": input_colorspace, "model": model_path,
+                    "model_config": model_config, "allow_pickle": allow_pickle, "ip_adapter": ip_adapter,
+                    "image_encoder": image_encoder, "prompt": prompt, "source_prompt": source_prompt,
+                    "negative_prompt": negative_prompt, "ip_scale": ip_scale, "edit_ip_scale": edit_ip_scale,
+                    "steps": steps, "guidance": guidance, "strength": strength, "inversion_iters": inversion_iters,
+                    "mask": mask, "feather": feather, "key": key, "reconstruct": reconstruct},
+        "outputs": {"element": output},
+    }
+    spec = build_spec(data, base=Path.cwd(), label=options_of_command(ALIASES), sequence_outputs=False)
+    chunk = FrameRange.parse(frames) if frames else None
+    with FrameProgress("edit") as progress:
+        rendered = render(spec, chunk, force=overwrite, progress=progress, warn=warn)
+    if all(done.skipped for done in rendered.frames):
+        click.echo(f"all {len(rendered.frames)} frames of {output} are up to date; nothing to do "
+                   "(--overwrite to redo them)", err=True)
+    for done in rendered.frames:
+        if reconstruct and not done.skipped:
+            psnr = "inf" if math.isinf(done.record["psnr"]) else f"{done.record['psnr']:.2f}"
+            click.echo(f"frame {done.frame}: latent error {done.record['latent_error']:.3g}, PSNR {psnr} dB",
+                       err=True)
 
-    iterations = {} if inversion_iters is None else {"inversion_iterations": inversion_iters}
-    settings = EditSettings(prompt=prompt or source_prompt, source_prompt=source_prompt,
-                            negative_prompt=negative_prompt, steps=steps, guidance=guidance, strength=strength,
-                            ip_scale=ip_scale, edit_ip_scale=edit_ip_scale, feather=feather,
-                            working_space=working_space, **iterations)
-    if reconstruct:
-        settings = settings.reconstruction()
-    settings.check()
-    recorded = {"command": "edit", **settings.metadata(), "seed": seed, "mask": os.path.basename(mask) if mask else "",
-                "key": key, "reconstruct": int(reconstruct), "input_colorspace": source.info.colorspace}
-    adapter = IPAdapter.read(ip_adapter, image_encoder, allow_pickle=allow_pickle)
-    recorded.update(adapter.metadata())
 
-    editor = None
-    done = 0
-    with open_frame_writer(output, frame_count=len(source), working_space=working_space,
-                           fps=source.info.fps, metadata=recorded) as writer:
-        for frame in track(source, total=len(source), description="edit"):
-            if not overwrite and os.path.exists(writer.target(frame.number, frame.source)):
-                continue
-            if editor is None:  # the model loads only when a frame needs it
-                editor, model_metadata = load_editor(settings, key_value, model_path, model_config, adapter,
-                                                     allow_pickle)
-                writer.metadata.update(model_metadata)
-            frame_mask = masks.mask(frame.number, frame.data_window, frame.display_window) if masks else None
-            result = editor(frame, frame_mask)
-            extra = {"latent_error": result.latent_error, "psnr": result.psnr} if reconstruct else {}
-            writer.write(frame.number, result.rgba, source_name=frame.source, metadata=extra,
-                         data_window=frame.data_window, display_window=frame.display_window)
-            done += 1
-            if reconstruct:
-                psnr = "inf" if math.isinf(result.psnr) else f"{result.psnr:.2f}"
-                click.echo(f"frame {frame.number}: latent error {result.latent_error:.3g}, PSNR {psnr} dB", err=True)
-    if done == 0:
-        click.echo(f"all {len(source)} frames of {output} exist; nothing to do (--overwrite to redo)", err=True)
-
+# Spec keys that `vfxkey edit` spells otherwise.
+ALIASES = {"input": "INPUT", "element": "-o/--output"}

@@ -162,8 +162,16 @@ class IPAdapter:
 
     def metadata(self) -> dict[str, str]:
         """What the outputs record: the adapter's and the encoder's names and weight hashes (model_hash)."""
-        return {"ip_adapter": self.path.name, "ip_adapter_hash": model_hash(self.path),
-                "image_encoder": self.encoder_path.name, "image_encoder_hash": model_hash(self.encoder_path)}
+        return adapter_metadata(self.path, self.encoder_path)
+
+
+def adapter_metadata(adapter: str | Path, image_encoder: str | Path | None = None) -> dict[str, str]:
+    """:meth:`IPAdapter.metadata` of the adapter that :meth:`IPAdapter.read` would read, from the
+    files alone (the encoder is not loaded)."""
+    adapter = Path(adapter)
+    encoder = Path(image_encoder) if image_encoder is not None else adapter.parent / "image_encoder"
+    return {"ip_adapter": adapter.name, "ip_adapter_hash": model_hash(adapter),
+            "image_encoder": encoder.name, "image_encoder_hash": model_hash(encoder)}
 
 
 def encode_image(pipe, image: np.ndarray) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

@@ -14,8 +14,9 @@ For each frame, read top to bottom like a diffusers pipeline:
    and ``guidance``; with a mask, the latent outside it follows the inversion
    (:func:`.invert.denoise`);
 6. **decode**: VAE decode, sRGB-encoded 0..1 -> scene-linear working space;
-7. **key**: a keyed input is keyed again on its key colour (:mod:`.keycolour`, GreenPost)
-   into a premultiplied element; a plate keeps alpha 1;
+7. **key**: a keyed input is keyed again on its key colour (:mod:`.keycolour`, GreenPost,
+   with the shot's keyer settings as a generated element is) into a premultiplied element;
+   a plate keeps alpha 1;
 8. **mask**: ``out = m * edited + (1 - m) * source`` with the mask feathered *inside* its
    edge; where ``m = 0`` the output is the source's own values, bit for bit.
 
@@ -47,6 +48,7 @@ from vfxkey.generate.keycolour import KeyColour, key_on_screen
 from vfxkey.generate.model import LoadedModel
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.frame import Frame
+from vfxkey.matte.greenpost import KeySettings
 
 # Fixed-point refinements per inversion step, from bench/edit.py's sweep (README table): 3 takes
 # the reconstruction's relative latent error from 1.2 (plain DDIM) to 0.02 (39 dB) for 4x the
@@ -125,25 +127,26 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
 
 
 def load_editor(settings: EditSettings, key: str | tuple[float, float, float], model_path: str,
-                model_config: str | None, adapter: IPAdapter, allow_pickle: bool = False) -> tuple[Editor, dict]:
+                model_config: str | None, adapter: IPAdapter, allow_pickle: bool = False,
+                keyer: KeySettings = KeySettings()) -> Editor:
     """Load the model for DDIM, attach ``adapter`` and build the :class:`Editor` of ``settings``
-    keying on ``key`` (a name or sRGB 0..1 triple, ``noise.parse_key``); also returns the
-    model's metadata (hash, device, precision, versions) for the outputs."""
+    keying on ``key`` (a name or sRGB 0..1 triple, ``noise.parse_key``) with the ``keyer``
+    settings. What the outputs record of the model, :func:`.provenance.planned_model_metadata`
+    gives without loading it."""
     from vfxkey.generate.model import load_model
-    from vfxkey.generate.provenance import machine_metadata
 
     model = load_model(model_path, config=model_config, scheduler="ddim", allow_pickle=allow_pickle)
     adapter.attach(model)
-    return Editor(model, settings, KeyColour.of(key, settings.working_space)), {**model.metadata(),
-                                                                                 **machine_metadata(model)}
+    return Editor(model, settings, KeyColour.of(key, settings.working_space), keyer)
 
 
 class Editor:
     """Edits frames with one loaded model (an IP-Adapter attached, or none) and fixed settings."""
 
-    def __init__(self, model: LoadedModel, settings: EditSettings, key: KeyColour | None = None):
+    def __init__(self, model: LoadedModel, settings: EditSettings, key: KeyColour | None = None,
+                 keyer: KeySettings = KeySettings()):
         settings.check()
-        self.model, self.settings = model, settings
+        self.model, self.settings, self.keyer = model, settings, keyer
         self.key = key or KeyColour.of("green", settings.working_space)
         self.schedule = Schedule.ddim(model.pipe.scheduler, settings.steps, settings.strength)
         self.adapter = getattr(model.pipe.unet, "encoder_hid_proj", None) is not None
@@ -197,7 +200,7 @@ class Editor:
 
         # 7. key: a keyed input is keyed again on its key colour; a plate keeps alpha 1
         if keyed:
-            edited = key_on_screen(edited_rgb, self.key).premultiplied_rgba()
+            edited = key_on_screen(edited_rgb, self.key, settings=self.keyer).premultiplied_rgba()
         else:
             edited = np.concatenate([edited_rgb, np.ones((height, width, 1), np.float32)], axis=-1)
 

@@ -9,7 +9,7 @@ thread, so K-Means is bitwise repeatable (threaded sums vary in the last bits).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -35,11 +35,13 @@ class KeyColour:
         return cls(key=key, srgb=srgb, linear=linear, screen=key if key in ("green", "blue") else linear)
 
 
-def key_on_screen(rgb: np.ndarray, colour: KeyColour, hint: np.ndarray | None = None) -> KeyResult:
-    """Key one frame ``rgb`` (``(H, W, 3)`` scene-linear, working space) shot on ``colour``.
+def key_on_screen(rgb: np.ndarray, colour: KeyColour, hint: np.ndarray | None = None,
+                  settings: KeySettings = KeySettings()) -> KeyResult:
+    """Key one frame ``rgb`` (``(H, W, 3)`` scene-linear, working space) shot on ``colour``
+    with the keyer ``settings`` (the shot's; their ``screen`` is the key colour's).
 
     ``hint`` is an optional ``(H, W)`` 0..1 coarse subject mask. The result's
     ``premultiplied_rgba()`` is the element.
     """
     with threadpool_limits(limits=1):
-        return Keyer(KeySettings(screen=colour.screen)).key(rgb, hint=hint)
+        return Keyer(replace(settings, screen=colour.screen)).key(rgb, hint=hint)

@@ -89,8 +89,27 @@ class LoadedModel:
 
     def metadata(self) -> dict[str, str]:
         """What the outputs record about the model: its name, family, weight hashes and LoRA."""
-        return {"model": self.path.name, "model_family": self.family, "model_hash": self.hash,
-                "lora": self.lora.name if self.lora else "", "lora_hash": model_hash(self.lora) if self.lora else ""}
+        return model_metadata(self.path, self.family, self.lora, weights_hash=self.hash)
+
+
+def model_metadata(path: Path, family: str, lora: Path | None = None, *,
+                   weights_hash: str | None = None) -> dict[str, str]:
+    """What the outputs record about a model, from its files (:meth:`LoadedModel.metadata` of it loaded)."""
+    return {"model": path.name, "model_family": family, "model_hash": weights_hash or model_hash(path),
+            "lora": lora.name if lora else "", "lora_hash": model_hash(lora) if lora else ""}
+
+
+def model_family(path: Path, allow_pickle: bool = False) -> str:
+    """``"sd15"`` or ``"sdxl"`` of a model folder or checkpoint, from its files; a pickled
+    checkpoint is refused unless ``allow_pickle`` (reading it can run code)."""
+    if not path.exists():
+        raise VfxkeyError(f"model {path} does not exist; {HOW_TO_POINT}")
+    if path.is_file() and path.suffix in PICKLE_SUFFIXES:
+        if not allow_pickle:
+            raise VfxkeyError(f"model file {path} is a pickled checkpoint, which can run code when loaded; "
+                              "convert it to .safetensors, or allow pickles (allow_pickle) if you trust it")
+        return _pickled_checkpoint_family(path)
+    return detect_family(path)
 
 
 def default_device() -> tuple[torch.device, torch.dtype]:
@@ -225,15 +244,7 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
     path = Path(path)
-    if not path.exists():
-        raise VfxkeyError(f"model {path} does not exist; {HOW_TO_POINT}")
-    if path.is_file() and path.suffix in PICKLE_SUFFIXES:
-        if not allow_pickle:
-            raise VfxkeyError(f"model file {path} is a pickled checkpoint, which can run code when loaded; "
-                              "convert it to .safetensors, or allow pickles (allow_pickle) if you trust it")
-        family, single = _pickled_checkpoint_family(path), True
-    else:
-        family, single = detect_family(path), path.is_file()
+    family, single = model_family(path, allow_pickle), path.is_file()
     if scheduler not in SCHEDULERS:
         raise SettingError(f"{scheduler!r}: use one of {', '.join(SCHEDULERS)}", setting="scheduler")
     if device is None:

@@ -25,12 +25,19 @@ import json
 import math
 import platform
 from collections.abc import Iterable
+from pathlib import Path
 
 import diffusers
 import torch
 
 from vfxkey.errors import SettingError
-from vfxkey.generate.model import LoadedModel
+from vfxkey.generate.model import (
+    LoadedModel,
+    default_device,
+    model_family,
+    model_metadata,
+    resolve_precision,
+)
 from vfxkey.generate.noise import shift_delta
 from vfxkey.generate.pipeline import GenerationSettings
 from vfxkey.io.read import read_metadata
@@ -52,7 +59,22 @@ def device_name(device: torch.device) -> str:
 def machine_metadata(model: LoadedModel) -> dict[str, str]:
     """Where and how a model ran: results are reproducible on the same kind of device, in the
     same precision, with the same library versions (``vfxkey generate`` and ``vfxkey edit``)."""
-    return {"device": device_name(model.device), "precision": model.precision,
+    return _machine(model.device, model.precision)
+
+
+def planned_model_metadata(path: str | Path, *, lora: str | Path | None = None, precision: str | None = None,
+                           allow_pickle: bool = False) -> dict[str, str]:
+    """``{**model.metadata(), **machine_metadata(model)}`` of ``load_model(path, lora=lora,
+    precision=precision)`` on this machine, from the files alone: the model is not loaded,
+    so a shot whose frames are up to date never loads it."""
+    device = default_device()[0]
+    path = Path(path)
+    return {**model_metadata(path, model_family(path, allow_pickle), Path(lora) if lora else None),
+            **_machine(device, resolve_precision(precision, device))}
+
+
+def _machine(device: torch.device, precision: str) -> dict[str, str]:
+    return {"device": device_name(device), "precision": precision,
             "torch": torch.__version__, "diffusers": diffusers.__version__}
 
 

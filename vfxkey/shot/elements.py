@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Protocol
 
@@ -262,26 +262,25 @@ class GenerateStage:
         return []
 
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
-        from vfxkey.generate.keycolour import KeyColour
+        from vfxkey.generate.keycolour import KeyColour, key_on_screen
         from vfxkey.matte.metrics import gsg
 
         e: GenerateElement = self.spec.element
         generator = self._load()
         key_colour = KeyColour.of(self.key, self.spec.working_space)
         key_srgb = np.array(key_colour.srgb, dtype=np.float32)
-        # The spec's keyer settings on the key colour: each frame measured on its own (no shot screen).
-        keyer = Keyer(replace(e.keyer, screen=key_colour.screen))
         for frame in frames:
             result = generator(frame)
             # The keyer's coarse subject mask: the matting head's, the attention hint if asked for, or none.
             coarse = result.head_mask if result.head_mask is not None else result.hint if e.attention_hint else None
-            # One thread keeps the keyer and GSG bitwise repeatable (threaded sums vary in the last bits).
-            with threadpool_limits(limits=1):
-                try:
-                    keyed = keyer.key(result.rgb, hint=coarse)
-                except VfxkeyError as exc:  # no key-colour background came out of this frame
-                    raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc.message} "
-                                      "(no key-colour background: a larger shift may help)") from None
+            # The spec's keyer settings on the key colour, each frame measured on its own (no shot screen),
+            # as an edited frame is keyed.
+            try:
+                keyed = key_on_screen(result.rgb, key_colour, hint=coarse, settings=e.keyer)
+            except VfxkeyError as exc:  # no key-colour background came out of this frame
+                raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc.message} "
+                                  "(no key-colour background: a larger shift may help)") from None
+            with threadpool_limits(limits=1):  # one thread: bitwise repeatable (threaded sums vary in the last bits)
                 quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
             if self.spec.outputs.save_screen:
                 write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
@@ -297,15 +296,14 @@ class GenerateStage:
 
 
 class EditStage:
-    """Edits each input frame with the edit prompt (Tight Inversion, ``vfxkey edit``'s editor).
+    """Edits each input frame with the edit prompt (Tight Inversion), ``vfxkey edit`` and
+    ``render`` alike; a keyed input is keyed again with the spec's keyer settings.
 
-    The model is loaded on first use: its and the adapter's hashes, the device, precision
-    and library versions are part of the settings, as ``vfxkey edit`` records them.
+    The model, the adapter and its image encoder are loaded on first use: their hashes
+    come from their files, so a shot whose frames are all up to date loads none of them.
     """
 
     def __init__(self, spec: ShotSpec, warn: Callable[[str], None] | None) -> None:
-        from vfxkey.generate.adapter import IPAdapter
-
         element: EditElement = spec.element
         self.spec, self.warn = spec, warn
         self.source = open_input(spec, spec.frames, warn)
@@ -313,42 +311,48 @@ class EditStage:
         self.fps = self.source.info.fps
         self.screen = None  # a keyed input is keyed on its key colour, each frame on its own
         self.masks = Companion(element.mask, spec.working_space, "mask", warn=warn) if element.mask else None
-        self.adapter = IPAdapter.read(element.ip_adapter, element.image_encoder, allow_pickle=element.allow_pickle)
         self._editor = None
-        self._model_metadata: dict = {}
 
     def _load(self):
         """The Editor (model with the adapter attached), loaded once."""
         if self._editor is None:
+            from vfxkey.generate.adapter import IPAdapter
             from vfxkey.generate.edit import load_editor
             from vfxkey.generate.noise import parse_key
 
             e: EditElement = self.spec.element
-            self._editor, self._model_metadata = load_editor(e.settings, parse_key(e.key), e.model, e.model_config,
-                                                             self.adapter, e.allow_pickle)
+            adapter = IPAdapter.read(e.ip_adapter, e.image_encoder, allow_pickle=e.allow_pickle)
+            self._editor = load_editor(e.settings, parse_key(e.key), e.model, e.model_config, adapter,
+                                       e.allow_pickle, keyer=e.keyer)
         return self._editor
 
     def settings(self) -> dict[str, object]:
         """Every setting that changes the element's pixels, as recorded in its metadata."""
+        from vfxkey.generate.adapter import adapter_metadata
+        from vfxkey.generate.provenance import planned_model_metadata
+
         e: EditElement = self.spec.element
-        self._load()
+        keyer = {f"keyer_{k}": v for k, v in asdict(e.keyer).items() if k not in ("screen", "temporal")}
         return {"command": "edit", "input": relative(e.input, self.spec),
                 "input_colorspace": self.source.info.colorspace, **e.settings.metadata(), "seed": self.spec.seed,
-                "mask": relative(e.mask, self.spec) if e.mask else "", "key": e.key, **self.adapter.metadata(),
-                **self._model_metadata, **stored_as(self.spec)}
+                "mask": relative(e.mask, self.spec) if e.mask else "", "key": e.key,
+                "reconstruct": int(e.reconstruct), **adapter_metadata(e.ip_adapter, e.image_encoder),
+                **planned_model_metadata(e.model, allow_pickle=e.allow_pickle), **stored_as(self.spec), **keyer}
 
     def input_files(self, frame: int) -> list[str | None]:
         """Its input frame and its mask."""
         return [self.source.file_of(frame)] + ([self.masks.file_of(frame)] if self.masks else [])
 
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
+        """The edited element of ``frames``; in reconstruct mode each records how faithfully it came back."""
         editor = self._load()
         source = chunk_of(self.source, self.spec, frames, self.warn)
         for frame in source:
             mask = self.masks.mask(frame.number, frame.data_window, frame.display_window) if self.masks else None
             result = editor(frame, mask)
             rgba = _as_stored(result.rgba, self.spec, where(frame.source, frame.number), self.warn)
-            yield ElementFrame(frame.number, rgba, {}, relative(frame.source, self.spec), frame.data_window,
+            qc = {"latent_error": result.latent_error, "psnr": result.psnr} if self.spec.element.reconstruct else {}
+            yield ElementFrame(frame.number, rgba, qc, relative(frame.source, self.spec), frame.data_window,
                                frame.display_window)
 
 

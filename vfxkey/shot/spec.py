@@ -48,6 +48,8 @@ Schema (every table and key; anything else is an error naming it)::
     model_config, allow_pickle, image_encoder, source_prompt, negative_prompt, ip_scale = 0.4,
     edit_ip_scale = 0.4, steps = 50, guidance = 7.5, strength = 1.0, inversion_iters = 3, mask, feather = 8,
     key = "green"                     # the key colour a keyed (RGBA) input is edited on and keyed off
+    despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that keys it off again
+    reconstruct = false               # denoise with the inversion's own prompt and scale: measures fidelity
 
     [placement]                       # optional; the element's transform onto the comp
     position = [320.0, 180.0]         # where the element's centre goes, comp pixels from the top left
@@ -245,6 +247,8 @@ class EditElement:
     image_encoder: str | None = None  # None: image_encoder/ beside the adapter
     mask: str | None = None
     key: str = "green"
+    keyer: KeySettings = KeySettings()  # how a keyed input is keyed again; screen is set from ``key``
+    reconstruct: bool = False  # settings are EditSettings.reconstruction(): to measure fidelity
     mode: str = "edit"
 
 
@@ -523,12 +527,14 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
 
     key = table.get("key", str, default="green")
     table.parsed("key", parse_key, key)
+    reconstruct = table.get("reconstruct", bool, default=False)
     strength = table.number("strength", float, 1.0)
     steps = table.number("steps", int, 50, minimum=1)
     table.parsed("strength", lambda value: check_steps(steps, value), strength)
+    source_prompt = table.get("source_prompt", str, default="")
     settings = EditSettings(
-        prompt=table.get("prompt", str, required=True),
-        source_prompt=table.get("source_prompt", str, default=""),
+        prompt=table.get("prompt", str, required=not reconstruct, default=source_prompt),
+        source_prompt=source_prompt,
         negative_prompt=table.get("negative_prompt", str, default=""),
         steps=steps, guidance=table.number("guidance", float, 7.5, minimum=1.0), strength=strength,
         ip_scale=table.number("ip_scale", float, 0.4, minimum=0.0),
@@ -547,7 +553,9 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
         image_encoder=table.path("image_encoder", exists=True),
         mask=table.path("mask", exists=True),
         key=key,
-        settings=settings,
+        keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
+        reconstruct=reconstruct,
+        settings=settings.reconstruction() if reconstruct else settings,
     )
 
 
