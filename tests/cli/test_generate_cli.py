@@ -93,6 +93,7 @@ def test_metadata_records_prompt_seed_settings_model_hash_and_gsg(chunk_run, mod
     assert attributes["vfxkey:model_hash"] == model_hash(model_dir)
     assert attributes["vfxkey:alpha_source"] == "attention"
     assert attributes["vfxkey:gsg"] >= 0.0
+    assert "vfxkey:warnings" in attributes  # the keyer's QC warnings are kept (none here)
     # where and how it ran: reproducible on the same kind of device, precision and versions
     assert attributes["vfxkey:device"] == f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
     assert attributes["vfxkey:precision"] == "fp32"
@@ -137,12 +138,19 @@ def test_the_deep_model_writes_1280x720_and_1920x1080_elements_keyed_with_the_at
         assert np.isfinite(pixels).all() and (alpha == 0).any() and (alpha > 0.5).any()
 
 
-def test_existing_frames_are_skipped_unless_overwrite(chunk_run, model_dir):
+def test_up_to_date_frames_are_skipped_without_loading_the_model_unless_overwrite(chunk_run, model_dir, tmp_path):
     out, _ = chunk_run
     before = (out / "el.0002.exr").stat().st_mtime_ns
-    result = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "1-4", "--attention-hint"))
-    assert result.exit_code == 0 and "nothing to do" in result.output
+    # The same weight files (same hash) in a model whose UNet cannot be built: up-to-date
+    # frames never load it, a frame to redo does.
+    unloadable = tmp_path / "copy" / model_dir.name
+    shutil.copytree(model_dir, unloadable)
+    (unloadable / "unet" / "config.json").write_text("{not json")
+    result = CliRunner().invoke(main, args(unloadable, out / "el.####.exr", "1-4", "--attention-hint"))
+    assert result.exit_code == 0 and "nothing to do" in result.output, result.output
     assert (out / "el.0002.exr").stat().st_mtime_ns == before
+    result = CliRunner().invoke(main, args(unloadable, out / "el.####.exr", "2-2", "--attention-hint", "--overwrite"))
+    assert result.exit_code == 2 and "could not be loaded" in result.output, result.output
     pixels = read_exr(out / "el.0002.exr")[0]
     result = CliRunner().invoke(main, args(model_dir, out / "el.####.exr", "2-2", "--attention-hint", "--overwrite"))
     assert result.exit_code == 0, result.output

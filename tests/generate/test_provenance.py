@@ -5,20 +5,21 @@ import platform
 from pathlib import Path
 
 import diffusers
+import pytest
 import torch
 
 from tiny_models import build_pipeline
 
-from vfxkey.generate.model import LoadedModel
+from vfxkey.generate.model import LoadedModel, load_model
 from vfxkey.generate.pipeline import GenerationSettings
-from vfxkey.generate.provenance import device_name, key_text, run_metadata
+from vfxkey.generate.provenance import ModelRecord, device_name, key_text, run_metadata
 
 SETTINGS = GenerationSettings(prompt="a red apple", width=64, height=64, steps=3)
 
 
 def metadata(pipe, settings=SETTINGS, path="tiny", **changes):
     model = LoadedModel(pipe=pipe, family="sd15", path=Path(path), hash="abc")
-    return run_metadata(model, settings, 7, **{"scheduler": "ddim", "target_shift": 0.07,
+    return run_metadata(ModelRecord.of(model), settings, 7, **{"scheduler": "ddim", "target_shift": 0.07,
                                                "alpha_source": "attention", **changes})
 
 
@@ -46,3 +47,11 @@ def test_the_settings_hash_follows_what_changes_pixels_and_not_file_names(tiny_p
     assert metadata(pipe)["settings_hash"] == base
     pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, timestep_spacing="trailing")
     assert metadata(pipe)["settings_hash"] != base
+
+
+@pytest.mark.parametrize("scheduler", ["ddim", "euler_a"])
+def test_the_record_read_from_the_files_is_the_loaded_models(tiny_model_files, scheduler):
+    """A shot whose frames are up to date is checked against this record without loading the model."""
+    for path, config in ((tiny_model_files.folder, None), (tiny_model_files.single_file, tiny_model_files.folder)):
+        loaded = ModelRecord.of(load_model(path, config=config, scheduler=scheduler))
+        assert ModelRecord.planned(path, config=config, scheduler=scheduler) == loaded, path

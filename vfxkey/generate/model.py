@@ -230,6 +230,15 @@ def _single_file_config(path: Path, family: str, config: str | Path | None) -> s
         ) from None
 
 
+def scheduler_config(path: Path, family: str, scheduler: str, config: str | Path | None = None) -> dict:
+    """The config of the scheduler :func:`load_model` gives the model (``scheduler`` made from
+    the model's own scheduler), from the files alone: no weights are loaded."""
+    folder = path if path.is_dir() else Path(_single_file_config(path, family, config))
+    stored = DDIMScheduler.load_config(str(folder), subfolder="scheduler")
+    original = getattr(diffusers, stored["_class_name"]).from_config(stored)
+    return dict(SCHEDULERS[scheduler].from_config(original.config).config)
+
+
 def load_model(path: str | Path, *, config: str | Path | None = None, lora: str | Path | None = None,
                scheduler: str = "ddim", allow_pickle: bool = False,
                device: torch.device | None = None, dtype: torch.dtype | None = None,

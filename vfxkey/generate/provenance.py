@@ -25,6 +25,7 @@ import json
 import math
 import platform
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import diffusers
@@ -32,11 +33,13 @@ import torch
 
 from vfxkey.errors import SettingError
 from vfxkey.generate.model import (
+    SCHEDULERS,
     LoadedModel,
     default_device,
     model_family,
     model_metadata,
     resolve_precision,
+    scheduler_config,
 )
 from vfxkey.generate.noise import shift_delta
 from vfxkey.generate.pipeline import GenerationSettings
@@ -44,6 +47,7 @@ from vfxkey.io.read import read_metadata
 from vfxkey.io.sequence import frame_path, has_frame_token, scan_frames
 
 UNHASHED = ("model", "lora")   # file names: the weights' hashes stand for them
+MACHINE = ("device", "precision", "torch", "diffusers")   # machine_metadata's keys
 
 
 def device_name(device: torch.device) -> str:
@@ -73,9 +77,33 @@ def planned_model_metadata(path: str | Path, *, lora: str | Path | None = None, 
             **_machine(device, resolve_precision(precision, device))}
 
 
+@dataclass(frozen=True)
+class ModelRecord:
+    """What a generation's outputs record of its model: files, family, machine and scheduler."""
+
+    metadata: dict[str, str]  # {**model.metadata(), **machine_metadata(model)}
+    family: str
+    scheduler_class: str
+    scheduler_config: dict
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> "ModelRecord":
+        """The record of a loaded model."""
+        return cls({**model.metadata(), **machine_metadata(model)}, model.family,
+                   type(model.pipe.scheduler).__name__, dict(model.pipe.scheduler.config))
+
+    @classmethod
+    def planned(cls, path: str | Path, *, config: str | Path | None = None, lora: str | Path | None = None,
+                scheduler: str = "ddim", precision: str | None = None, allow_pickle: bool = False) -> "ModelRecord":
+        """The record of ``load_model`` with these arguments on this machine, from the files alone."""
+        path = Path(path)
+        family = model_family(path, allow_pickle)
+        return cls(planned_model_metadata(path, lora=lora, precision=precision, allow_pickle=allow_pickle), family,
+                   SCHEDULERS[scheduler].__name__, scheduler_config(path, family, scheduler, config))
+
+
 def _machine(device: torch.device, precision: str) -> dict[str, str]:
-    return {"device": device_name(device), "precision": precision,
-            "torch": torch.__version__, "diffusers": diffusers.__version__}
+    return dict(zip(MACHINE, (device_name(device), precision, torch.__version__, diffusers.__version__)))
 
 
 def key_text(key: str | tuple[float, float, float]) -> str:
@@ -85,18 +113,18 @@ def key_text(key: str | tuple[float, float, float]) -> str:
     return "#" + "".join(f"{round(c * 255):02x}" for c in key)
 
 
-def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *, scheduler: str,
+def run_metadata(model: ModelRecord, settings: GenerationSettings, seed: int, *, scheduler: str,
                  target_shift: float, alpha_source: str) -> dict[str, str | int | float]:
     """The settings of a generation run, its model and machine, and their ``settings_hash``.
 
-    Keys are stored as ``vfxkey:<key>`` in every EXR. ``scheduler`` is the name the user
-    chose (``ddim``, ``euler_a``, ...), ``target_shift`` the TKG-DM shift in use,
-    ``alpha_source`` ``key`` (the keyer alone), ``attention`` or ``matte-head:<file>``.
+    Keys are stored as ``vfxkey:<key>`` in every EXR. ``model`` is :meth:`ModelRecord.of` the
+    loaded model or :meth:`ModelRecord.planned` (the same, from its files); ``scheduler`` is
+    the name the user chose (``ddim``, ``euler_a``, ...), ``target_shift`` the TKG-DM shift
+    in use, ``alpha_source`` ``key`` (the keyer alone), ``attention`` or ``matte-head:<file>``.
     """
-    pipe = model.pipe
     # The scheduler's public settings ("_use_default_values" and the like are bookkeeping in set order).
-    scheduler_config = json.dumps({k: v for k, v in pipe.scheduler.config.items() if not k.startswith("_")},
-                                  sort_keys=True, default=str)
+    scheduler_settings = json.dumps({k: v for k, v in model.scheduler_config.items() if not k.startswith("_")},
+                                    sort_keys=True, default=str)
     metadata = {
         "command": "generate", "prompt": settings.prompt, "negative_prompt": settings.negative_prompt,
         "seed": seed, "size": f"{settings.width}x{settings.height}", "steps": settings.steps,
@@ -107,11 +135,11 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
         # how the sampler's per-step noise is seeded (noise.sampler_generator): the shot's or each frame's
         "sampler_noise": "shot" if settings.temporal == "locked" else "frame",
         "attention_steps": settings.attention_steps, "working_space": settings.working_space,
-        **model.metadata(),
+        **{k: v for k, v in model.metadata.items() if k not in MACHINE},
         "alpha_source": alpha_source,
-        **machine_metadata(model),
-        "scheduler_class": type(pipe.scheduler).__name__,
-        "scheduler_config": hashlib.sha256(scheduler_config.encode()).hexdigest()[:16],
+        **{k: v for k, v in model.metadata.items() if k in MACHINE},
+        "scheduler_class": model.scheduler_class,
+        "scheduler_config": hashlib.sha256(scheduler_settings.encode()).hexdigest()[:16],
     }
     hashed = {k: v for k, v in metadata.items() if k not in UNHASHED}
     metadata["settings_hash"] = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:16]

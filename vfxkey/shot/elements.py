@@ -198,27 +198,36 @@ class _PreviousFrames:
 class GenerateStage:
     """Generates the element on its key colour (TKG-DM) and keys it, each frame on its own.
 
-    The model is loaded on first use: its hash, device, precision and scheduler are part
-    of the settings (``generate.provenance.run_metadata``).
+    The model is loaded on first use; its hash, family, scheduler, the device and precision
+    are part of the settings (``generate.provenance.run_metadata``), read from its files,
+    so a shot whose frames are all up to date never loads it.
     """
 
     def __init__(self, spec: ShotSpec, warn: Callable[[str], None] | None) -> None:
         from vfxkey.generate.noise import ForegroundPath, parse_key
+        from vfxkey.generate.pipeline import GenerationSettings
 
-        element: GenerateElement = spec.element
+        e: GenerateElement = spec.element
         self.spec, self.warn = spec, warn
         self.frames = list(spec.frames)
         self.fps = None
         self.screen = None  # each generated frame is keyed against its own screen
-        self.key = parse_key(element.key)
-        self.region = ForegroundPath.parse(element.fg_region)
+        self.key = parse_key(e.key)
+        self.region = ForegroundPath.parse(e.fg_region)
+        self.generation = GenerationSettings(
+            prompt=e.prompt, negative_prompt=e.negative_prompt, width=e.size[0], height=e.size[1],
+            steps=e.steps, guidance=e.guidance, key=self.key, key_direction=e.key_direction,
+            target_shift=e.shift, region=self.region,
+            temporal=e.temporal, drift_period=e.drift_period, subject=e.subject,
+            working_space=spec.working_space,
+        )
         self._generator = None
 
     def _load(self):
         """The KeyedGenerator (model, matting head and settings), loaded once."""
         if self._generator is None:
             from vfxkey.generate.model import load_model
-            from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
+            from vfxkey.generate.pipeline import KeyedGenerator
 
             e: GenerateElement = self.spec.element
             model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
@@ -228,25 +237,20 @@ class GenerateStage:
                 from vfxkey.generate.head import load_head
 
                 head = load_head(e.matte_head, model.pipe.vae)
-            settings = GenerationSettings(
-                prompt=e.prompt, negative_prompt=e.negative_prompt, width=e.size[0], height=e.size[1],
-                steps=e.steps, guidance=e.guidance, key=self.key, key_direction=e.key_direction,
-                target_shift=e.shift, region=self.region,
-                temporal=e.temporal, drift_period=e.drift_period, subject=e.subject,
-                working_space=self.spec.working_space,
-            )
-            self._generator = KeyedGenerator(model, settings, seed=self.spec.seed, head=head)
+            self._generator = KeyedGenerator(model, self.generation, seed=self.spec.seed, head=head)
         return self._generator
 
     def settings(self) -> dict[str, object]:
         """Every setting that changes the element's pixels, as recorded in its metadata."""
-        from vfxkey.generate.provenance import run_metadata
+        from vfxkey.generate.noise import DEFAULT_TARGET_SHIFT
+        from vfxkey.generate.provenance import ModelRecord, run_metadata
 
         e: GenerateElement = self.spec.element
-        generator = self._load()
+        model = ModelRecord.planned(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
+                                    precision=e.precision, allow_pickle=e.allow_pickle)
         metadata = run_metadata(
-            generator.model, generator.settings, self.spec.seed, scheduler=e.scheduler,
-            target_shift=generator.noise_settings.target_shift,
+            model, self.generation, self.spec.seed, scheduler=e.scheduler,
+            target_shift=e.shift if e.shift is not None else DEFAULT_TARGET_SHIFT[model.family],
             alpha_source=(f"matte-head:{os.path.basename(e.matte_head)}" if e.matte_head
                           else "attention" if e.attention_hint else "key"))
         del metadata["settings_hash"]  # the runner's covers these and the keyer's and the EXRs' settings
