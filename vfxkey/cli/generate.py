@@ -9,6 +9,7 @@ import click
 from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
+from vfxkey.generate.choices import KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES, TEMPORAL_MODES
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_DATA_TYPES
 from vfxkey.io.sequence import has_frame_token
@@ -33,16 +34,16 @@ from vfxkey.shot.spec import build_spec
                    "generated at the next multiple and centre-cropped.")
 @click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
 @click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")
-@click.option("--scheduler", type=click.Choice(["ddim", "euler", "euler_a", "dpmpp"]), default="ddim",
+@click.option("--scheduler", type=click.Choice(SCHEDULER_NAMES), default="ddim",
               show_default=True, help="Sampler. euler_a adds fresh (seeded) noise each step, so its frames flicker "
                                       "more than the others'.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]),
+@click.option("--precision", type=click.Choice(PRECISION_NAMES),
               help="Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible "
                    "bit for bit only on the same kind of device (on the CPU: the same thread count), in the same "
                    "precision, with the same torch and diffusers (all recorded in the EXRs).")
 @click.option("--key", default="green", show_default=True,
               help="Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or #RRGGBB (sRGB).")
-@click.option("--key-direction", type=click.Choice(["vae", "published"]), default="vae", show_default=True,
+@click.option("--key-direction", type=click.Choice(KEY_DIRECTIONS), default="vae", show_default=True,
               help="TKG-DM's latent direction of the key colour: measured with the model's VAE (a plate of the "
                    "colour encoded, minus mid grey; fits any VAE), or the published one (the paper's SD1.5 sign "
                    "pattern for a named key, SD1.5/SDXL preview factors otherwise; only fits SD's own VAEs).")
@@ -52,7 +53,7 @@ from vfxkey.shot.spec import build_spec
 @click.option("--fg-region", default="0.5,0.5,0.25,0.25", show_default=True,
               help="Foreground ellipse cx,cy,rx,ry as fractions of the image, or keyframes "
                    "'FRAME:cx,cy,rx,ry;FRAME:cx,cy,rx,ry' (linear in between).")
-@click.option("--temporal", type=click.Choice(["locked", "drift", "follow"]), default="locked", show_default=True,
+@click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="locked", show_default=True,
               help="Noise across frames: one noise for the shot, slowly drifting noise, or noise that moves "
                    "with the foreground region's centre.")
 @click.option("--drift-period", type=click.IntRange(min=1), default=24, show_default=True,

@@ -48,16 +48,14 @@ from statistics import NormalDist
 import torch
 
 from vfxkey.errors import SettingError, VfxkeyError
-
-TEMPORAL_MODES = ("locked", "drift", "follow")
+from vfxkey.generate.choices import TEMPORAL_MODES
 
 # target_shift per model family (REFERENCE 1.1): SDXL from the authors' code, SD1.5 from the
 # diffusers port.
 DEFAULT_TARGET_SHIFT = {"sd15": 0.07, "sdxl": 0.11}
 
-# Where a key's latent direction comes from (see key_direction): the model's VAE, or the
-# published sign patterns and preview factors of the model's family.
-KEY_DIRECTIONS = ("vae", "published")
+# Where a key's latent direction comes from (see key_direction, choices.KEY_DIRECTIONS): the
+# model's VAE, or the published sign patterns and preview factors of the model's family.
 
 # Published sign patterns over latent channels ch0..ch3. SD1.5-family latents: a public
 # ComfyUI port citing the paper's colour-background figure. SDXL: green from the authors'

@@ -149,8 +149,8 @@ def run_metadata(model: ModelRecord, settings: GenerationSettings, seed: int, *,
 def check_same_settings(output: str, metadata: dict[str, str | int | float], replacing: Iterable[int] = ()) -> None:
     """Refuse to add frames to ``output`` (an EXR pattern) whose frames on disk have another settings hash.
 
-    Frames in ``replacing`` (about to be regenerated) are not compared. Raises a SettingError (``allow_mixed_settings``) naming the first differing frame, how many differ, and the
-    settings that differ (e.g. ``steps 30 -> 20``, ``device cuda (...) -> cpu (x86_64)``).
+    Frames in ``replacing`` (about to be regenerated) are not compared. Raises a SettingError
+    (``allow_mixed_settings``) naming the first differing frame, how many differ, and the settings that differ (e.g. ``steps 30 -> 20``, ``device cuda (...) -> cpu (x86_64)``).
     """
     if not has_frame_token(output):   # one file: the run writes it or leaves it alone
         return

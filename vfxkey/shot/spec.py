@@ -101,6 +101,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import SettingError, VfxkeyError
+from vfxkey.generate.choices import KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES, TEMPORAL_MODES
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
 from vfxkey.io.pathmap import map_path
 from vfxkey.io.exr_options import check_compression, check_data_type
@@ -115,9 +116,6 @@ if TYPE_CHECKING:
 # The keyer's settings by name and default, straight from KeySettings, so a setting the
 # keyer gains is a spec key, in the metadata and in the settings hash without a change here.
 KEYER_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(KeySettings)}
-GENERATE_SCHEDULERS = ("ddim", "euler", "euler_a", "dpmpp")
-GENERATE_TEMPORAL = ("locked", "drift", "follow")
-GENERATE_PRECISIONS = ("fp32", "fp16", "bf16")
 # Integers are 32-bit (EXR metadata stores them so), numbers finite; frame rates plausible.
 INT32_MAX = 2**31 - 1
 FPS_RANGE = (Fraction(1), Fraction(1000))
@@ -325,7 +323,8 @@ def file_label(path: str) -> Label:
 SPEC_FORMAT = "vfxkey.shot/1"  # [shot] format: the spec format this vfxkey reads and writes
 
 # The keys of each table but [element] (which holds the element's and the keyer's settings).
-TABLE_KEYS = {"shot": ("format", "name", "frames", "fps", "seed", "working_space"), "plate": ("path", "colorspace", "reformat"),
+TABLE_KEYS = {"shot": ("format", "name", "frames", "fps", "seed", "working_space"),
+              "plate": ("path", "colorspace", "reformat"),
               "outputs": ("comp", "preview", "movie", "element_movie", "nuke", "qc_report", "save_screen",
                           "compression", "data_type"), "nuke": ("root", "path_map")}
 
@@ -480,7 +479,7 @@ def parse_shapes(value: list) -> tuple[tuple[tuple[float, float], ...], ...]:
 
 
 def _generate_element(table: _Table, working_space: str) -> GenerateElement:
-    from vfxkey.generate.noise import KEY_DIRECTIONS, ForegroundPath, parse_key, shift_delta
+    from vfxkey.generate.noise import ForegroundPath, parse_key, shift_delta
 
     size_text = table.get("size", str, default="512x512")
     shift = table.get("shift", (float, int))
@@ -504,18 +503,18 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
         size=table.parsed("size", parse_size, size_text),
         steps=table.number("steps", int, 30, minimum=1),
         guidance=table.number("guidance", float, 7.5, minimum=0.0),
-        scheduler=table.choice("scheduler", GENERATE_SCHEDULERS, "ddim"),
+        scheduler=table.choice("scheduler", SCHEDULER_NAMES, "ddim"),
         key=key,
         key_direction=table.choice("key_direction", KEY_DIRECTIONS, "vae"),
         shift=None if shift is None else float(shift),
         fg_region=fg_region,
-        temporal=table.choice("temporal", GENERATE_TEMPORAL, "locked"),
+        temporal=table.choice("temporal", TEMPORAL_MODES, "locked"),
         drift_period=table.number("drift_period", int, 24, minimum=1),
         subject=table.get("subject", str),
         lora=table.path("lora", exists=True),
         matte_head=matte_head,
         attention_hint=attention_hint,
-        precision=table.choice("precision", GENERATE_PRECISIONS, None),
+        precision=table.choice("precision", PRECISION_NAMES, None),
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
     )
 

@@ -1,0 +1,11 @@
+"""The names a generation setting may take, in one place, without loading torch.
+
+The model loader, the noise code, the shot spec reader and the command line all take
+their lists from here, so a sampler or mode added once is offered, checked and
+documented everywhere.
+"""
+
+SCHEDULER_NAMES = ("ddim", "euler", "euler_a", "dpmpp")  # model.SCHEDULERS: the diffusers class of each
+PRECISION_NAMES = ("fp32", "fp16", "bf16")  # model.PRECISIONS: the torch dtype of each
+TEMPORAL_MODES = ("locked", "drift", "follow")  # how the noise goes across frames (noise.keyed_noise)
+KEY_DIRECTIONS = ("vae", "published")  # where a key's latent direction comes from (noise.key_direction)
