@@ -9,13 +9,13 @@ import click
 from vfxkey.cli.progress import FrameProgress, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
-from vfxkey.generate.choices import KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES, TEMPORAL_MODES
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_DATA_TYPES
 from vfxkey.io.sequence import has_frame_token
 from vfxkey.shot.run import render
+from vfxkey.cli.settings import setting_options
 from vfxkey.cli.words import options_of_command
-from vfxkey.shot.spec import build_spec
+from vfxkey.shot.spec import GenerateElement, build_spec
 
 
 @click.command()
@@ -26,39 +26,12 @@ from vfxkey.shot.spec import build_spec
                    "the configs and tokenizer (default: the family's repository if already in the local HF cache).")
 @click.option("--allow-pickle", is_flag=True, help="Allow a pickled .ckpt/.pt/.bin checkpoint (it can run code).")
 @click.option("--prompt", required=True, help="What to generate (no need to mention the background).")
-@click.option("--negative-prompt", default="", help="What to avoid.")
 @click.option("--seed", type=int, required=True, help="Seed of the shot's noise.")
 @click.option("--frames", required=True, metavar="RANGE", help="Shot frames to generate: 1001-1020, 1001-1020x2, ...")
 @click.option("--size", required=True, metavar="WxH",
               help="Image size in pixels, e.g. 1920x1080. A side that is not a multiple of 8 (1998x1080) is "
                    "generated at the next multiple and centre-cropped.")
-@click.option("--steps", type=int, default=30, show_default=True, help="Denoising steps.")
-@click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")
-@click.option("--scheduler", type=click.Choice(SCHEDULER_NAMES), default="ddim",
-              show_default=True, help="Sampler. euler_a adds fresh (seeded) noise each step, so its frames flicker "
-                                      "more than the others'.")
-@click.option("--precision", type=click.Choice(PRECISION_NAMES),
-              help="Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible "
-                   "bit for bit only on the same kind of device (on the CPU: the same thread count), in the same "
-                   "precision, with the same torch and diffusers (all recorded in the EXRs).")
-@click.option("--key", default="green", show_default=True,
-              help="Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or #RRGGBB (sRGB).")
-@click.option("--key-direction", type=click.Choice(KEY_DIRECTIONS), default="vae", show_default=True,
-              help="TKG-DM's latent direction of the key colour: measured with the model's VAE (a plate of the "
-                   "colour encoded, minus mid grey; fits any VAE), or the published one (the paper's SD1.5 sign "
-                   "pattern for a named key, SD1.5/SDXL preview factors otherwise; only fits SD's own VAEs).")
-@click.option("--shift", type=float, metavar="AMOUNT",
-              help="TKG-DM target shift: fraction of positive noise values added in the keyed channels "
-                   "(default 0.07 for SD1.5, 0.11 for SDXL).")
-@click.option("--fg-region", default="0.5,0.5,0.25,0.25", show_default=True,
-              help="Foreground ellipse cx,cy,rx,ry as fractions of the image, or keyframes "
-                   "'FRAME:cx,cy,rx,ry;FRAME:cx,cy,rx,ry' (linear in between).")
-@click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="locked", show_default=True,
-              help="Noise across frames: one noise for the shot, slowly drifting noise, or noise that moves "
-                   "with the foreground region's centre.")
-@click.option("--drift-period", type=click.IntRange(min=1), default=24, show_default=True,
-              help="Frames between independent noises in drift mode.")
-@click.option("--subject", help="Prompt words whose cross-attention gives the alpha hint (default: the whole prompt).")
+@setting_options(GenerateElement)
 @click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--matte-head", metavar="PATH", help="A matting head trained with `vfxkey train-matte-head` for this "
                                                    "model's VAE: its mask guides the keyer (the best alpha measured).")
@@ -71,7 +44,7 @@ from vfxkey.shot.spec import build_spec
               help="EXR channel type.")
 @click.option("-o", "--output", required=True, metavar="OUTPUT.####.exr", help="EXR sequence pattern.")
 @click.option("--save-screen", metavar="SCREEN.####.png", help="Also save the raw generated frame (on its screen) as PNG.")
-@click.option("--overwrite", is_flag=True, help="Regenerate frames whose output already exists.")
+@click.option("--overwrite", is_flag=True, help="Regenerate frames whose output is already up to date.")
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Write frames beside frames of the same output made with other settings, device, precision or "
                    "versions (refused by default: they would not match).")

@@ -203,6 +203,20 @@ class KeyElement:
     mode: str = "key"
 
 
+def setting(default: Any, help: str, *, choices: tuple[str, ...] = (), minimum: float | None = None,
+            metavar: str | None = None) -> Any:
+    """A field of an element that is a setting: its default, help, choices and limits in one
+    place, read by the spec reader (:meth:`_Table.setting`) and by the command line's options
+    (``vfxkey.cli.words.setting_options``)."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "minimum": minimum,
+                                                        "metavar": metavar})
+
+
+def setting_fields(element: type) -> dict[str, dataclasses.Field]:
+    """The fields of ``element`` that are settings (made by :func:`setting`), by name."""
+    return {f.name: f for f in dataclasses.fields(element) if "help" in f.metadata}
+
+
 @dataclass(frozen=True)
 class GenerateElement:
     """``mode = "generate"``: an element on a key colour from Stable Diffusion (``vfxkey generate``)."""
@@ -211,23 +225,35 @@ class GenerateElement:
     prompt: str
     size: tuple[int, int]  # width, height in pixels
     keyer: KeySettings  # how its alpha is refined; screen is set from ``key`` by the runner
-    negative_prompt: str = ""
+    negative_prompt: str = setting("", "What to avoid.")
     model_config: str | None = None
     allow_pickle: bool = False
-    steps: int = 30
-    guidance: float = 7.5
-    scheduler: str = "ddim"
-    key: str = "green"
-    key_direction: str = "vae"     # KEY_DIRECTIONS: TKG-DM's latent direction from the model's VAE or published
-    shift: float | None = None
-    fg_region: str = "0.5,0.5,0.25,0.25"
-    temporal: str = "locked"
-    drift_period: int = 24
-    subject: str | None = None
+    steps: int = setting(30, "Denoising steps.", minimum=1)
+    guidance: float = setting(7.5, "Classifier-free guidance scale.", minimum=0.0)
+    scheduler: str = setting("ddim", "Sampler. euler_a adds fresh (seeded) noise each step, so its frames flicker "
+                                     "more than the others'.", choices=SCHEDULER_NAMES)
+    key: str = setting("green", "Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or "
+                                "#RRGGBB (sRGB).")
+    key_direction: str = setting(
+        "vae", "TKG-DM's latent direction of the key colour: measured with the model's VAE (a plate of the colour "
+        "encoded, minus mid grey; fits any VAE), or the published one (the paper's SD1.5 sign pattern for a named "
+        "key, SD1.5/SDXL preview factors otherwise; only fits SD's own VAEs).", choices=KEY_DIRECTIONS)
+    shift: float | None = setting(None, "TKG-DM target shift: fraction of positive noise values added in the keyed "
+                                        "channels (default 0.07 for SD1.5, 0.11 for SDXL).", metavar="AMOUNT")
+    fg_region: str = setting("0.5,0.5,0.25,0.25", "Foreground ellipse cx,cy,rx,ry as fractions of the image, or "
+                                                  "keyframes 'FRAME:cx,cy,rx,ry;FRAME:cx,cy,rx,ry' (linear in between).")
+    temporal: str = setting("locked", "Noise across frames: one noise for the shot, slowly drifting noise, or noise "
+                                      "that moves with the foreground region's centre.", choices=TEMPORAL_MODES)
+    drift_period: int = setting(24, "Frames between independent noises in drift mode.", minimum=1)
+    subject: str | None = setting(None, "Prompt words whose cross-attention gives the alpha hint (default: the "
+                                        "whole prompt).")
     lora: str | None = None
     matte_head: str | None = None
     attention_hint: bool = False   # the cross-attention hint as the keyer's coarse mask (without a matte head)
-    precision: str | None = None  # fp32 | fp16 | bf16; None: fp16 on CUDA, fp32 on the CPU
+    precision: str | None = setting(
+        None, "Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible bit for bit "
+        "only on the same kind of device (on the CPU: the same thread count), in the same precision, with the same "
+        "torch and diffusers (all recorded in the EXRs).", choices=PRECISION_NAMES)
     mode: str = "generate"
 
 
@@ -485,10 +511,8 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
     shift = table.get("shift", (float, int))
     if shift is not None:
         table.parsed("shift", shift_delta, float(shift))
-    fg_region = table.get("fg_region", str, default="0.5,0.5,0.25,0.25")
-    table.parsed("fg_region", ForegroundPath.parse, fg_region)
-    key = table.get("key", str, default="green")
-    table.parsed("key", parse_key, key)
+    table.parsed("fg_region", ForegroundPath.parse, table.get("fg_region", str))
+    table.parsed("key", parse_key, table.get("key", str))
     matte_head = table.path("matte_head", exists=True)
     attention_hint = table.get("attention_hint", bool, default=False)
     if matte_head and attention_hint:
@@ -499,22 +523,11 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
         model_config=table.path("model_config"),
         allow_pickle=table.get("allow_pickle", bool, default=False),
         prompt=table.get("prompt", str, required=True),
-        negative_prompt=table.get("negative_prompt", str, default=""),
         size=table.parsed("size", parse_size, size_text),
-        steps=table.number("steps", int, 30, minimum=1),
-        guidance=table.number("guidance", float, 7.5, minimum=0.0),
-        scheduler=table.choice("scheduler", SCHEDULER_NAMES, "ddim"),
-        key=key,
-        key_direction=table.choice("key_direction", KEY_DIRECTIONS, "vae"),
-        shift=None if shift is None else float(shift),
-        fg_region=fg_region,
-        temporal=table.choice("temporal", TEMPORAL_MODES, "locked"),
-        drift_period=table.number("drift_period", int, 24, minimum=1),
-        subject=table.get("subject", str),
+        **{name: table.setting(field) for name, field in setting_fields(GenerateElement).items()},
         lora=table.path("lora", exists=True),
         matte_head=matte_head,
         attention_hint=attention_hint,
-        precision=table.choice("precision", PRECISION_NAMES, None),
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
     )
 
@@ -749,6 +762,18 @@ class _Table:
         if value not in choices:
             raise VfxkeyError(f"{self.label(self.name, key)}: {value!r} is not one of {', '.join(choices)}")
         return value
+
+    def setting(self, field: dataclasses.Field) -> Any:
+        """The value of a setting field (:func:`setting`): its type, choices and minimum checked, its default when absent."""
+        kind = {"int": int, "float": float, "float | None": float}.get(field.type, str)
+        if field.metadata["choices"]:
+            return self.choice(field.name, field.metadata["choices"], field.default)
+        if kind is str:
+            return self.get(field.name, str, default=field.default)
+        if field.default is None:
+            value = self.get(field.name, (int, float))
+            return None if value is None else kind(value)
+        return self.number(field.name, kind, field.default, minimum=field.metadata["minimum"])
 
     def parsed(self, key: str, parse: Callable[[Any], Any], value: Any) -> Any:
         """``parse(value)``, its error re-raised naming the key (None passes through)."""
