@@ -464,8 +464,9 @@ def test_clip_black_and_white_stretch_alpha_away_from_the_knee():
     assert np.all(clipped[plain <= 0.2] == 0.0) and np.all(clipped[plain >= 0.8] == 1.0)
     middle = (plain > 0.25) & (plain < 0.75)
     assert middle.any() and np.all(np.abs(clipped[middle] - 0.5) >= np.abs(plain[middle] - 0.5) - 1e-6)
-    with pytest.raises(ValueError, match="clip_black"):
+    with pytest.raises(SettingError, match="clip_black must be within") as refused:
         KeySettings(clip_black=0.6)
+    assert refused.value.setting == "clip_black"
 
 
 def test_garbage_and_core_mattes_override_the_key():
