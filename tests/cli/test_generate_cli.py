@@ -191,7 +191,7 @@ def bad_models(root: Path, model_dir: Path) -> dict[str, tuple[Path, str]]:
     return {
         "missing": (root / "nowhere", "does not exist"),
         "folder without a model": (empty, "has no model_index.json"),
-        "pickled without opt-in": (pickled, "--allow-pickle"),
+        "pickled without opt-in": (pickled, "allow pickles (allow_pickle)"),
         "safetensors that is no SD checkpoint": (lora, "not a Stable Diffusion checkpoint"),
     }
 
