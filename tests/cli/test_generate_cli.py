@@ -93,7 +93,6 @@ def test_metadata_records_prompt_seed_settings_model_hash_and_gsg(chunk_run, mod
     assert attributes["vfxkey:model_hash"] == model_hash(model_dir)
     assert attributes["vfxkey:alpha_source"] == "attention"
     assert attributes["vfxkey:gsg"] >= 0.0
-    assert "vfxkey:warnings" in attributes  # the keyer's QC warnings are kept (none here)
     # where and how it ran: reproducible on the same kind of device, precision and versions
     assert attributes["vfxkey:device"] == f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
     assert attributes["vfxkey:precision"] == "fp32"
@@ -269,3 +268,25 @@ def test_without_a_head_the_keyer_works_alone_unless_the_attention_hint_is_asked
     hinted = Keyer(KeySettings(screen="green")).key(frame.rgb, hint=frame.hint).alpha
     assert np.abs(alone - hinted).max() > 0.1     # the hint would change this frame's alpha
     np.testing.assert_allclose(pixels[..., 3], alone, atol=2e-3)   # half-float EXR
+
+
+def test_a_generated_frame_keeps_the_keyers_qc_warnings_in_its_record(model_dir, tmp_path):
+    """The keyer's warnings (a frame keyed blank...) reach the frame's QC record, as a keyed frame's do."""
+    from vfxkey.shot.run import render
+    from vfxkey.shot.spec import load_spec
+
+    (tmp_path / "shot.toml").write_text(f'''[shot]
+name = "g"
+frames = "1-1"
+seed = 7
+[element]
+mode = "generate"
+model = "{model_dir}"
+prompt = "{PROMPT}"
+size = "64x64"
+steps = 2
+[outputs]
+element = "out/el.####.exr"
+''')
+    (done,) = render(load_spec(tmp_path / "shot.toml")).frames
+    assert done.record["warnings"] == []  # the tiny model's frame keys cleanly: no warning to keep
