@@ -42,13 +42,13 @@ Schema (every table and key; anything else is an error naming it)::
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
     guidance, scheduler, precision, key, key_direction, shift, fg_region, temporal, drift_period, subject,
     lora, matte_head, attention_hint = false
-    despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that pulls its alpha
+    despill, despeckle, plate_scale, denoise, refine_radius, clip_black, clip_white   # the keyer that pulls its alpha
     # mode "edit": the options of `vfxkey edit` (Tight Inversion of each input frame)
     input, input_colorspace, model, ip_adapter, prompt     # required: input, model, ip_adapter, prompt
     model_config, allow_pickle, image_encoder, source_prompt, negative_prompt, ip_scale = 0.4,
     edit_ip_scale = 0.4, steps = 50, guidance = 7.5, strength = 1.0, inversion_iters = 3, mask, feather = 8,
     key = "green"                     # the key colour a keyed (RGBA) input is edited on and keyed off
-    despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that keys it off again
+    despill, despeckle, plate_scale, denoise, refine_radius, clip_black, clip_white   # the keyer that keys it off again
     reconstruct = false               # denoise with the inversion's own prompt and scale: measures fidelity
 
     [placement]                       # optional; the element's transform onto the comp
