@@ -25,6 +25,7 @@ import numpy as np
 
 from vfxkey.errors import QcFailed
 from vfxkey.io.files import atomic_output
+from vfxkey.io.images import read_header
 from vfxkey.io.sequence import FrameRange
 
 # Figures kept as lists of numbers in a record (space-separated text in the EXR).
@@ -52,8 +53,6 @@ def to_metadata(qc: dict) -> dict:
 
 def from_exr(path: str, frame: int) -> dict:
     """The QC record of an element EXR, read back from its ``vfxkey:*`` metadata."""
-    from vfxkey.io.images import read_header  # here: the spec reader imports this module's verdicts, not OIIO
-
     attributes = {name[len("vfxkey:"):]: value for name, value in read_header(path, frame).attributes.items()
                   if name.startswith("vfxkey:")}
     record = {"frame": frame, "source": attributes.get("source", ""), "output": path, "verdicts": []}
