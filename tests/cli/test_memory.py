@@ -76,7 +76,7 @@ def arena_count(mode: str) -> int:
     return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
-@pytest.mark.skipif(not reuse_frame_memory(), reason="needs glibc")
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="needs glibc")
 def test_threads_share_one_malloc_arena_so_freed_frames_are_reused_by_any_of_them():
     assert arena_count("default") > 1  # each thread that meets a busy arena gets one of its own
     assert arena_count("reuse") == 1
