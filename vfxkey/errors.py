@@ -1,14 +1,27 @@
 """The one exception type users see.
 
-Raise :class:`VfxkeyError` for anything caused by the user's input (a missing file,
-a bad frame, an unknown colour space, an unwritable folder). The CLI prints its
-message on one line and exits with code 2, without a traceback. Messages name the
-file, and the frame where there is one.
+Raise :class:`VfxkeyError` for anything caused by the user's input (a bad setting, an
+unknown colour space) and :class:`DataError` for data that is missing or unusable (a
+missing frame, a corrupt file, an unwritable folder). The CLI prints the message on one
+line, without a traceback, and exits with the class's ``exit_code`` (docs/cli.md has the
+table). Messages name the file, and the frame where there is one.
 """
 
 
 class VfxkeyError(Exception):
-    """A user-facing error whose message is a complete, one-line explanation."""
+    """A user-facing error whose message is a complete, one-line explanation.
+
+    ``exit_code`` 2: the request itself cannot run (a usage error: an option, a setting).
+    """
+
+    exit_code = 2
+
+
+class DataError(VfxkeyError):
+    """The request is sound but the data it names is missing, unreadable or unusable, or an
+    output cannot be written: exit code 4 (3 is a QC failure's, issue 25)."""
+
+    exit_code = 4
 
 
 class QcFailed(VfxkeyError):

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from vfxkey.cli.progress import track, warn
+from vfxkey.cli.progress import note, track, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE, check_working_space
@@ -132,5 +132,5 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
                 psnr = "inf" if math.isinf(result.psnr) else f"{result.psnr:.2f}"
                 click.echo(f"frame {frame.number}: latent error {result.latent_error:.3g}, PSNR {psnr} dB", err=True)
     if done == 0:
-        click.echo(f"all {len(source)} frames of {output} exist; nothing to do (--overwrite to redo)", err=True)
+        note(f"all {len(source)} frames of {output} exist; nothing to do (--overwrite to redo)")
 

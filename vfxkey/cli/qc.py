@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from vfxkey.cli.progress import note
 from vfxkey.shot.spec import load_spec
 
 
@@ -29,4 +30,4 @@ def qc(spec_path: str, output: str | None) -> None:
     if missing:
         raise VfxkeyError(f"{spec_path}: cannot report, frames are missing: "
                           + "; ".join(f"{pattern}: {frames}" for pattern, frames in missing.items()))
-    click.echo(f"vfxkey qc: wrote {write_report(spec, target)}", err=True)
+    note(f"vfxkey qc: wrote {write_report(spec, target)}")

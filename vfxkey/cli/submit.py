@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from vfxkey.cli.progress import note
 from vfxkey.shot.spec import ShotSpec, load_spec
 
 ENGINES = ("openjd", "deadline", "opencue")
@@ -66,7 +67,7 @@ def submit(spec_path: str, engine: str, chunk: int, job_dir: str, vfxkey_command
     job = ShotJob.of(spec, chunk, command=vfxkey_command, threads=threads, controls=controls)
     writer = {"openjd": openjd.write_bundle, "deadline": deadline.write_jobs, "opencue": opencue.write_spec}[engine]
     for path in writer(job, job_dir):
-        click.echo(f"vfxkey submit: wrote {path}", err=True)
+        note(f"vfxkey submit: wrote {path}")
 
 
 def check_nuke_paths(spec: ShotSpec) -> None:
