@@ -64,7 +64,7 @@ def line_plots_svg(frames: Sequence[int], series: Mapping[str, Sequence[float]],
             return top + MARGIN_TOP + (high - value) / (high - low) * inner_h
 
         parts.append(f'<text x="{MARGIN_LEFT}" y="{top + 15}" fill="{TEXT_COLOUR}" font-size="12">'
-                     f'{html.escape(title)}</text>')
+                     f'{html.escape(title, quote=False)}</text>')
         for tick in _ticks(low, high):
             y = y_of(tick)
             parts.append(f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + inner_w}" y1="{y:.1f}" y2="{y:.1f}" '
