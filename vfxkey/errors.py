@@ -2,7 +2,9 @@
 
 Raise :class:`VfxkeyError` (or one of its kinds) for anything caused by the user's input
 (a missing file, a bad frame, an unknown colour space, an unwritable folder, a setting out
-of range). The CLI prints it on one line and exits with code 2, without a traceback.
+of range). The CLI prints it on one line, without a traceback, and exits with the class's
+``exit_code``: 2 for a request that cannot run (a setting, an option), 4 for data that is
+missing or unusable (:class:`DataError`; docs/cli.md has the table).
 
 An error carries where it happened (``path``, ``frame``) and the ``setting`` at fault by
 its name (``despill``), apart from the message. The library never words a setting for a
@@ -20,7 +22,12 @@ SettingWords = Callable[[str], str]  # a setting's name -> how a message names i
 
 
 class VfxkeyError(Exception):
-    """A user-facing error: one line naming the file (and frame) and the setting at fault."""
+    """A user-facing error: one line naming the file (and frame) and the setting at fault.
+
+    ``exit_code`` 2: the request itself cannot run (a usage error: an option, a setting).
+    """
+
+    exit_code = 2
 
     def __init__(self, message: str, *, path: object = None, frame: int | None = None,
                  setting: str | None = None) -> None:
@@ -46,7 +53,14 @@ class SettingError(VfxkeyError):
     """A setting's value is refused (out of range, unknown name, two settings that exclude each other)."""
 
 
-class InputError(VfxkeyError):
+class DataError(VfxkeyError):
+    """The request is sound but the data it names is missing, unreadable or unusable, or an
+    output cannot be written: exit code 4 (3 is a QC failure's)."""
+
+    exit_code = 4
+
+
+class InputError(DataError):
     """An input cannot be used as it is: a file missing, unreadable or not what it should be."""
 
 

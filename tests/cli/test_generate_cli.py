@@ -54,6 +54,9 @@ def chunk_run(model_dir, tmp_path_factory):
     alone = tmp_path_factory.mktemp("alone")
     process = run_fresh(args(model_dir, alone / "el.####.exr", "3-3", "--attention-hint"))
     assert process.returncode == 0, process.stderr
+    # Off a terminal only vfxkey's own plain lines: no library's notices (diffusers' "modules
+    # ... should be kept in float32: []" on every run, issue 23).
+    assert all(line.startswith("vfxkey generate: ") for line in process.stderr.splitlines()), process.stderr
     return out, alone
 
 

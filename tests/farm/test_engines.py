@@ -30,7 +30,7 @@ from shots import make_shot  # noqa: E402
 BIN = Path(sys.executable).parent
 VFXKEY = str(BIN / "vfxkey")
 DTD = Path(__file__).parent / "data" / "cjsl-1.12.dtd"
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "reference.md"  # the openjd run line moved there (issue 23)
 SHOTS = {"stepped": ("1001-1010x2", [1001, 1003, 1005, 1007, 1009]),
          "listed": ("1001,1003,1010-1012", [1001, 1003, 1010, 1011, 1012])}
 

@@ -21,7 +21,7 @@ from vfxkey.shot.report import PLOT_COLOUR
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "shot010"
 VFXKEY = Path(sys.executable).parent / "vfxkey"
 OPENJD = Path(sys.executable).parent / "openjd"
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "reference.md"  # the openjd run line moved there (issue 23)
 
 
 @pytest.fixture(scope="module")

@@ -384,7 +384,7 @@ def test_a_sequence_whose_display_window_changes_is_refused(tmp_path):
     write_windowed_exr(tmp_path / "in.1001.exr", ramp(DISPLAY), DISPLAY, DISPLAY)
     write_windowed_exr(tmp_path / "in.1002.exr", ramp(DISPLAY), DISPLAY, Window(0, 0, 64, 36))
     result = CliRunner().invoke(main, ["convert", str(tmp_path / "in.####.exr"), "-o", str(tmp_path / "o.####.exr")])
-    assert result.exit_code == 2
+    assert result.exit_code == 4  # a data error (docs/cli.md)
     assert "in.1002.exr (frame 1002): display window (0 0) - (63 35), 64x36 differs" in " ".join(result.output.split())
     assert not list(tmp_path.glob("o.*"))
 

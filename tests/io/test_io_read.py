@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from io_files import write_image, write_parts
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import DataError, VfxkeyError
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange
 from vfxkey.io.write import write_exr
@@ -83,10 +83,11 @@ def test_exr_colour_and_alpha_are_found_by_name_in_layers_and_parts(tmp_path):
     with pytest.raises(VfxkeyError, match=r"aovs\.exr \(frame 1\): no colour channels \(R, G, B or Y\) in any "
                                           r"part: depth \[Z\]; normals \[N\.x, N\.y, N\.z\]"):
         open_source(nothing)
-    write_image(tmp_path / "two.exr", np.zeros((4, 6, 2), np.float32), "half")  # OIIO names them R, G
-    with pytest.raises(VfxkeyError, match=r"two\.exr \(frame 1\): no colour channels \(R, G, B or Y\) among its "
-                                          r"channels R, G$"):
-        open_source(tmp_path / "two.exr")
+    # Some of R, G, B: the others read as 0, as Nuke reads them (issue 23; it was refused).
+    write_image(tmp_path / "two.exr", np.full((4, 6, 2), 0.5, np.float32), "half")  # OIIO names them R, G
+    two = open_source(tmp_path / "two.exr")
+    assert two.info.channel_names == "R, G (B absent: read as 0)"
+    np.testing.assert_allclose(two.read(1).premultiplied_rgba()[0, 0], [0.5, 0.5, 0.0, 1.0])
     # In a sequence every frame's header is read first: a frame with no colour stops the run before it starts.
     write_parts(tmp_path / "seq.1001.exr", [("depth", ["Z"], depth), ("rgba", ["R", "G", "B", "A"], beauty)])
     write_parts(tmp_path / "seq.1002.exr", [("depth", ["Z"], depth)])
@@ -117,8 +118,14 @@ def test_sequence_lists_missing_frames(tmp_path):
     pattern = write_sequence(tmp_path, [1001, 1002, 1004, 1007])
     with pytest.raises(VfxkeyError, match=r"plate\.####\.exr: missing frames 1003,1005-1006 of 1001-1007"):
         open_source(pattern)
-    with pytest.raises(VfxkeyError, match=r"missing frames 1005-1006,1008 of 1004-1008 \(only filled when missing frames are to be held or black\)$"):
+    # What exists where, and no option of a command the caller may not have (issue 23).
+    with pytest.raises(DataError, match=r"missing frames 1005-1006,1008 of 1004-1008; \S*plate\.####\.exr has "
+                                        r"frames 1001-1002,1004,1007$") as caught:
         open_source(pattern, FrameRange.parse("1004-1008"))
+    assert caught.value.exit_code == 4
+    with pytest.raises(DataError, match=r"none of frames 1010-1012 found; \S*plate\.####\.exr has frames "
+                                        r"1001-1002,1004,1007$"):
+        open_source(pattern, FrameRange.parse("1010-1012"))
 
 
 def test_sequence_reads_frames_in_order_with_its_colour_space(tmp_path):

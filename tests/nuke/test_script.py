@@ -131,9 +131,9 @@ def test_backdrop_label_shows_shot_mode_settings_version_literally(shot_dir):
 def test_prores_write(shot_dir):
     nodes = read_nk(comp_script(make_comp(shot_dir, prores_write=str(shot_dir / "nuke" / "comp.mov"))))
     write = nodes["Write_prores"]
-    # straight colour, as vfxkey's own movie: the premultiplied comp is unpremultiplied first
+    # opaque, as vfxkey's own review movie (issue 23): the Unpremult changes nothing where alpha is 1
     assert write.inputs == [nodes["Unpremult_prores"]] and nodes["Unpremult_prores"].inputs == [nodes["Merge_over"]]
-    assert (write.knobs["file_type"], write.knobs["mov64_codec"], write.knobs["channels"]) == ("mov", "appr", "rgba")
+    assert (write.knobs["file_type"], write.knobs["mov64_codec"], write.knobs["channels"]) == ("mov", "appr", "rgb")
     assert "4:4:4:4" in write.knobs["mov_prores_codec_profile"]
     with pytest.raises(VfxkeyError, match=r"\.mov"):
         make_comp(shot_dir, prores_write=str(shot_dir / "comp.mp4"))

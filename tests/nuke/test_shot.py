@@ -130,10 +130,12 @@ def test_ocio_config_file_and_its_names_are_checked(rendered, tmp_path):
     newer = "ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3"
     result = cli("nuke", rendered, "-o", out, "--ocio-config", newer, "--nuke-version", "15")
     assert result.exit_code == 2 and f"{newer}: needs OCIO 2.3, but Nuke 15 carries OCIO 2.2" in result.output
+    # The cg configs have no camera spaces; the review movie's sRGB encoding is in them too
+    # (it was Camera Rec.709 before issue 23, refused there).
     result = cli("nuke", rendered, "-o", out, "--ocio-config", "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
-    assert result.exit_code == 2 and "Write_prores: colour space 'Camera Rec.709' has no match (by name, alias or " \
-        "role) in the OCIO config fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1" in result.output  # Nuke's own
-    # copy of that config is named; the cg configs have no camera spaces
+    assert result.exit_code == 0, result.output
+    assert read_nk(out.read_text())["Write_prores"].knobs["colorspace"] in ("sRGB Encoded Rec.709 (sRGB)",
+                                                                         "sRGB - Texture")
 
 
 def test_nuke_render_paths():
@@ -291,9 +293,20 @@ def test_the_scripts_movie_is_encoded_as_vfxkeys_own(rendered):
         tags = dict(movie.metadata)
     nodes = read_nk((folder / "render" / "sh010.nk").read_text())
     write = nodes["Write_prores"]
-    assert tags["vfxkey:alpha"].startswith("straight")
+    # vfxkey's review movie is opaque, through the sRGB display's un-tone-mapped view
+    # (issue 23); the script's Write gives the same code values from the same comp.
+    assert (tags["vfxkey:alpha"], tags["vfxkey:display"], tags["vfxkey:view"]) == (
+        "none", "sRGB - Display", "Un-tone-mapped")
+    assert write.knobs["channels"] == "rgb"
     assert write.inputs[0].cls == "Unpremult" and write.inputs[0].inputs[0].name == "Merge_over"
     config = config_nuke_loads(nodes["Root"].knobs, 14)
-    ours = ocio.Config.CreateFromFile(CONFIG_URI).getColorSpace(tags["vfxkey:colorspace"])
+    studio = ocio.Config.CreateFromFile(CONFIG_URI)
+    ours = studio.getColorSpace(write.knobs["colorspace"]) or studio.getColorSpace("sRGB Encoded Rec.709 (sRGB)")
     assert write.knobs["colorspace"] in [ours.getName(), *ours.getAliases()]
     assert config.getColorSpace(write.knobs["colorspace"]) is not None
+    ramp = np.linspace(-0.1, 2.0, 64, dtype=np.float32)[:, None].repeat(3, axis=1)
+    by_space, by_view = ramp.copy(), ramp.copy()
+    studio.getProcessor("Linear Rec.709 (sRGB)", ours.getName()).getDefaultCPUProcessor().applyRGB(by_space)
+    studio.getProcessor(ocio.DisplayViewTransform(src="Linear Rec.709 (sRGB)", display="sRGB - Display",
+                                                  view="Un-tone-mapped")).getDefaultCPUProcessor().applyRGB(by_view)
+    np.testing.assert_allclose(np.clip(by_space, 0, 1), np.clip(by_view, 0, 1), atol=1e-5)

@@ -105,7 +105,7 @@ def test_force_redoes_and_finalize_refuses_missing_frames_naming_them(whole, tmp
     (shot / "render" / "el.1002.exr").unlink()
     (shot / "render" / "comp.1005.exr").unlink()
     result = CliRunner().invoke(main, ["finalize", str(shot / "shot.toml")])
-    assert result.exit_code == 2
+    assert result.exit_code == 4  # data: frames missing (docs/cli.md)
     assert "el.####.exr: 1002" in result.output and "comp.####.exr: 1005" in result.output
     rendered = render(load_spec(shot / "shot.toml"), force=True)
     assert not any(done.skipped for done in rendered.frames)
@@ -131,7 +131,7 @@ def test_a_frame_that_cannot_be_written_fails_the_render_naming_it_after_the_fra
     shutil.copytree(spec.parent, shot, ignore=shutil.ignore_patterns("render"))
     (shot / "render" / "el.1003.exr").mkdir(parents=True)  # a folder where frame 1003's element goes
     result = CliRunner().invoke(main, ["render", str(shot / "shot.toml"), "--frames", "1001-1004"])
-    assert result.exit_code == 2
+    assert result.exit_code == 4  # data: an output that cannot be written
     error = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "el.1003.exr: cannot put the finished file in place" in error[0], result.output
     written = {p.name for p in (shot / "render").glob("el.*.exr") if p.is_file()}

@@ -35,7 +35,7 @@ def test_previews_on_a_full_disk_fail_the_render_and_a_rerun_with_space_redoes_t
     text = spec.read_text().replace('"render/preview/comp.####.png"', f'"{disk}/comp.####.png"')
     spec.write_text(text)
     result = render(spec, "--frames", "1001-1006")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 4, result.output  # a data error: an output that cannot be written
     error = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "comp.100" in error[0], result.output
     assert "cannot write PNG" in error[0] or "nothing was written" in error[0], result.output

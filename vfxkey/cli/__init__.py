@@ -6,14 +6,17 @@ Each sub-command lives in its own module and is imported only when it is run, so
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
+import sys
 
 import click
 
 from vfxkey import __version__
 from vfxkey.cli.memory import reuse_frame_memory
+from vfxkey.cli.progress import set_quiet
 from vfxkey.errors import QcFailed, VfxkeyError
 
 # name -> ("module:function", one-line help); the module is imported only when the
@@ -35,10 +38,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class UserError(click.ClickException):
-    """A :class:`VfxkeyError` as click shows it: one line on stderr, exit code 2."""
+# Top-level modules that only an extra installs -> that extra. The core install (key,
+# render, comp, convert, probe, QC, Nuke, farm) has none of them.
+EXTRA_OF_MODULE = {name: "generate" for name in
+                   ("torch", "diffusers", "transformers", "safetensors", "peft", "sklearn", "huggingface_hub")}
 
-    exit_code = 2
+# Exit codes (docs/cli.md): 0 done; 1 an unexpected failure (a bug: a traceback);
+# 2 usage (click's own code for a bad option, a VfxkeyError for a bad setting, a missing
+# extra); 3 QC failed (outputs written, a verdict the task fails on: issue 25);
+# 4 data (a DataError: input missing or unusable, output not writable).
+EXIT_USAGE = 2
+
+
+class UserError(click.ClickException):
+    """A :class:`VfxkeyError` as click shows it: one line on stderr, the error's exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _quiet_option(command: click.Command) -> click.Command:
+    """Give ``command`` the ``-q/--quiet`` option every command takes (once)."""
+    if not any(param.name == "quiet" for param in command.params):
+        command.params.append(click.Option(
+            ["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True,
+            callback=lambda ctx, param, value: set_quiet(True) if value else None,
+            help="Print only warnings and errors: no progress, no list of files written."))
+    return command
 
 
 QC_FAILED = 3  # exit code of a task whose frames carry a verdict it was told to fail on (outputs are written)
@@ -64,17 +91,32 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module_name, attr = COMMANDS[name][0].split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return _quiet_option(getattr(importlib.import_module(module_name), attr))
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return result
         except QcFailed as exc:
             raise QcFailure(str(exc)) from None
         except VfxkeyError as exc:
             from vfxkey.cli.words import setting_words
 
-            raise UserError(exc.worded(setting_words(ctx))) from None
+            raise UserError(exc.worded(setting_words(ctx)), exc.exit_code) from None
+        except ModuleNotFoundError as exc:
+            extra = EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            raise UserError(f"vfxkey {ctx.invoked_subcommand} needs {exc.name}, which the core install leaves "
+                            f"out: pip install 'vfxkey[{extra}]' (README: Install)") from None
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            # The reader went away (`vfxkey probe ... | head -1`): not an error. Point stdout
+            # at /dev/null so that Python's flush at exit does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,16 +129,19 @@ class LazyGroup(click.Group):
 @click.option("--path-mapping", metavar="FILE",
               help="A farm session's path mapping rules (OpenJD pathmapping-1.0 JSON), applied to the absolute "
                    "paths of shot specs. OpenJD jobs from `vfxkey submit` pass their session's.")
-def main(verbose: bool, ocio: str | None, path_mapping: str | None) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors (also after the command).")
+def main(verbose: bool, ocio: str | None, path_mapping: str | None, quiet: bool) -> None:
     """vfxkey: keyed elements for VFX compositing.
 
     Reads frame sequences (EXR, DPX, TIFF, PNG) and movies, keys chroma screens,
     generates elements on a key colour, and writes premultiplied scene-linear EXR and
     ProRes 4444 that drop into Nuke. Every output file is written under a temporary
-    name and renamed when complete. Exit codes: 0 done; 2 bad input or usage (one line
-    says what); 3 QC failed (--fail-on-qc or the spec's [qc] fail_on: every output is
-    written, the line names the verdicts and frames); 1 a bug.
+    name and renamed when complete. Errors print one line; exit codes: 0 done,
+    1 unexpected failure, 2 usage (option, setting, missing extra), 3 QC failed
+    (--fail-on-qc or the spec's [qc] fail_on: every output is written, the line names the
+    verdicts and frames), 4 data (input missing or unusable, output not writable).
     """
+    set_quiet(quiet)
     # The command is a process of its own, so it may set what diffusers/transformers read
     # from the environment when the generation commands import them (after this runs):
     # never reach the Hugging Face hub, no notices about back-ends vfxkey does not use.

@@ -13,7 +13,7 @@ from vfxkey.io.colour import WORKING_SPACE, check_working_space
 from vfxkey.io.exr_options import EXR_COMPRESSIONS, EXR_DATA_TYPES
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, overwritten
-from vfxkey.io.source import MISSING_POLICIES, NAN_POLICIES
+from vfxkey.io.source import MISSING_POLICIES, NAN_POLICIES, movie_timecode
 from vfxkey.io.write import open_frame_writer
 
 
@@ -63,11 +63,14 @@ def convert(input_path: str, output: str, frames: str | None, input_colorspace: 
     )
     settings = {"command": "convert", "input_colorspace": source.info.colorspace,
                 "missing": missing, "nan": nan}
+    rate = source.info.fps or _parse_fps(fps)
     with open_frame_writer(output, frame_count=len(source), working_space=working_space,
-                           fps=source.info.fps or _parse_fps(fps), compression=compression,
+                           fps=rate, compression=compression, movie_alpha=source.info.has_alpha,
+                           timecode=movie_timecode(source.info, source.info.frames[0], rate or Fraction(24)),
                            crop_to_alpha=crop_to_alpha, data_type=data_type, metadata=settings,
                            warn=warn) as writer:
-        for frame in track(source, total=len(source), description="convert"):
+        frames = track(source, total=len(source), description="convert", label=lambda f: f"frame {f.number}")
+        for frame in frames:
             writer.write(frame.number, frame.premultiplied_rgba(), source_name=frame.source,
                          data_window=frame.data_window, display_window=frame.display_window)
 

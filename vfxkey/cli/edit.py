@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vfxkey.cli.progress import FrameProgress, warn
+from vfxkey.cli.progress import FrameProgress, note, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.words import options_of_command
 from vfxkey.errors import VfxkeyError
@@ -106,8 +106,7 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
     with FrameProgress("edit") as progress:
         rendered = render(spec, chunk, force=overwrite, progress=progress, warn=warn)
     if all(done.skipped for done in rendered.frames):
-        click.echo(f"all {len(rendered.frames)} frames of {output} are up to date; nothing to do "
-                   "(--overwrite to redo them)", err=True)
+        note(f"all {len(rendered.frames)} frames of {output} are up to date; nothing to do (--overwrite to redo them)")
     for done in rendered.frames:
         if reconstruct and not done.skipped:
             psnr = "inf" if math.isinf(done.record["psnr"]) else f"{done.record['psnr']:.2f}"

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import click
 
-from vfxkey.cli.progress import warn
+from vfxkey.cli.progress import note, warn
 from vfxkey.cli.verdicts import fail_on_option
 from vfxkey.cli.words import load_shot
 from vfxkey.shot import qc
@@ -27,7 +27,7 @@ def finalize(spec_path: str, fail_on_qc: tuple[str, ...]) -> None:
     """
     spec = load_shot(spec_path)
     for path in finalize_shot(replace(spec, fail_on=tuple(dict.fromkeys(spec.fail_on + fail_on_qc))), warn=warn):
-        click.echo(f"vfxkey finalize: wrote {path}", err=True)
+        note(f"vfxkey finalize: wrote {path}")
 
 
 def finalize_shot(spec: ShotSpec, *, warn: Callable[[str], None] | None = None) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vfxkey.cli.progress import FrameProgress, warn
+from vfxkey.cli.progress import FrameProgress, note, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
@@ -85,5 +85,5 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
     with FrameProgress("generate") as progress:
         rendered = render(spec, force=overwrite, allow_mixed=allow_mixed_settings, progress=progress, warn=warn)
     if all(done.skipped for done in rendered.frames):
-        click.echo(f"all {len(rendered.frames)} frames of {output} are up to date; nothing to do "
-                   "(--overwrite to redo)", err=True)
+        note(f"all {len(rendered.frames)} frames of {output} are up to date; nothing to do "
+             "(--overwrite to redo)")

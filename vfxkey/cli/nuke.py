@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vfxkey.cli.progress import warn
+from vfxkey.cli.progress import note, warn
 from vfxkey.errors import VfxkeyError
 
 
@@ -71,4 +71,4 @@ def nuke(spec_path: str, output: str | None, snippet: bool, root: str | None, pa
     written = write_shot_script(spec, output, snippet=snippet, path_map=path_map,
                                 ocio_config=ocio_config, nuke_version=int(nuke_version) if nuke_version else None,
                                 check=not allow_missing, warn=warn)
-    click.echo(f"vfxkey nuke: wrote {written}", err=True)
+    note(f"vfxkey nuke: wrote {written}")

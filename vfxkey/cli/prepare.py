@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vfxkey.cli.progress import warn
+from vfxkey.cli.progress import note, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.words import load_shot
 
@@ -22,4 +22,4 @@ def prepare(spec_path: str) -> None:
 
     spec = load_shot(spec_path)
     if prepare_shot(spec, warn=warn) is not None:
-        click.echo(f"vfxkey prepare: wrote {screen_path(spec)}", err=True)
+        note(f"vfxkey prepare: wrote {screen_path(spec)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from vfxkey.cli.words import load_shot
+from vfxkey.cli.progress import note
 
 
 @click.command()
@@ -29,4 +30,4 @@ def qc(spec_path: str, output: str | None) -> None:
     if missing:
         raise VfxkeyError(f"{spec_path}: cannot report, frames are missing: "
                           + "; ".join(f"{pattern}: {frames}" for pattern, frames in missing.items()))
-    click.echo(f"vfxkey qc: wrote {write_report(spec, target)}", err=True)
+    note(f"vfxkey qc: wrote {write_report(spec, target)}")

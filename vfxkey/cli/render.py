@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import click
 
-from vfxkey.cli.progress import FrameProgress, warn
+from vfxkey.cli.progress import FrameProgress, note, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.verdicts import fail_on_option
 from vfxkey.cli.words import load_shot
@@ -29,8 +30,11 @@ from vfxkey.shot import qc
               help="Generated or edited elements: write frames beside frames of the same output made with other "
                    "settings, device, precision or versions (refused by default: they would not match).")
 @fail_on_option
+@click.option("--json", "as_json", is_flag=True,
+              help="At the end, print a JSON summary on stdout: frames written and skipped, each frame's QC "
+                   "verdicts and warnings, the files written.")
 def render(spec_path: str, frames: str | None, within: str | None, force: bool, threads: int, workers: int,
-           allow_mixed_settings: bool, fail_on_qc: tuple[str, ...]) -> None:
+           allow_mixed_settings: bool, fail_on_qc: tuple[str, ...], as_json: bool) -> None:
     """Render the shot SHOT.toml: for each frame make the element (key or generate), place
     it over the plate, and write the element EXR, the comp EXR and the preview.
 
@@ -71,6 +75,16 @@ def render(spec_path: str, frames: str | None, within: str | None, force: bool, 
                          allow_mixed=allow_mixed_settings, progress=progress)
             if chunk is not None:
                 qc.failed([qc.from_exr(frame_path(spec.outputs.element, f), f) for f in chunk], spec.fail_on, spec_path)
-    if chunk is None:
-        for path in finalize_shot(spec, warn=warn):
-            click.echo(f"vfxkey render: wrote {path}", err=True)
+    finalized = finalize_shot(spec, warn=warn) if chunk is None else []
+    for path in finalized:
+        note(f"vfxkey render: wrote {path}")
+    if as_json:
+        done = sorted(progress.done, key=lambda d: d.frame)
+        click.echo(json.dumps({
+            "shot": spec.name,
+            "frames_written": str(FrameRange.of(d.frame for d in done if not d.skipped)),
+            "frames_skipped": str(FrameRange.of(d.frame for d in done if d.skipped)),
+            "verdicts": {str(d.frame): d.record["verdicts"] for d in done if d.record.get("verdicts")},
+            "warnings": {str(d.frame): d.record["warnings"] for d in done if d.record.get("warnings")},
+            "outputs": [path for d in done for path in d.outputs] + [str(path) for path in finalized],
+        }, indent=1))

@@ -6,6 +6,7 @@ import click
 
 from vfxkey.cli.words import load_shot
 from vfxkey.shot.spec import ShotSpec
+from vfxkey.cli.progress import note
 
 ENGINES = ("openjd", "deadline", "opencue")
 # Options only some engines have, and those engines.
@@ -67,7 +68,7 @@ def submit(spec_path: str, engine: str, chunk: int, job_dir: str, vfxkey_command
     job = ShotJob.of(spec, chunk, command=vfxkey_command, threads=threads, controls=controls)
     writer = {"openjd": openjd.write_bundle, "deadline": deadline.write_jobs, "opencue": opencue.write_spec}[engine]
     for path in writer(job, job_dir):
-        click.echo(f"vfxkey submit: wrote {path}", err=True)
+        note(f"vfxkey submit: wrote {path}")
 
 
 def check_nuke_paths(spec: ShotSpec) -> None:

@@ -280,13 +280,16 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
         plates = torch.stack([rgb, grey])[:, :, None, None].expand(2, 3, 64, 64) * 2 - 1
         dtype = vae.dtype
         upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+        # float16 -> float32 -> float16 gives back the very same weights. torch's own ``to``:
+        # diffusers' override prints "modules ... should be kept in float32" on every cast.
+        if upcast:
+            torch.nn.Module.to(vae, torch.float32)
         try:
-            if upcast:  # float16 -> float32 -> float16 gives back the very same weights
-                vae.to(torch.float32)
             with torch.no_grad():
                 latents = vae.encode(plates.to(vae.device, vae.dtype)).latent_dist.mean.float().cpu()
         finally:
-            vae.to(dtype)
+            if upcast:
+                torch.nn.Module.to(vae, dtype)
         means = latents.mean(dim=(2, 3)) * vae.config.scaling_factor
         direction = means[0] - means[1]
     else:

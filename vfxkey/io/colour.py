@@ -35,7 +35,13 @@ CONFIG_URI = "ocio://studio-config-v2.2.0_aces-v1.3_ocio-v2.4"
 WORKING_SPACE = "Linear Rec.709 (sRGB)"
 # Default input spaces by kind of file (see ``read.py``).
 DISPLAY_SPACE = "sRGB Encoded Rec.709 (sRGB)"  # 8/16-bit stills: PNG, JPEG, TIFF, DPX
-VIDEO_SPACE = "Camera Rec.709"  # movies (BT.709 transfer); the ProRes writer uses it too
+VIDEO_SPACE = "Camera Rec.709"  # movies (BT.709 transfer); interchange movies are written in it
+# Review media (the shot's comp movie, the PNG previews, the QC page's pictures) are shown
+# through one display and view of the config, so a movie and a preview show the same
+# levels: an sRGB monitor, without tone mapping (scene-linear Rec.709 primaries, the sRGB
+# curve, values above 1 clipped).
+REVIEW_DISPLAY = "sRGB - Display"
+REVIEW_VIEW = "Un-tone-mapped"
 
 # Names other tools write into files (e.g. OIIO's ``oiio:ColorSpace``) that the config
 # does not know as aliases. The config's own aliases (``lin_rec709_scene``, ``lin_srgb``,
@@ -63,6 +69,7 @@ def use_config(source: str | None) -> str:
     _load(source or os.environ.get("OCIO") or CONFIG_URI)
     _chosen = source
     _processor.cache_clear()
+    _review_processor.cache_clear()
     return config_source()
 
 
@@ -211,10 +218,38 @@ def unit_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / np.float32(_INTEGER_DEPTHS[samples.dtype][1])
 
 
+def review_display_view() -> tuple[str, str]:
+    """The display and view review media are shown through: :data:`REVIEW_DISPLAY` /
+    :data:`REVIEW_VIEW` when the processing config has them, else its default display and
+    that display's default view (a show config's own)."""
+    current = config()
+    if REVIEW_DISPLAY in current.getDisplays() and REVIEW_VIEW in current.getViews(REVIEW_DISPLAY):
+        return REVIEW_DISPLAY, REVIEW_VIEW
+    display = current.getDefaultDisplay()
+    return display, current.getDefaultView(display)
+
+
+@lru_cache(maxsize=8)
+def _review_processor(src: str) -> ocio.CPUProcessor:
+    """A cached CPU processor from ``src`` (canonical) through the review display and view."""
+    display, view = review_display_view()
+    transform = ocio.DisplayViewTransform(src=src, display=display, view=view)
+    return config().getProcessor(transform).getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+
+
+def to_review(rgb: np.ndarray, src: str = WORKING_SPACE) -> np.ndarray:
+    """(..., 3) float colour in ``src`` -> float display code values in 0..1 through the
+    review display and view (:func:`review_display_view`), clipped."""
+    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
+    if out.size:
+        _review_processor(check_colorspace(src)).applyRGB(out)
+    return np.clip(out, 0.0, 1.0)
+
+
 def display_8bit(rgb: np.ndarray, src: str = WORKING_SPACE) -> np.ndarray:
-    """(..., 3) float colour in ``src`` -> uint8 sRGB code values (DISPLAY_SPACE), for a
-    person to look at: clipped to the display's 0..1 and rounded to the nearest code."""
-    return np.round(np.clip(convert(rgb, src, DISPLAY_SPACE), 0.0, 1.0) * 255.0).astype(np.uint8)
+    """(..., 3) float colour in ``src`` -> uint8 code values for a person to look at,
+    through the review display and view (:func:`to_review`), rounded to the nearest code."""
+    return np.round(to_review(rgb, src) * 255.0).astype(np.uint8)
 
 
 def _convert_codes(codes: np.ndarray, src: str, dst: str) -> np.ndarray:

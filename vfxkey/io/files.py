@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import DataError
 
 # Temporary names: ".<stem>.<host>-<pid>.<random>.tmp<.ext>" (see atomic_output).
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
@@ -47,7 +47,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = _create_temporary(folder, f".{path.stem}.{_HOST}-{os.getpid()}.", f".tmp{path.suffix}")
     except OSError as exc:
-        raise VfxkeyError(f"{path}: cannot write to folder {folder}: {exc.strerror or exc}") from None
+        raise DataError(f"{path}: cannot write to folder {folder}: {exc.strerror or exc}") from None
     try:
         yield tmp
         _put_in_place(tmp, path)
@@ -55,7 +55,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         if isinstance(error, OSError):  # a full disk, a quota, a folder in the way
-            raise VfxkeyError(f"{path}: cannot write: {error.strerror or error}") from None
+            raise DataError(f"{path}: cannot write: {error.strerror or error}") from None
         raise
 
 
@@ -64,7 +64,7 @@ def _put_in_place(tmp: str, path: Path) -> None:
     its bytes are on the disk (``fsync``: a rename can reach the disk before the data), and
     the folder's entry is flushed after."""
     if os.path.getsize(tmp) == 0:
-        raise VfxkeyError(f"{path}: nothing was written (is the disk full?)")
+        raise DataError(f"{path}: nothing was written (is the disk full?)")
     descriptor = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -73,7 +73,7 @@ def _put_in_place(tmp: str, path: Path) -> None:
     try:
         os.replace(tmp, path)
     except OSError as exc:  # e.g. a folder in the way
-        raise VfxkeyError(f"{path}: cannot put the finished file in place: {exc.strerror or exc}") from None
+        raise DataError(f"{path}: cannot put the finished file in place: {exc.strerror or exc}") from None
     descriptor = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(descriptor)

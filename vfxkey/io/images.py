@@ -9,13 +9,14 @@ linearised from their colour space; float files as float32. EXR colour is premul
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import OpenImageIO as oiio
 
-from vfxkey.errors import VfxkeyError, first_line, where
+from vfxkey.errors import DataError, VfxkeyError, first_line, where
 from vfxkey.io.colour import DISPLAY_SPACE, resolve_colorspace, unit_float
 from vfxkey.io.frame import Frame
 from vfxkey.io.source import Source, SourceInfo, check_missing
@@ -24,18 +25,48 @@ from vfxkey.io.window import Window
 INTEGER_TYPES = ("uint8", "uint16")  # OIIO data types read as code values, not float
 
 
-def _open_image(path: str, frame: int | None) -> oiio.ImageInput:
-    """Open an image file for reading, or raise a one-line :class:`VfxkeyError`."""
+def _open_image(path: str, frame: int | None, *, pixels: bool = False) -> oiio.ImageInput:
+    """Open an image file for reading (its ``pixels`` too, or only its header), or raise a
+    one-line :class:`DataError`."""
     if not os.path.exists(path):
-        raise VfxkeyError(f"{where(path, frame)}: no such file")
+        raise DataError(f"{where(path, frame)}: no such file")
     if os.path.getsize(path) == 0:
-        raise VfxkeyError(f"{where(path, frame)}: empty file")
+        raise DataError(f"{where(path, frame)}: empty file")
+    if path.lower().endswith(".png"):
+        _check_png(path, frame, pixels=pixels)
     config = oiio.ImageSpec()
     config["oiio:UnassociatedAlpha"] = 1  # keep straight alpha straight (PNG, TIFF)
     image = oiio.ImageInput.open(path, config)
     if image is None:
-        raise VfxkeyError(f"{where(path, frame)}: cannot read image: {first_line(oiio.geterror())}")
+        raise DataError(f"{where(path, frame)}: cannot read image: {first_line(oiio.geterror())}")
     return image
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_png(path: str, frame: int | None, *, pixels: bool) -> None:
+    """Walk a PNG's chunks, checking each one's length and CRC: up to ``IEND`` when its
+    ``pixels`` are to be read, else up to the first ``IDAT`` (the header libpng reads).
+
+    A truncated or damaged PNG is refused here in one line, before libpng would print its
+    own raw ``libpng error:`` line on stderr. A file that is not a PNG inside is left to
+    OpenImageIO to name."""
+    with open(path, "rb") as file:
+        if file.read(8) != PNG_SIGNATURE:
+            return
+        while len(head := file.read(8)) == 8:
+            length, kind = int.from_bytes(head[:4], "big"), head[4:].decode("latin-1")
+            if kind == "IDAT" and not pixels:
+                return
+            body = file.read(length + 4)
+            if len(body) < length + 4:
+                raise DataError(f"{where(path, frame)}: truncated PNG: its {kind} chunk runs past the end of the file")
+            if zlib.crc32(body[:length], zlib.crc32(head[4:])) != int.from_bytes(body[length:], "big"):
+                raise DataError(f"{where(path, frame)}: damaged PNG: its {kind} chunk fails its CRC check")
+            if kind == "IEND":
+                return
+    raise DataError(f"{where(path, frame)}: truncated PNG: it ends before its IEND chunk")
 
 
 @dataclass
@@ -76,7 +107,7 @@ def read_stored(path: str) -> tuple[np.ndarray, Window, Window]:
     finally:
         image.close()
     if pixels is None:
-        raise VfxkeyError(f"{path}: cannot read image: {first_line(error)}")
+        raise DataError(f"{path}: cannot read image: {first_line(error)}")
     data_window, display_window = _windows(spec, path, None)
     return np.ascontiguousarray(pixels, dtype=np.float32), data_window, display_window
 
@@ -132,26 +163,34 @@ class _Channels:
     """Where step 4 finds the colour and alpha in an image part: channel indices in its spec."""
 
     part: int  # the subimage (EXR part)
-    colour: tuple[int, int, int]  # R, G, B; grey's one channel three times
+    colour: tuple[int | None, int | None, int | None]  # R, G, B (None: absent, read as 0); grey's one channel three times
     alpha: int | None
     spec: oiio.ImageSpec
     skipped: tuple[str, ...]  # the parts before it, without colour: 'name [channels]'
 
     @property
     def count(self) -> int:
-        """Channels vfxkey uses: 1 or 3 colour, plus alpha."""
-        return len(set(self.colour)) + (self.alpha is not None)
+        """Channels vfxkey reads: 1 (grey) or 3 colour (absent ones as 0), plus alpha."""
+        return (1 if len(set(self.colour)) == 1 and None not in self.colour else 3) + (self.alpha is not None)
 
     @property
     def layout(self) -> str:
         """What the channels hold, for comparing the frames of a sequence: ``"RGB and alpha"``, ``"grey"``..."""
-        return ("grey" if len(set(self.colour)) == 1 else "RGB") + (" and alpha" if self.alpha is not None else "")
+        return ("RGB" if self.count >= 3 else "grey") + (" and alpha" if self.alpha is not None else "")
+
+    @property
+    def present(self) -> list[int]:
+        """The indices of the colour and alpha channels the file holds (in channel order)."""
+        return sorted({c for c in (*self.colour, self.alpha) if c is not None})
 
     def describe(self, most: int = 8) -> str:
         """The channels read, their part when the file has several, and what else the part holds."""
         names = list(self.spec.channelnames)
-        used = sorted(set(self.colour)) + ([self.alpha] if self.alpha is not None else [])
+        used = self.present
         text = ", ".join(names[i] for i in used)
+        absent = [name for name, index in zip("RGB", self.colour) if index is None]
+        if absent:
+            text += f" ({', '.join(absent)} absent: read as 0)"
         if self.part or self.skipped:
             text += f' of part {self.part + 1} "{self.spec.get_string_attribute("name", "")}"; skipped: ' + "; ".join(self.skipped)
         others = [name for i, name in enumerate(names) if i not in used]
@@ -160,29 +199,51 @@ class _Channels:
         return text
 
 
+def _colour_of(names: list[str]) -> tuple[tuple[int | None, int | None, int | None] | None, bool]:
+    """(R, G, B indices, complete) of a part's channel names: all of R, G, B, or grey Y
+    (complete); some of R, G, B, the others absent (as Nuke reads them: 0); or (None, False)."""
+    if {"R", "G", "B"} <= set(names):
+        return tuple(names.index(c) for c in "RGB"), True
+    if "Y" in names:
+        return (names.index("Y"),) * 3, True
+    if {"R", "G", "B"} & set(names):
+        return tuple(names.index(c) if c in names else None for c in "RGB"), False
+    return None, False
+
+
 def _channels(image: oiio.ImageInput, path: str, frame: int | None) -> _Channels:
-    """Step 4's channels, by name, in the first part of ``image`` that has colour: R, G and B,
-    or grey ``Y`` (OIIO's name for a grey PNG, TIFF or DPX channel); alpha is ``A`` (or what
-    OIIO marks as alpha, or the 4th of four channels R, G, B, ?). Leaves ``image`` at that part."""
-    parts, part, names = [], 0, []
+    """Step 4's channels, by name, in the first part of ``image`` with complete colour (R, G
+    and B, or grey ``Y``: OIIO's name for a grey PNG, TIFF or DPX channel), else the first
+    with some of R, G, B (the absent ones read as 0, as Nuke does: an EXR of one channel
+    named ``G``). Alpha is ``A`` (or what OIIO marks as alpha, or the 4th of four channels
+    R, G, B, ?). Leaves ``image`` at that part."""
+    parts, part, names, partial = [], 0, [], None
     while image.seek_subimage(part, 0):
         spec = image.spec()
         names = list(spec.channelnames)
-        if {"R", "G", "B"} <= set(names):
-            colour = tuple(names.index(c) for c in "RGB")
-        elif "Y" in names:
-            colour = (names.index("Y"),) * 3
-        else:
+        colour, complete = _colour_of(names)
+        if not complete:
+            if colour is not None and partial is None:
+                partial = (part, colour, tuple(parts))
             parts.append(f"{spec.get_string_attribute('name', f'part {part}')} [{', '.join(names)}]")
             part += 1
             continue
-        alpha = names.index("A") if "A" in names else spec.alpha_channel if spec.alpha_channel >= 0 else None
-        if alpha is None and spec.nchannels == 4 and colour == (0, 1, 2):
-            alpha = 3
-        return _Channels(part, colour, alpha, spec, tuple(parts))
+        return _with_alpha(part, colour, spec, tuple(parts))
+    if partial is not None:
+        image.seek_subimage(partial[0], 0)
+        return _with_alpha(partial[0], partial[1], image.spec(), partial[2])
     if len(parts) == 1:
-        raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) among its channels {', '.join(names)}")
-    raise VfxkeyError(f"{where(path, frame)}: no colour channels (R, G, B or Y) in any part: {'; '.join(parts)}")
+        raise DataError(f"{where(path, frame)}: no colour channels (R, G, B or Y) among its channels {', '.join(names)}")
+    raise DataError(f"{where(path, frame)}: no colour channels (R, G, B or Y) in any part: {'; '.join(parts)}")
+
+
+def _with_alpha(part: int, colour: tuple, spec: oiio.ImageSpec, skipped: tuple[str, ...]) -> _Channels:
+    """The part's channels with its alpha found by name (``A``), OIIO's mark, or position."""
+    names = list(spec.channelnames)
+    alpha = names.index("A") if "A" in names else spec.alpha_channel if spec.alpha_channel >= 0 else None
+    if alpha is None and spec.nchannels == 4 and colour == (0, 1, 2):
+        alpha = 3
+    return _Channels(part, colour, alpha, spec, skipped)
 
 
 class ImageSource(Source):
@@ -223,7 +284,7 @@ class ImageSource(Source):
                     frame_data_window, frame_display_window = _windows(frame_channels.spec, files[number], number)
                     self._check_display_window(files[number], number, frame_display_window)
                     if frame_channels.layout != channels.layout:
-                        raise VfxkeyError(f"{where(files[number], number)}: holds {frame_channels.layout}, the "
+                        raise DataError(f"{where(files[number], number)}: holds {frame_channels.layout}, the "
                                           f"sequence's first frame {channels.layout} ({files[first]})")
                     if frame_data_window != self.info.data_window:
                         self.info.data_window = self.info.data_window.union(frame_data_window)
@@ -235,14 +296,14 @@ class ImageSource(Source):
     def _check_display_window(self, path: str, frame: int, display_window: Window) -> None:
         """Step 3: every frame of a sequence has the first frame's display window (the format)."""
         if self.info.kind == "sequence" and display_window != self.info.display_window:
-            raise VfxkeyError(
+            raise DataError(
                 f"{where(path, frame)}: display window {display_window} differs from the "
                 f"sequence's {self.info.display_window}"
             )
 
     def _decode(self, frame: int) -> Frame:
         path = self._files[frame]
-        image = _open_image(path, frame)
+        image = _open_image(path, frame, pixels=True)
         try:
             channels = _channels(image, path, frame)
             spec = channels.spec
@@ -250,11 +311,11 @@ class ImageSource(Source):
             self._check_display_window(path, frame, display_window)
             # 8/16-bit files stay integer until OCIO converts them (a per-code-value table).
             data_type = str(spec.format) if str(spec.format) in INTEGER_TYPES else "float"
-            used = [*channels.colour, *([channels.alpha] if channels.alpha is not None else [])]
+            used = channels.present
             begin, end = min(used), max(used) + 1  # only the span holding them (not every layer)
             pixels = image.read_image(channels.part, 0, begin, end, data_type)
             if pixels is None or image.has_error:
-                raise VfxkeyError(f"{where(path, frame)}: cannot read pixels: {first_line(image.geterror())}")
+                raise DataError(f"{where(path, frame)}: cannot read pixels: {first_line(image.geterror())}")
         finally:
             image.close()
 
@@ -262,7 +323,8 @@ class ImageSource(Source):
         if data_type == "float":
             self._check_finite(frame, path, pixels)
         # Step 4: colour (grey -> RGB) and alpha aside, by name.
-        rgb = pixels[..., [c - begin for c in channels.colour]]
+        zero = np.zeros(pixels.shape[:2], pixels.dtype)  # an absent R, G or B reads as 0
+        rgb = np.stack([zero if c is None else pixels[..., c - begin] for c in channels.colour], axis=-1)
         alpha = unit_float(pixels[..., channels.alpha - begin]) if channels.alpha is not None else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)

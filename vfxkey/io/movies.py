@@ -15,7 +15,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import DataError, where
 from vfxkey.io.colour import VIDEO_SPACE
 from vfxkey.io.frame import Frame
 from vfxkey.io.sequence import FrameRange
@@ -33,6 +33,14 @@ def _rate(rate) -> Fraction | None:
     return Fraction(int(num), int(den)) if num and den else None
 
 
+def _movie_timecode(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                    first: int) -> tuple[int, str] | None:
+    """A movie's timecode (its tmcd track, as FFmpeg's demuxer tags the video stream, or
+    the file's tag) at shot frame ``first``, its first frame."""
+    tag = stream.metadata.get("timecode") or container.metadata.get("timecode")
+    return (first, tag) if tag else None
+
+
 class MovieSource(Source):
     """Movies through PyAV, decoded forward; seeking back only when a caller asks to."""
 
@@ -43,22 +51,22 @@ class MovieSource(Source):
         try:
             self._container = av.open(path)
         except (av.FFmpegError, OSError) as exc:
-            raise VfxkeyError(f"{path}: cannot read movie: {exc}") from None
+            raise DataError(f"{path}: cannot read movie: {exc}") from None
         if not self._container.streams.video:
             self._container.close()
-            raise VfxkeyError(f"{path}: movie has no video stream")
+            raise DataError(f"{path}: movie has no video stream")
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         self._stream = stream
         self.fps = _rate(stream.average_rate) or _rate(stream.guessed_rate) or _rate(stream.base_rate)
         if self.fps is None:
-            raise VfxkeyError(f"{path}: movie has no frame rate")
+            raise DataError(f"{path}: movie has no frame rate")
         self.first = first
         self._time_base = _rate(stream.time_base)
         self._start_pts = stream.start_time or 0
         count = stream.frames or self._count_packets()
         if count == 0:
-            raise VfxkeyError(f"{path}: movie has no frames")
+            raise DataError(f"{path}: movie has no frames")
         self._available = list(range(first, first + count))
         asked = list(frames) if frames is not None else self._available
         missing = check_missing(path, asked, self._available, self.missing_policy)
@@ -73,7 +81,7 @@ class MovieSource(Source):
             channel_names=f"R, G, B{', A' if has_alpha else ''} from {pix_fmt.name if pix_fmt else 'an unknown pixel format'}",
             bit_depth=f"uint{pix_fmt.components[0].bits}" if pix_fmt else "unknown",
             colorspace=input_colorspace or VIDEO_SPACE, fps=self.fps,
-            display_window=window, data_window=window,
+            display_window=window, data_window=window, timecode=_movie_timecode(self._container, stream, first),
         )
         self._decoder: Iterator[av.VideoFrame] | None = None
         self._next = first
@@ -112,8 +120,8 @@ class MovieSource(Source):
                 if number > frame:
                     break
         except av.FFmpegError as exc:
-            raise VfxkeyError(f"{where(self.path, frame)}: cannot decode: {exc}") from None
-        raise VfxkeyError(f"{where(self.path, frame)}: frame not found in the movie")
+            raise DataError(f"{where(self.path, frame)}: cannot decode: {exc}") from None
+        raise DataError(f"{where(self.path, frame)}: frame not found in the movie")
 
     def _to_frame(self, frame: int, av_frame: av.VideoFrame) -> Frame:
         # Y'CbCr -> R'G'B' with the tagged matrix (BT.709 unless tagged BT.601) and range.

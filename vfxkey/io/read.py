@@ -33,7 +33,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import DataError, VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE, check_colorspace
 from vfxkey.io.frame import MOVIE_EXTENSIONS, STILL_EXTENSIONS
 from vfxkey.io.images import ImageSource, read_header
@@ -85,7 +85,7 @@ def open_source(
     if has_frame_token(path):
         found = scan_frames(path)
         if not found:
-            raise VfxkeyError(f"{path}: no frames found")
+            raise DataError(f"{path}: no frames found")
         files = {f: frame_path(path, f) for f in found}
         asked = asked or list(range(found[0], found[-1] + 1))
         return ImageSource(path, "sequence", files, asked, input_colorspace=input_colorspace, **options)
@@ -93,14 +93,14 @@ def open_source(
     if os.path.isdir(path):
         stills = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in STILL_EXTENSIONS)
         if not stills:
-            raise VfxkeyError(f"{path}: folder holds no images ({', '.join(STILL_EXTENSIONS)})")
+            raise DataError(f"{path}: folder holds no images ({', '.join(STILL_EXTENSIONS)})")
         files = {n: str(p) for n, p in enumerate(stills, start=1)}
         return ImageSource(path, "stills", files, asked or list(files), input_colorspace=input_colorspace, **options)
 
     if not os.path.exists(path):
-        raise VfxkeyError(f"{path}: no such file or folder")
+        raise DataError(f"{path}: no such file or folder")
     if os.path.getsize(path) == 0:
-        raise VfxkeyError(f"{path}: empty file")
+        raise DataError(f"{path}: empty file")
     if path.lower().endswith(MOVIE_EXTENSIONS):
         from vfxkey.io.movies import MovieSource  # PyAV is loaded for movies only: stills never pay for it
 

@@ -180,3 +180,19 @@ def _file_key(path: str) -> tuple[str, re.Pattern | None, str | None]:
         regex = re.escape(name[:start]) + r"\d+" + re.escape(name[end:])
         sample = f"{name[:start]}1001{name[end:]}"
     return os.path.realpath(folder or ".").casefold(), re.compile(regex, re.IGNORECASE), sample.casefold()
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\.[^.]+)$")  # name, frame digits, extension: gs.1001.png
+
+
+def sequence_of(path: str) -> tuple[str, list[int]] | None:
+    """The sequence a numbered file belongs to: ``gs.1001.png`` -> (``gs.####.png``, its
+    frames on disk), when at least one other frame of it exists beside it; else None."""
+    folder, name = os.path.split(str(path))
+    match = _NUMBERED.match(name)
+    if match is None:
+        return None
+    digits = match[2]
+    # A number written with leading zeros, or as long as the padding, names its padding.
+    padding = len(digits) if digits.startswith("0") or len(digits) > 1 else 1
+    pattern = os.path.join(folder, f"{match[1]}{'#' * padding}{match[3]}")
+    frames = scan_frames(pattern)
+    return (pattern, frames) if len(frames) > 1 and int(digits) in frames else None

@@ -15,7 +15,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from vfxkey.errors import VfxkeyError, describe, where
+from vfxkey.errors import DataError, describe, where
+from vfxkey.io import timecode
 from vfxkey.io.background import Worker
 from vfxkey.io.colour import convert
 from vfxkey.io.frame import Frame
@@ -48,6 +49,24 @@ class SourceInfo:
     display_window: Window
     data_window: Window
     data_window_varies: bool = False
+    timecode: tuple[int, str] | None = None  # a movie's own: (its first shot frame, HH:MM:SS:FF there)
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether an alpha channel is read (grey + alpha, or colour + alpha)."""
+        return self.channels in (2, 4)
+
+
+def movie_timecode(info: SourceInfo, frame: int, fps: Fraction) -> str:
+    """The timecode of shot frame ``frame`` for a movie made from the source ``info``
+    describes: the source movie's own timecode counted on to ``frame``, else ``frame``
+    itself counted from 00:00:00:00 at ``fps`` (non-drop-frame)."""
+    if info.timecode is not None:
+        source_frame, source_timecode = info.timecode
+        start = timecode.to_frames(source_timecode, fps)
+        if start is not None:
+            return timecode.from_frames(start + frame - source_frame, fps)
+    return timecode.from_frames(frame, fps)
 
 
 class Source:
@@ -86,7 +105,7 @@ class Source:
         """Decode shot frame ``frame`` (a missing one is held or black, per ``missing``)."""
         if frame not in self._available:
             if self.missing_policy == "error":
-                raise VfxkeyError(f"{where(self.info.path, frame)}: no such frame")
+                raise DataError(f"{where(self.info.path, frame)}: no such frame")
             if self.missing_policy == "black":
                 return self._black(frame)
             return dataclasses.replace(self._decoded(_held_frame(self._available, frame)), number=frame)
@@ -97,7 +116,7 @@ class Source:
         try:
             return self._decode(frame)
         except (MemoryError, OSError) as exc:  # PyAV's I/O errors are OSErrors too
-            raise VfxkeyError(f"{where(self.info.path, frame)}: cannot read: {describe(exc)}") from None
+            raise DataError(f"{where(self.info.path, frame)}: cannot read: {describe(exc)}") from None
 
     def file_of(self, frame: int) -> str | None:
         """The file shot frame ``frame`` is read from: a movie's, a held frame's for a missing
@@ -127,7 +146,7 @@ class Source:
             return
         bad = int(finite.size - np.count_nonzero(finite))
         if self.nan_policy == "error":
-            raise VfxkeyError(f"{where(source, frame)}: {bad} NaN/Inf pixel values")
+            raise DataError(f"{where(source, frame)}: {bad} NaN/Inf pixel values")
         self.warn(f"{where(source, frame)}: {bad} NaN/Inf pixel values set to 0")
         pixels[~finite] = 0.0
 
@@ -152,14 +171,14 @@ def _held_frame(available: list[int], frame: int) -> int:
 
 
 def check_missing(path: str, asked: list[int], available: list[int], policy: str) -> list[int]:
-    """Frames of ``asked`` not in ``available``; raise when that matters under ``policy``."""
+    """Frames of ``asked`` not in ``available``; raise when that matters under ``policy``.
+
+    The message says what exists where: the frames of ``path`` on disk (or in the movie)."""
     present = set(available)
     missing = [f for f in asked if f not in present]
+    exists = f"{path} has frames {FrameRange.of(available)}" if available else f"{path} has no frames"
     if not present.intersection(asked):
-        raise VfxkeyError(f"{path}: none of frames {FrameRange.of(asked)} found")
+        raise DataError(f"{path}: none of frames {FrameRange.of(asked)} found; {exists}")
     if missing and policy == "error":
-        raise VfxkeyError(
-            f"{path}: missing frames {FrameRange.of(missing)} of {FrameRange.of(asked)} "
-            "(only filled when missing frames are to be held or black)"
-        )
+        raise DataError(f"{path}: missing frames {FrameRange.of(missing)} of {FrameRange.of(asked)}; {exists}")
     return missing

@@ -36,9 +36,18 @@ import numpy as np
 import OpenImageIO as oiio
 
 from vfxkey import __version__
-from vfxkey.errors import VfxkeyError, first_line, where
+from vfxkey.errors import DataError, VfxkeyError, first_line, where
 from vfxkey.io.background import Worker
-from vfxkey.io.colour import VIDEO_SPACE, WORKING_SPACE, check_colorspace, chromaticities, convert, display_8bit
+from vfxkey.io.colour import (
+    VIDEO_SPACE,
+    WORKING_SPACE,
+    check_colorspace,
+    chromaticities,
+    convert,
+    display_8bit,
+    review_display_view,
+    to_review,
+)
 from vfxkey.io.exr_options import EXR_DATA_TYPES, check_compression, check_data_type
 from vfxkey.io.files import atomic_output
 from vfxkey.io.frame import MOVIE_EXTENSIONS, unpremultiply
@@ -53,10 +62,8 @@ logger = logging.getLogger(__name__)
 _LARGEST_HALF_BITS = 0x7BFF  # 65504 as float16 bits, sign aside; NaN and Inf lie above it
 
 MOVIE_ALPHA_CONVENTION = "straight"
-_MOVIE_COMMENT = (
-    "vfxkey ProRes 4444: straight (un-premultiplied) colour, Camera Rec.709 (BT.709) encoded, "
-    "16-bit alpha"
-)
+# ffmpeg's transfer (AVColorTransferCharacteristic) of each display a movie may be encoded for.
+_DISPLAY_TRC = {"sRGB - Display": 13}  # AVCOL_TRC_IEC61966_2_1; other displays are tagged BT.709
 
 Metadata = Mapping[str, "str | int | float"]
 
@@ -212,16 +219,31 @@ def _write_image(tmp: str, spec: oiio.ImageSpec, pixels: np.ndarray, failure: st
     its error state tells (the first line of it ends ``failure``'s message)."""
     out = oiio.ImageOutput.create(tmp)
     if out is None:
-        raise VfxkeyError(f"{failure}: {first_line(oiio.geterror())}")
+        raise DataError(f"{failure}: {first_line(oiio.geterror())}")
     ok = out.open(tmp, spec) and out.write_image(pixels) and not out.has_error
     error = out.geterror()
     ok = out.close() and ok and not out.has_error
     if not ok:
-        raise VfxkeyError(f"{failure}: {first_line(error or out.geterror() or oiio.geterror())}")
+        raise DataError(f"{failure}: {first_line(error or out.geterror() or oiio.geterror())}")
 
 
 class ProResWriter:
-    """Stream frames into a ProRes 4444 ``.mov`` (straight colour, Camera Rec.709, 16-bit alpha).
+    """Stream frames into a ProRes 4444 ``.mov``.
+
+    Two kinds of movie:
+
+    - **interchange** (default): scene-referred ``Camera Rec.709`` (BT.709) encoded colour,
+      for a compositing package to linearise again;
+    - **review** (``review=True``, the shot's comp movie): display code values through the
+      review display and view (:data:`vfxkey.io.colour.REVIEW_DISPLAY` /
+      :data:`~vfxkey.io.colour.REVIEW_VIEW`, as the PNG previews), tagged with that
+      display's transfer, so the movie and the previews show the same levels.
+
+    With ``alpha`` (content that has alpha: a keyed element) colour is stored straight
+    (un-premultiplied) with a 16-bit alpha; without it (an opaque comp) the movie has no
+    alpha plane. ``timecode`` (``HH:MM:SS:FF``) is the first frame's, written as the
+    movie's timecode track. The choices are recorded in the movie's metadata
+    (``vfxkey:alpha``, ``vfxkey:colorspace`` or ``vfxkey:display`` / ``vfxkey:view``).
 
     Use as a context manager; the movie appears under ``path`` only when it is closed
     without error. Frames are encoded in the order written.
@@ -241,12 +263,16 @@ class ProResWriter:
         fps: Fraction,
         *,
         working_space: str = WORKING_SPACE,
+        alpha: bool = True,
+        review: bool = False,
+        timecode: str | None = None,
         metadata: Metadata | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self.path = str(path)
         self.width, self.height = int(width), int(height)
         self.working_space = check_colorspace(working_space)
+        self.alpha, self.review = alpha, review
         self.warn = warn
         if self.width % 16:
             logger.warning(
@@ -260,22 +286,32 @@ class ProResWriter:
         try:
             # use_metadata_tags lets the mov muxer store our own keys (vfxkey:*).
             self._container = av.open(tmp, "w", format="mov", options={"movflags": "use_metadata_tags"})
-            self._container.metadata["comment"] = _MOVIE_COMMENT
-            self._container.metadata["vfxkey:alpha"] = MOVIE_ALPHA_CONVENTION
-            self._container.metadata["vfxkey:colorspace"] = VIDEO_SPACE
+            display, view = self._display_view = review_display_view()
+            colour = f"display {display!r}, view {view!r} (review)" if review else f"{VIDEO_SPACE} (BT.709) encoded"
+            self._container.metadata["comment"] = (
+                f"vfxkey ProRes 4444: {'straight (un-premultiplied) colour' if alpha else 'colour'}, {colour}, "
+                f"{'16-bit alpha' if alpha else 'no alpha'}")
+            self._container.metadata["vfxkey:alpha"] = MOVIE_ALPHA_CONVENTION if alpha else "none"
+            if review:
+                self._container.metadata["vfxkey:display"] = display
+                self._container.metadata["vfxkey:view"] = view
+            else:
+                self._container.metadata["vfxkey:colorspace"] = VIDEO_SPACE
+            if timecode is not None:
+                self._container.metadata["timecode"] = timecode  # the mov muxer's tmcd track
             self._container.metadata["vfxkey:version"] = __version__
             for key, value in (metadata or {}).items():
                 self._container.metadata[key if ":" in key else f"vfxkey:{key}"] = str(value)
 
             stream = self._container.add_stream("prores_ks", rate=Fraction(fps))
             stream.width, stream.height = self.width, self.height
-            stream.pix_fmt = "yuva444p10le"
-            stream.options = {"profile": "4444", "vendor": "apl0", "alpha_bits": "16"}
-            _tag_bt709(stream.codec_context)
+            stream.pix_fmt = self._pix_fmt = "yuva444p10le" if alpha else "yuv444p10le"
+            stream.options = {"profile": "4444", "vendor": "apl0", "alpha_bits": "16" if alpha else "0"}
+            _tag_bt709(stream.codec_context, self._trc)
             self._stream = stream
         except (av.error.FFmpegError, OSError, ValueError) as exc:  # e.g. a rate the muxer cannot store
             self._stack.close()  # removes the temporary file
-            raise VfxkeyError(f"{self.path}: cannot write the movie: {_av_message(exc)}") from None
+            raise DataError(f"{self.path}: cannot write the movie: {_av_message(exc)}") from None
         except BaseException:
             self._stack.__exit__(*sys.exc_info())  # removes the temporary file
             raise
@@ -298,25 +334,33 @@ class ProResWriter:
         from av.video.reformatter import ColorRange, Colorspace
 
         finite = finite_pixels(rgba_premultiplied, EXR_DATA_TYPES["float"], where(self.path, frame), self.warn)
-        straight = unpremultiply(np.array(finite, dtype=np.float32))
-        alpha = straight[..., 3]
-        encoded = np.clip(convert(straight[..., :3], self.working_space, VIDEO_SPACE), 0.0, 1.0)
+        # With alpha, colour is stored straight; without, the picture as it shows (over black).
+        rgba = unpremultiply(np.array(finite, dtype=np.float32)) if self.alpha else np.array(finite, np.float32)
+        if self.review:
+            encoded = to_review(rgba[..., :3], self.working_space)
+        else:
+            encoded = np.clip(convert(rgba[..., :3], self.working_space, VIDEO_SPACE), 0.0, 1.0)
         # Convert to Y'CbCr ourselves with the BT.709 matrix and video range (letting the
         # encoder convert would use BT.601). PyAV 18 takes a gbrapf32le array in R, G, B, A
         # order and stores it as its G, B, R, A planes itself.
-        rgba = np.dstack([encoded, np.clip(alpha, 0.0, 1.0)])
+        rgba = np.dstack([encoded, np.clip(rgba[..., 3], 0.0, 1.0)])
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba, dtype=np.float32), format="gbrapf32le")
         video_frame = video_frame.reformat(
-            format="yuva444p10le",
+            format=self._pix_fmt,
             src_colorspace=Colorspace.ITU709,
             dst_colorspace=Colorspace.ITU709,
             dst_color_range=ColorRange.MPEG,
         )
-        _tag_bt709(video_frame)
+        _tag_bt709(video_frame, self._trc)
         video_frame.pts = self._count
         self._count += 1
         with _movie_errors(self.path, frame):
             self._container.mux(self._stream.encode(video_frame))
+
+    @property
+    def _trc(self) -> int:
+        """The movie's transfer: the review display's, else BT.709 (Camera Rec.709)."""
+        return _DISPLAY_TRC.get(self._display_view[0], 1) if self.review else 1
 
     def close(self) -> None:
         """Flush the encoder, close the file and move it into place."""
@@ -350,7 +394,7 @@ def _movie_errors(path: str, frame: int | None = None) -> Iterator[None]:
     try:
         yield
     except (av.error.FFmpegError, OSError) as exc:
-        raise VfxkeyError(f"{where(path, frame)}: cannot write the movie: {_av_message(exc)}") from None
+        raise DataError(f"{where(path, frame)}: cannot write the movie: {_av_message(exc)}") from None
 
 
 def _av_message(exc: Exception) -> str:
@@ -358,10 +402,11 @@ def _av_message(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def _tag_bt709(target: av.VideoFrame | av.video.codeccontext.VideoCodecContext) -> None:
-    """Tag a codec context or frame as BT.709 primaries, transfer and matrix, video range."""
+def _tag_bt709(target: av.VideoFrame | av.video.codeccontext.VideoCodecContext, trc: int = 1) -> None:
+    """Tag a codec context or frame as BT.709 primaries and matrix, video range, and the
+    transfer ``trc`` (default 1, AVCOL_TRC_BT709)."""
     target.color_primaries = 1  # AVCOL_PRI_BT709
-    target.color_trc = 1  # AVCOL_TRC_BT709
+    target.color_trc = trc
     target.colorspace = 1  # AVCOL_SPC_BT709
     target.color_range = 1  # AVCOL_RANGE_MPEG
 
@@ -373,7 +418,9 @@ def write_preview_png(
     working_space: str = WORKING_SPACE,
     alpha: np.ndarray | None = None,
 ) -> None:
-    """Write an 8-bit sRGB PNG for a person to look at.
+    """Write an 8-bit PNG for a person to look at, through the review display and view
+    (:data:`vfxkey.io.colour.REVIEW_DISPLAY` / ``REVIEW_VIEW``, as the comp movie), which
+    the file records as ``vfxkey:display`` / ``vfxkey:view`` text.
 
     Args:
         rgb: ``(H, W, 3)`` scene-linear colour in ``working_space``; *straight* colour when
@@ -386,6 +433,7 @@ def write_preview_png(
     height, width, nchannels = pixels.shape
     spec = oiio.ImageSpec(width, height, nchannels, "uint8")
     spec["oiio:ColorSpace"] = "srgb_rec709_scene"
+    spec["vfxkey:display"], spec["vfxkey:view"] = review_display_view()
     spec["oiio:UnassociatedAlpha"] = 1  # the data is straight already: OIIO must not divide
     with atomic_output(path) as tmp:
         _write_image(tmp, spec, pixels, f"{path}: cannot write PNG")
@@ -403,7 +451,8 @@ class FrameWriter:
     EXRs are premultiplied half (or float) in the working space and keep the windows each
     frame is written with; a movie shows the display window (the format): data outside it
     is dropped, and display-window pixels outside the data window are transparent black.
-    See the module docstring.
+    See the module docstring. A movie has alpha when ``movie_alpha`` (say False for opaque
+    content) and ``timecode`` (its first frame's) as its timecode track.
     Frames are encoded on a background thread (:class:`~vfxkey.io.background.Worker`)
     while the caller works on the next one; an encoding error is raised by a later
     :meth:`write` or on leaving the ``with`` block. Use as a context manager.
@@ -420,9 +469,12 @@ class FrameWriter:
         crop_to_alpha: bool = False,
         data_type: str = "half",
         metadata: Metadata | None = None,
+        movie_alpha: bool = True,
+        timecode: str | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self.output = str(output)
+        self.movie_alpha, self.timecode = movie_alpha, timecode
         self.working_space = check_colorspace(working_space)
         self.fps = None if fps is None else Fraction(fps)
         self.compression = check_compression(compression)
@@ -497,8 +549,8 @@ class FrameWriter:
         if self._movie is None:
             height, width = rgba_premultiplied.shape[:2]
             self._movie = ProResWriter(
-                self.output, width, height, self.fps or Fraction(24),
-                working_space=self.working_space, metadata=self.metadata, warn=self.warn,
+                self.output, width, height, self.fps or Fraction(24), working_space=self.working_space,
+                alpha=self.movie_alpha, timecode=self.timecode, metadata=self.metadata, warn=self.warn,
             )
         self._movie.write(rgba_premultiplied, frame=frame)
 

@@ -264,12 +264,14 @@ def _comp_write_knobs(comp: NukeComp) -> Knobs:
 
 
 def _prores_write_knobs(comp: NukeComp) -> Knobs:
-    """Step 6: the comp as ProRes 4444 with alpha, as vfxkey's own movie is: straight colour
-    (an ``Unpremult`` in front; Nuke-written ``Unpremult { name ... xpos ... ypos ... }`` in
-    public scripts, ``find_string "Unpremult {"``) encoded to ``prores_colorspace``
-    (``Camera Rec.709``, a scene-referred camera encoding, not a display/view)."""
+    """Step 6: the comp as ProRes 4444, as vfxkey's own review movie is: opaque (``rgb``;
+    the ``Unpremult`` in front changes nothing where alpha is 1; Nuke-written
+    ``Unpremult { name ... xpos ... ypos ... }`` in public scripts, ``find_string
+    "Unpremult {"``), encoded to ``prores_colorspace`` (``sRGB Encoded Rec.709 (sRGB)``: the
+    same code values as the review display and view, ``sRGB - Display`` /
+    ``Un-tone-mapped``, that vfxkey's movie and PNG previews use)."""
     return [
-        ("channels", "rgba"),
+        ("channels", "rgb"),
         ("file", quote(comp.path_map.nuke_path(comp.prores_write))),
         ("file_type", "mov"),
         ("mov64_codec", "appr"),

@@ -29,7 +29,7 @@ from fractions import Fraction
 
 from vfxkey import __version__
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import CONFIG_URI, VIDEO_SPACE, carry_over, config_source
+from vfxkey.io.colour import CONFIG_URI, DISPLAY_SPACE, carry_over, config_source
 from vfxkey.io.colour import config as processing_config
 from vfxkey.io.images import read_header
 from vfxkey.io.read import open_source
@@ -89,7 +89,7 @@ def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: s
             os.path.dirname(spec.outputs.element), f"{spec.name}_comp.####.exr")),
         compression=spec.outputs.compression,
         prores_write=nuke_render_path(spec.outputs.movie) if spec.outputs.movie else None,
-        prores_colorspace=in_script("Write_prores", VIDEO_SPACE),
+        prores_colorspace=_review_space(in_script),
         mode=spec.element.mode,
         settings=_settings(spec),
         version=str((element_header or {}).get("vfxkey:version", __version__)),
@@ -109,6 +109,16 @@ def _colorspace_namer(config: str) -> Callable[[str, str], str]:
                               f"in the OCIO config {config}")
         return found
     return in_script
+
+
+def _review_space(in_script: Callable[[str, str], str]) -> str:
+    """The colour space of the script's ProRes Write: the sRGB encoding, the same code values
+    as vfxkey's review display and view (``sRGB - Display`` / ``Un-tone-mapped``); named
+    ``sRGB Encoded Rec.709 (sRGB)`` in the v2 configs, ``sRGB - Texture`` in v1.0.0's."""
+    try:
+        return in_script("Write_prores", DISPLAY_SPACE)
+    except VfxkeyError:
+        return in_script("Write_prores", "sRGB - Texture")
 
 
 def spec_path_map(spec: ShotSpec, first: tuple[tuple[str, str], ...] = (), *, allow_tcl: bool = False) -> PathMap:

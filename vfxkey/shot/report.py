@@ -10,7 +10,7 @@ It holds:
    subject's straight colour);
 2. **suspicious frames**, each with why (a keyer verdict and its warning, a figure far
    off the shot's median);
-3. **plots** of those figures (matplotlib, inlined as SVG);
+3. **plots** of those figures (inline SVG, :mod:`vfxkey.shot.plots`);
 4. **a contact sheet** for a spread of frames: the element over a checkerboard, its
    alpha, and the comp over the plate (PNG thumbnails inlined as base64).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 
 import cv2
@@ -32,6 +31,7 @@ from vfxkey.io.files import atomic_output
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import frame_path
 from vfxkey.shot import qc
+from vfxkey.shot.plots import line_plots_svg
 from vfxkey.shot.spec import ShotSpec
 
 SHEET_FRAMES = 6  # frames on the contact sheet, spread over the shot
@@ -107,11 +107,6 @@ def suspicious_frames(figures: list[dict]) -> dict[int, list[str]]:
 
 def _plots_svg(figures: list[dict], flagged: dict[int, list[str]]) -> str:
     """The per-frame plots as one inline SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from vfxkey.matte.greenpost import REFIT_SHIFT, REFIT_STOPS
 
     frames = [f["frame"] for f in figures]
@@ -126,27 +121,9 @@ def _plots_svg(figures: list[dict], flagged: dict[int, list[str]]) -> str:
         "alpha flicker |α_t − α_t−1|": [np.nan if f["flicker"] is None else f["flicker"] for f in figures],
         "spill residue (linear)": [f["spill"] for f in figures],
     }
-    plt.rcParams["svg.fonttype"] = "none"  # text stays text
-    plt.rcParams["svg.hashsalt"] = "vfxkey"  # element ids from the content, not a random salt
-    fig, axes = plt.subplots(len(series), 1, figsize=(8, 1.9 * len(series)), sharex=True)
-    for ax, (title, values) in zip(axes, series.items()):
-        values, limits = values if isinstance(values, tuple) else (values, ())
-        for limit in limits:
-            ax.axhline(limit, color=FLAG_COLOUR, linestyle="--", linewidth=1)
-        ax.plot(frames, values, color=PLOT_COLOUR, marker="o", markersize=3, linewidth=2)
-        bad = [(f, v) for f, v in zip(frames, values) if f in flagged and np.isfinite(v)]
-        if bad:
-            ax.plot(*zip(*bad), linestyle="none", marker="o", markersize=7, color=FLAG_COLOUR)
-        ax.set_title(title, fontsize=10, loc="left")
-        ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("frame")
-    axes[-1].xaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})  # a rerun writes the same page
-    plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+    values = {title: value[0] if isinstance(value, tuple) else value for title, value in series.items()}
+    limits = {title: value[1] for title, value in series.items() if isinstance(value, tuple)}
+    return line_plots_svg(frames, values, set(flagged), colour=PLOT_COLOUR, flag_colour=FLAG_COLOUR, limits=limits)
 
 
 def _thumbnail(rgb: np.ndarray, working_space: str) -> str:

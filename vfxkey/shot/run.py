@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 from fractions import Fraction
 from typing import Protocol
 
@@ -35,11 +36,12 @@ import numpy as np
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.comp.transform import place
 from vfxkey.errors import VfxkeyError
-from vfxkey.io.colour import config_identity
+from vfxkey.io.colour import check_colorspace, config_identity
 from vfxkey.io.companion import Companion
 from vfxkey.io.identity import inputs_hash
 from vfxkey.io.files import remove_stale_temporaries
 from vfxkey.io.images import read_header, read_stored, reads_whole
+from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, has_frame_token
 from vfxkey.io.window import Window, reframe
 from vfxkey.io.write import open_frame_writer, write_preview_png
@@ -47,7 +49,8 @@ from vfxkey.matte.greenpost import Screen
 from vfxkey.shot import qc as qc_records
 from vfxkey.shot.elements import element_stage
 from vfxkey.shot.settings import relative, settings_hash, stored_as
-from vfxkey.shot.spec import EditElement, GenerateElement, ShotSpec
+from vfxkey.shot.spec import EditElement, GenerateElement, Plate, ShotSpec
+from vfxkey.shot.timecode import shot_timecode
 
 
 @dataclass
@@ -123,7 +126,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     if progress:
         progress.start(len(todo))
     writer_options = {"working_space": spec.working_space, "fps": fps, "compression": outputs.compression,
-                      "data_type": outputs.data_type, "warn": warn}
+                      "data_type": outputs.data_type, "warn": warn,
+                      "timecode": shot_timecode(spec, todo[0], fps) if todo else None}
     with open_frame_writer(outputs.element, frame_count=len(todo), metadata={**settings,
                                                                            "settings_hash": element_hash},
                            **writer_options) as element_writer, \
@@ -153,7 +157,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 record, written = qc_records.from_exr(element_file, frame), []
             record["output"] = element_file
             # 3. Placement and 4. comp.
-            written += _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, inputs[frame], comp_writer)
+            written += _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, inputs[frame], comp_writer,
+                             source=record.get("source") or None)
             done.append(FrameDone(frame, time.perf_counter() - start, False, written, record))
             if progress:
                 progress.frame(done[-1])
@@ -164,7 +169,7 @@ def _comp_writer(spec: ShotSpec, count: int, options: dict):
     """A writer for the comp sequence, or a do-nothing context when the shot has no comp output."""
     if spec.outputs.comp is None:
         return nullcontext(None)
-    return open_frame_writer(spec.outputs.comp, frame_count=count, **options)
+    return open_frame_writer(spec.outputs.comp, frame_count=count, movie_alpha=False, **options)  # opaque
 
 
 @dataclass(frozen=True)
@@ -182,16 +187,26 @@ def comp_settings(spec: ShotSpec, frame: int, element_hash: str, inputs: _Inputs
     plate = spec.plate
     return {"element_hash": element_hash, "inputs_hash": inputs_hash([inputs.plate]) + inputs.element,
             "plate": relative(plate.path, spec) if plate else "",
-            "plate_colorspace": (plate.colorspace or "file") if plate else "",
+            "plate_colorspace": plate_colorspace(plate, spec.working_space) if plate else "",
             "plate_reformat": plate.reformat if plate else "",
             "position": "centre" if transform.position is None else " ".join(f"{v:.6g}" for v in transform.position),
             "scale": transform.scale, "rotation": transform.rotation, **stored_as(spec)}
 
 
+@lru_cache(maxsize=8)
+def plate_colorspace(plate: Plate, working_space: str) -> str:
+    """The colour space the plate is read from: the spec's, else what its file records or
+    its kind implies (as :func:`vfxkey.io.read.open_source` decides)."""
+    if plate.colorspace:
+        return check_colorspace(plate.colorspace)
+    return open_source(plate.path, missing="black", working_space=working_space).info.colorspace
+
+
 def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None, element_hash: str,
-          inputs: _Inputs, writer) -> list[str]:
+          inputs: _Inputs, writer, *, source: str | None) -> list[str]:
     """Place ``rgba`` (the element over its display window, the format) and comp it over the
-    plate; write the comp EXR and the preview. Returns the files."""
+    plate; write the comp EXR (its ``vfxkey:source``: the element's, the input frame it was
+    made from) and the preview. Returns the files."""
     outputs = spec.outputs
     if outputs.comp is None and outputs.preview is None:
         return []
@@ -210,7 +225,8 @@ def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None,
     if outputs.comp is not None:
         settings = comp_settings(spec, frame, element_hash, inputs)
         comp = np.concatenate([comp_rgb, np.ones((*canvas, 1), np.float32)], axis=-1)
-        written.append(writer.write(frame, comp, metadata={**settings, "settings_hash": settings_hash(settings)}))
+        written.append(writer.write(frame, comp, source_name=source,
+                                    metadata={**settings, "settings_hash": settings_hash(settings)}))
     if outputs.preview is not None:
         target = _output_file(outputs.preview, frame)
         shown = comp_rgb if background is not None else over(placed, checkerboard(*canvas))
