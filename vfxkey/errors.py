@@ -60,7 +60,7 @@ class DataError(VfxkeyError):
     exit_code = 4
 
 
-class InputError(DataError):
+class InputError(VfxkeyError):
     """An input cannot be used as it is: a file missing, unreadable or not what it should be."""
 
 
