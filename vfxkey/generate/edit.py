@@ -197,7 +197,10 @@ class Editor:
 
         # 7. key: a keyed input is keyed again on its key colour; a plate keeps alpha 1
         if keyed:
-            edited = key_on_screen(edited_rgb, self.key).premultiplied_rgba()
+            try:
+                edited = key_on_screen(edited_rgb, self.key).premultiplied_rgba()
+            except ValueError as exc:  # the edit left no key-colour background
+                raise VfxkeyError(f"{where(frame.source, frame.number)}: edited frame: {exc}") from None
         else:
             edited = np.concatenate([edited_rgb, np.ones((height, width, 1), np.float32)], axis=-1)
 

@@ -255,6 +255,13 @@ def parse_key(key: str) -> str | tuple[float, float, float]:
     return key
 
 
+def key_text(key: str | tuple[float, float, float]) -> str:
+    """A key as the user names it (the inverse of :func:`parse_key`): ``green`` or ``#rrggbb`` (sRGB)."""
+    if isinstance(key, str):
+        return key
+    return "#" + "".join(f"{round(c * 255):02x}" for c in key)
+
+
 def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15",
                   vae=None) -> torch.Tensor:
     """The key colour's direction over the latent channels, scaled so its largest component is +-1.

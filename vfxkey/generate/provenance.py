@@ -31,7 +31,7 @@ import torch
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.model import LoadedModel
-from vfxkey.generate.noise import shift_delta
+from vfxkey.generate.noise import key_text, shift_delta
 from vfxkey.generate.pipeline import GenerationSettings
 from vfxkey.io.read import read_metadata
 from vfxkey.io.sequence import frame_path, has_frame_token, scan_frames
@@ -56,13 +56,6 @@ def machine_metadata(model: LoadedModel) -> dict[str, str]:
             "torch": torch.__version__, "diffusers": diffusers.__version__}
 
 
-def key_text(key: str | tuple[float, float, float]) -> str:
-    """A key as the user names it: ``green`` or ``#rrggbb`` (sRGB)."""
-    if isinstance(key, str):
-        return key
-    return "#" + "".join(f"{round(c * 255):02x}" for c in key)
-
-
 def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *, scheduler: str,
                  target_shift: float, alpha_source: str) -> dict[str, str | int | float]:
     """The settings of a generation run, its model and machine, and their ``settings_hash``.
@@ -80,7 +73,8 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
         "seed": seed, "size": f"{settings.width}x{settings.height}", "steps": settings.steps,
         "guidance": settings.guidance, "scheduler": scheduler, "key": key_text(settings.key),
         "key_direction": settings.key_direction,
-        "shift": target_shift, "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
+        # as text: an EXR float attribute is float32, which would record 0.07 as 0.07000000029802322
+        "shift": repr(float(target_shift)), "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
         "temporal": settings.temporal, "drift_period": settings.drift_period, "subject": settings.subject or "",
         # how the sampler's per-step noise is seeded (noise.sampler_generator): the shot's or each frame's
         "sampler_noise": "shot" if settings.temporal == "locked" else "frame",

@@ -262,7 +262,7 @@ class GenerateStage:
         return []
 
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
-        from vfxkey.generate.keycolour import KeyColour
+        from vfxkey.generate.keycolour import KeyColour, key_element
         from vfxkey.matte.metrics import gsg
 
         e: GenerateElement = self.spec.element
@@ -273,21 +273,24 @@ class GenerateStage:
         keyer = Keyer(replace(e.keyer, screen=key_colour.screen))
         for frame in frames:
             result = generator(frame)
-            # The keyer's coarse subject mask: the matting head's, the attention hint if asked for, or none.
-            coarse = result.head_mask if result.head_mask is not None else result.hint if e.attention_hint else None
-            # One thread keeps the keyer and GSG bitwise repeatable (threaded sums vary in the last bits).
-            with threadpool_limits(limits=1):
-                try:
-                    keyed = keyer.key(result.rgb, hint=coarse)
-                except ValueError as exc:  # no key-colour background came out of this frame
-                    raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc} "
-                                      "(no key-colour background: a larger shift may help)") from None
-                quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
-            if self.spec.outputs.save_screen:
+            if self.spec.outputs.save_screen:  # before keying, which can refuse the frame
                 write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
                                   working_space=self.spec.working_space)
-            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"],
+            # The keyer's coarse subject mask: the matting head's, the attention hint if asked for, or none.
+            coarse = result.head_mask if result.head_mask is not None else result.hint if e.attention_hint else None
+            try:
+                keyed = key_element(keyer, result.rgb, key_colour, coarse, self.region.at(frame))
+            except ValueError as exc:  # no key-colour background came out of this frame
+                raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc} "
+                                  "(no key-colour background: a larger shift may help)") from None
+            # One thread keeps GSG bitwise repeatable (threaded sums vary in the last bits).
+            with threadpool_limits(limits=1):
+                quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
+            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "warnings": keyed.qc["warnings"],
                   "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
+            if self.warn:
+                for message in keyed.qc["warnings"]:
+                    self.warn(f"generated frame {frame}: {message}")
             rgba = _as_stored(keyed.premultiplied_rgba(), self.spec, f"generated frame {frame}", self.warn)
             yield ElementFrame(frame, rgba, qc, f"generated (seed {self.spec.seed})", Window.of(rgba),
                                Window.of(rgba))
