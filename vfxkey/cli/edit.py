@@ -7,6 +7,7 @@ import os
 
 import click
 
+from vfxkey.cli.generate import PRECISION_HELP, run_options
 from vfxkey.cli.progress import track, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
@@ -65,13 +66,18 @@ from vfxkey.io.write import open_frame_writer
 @click.option("--working-space", default=WORKING_SPACE, show_default=True, help="Scene-linear space of the output.")
 @click.option("--input-colorspace", metavar="NAME",
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), help=PRECISION_HELP)
+@click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--overwrite", is_flag=True, help="Redo frames whose output already exists.")
+@run_options
 @threads_option()
 def edit(input_path: str, output: str, model_path: str, model_config: str | None, allow_pickle: bool,
          prompt: str | None, source_prompt: str, negative_prompt: str, ip_adapter: str, image_encoder: str | None,
          ip_scale: float, edit_ip_scale: float, steps: int, guidance: float, strength: float, inversion_iters: int | None,
          mask: str | None, feather: int, key: str, frames: str | None, seed: int, reconstruct: bool,
-         working_space: str, input_colorspace: str | None, overwrite: bool) -> None:
+         working_space: str, input_colorspace: str | None, precision: str | None, lora: str | None,
+         overwrite: bool, lora_scale: float, offload: bool, vae_tiling: bool, attention_slicing: bool,
+         deterministic: bool) -> None:
     """Edit INPUT (an image, a sequence such as el.####.exr, a folder of images or a movie)
     with an edit prompt, keeping everything the prompt does not change.
 
@@ -97,6 +103,7 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
 
     from vfxkey.generate.adapter import IPAdapter
     from vfxkey.generate.edit import EditSettings, load_editor
+    from vfxkey.generate.run_options import RunOptions
 
     iterations = {} if inversion_iters is None else {"inversion_iterations": inversion_iters}
     settings = EditSettings(prompt=prompt or source_prompt, source_prompt=source_prompt,
@@ -119,8 +126,10 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
             if not overwrite and os.path.exists(writer.target(frame.number, frame.source)):
                 continue
             if editor is None:  # the model loads only when a frame needs it
+                options = RunOptions(lora_scale=lora_scale, offload=offload, vae_tiling=vae_tiling,
+                                     attention_slicing=attention_slicing, deterministic=deterministic)
                 editor, model_metadata = load_editor(settings, key_value, model_path, model_config, adapter,
-                                                     allow_pickle)
+                                                     allow_pickle, precision=precision, lora=lora, options=options)
                 writer.metadata.update(model_metadata)
             frame_mask = masks.mask(frame.number, frame.data_window, frame.display_window) if masks else None
             result = editor(frame, frame_mask)

@@ -16,6 +16,34 @@ from vfxkey.shot.run import render
 from vfxkey.shot.spec import build_spec, option_label
 
 
+PRECISION_HELP = ("Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible "
+                  "bit for bit only on the same kind of device (on the CPU: the same thread count), in the same "
+                  "precision, with the same torch and diffusers (all recorded in the EXRs). A VAE that overflows "
+                  "in fp16 (SDXL's) encodes and decodes in fp32; a frame that still overflows stops, named.")
+
+
+def run_options(command):
+    """The model's LoRA scale, memory savers and determinism (``vfxkey generate`` and ``vfxkey edit``):
+    the spec's ``lora_scale``, ``offload``, ``vae_tiling``, ``attention_slicing``, ``deterministic``."""
+    for option in reversed((
+        click.option("--lora-scale", type=click.FloatRange(min=0.0), default=1.0, show_default=True,
+                     help="Weight of --lora (0 = without it, 1 = as trained)."),
+        click.option("--offload", is_flag=True,
+                     help="GPU only: move each part of the model (text encoders, UNet, VAE) to the GPU only while "
+                          "it runs. Same pixels, much less GPU memory, slower."),
+        click.option("--vae-tiling", is_flag=True,
+                     help="Decode (and encode) in overlapping tiles: the VAE's memory stays that of one tile at any "
+                          "size (1920x1080). Pixels differ slightly from an untiled decode; works with --matte-head."),
+        click.option("--attention-slicing", is_flag=True, help="Compute attention a slice at a time: less memory."),
+        click.option("--deterministic", is_flag=True,
+                     help="torch's deterministic algorithms: on a GPU the same bits for the same settings on the "
+                          "same GPU model and driver (recorded; an operation with no deterministic kernel stops "
+                          "the run). Without it a GPU may vary in the last bits between runs."),
+    )):
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.option("--model", "model_path", required=True, metavar="PATH",
               help="A local diffusers folder (SD1.5 family or SDXL) or a single .safetensors checkpoint.")
@@ -35,10 +63,7 @@ from vfxkey.shot.spec import build_spec, option_label
 @click.option("--scheduler", type=click.Choice(["ddim", "euler", "euler_a", "dpmpp"]), default="ddim",
               show_default=True, help="Sampler. euler_a adds fresh (seeded) noise each step, so its frames flicker "
                                       "more than the others'.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]),
-              help="Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible "
-                   "bit for bit only on the same kind of device (on the CPU: the same thread count), in the same "
-                   "precision, with the same torch and diffusers (all recorded in the EXRs).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), help=PRECISION_HELP)
 @click.option("--key", default="green", show_default=True,
               help="Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or #RRGGBB (sRGB).")
 @click.option("--key-direction", type=click.Choice(["vae", "published"]), default="vae", show_default=True,
@@ -55,11 +80,16 @@ from vfxkey.shot.spec import build_spec, option_label
               help="Noise across frames: one noise for the shot, slowly drifting noise, or noise that moves "
                    "with the foreground region's centre.")
 @click.option("--drift-period", type=click.IntRange(min=1), default=24, show_default=True,
-              help="Frames between independent noises in drift mode.")
+              help="Frames between drift's keyframe noises: the noise moves from one to the next along a "
+                   "great circle, so frames a period apart share no noise only at keyframes (in between they "
+                   "share some, correlation up to ~0.5).")
 @click.option("--subject", help="Prompt words whose cross-attention gives the alpha hint (default: the whole prompt).")
 @click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--matte-head", metavar="PATH", help="A matting head trained with `vfxkey train-matte-head` for this "
-                                                   "model's VAE: its mask guides the keyer (the best alpha measured).")
+                                                   "model's VAE and key colour: its coarse mask keeps the subject out "
+                                                   "of the keyer's clean plate and makes its inside opaque; it only "
+                                                   "adds alpha (on the toy model's frames it changed the keyer's "
+                                                   "alpha by about 0: bench/generate_quality.md).")
 @click.option("--attention-hint", is_flag=True,
               help="Without --matte-head, guide the keyer with the subject's cross-attention (--subject). Off by "
                    "default: measured on the toy model it made the alpha worse than the keyer alone "
@@ -73,13 +103,15 @@ from vfxkey.shot.spec import build_spec, option_label
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Write frames beside frames of the same output made with other settings, device, precision or "
                    "versions (refused by default: they would not match).")
+@run_options
 @threads_option()
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
              seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, precision: str | None,
              key: str, key_direction: str,
              shift: float | None, fg_region: str, temporal: str, drift_period: int, subject: str | None,
              lora: str | None, matte_head: str | None, attention_hint: bool, working_space: str, data_type: str, output: str,
-             save_screen: str | None, overwrite: bool, allow_mixed_settings: bool) -> None:
+             save_screen: str | None, overwrite: bool, allow_mixed_settings: bool, lora_scale: float, offload: bool,
+             vae_tiling: bool, attention_slicing: bool, deterministic: bool) -> None:
     """Generate an element on a key colour, frame by frame, and write premultiplied EXRs.
 
     Every frame is a pure function of the seed, the frame number and the settings, so a
@@ -101,7 +133,8 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
                     "precision": precision, "key": key, "key_direction": key_direction,
                     "shift": shift, "fg_region": fg_region, "temporal": temporal, "drift_period": drift_period,
                     "subject": subject, "lora": lora, "matte_head": matte_head,
-                    "attention_hint": attention_hint},
+                    "attention_hint": attention_hint, "lora_scale": lora_scale, "offload": offload,
+                    "vae_tiling": vae_tiling, "attention_slicing": attention_slicing, "deterministic": deterministic},
         "outputs": {"element": output, "save_screen": save_screen, "data_type": data_type},
     }
     spec = build_spec(data, base=Path.cwd(), label=option_label({"element": "-o"}))

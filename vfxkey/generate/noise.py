@@ -286,16 +286,11 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
     rgb = torch.tensor(KEY_SRGB[key] if isinstance(key, str) else key, dtype=torch.float32)
     grey = torch.full((3,), 0.5)
     if vae is not None:
+        from vfxkey.generate.model import upcast_vae
+
         plates = torch.stack([rgb, grey])[:, :, None, None].expand(2, 3, 64, 64) * 2 - 1
-        dtype = vae.dtype
-        upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
-        try:
-            if upcast:  # float16 -> float32 -> float16 gives back the very same weights
-                vae.to(torch.float32)
-            with torch.no_grad():
-                latents = vae.encode(plates.to(vae.device, vae.dtype)).latent_dist.mean.float().cpu()
-        finally:
-            vae.to(dtype)
+        with torch.no_grad(), upcast_vae(vae) as dtype:
+            latents = vae.encode(plates.to(vae.device, dtype)).latent_dist.mean.float().cpu()
         means = latents.mean(dim=(2, 3)) * vae.config.scaling_factor
         direction = means[0] - means[1]
     else:

@@ -177,7 +177,7 @@ class KeyedGenerator:
         hint = np.ascontiguousarray(binarise(attention.soft_map(), (height, width))[crop])
         head_mask = None
         if self.head is not None:
-            head_mask = np.ascontiguousarray(head_features.output()[0, 0].float().cpu().numpy()[crop])
+            head_mask = np.ascontiguousarray(head_features.output(pipe.vae, self.latent_size)[0, 0].float().cpu().numpy()[crop])
         return GeneratedFrame(frame=frame, rgb=rgb, screen=screen, hint=hint, head_mask=head_mask,
                               latents=final_latents)
 

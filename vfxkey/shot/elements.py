@@ -222,7 +222,7 @@ class GenerateStage:
 
             e: GenerateElement = self.spec.element
             model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
-                               allow_pickle=e.allow_pickle, precision=e.precision)
+                               allow_pickle=e.allow_pickle, precision=e.precision, options=e.options)
             head = None
             if e.matte_head:
                 from vfxkey.generate.head import load_head
@@ -325,7 +325,8 @@ class EditStage:
 
             e: EditElement = self.spec.element
             self._editor, self._model_metadata = load_editor(e.settings, parse_key(e.key), e.model, e.model_config,
-                                                             self.adapter, e.allow_pickle)
+                                                             self.adapter, e.allow_pickle, precision=e.precision,
+                                                             lora=e.lora, options=e.options)
         return self._editor
 
     def settings(self) -> dict[str, object]:

@@ -41,12 +41,14 @@ Schema (every table and key; anything else is an error naming it)::
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
     guidance, scheduler, precision, key, key_direction, shift, fg_region, temporal, drift_period, subject,
     lora, matte_head, attention_hint = false
+    lora_scale = 1.0, offload = false, vae_tiling = false, attention_slicing = false, deterministic = false
     despill, despeckle, plate_scale, denoise, refine_radius       # the keyer that pulls its alpha
     # mode "edit": the options of `vfxkey edit` (Tight Inversion of each input frame)
     input, input_colorspace, model, ip_adapter, prompt     # required: input, model, ip_adapter, prompt
     model_config, allow_pickle, image_encoder, source_prompt, negative_prompt, ip_scale = 0.4,
     edit_ip_scale = 0.4, steps = 50, guidance = 7.5, strength = 1.0, inversion_iters = 3, mask, feather = 8,
     key = "green"                     # the key colour a keyed (RGBA) input is edited on and keyed off
+    precision, lora, lora_scale, offload, vae_tiling, attention_slicing, deterministic   # as for generate
 
     [placement]                       # optional; the element's transform onto the comp
     position = [320.0, 180.0]         # where the element's centre goes, comp pixels from the top left
@@ -98,6 +100,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import VfxkeyError
+from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
 from vfxkey.io.pathmap import map_path
 from vfxkey.io.exr_options import check_compression, check_data_type
@@ -227,6 +230,7 @@ class GenerateElement:
     matte_head: str | None = None
     attention_hint: bool = False   # the cross-attention hint as the keyer's coarse mask (without a matte head)
     precision: str | None = None  # fp32 | fp16 | bf16; None: fp16 on CUDA, fp32 on the CPU
+    options: RunOptions = RunOptions()  # LoRA scale, memory savers, determinism
     mode: str = "generate"
 
 
@@ -244,6 +248,9 @@ class EditElement:
     image_encoder: str | None = None  # None: image_encoder/ beside the adapter
     mask: str | None = None
     key: str = "green"
+    precision: str | None = None  # fp32 | fp16 | bf16; None: fp16 on CUDA, fp32 on the CPU
+    lora: str | None = None
+    options: RunOptions = RunOptions()  # LoRA scale, memory savers, determinism
     mode: str = "edit"
 
 
@@ -501,6 +508,7 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
         matte_head=matte_head,
         attention_hint=attention_hint,
         precision=table.choice("precision", GENERATE_PRECISIONS, None),
+        options=_run_options(table),
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
     )
 
@@ -536,7 +544,21 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
         image_encoder=table.path("image_encoder", exists=True),
         mask=table.path("mask", exists=True),
         key=key,
+        precision=table.choice("precision", GENERATE_PRECISIONS, None),
+        lora=table.path("lora", exists=True),
+        options=_run_options(table),
         settings=settings,
+    )
+
+
+def _run_options(table: _Table) -> RunOptions:
+    """How the model runs (generate and edit): LoRA scale, memory savers, determinism."""
+    return RunOptions(
+        lora_scale=table.number("lora_scale", float, 1.0, minimum=0.0),
+        offload=table.get("offload", bool, default=False),
+        vae_tiling=table.get("vae_tiling", bool, default=False),
+        attention_slicing=table.get("attention_slicing", bool, default=False),
+        deterministic=table.get("deterministic", bool, default=False),
     )
 
 
