@@ -4,8 +4,8 @@ For each frame:
 
 1. build the TKG-DM initial noise for ``(seed, frame, settings)`` (:mod:`.noise`);
 2. run the diffusers pipeline with ``latents=`` that noise, the prompt and
-   ``negative_prompt=``, and ``generator=`` a generator seeded from ``(seed, frame)`` for the
-   noise ancestral samplers add at every step, while capturing the subject's
+   ``negative_prompt=``, and ``generator=`` the shot's generator for the noise ancestral
+   samplers add at every step (:func:`.noise.sampler_generator`), while capturing the subject's
    cross-attention (:mod:`.attention`) and, when a matting head is given, the VAE decoder
    feature (:mod:`.decoder_features`), which the head reads in float32;
 3. refuse latents that are not finite (a model overflowing in its precision);
@@ -152,7 +152,7 @@ class KeyedGenerator:
                 num_inference_steps=s.steps,
                 guidance_scale=s.guidance,
                 latents=latents,
-                generator=sampler_generator(self.seed, frame, s.temporal),
+                generator=sampler_generator(self.seed),
                 output_type="np",
                 callback_on_step_end=keep_latents,
             ).images[0].astype(np.float32)

@@ -76,8 +76,8 @@ def run_metadata(model: LoadedModel, settings: GenerationSettings, seed: int, *,
         # as text: an EXR float attribute is float32, which would record 0.07 as 0.07000000029802322
         "shift": repr(float(target_shift)), "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
         "temporal": settings.temporal, "drift_period": settings.drift_period, "subject": settings.subject or "",
-        # how the sampler's per-step noise is seeded (noise.sampler_generator): the shot's or each frame's
-        "sampler_noise": "shot" if settings.temporal == "locked" else "frame",
+        # how the sampler's per-step noise is seeded (noise.sampler_generator): the shot's in every mode
+        "sampler_noise": "shot",
         "attention_steps": settings.attention_steps, "working_space": settings.working_space,
         **model.metadata(),
         "alpha_source": alpha_source,
