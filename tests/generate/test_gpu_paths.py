@@ -21,7 +21,7 @@ from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.generate.provenance import run_metadata
 from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.read import Frame
-from vfxkey.matte.head import MattingHead
+from vfxkey.generate.head import MattingHead
 
 
 def sdxl_with_overflowing_vae(force_upcast: bool):

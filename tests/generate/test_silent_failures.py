@@ -18,7 +18,7 @@ from vfxkey.generate.model import load_model
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator, check_head_key
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.matte.greenpost import Keyer, KeySettings
-from vfxkey.matte.head import load_head
+from vfxkey.generate.head import load_head
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY = ROOT / "samples" / "models" / "toy-ldm"
@@ -52,6 +52,7 @@ def test_an_inverted_key_gets_a_qc_verdict():
     rgb = np.where(disc()[..., None], np.float32(green.linear), np.float32([0.6, 0.1, 0.1])).astype(np.float32)
     result = key_element(Keyer(KeySettings(screen="green")), rgb, green)
     assert result.alpha[0, 0] == 1.0 and result.alpha[32, 32] == 0.0
+    assert result.qc["verdicts"] == ["inverted_key"]  # the keyer's own test missed it (the screen it measured is the disc)
     assert any(w.startswith("keyed inverted") for w in result.qc["warnings"])
     # The right way round: no verdict.
     upright = np.where(disc()[..., None], np.float32([0.6, 0.1, 0.1]), np.float32(green.linear)).astype(np.float32)

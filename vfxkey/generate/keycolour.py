@@ -15,9 +15,10 @@ thread, so K-Means is bitwise repeatable (threaded sums vary in the last bits).
    attention hint) the frame is keyed with and without it and each pixel keeps the larger
    alpha, so the mask only ever adds alpha (a mask also moves the clean plate, which alone
    can lower alpha at a subject's rim);
-3. **QC**: the keyer's warnings, and an *inverted* verdict when the frame's border (where
-   the key background is) is mostly opaque and more opaque than the foreground region
-   (the subject transparent, the background solid).
+3. **QC**: the keyer's verdicts and warnings, and its ``inverted_key`` verdict also when the
+   frame's border (where the key background is) is mostly opaque and more opaque than the
+   foreground region (the subject transparent, the background solid): the keyer's own test
+   compares the colour it took for the screen, which a frame keyed on the wrong colour fools.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def key_element(keyer: Keyer, rgb: np.ndarray, colour: KeyColour, hint: np.ndarr
     x = (np.arange(width) + 0.5)[None, :] / width
     inside = ((x - region.cx) / region.rx) ** 2 + ((y - region.cy) / region.ry) ** 2 <= 1.0
     edge, centre = float(alpha[border].mean()), float(alpha[inside].mean()) if inside.any() else 0.0
-    if edge > INVERTED_BORDER and edge > centre + INVERTED_MARGIN:
+    if edge > INVERTED_BORDER and edge > centre + INVERTED_MARGIN and "inverted_key" not in result.qc["verdicts"]:
+        result.qc["verdicts"].append("inverted_key")
         result.qc["warnings"].append(
             f"keyed inverted: the frame's border is {edge:.0%} opaque and its foreground region {centre:.0%} "
             "(the background solid, the subject transparent): check the key colour")

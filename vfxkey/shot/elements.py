@@ -286,8 +286,8 @@ class GenerateStage:
             # One thread keeps GSG bitwise repeatable (threaded sums vary in the last bits).
             with threadpool_limits(limits=1):
                 quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
-            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "warnings": keyed.qc["warnings"],
-                  "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
+            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "verdicts": keyed.qc["verdicts"],
+                  "warnings": keyed.qc["warnings"], "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
             if self.warn:
                 for message in keyed.qc["warnings"]:
                     self.warn(f"generated frame {frame}: {message}")
