@@ -20,7 +20,7 @@ from vfxkey.generate.model import LoadedModel, load_model, weight_variant
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.generate.provenance import run_metadata
 from vfxkey.generate.run_options import RunOptions
-from vfxkey.io.read import Frame
+from vfxkey.io.frame import Frame
 from vfxkey.generate.head import MattingHead
 
 
