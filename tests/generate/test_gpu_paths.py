@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_models import build_pipeline, build_sdxl_pipeline, save_diffusers_folder
+from tiny_models import build_pipeline, build_sdxl_pipeline, save_lora
 
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.decoder_features import capture_decoder_features
@@ -81,23 +81,7 @@ def test_a_folder_of_fp16_variant_weights_loads(tiny_model_files, tmp_path):
 
 @pytest.fixture(scope="module")
 def lora_file(tmp_path_factory):
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    unet = build_pipeline().unet
-    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    with torch.no_grad():
-        generator = torch.Generator().manual_seed(0)
-        for name, param in unet.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
-    folder = tmp_path_factory.mktemp("lora")
-    StableDiffusionPipeline.save_lora_weights(folder, weight_name="style.safetensors",
-                                              unet_lora_layers=convert_state_dict_to_diffusers(
-                                                  get_peft_model_state_dict(unet)))
-    return folder / "style.safetensors"
+    return save_lora(build_pipeline().unet, tmp_path_factory.mktemp("lora"))
 
 
 def test_a_lora_scale_weighs_the_lora(tiny_model_files, lora_file):
