@@ -21,9 +21,9 @@ and the like, a common download) loads that variant.
 Precision (``"fp32"``, ``"fp16"``, ``"bf16"``; :func:`resolve_precision`) defaults to fp16 on
 CUDA when a GPU is present, else fp32 on the CPU. :class:`RunOptions` holds the rest of how
 a model runs: a LoRA's scale, memory savers (model CPU offload, VAE tiling, attention
-slicing) and torch's deterministic algorithms; each is recorded in the outputs' metadata. SDXL loads without the invisible
-watermarker (a hidden pattern in a VFX element is damage). :func:`model_hash` identifies
-the weights for output metadata.
+slicing) and torch's deterministic algorithms; each is recorded in the outputs' metadata.
+SDXL loads without the invisible watermarker (a hidden pattern in a VFX element is damage).
+:func:`model_hash` identifies the weights for output metadata.
 """
 
 from __future__ import annotations

@@ -52,10 +52,10 @@ from vfxkey.generate.noise import (
     parse_key,
     sampler_generator,
 )
+from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 
 # diffusers' Stable Diffusion pipelines refuse sizes that are not multiples of 8 pixels.
 PIPELINE_MULTIPLE = 8
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class KeyedGenerator:
             check_head_key(getattr(head, "key", "green"), settings.key)
         multiple = math.lcm(scale, PIPELINE_MULTIPLE)
         self.generated_size = tuple(-(-side // multiple) * multiple for side in (settings.height, settings.width))
-        self.latent_size = (self.generated_size[0] // scale, self.generated_size[1] // scale)
+        self.latent_size = (self.generated_size[0] // scale, self.generated_size[1] // scale)   # (height, width)
         shift = settings.target_shift if settings.target_shift is not None else DEFAULT_TARGET_SHIFT[model.family]
         direction = key_direction(settings.key, family=model.family,
                                   vae=pipe.vae if settings.key_direction == "vae" else None)
@@ -177,7 +177,8 @@ class KeyedGenerator:
         hint = np.ascontiguousarray(binarise(attention.soft_map(), (height, width))[crop])
         head_mask = None
         if self.head is not None:
-            head_mask = np.ascontiguousarray(head_features.output(pipe.vae, self.latent_size)[0, 0].float().cpu().numpy()[crop])
+            mask = head_features.output(pipe.vae, self.latent_size)[0, 0]   # tiles joined when the VAE tiles
+            head_mask = np.ascontiguousarray(mask.float().cpu().numpy()[crop])
         return GeneratedFrame(frame=frame, rgb=rgb, screen=screen, hint=hint, head_mask=head_mask,
                               latents=final_latents)
 
