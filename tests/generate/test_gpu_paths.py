@@ -18,7 +18,7 @@ from vfxkey.generate.decoder_features import capture_decoder_features
 from vfxkey.generate.edit import Editor, EditSettings
 from vfxkey.generate.model import LoadedModel, load_model, weight_variant
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
-from vfxkey.generate.provenance import run_metadata
+from vfxkey.generate.provenance import ModelRecord, run_metadata
 from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.frame import Frame
 from vfxkey.generate.head import MattingHead
@@ -110,7 +110,7 @@ def test_the_memory_savers_and_determinism_are_recorded_and_offload_needs_a_gpu(
         model = load_model(tiny_model_files.folder, device=torch.device("cpu"),
                            options=RunOptions(vae_tiling=True, attention_slicing=True, deterministic=True))
         assert torch.are_deterministic_algorithms_enabled() and model.pipe.vae.use_tiling
-        metadata = run_metadata(model, GenerationSettings(prompt="a red apple"), 1, scheduler="ddim",
+        metadata = run_metadata(ModelRecord.of(model), GenerationSettings(prompt="a red apple"), 1, scheduler="ddim",
                                 target_shift=0.07, alpha_source="key")
         assert (metadata["deterministic"], metadata["vae_tiling"], metadata["attention_slicing"]) == (1, 1, 1)
     finally:
