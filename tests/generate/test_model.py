@@ -94,22 +94,11 @@ def test_model_hash_is_size_plus_first_and_last_mebibyte(tmp_path):
 
 
 def test_lora_from_a_local_file_changes_the_unet(tiny_model_files, tmp_path):
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
+    from tiny_models import save_lora
 
     base = load_model(tiny_model_files.folder)
     unet = base.pipe.unet
-    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    with torch.no_grad():
-        generator = torch.Generator().manual_seed(0)
-        for name, param in unet.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
-    lora_state = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    StableDiffusionPipeline.save_lora_weights(tmp_path, unet_lora_layers=lora_state, weight_name="style.safetensors")
+    save_lora(unet, tmp_path)
 
     plain = load_model(tiny_model_files.folder)
     styled = load_model(tiny_model_files.folder, lora=tmp_path / "style.safetensors")

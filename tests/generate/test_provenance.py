@@ -13,6 +13,7 @@ from tiny_models import build_pipeline
 from vfxkey.generate.model import LoadedModel, load_model
 from vfxkey.generate.pipeline import GenerationSettings
 from vfxkey.generate.provenance import ModelRecord, device_name, key_text, run_metadata
+from vfxkey.generate.run_options import RunOptions
 
 SETTINGS = GenerationSettings(prompt="a red apple", width=64, height=64, steps=3)
 
@@ -55,3 +56,12 @@ def test_the_record_read_from_the_files_is_the_loaded_models(tiny_model_files, s
     for path, config in ((tiny_model_files.folder, None), (tiny_model_files.single_file, tiny_model_files.folder)):
         loaded = ModelRecord.of(load_model(path, config=config, scheduler=scheduler))
         assert ModelRecord.planned(path, config=config, scheduler=scheduler) == loaded, path
+
+
+def test_the_record_read_from_the_files_holds_the_run_options(tiny_model_files):
+    """The LoRA scale, memory savers and determinism change the record (and so the settings hash)
+    whether the model is loaded or only planned, so an up-to-date check sees a changed option."""
+    options = RunOptions(vae_tiling=True, attention_slicing=True, lora_scale=0.5)
+    loaded = ModelRecord.of(load_model(tiny_model_files.folder, options=options))
+    assert ModelRecord.planned(tiny_model_files.folder, options=options) == loaded
+    assert ModelRecord.planned(tiny_model_files.folder) != loaded

@@ -355,3 +355,21 @@ def _vae_to_ldm(vae: AutoencoderKL) -> dict[str, torch.Tensor]:
             rest = rest.replace("conv_shortcut.", "nin_shortcut.")
         out[old + rest] = value
     return out
+
+
+def save_lora(unet: UNet2DConditionModel, folder: str | Path, name: str = "style.safetensors") -> Path:
+    """Give ``unet`` a rank-4 LoRA on its attention projections (random B, seed 0: it changes the
+    output) and save it as a diffusers LoRA file ``folder/name``; ``unet`` keeps the adapter."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(0)
+        for parameter_name, param in unet.named_parameters():
+            if "lora_B" in parameter_name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
+    lora_state = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=lora_state, weight_name=name)
+    return Path(folder) / name

@@ -8,11 +8,14 @@ from pathlib import Path
 import click
 
 from vfxkey.cli.progress import FrameProgress, note, warn
+from vfxkey.cli.settings import run_options
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.words import options_of_command
 from vfxkey.errors import VfxkeyError
+from vfxkey.generate.choices import PRECISION_NAMES
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.sequence import FrameRange, overwritten
+from vfxkey.shot.spec import GenerateElement, setting_fields
 
 
 @click.command()
@@ -63,13 +66,19 @@ from vfxkey.io.sequence import FrameRange, overwritten
 @click.option("--working-space", default=WORKING_SPACE, show_default=True, help="Scene-linear space of the output.")
 @click.option("--input-colorspace", metavar="NAME",
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
+@click.option("--precision", type=click.Choice(PRECISION_NAMES),
+              help=setting_fields(GenerateElement)["precision"].metadata["help"])
+@click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--overwrite", is_flag=True, help="Redo frames whose output is already up to date.")
+@run_options
 @threads_option()
 def edit(input_path: str, output: str, model_path: str, model_config: str | None, allow_pickle: bool,
          prompt: str | None, source_prompt: str, negative_prompt: str, ip_adapter: str, image_encoder: str | None,
          ip_scale: float, edit_ip_scale: float, steps: int, guidance: float, strength: float, inversion_iters: int | None,
          mask: str | None, feather: int, key: str, frames: str | None, seed: int, reconstruct: bool,
-         working_space: str, input_colorspace: str | None, overwrite: bool) -> None:
+         working_space: str, input_colorspace: str | None, precision: str | None, lora: str | None,
+         overwrite: bool, lora_scale: float, offload: bool, vae_tiling: bool, attention_slicing: bool,
+         deterministic: bool) -> None:
     """Edit INPUT (an image, a sequence such as el.####.exr, a folder of images or a movie)
     with an edit prompt, keeping everything the prompt does not change.
 
@@ -98,7 +107,9 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
                     "image_encoder": image_encoder, "prompt": prompt, "source_prompt": source_prompt,
                     "negative_prompt": negative_prompt, "ip_scale": ip_scale, "edit_ip_scale": edit_ip_scale,
                     "steps": steps, "guidance": guidance, "strength": strength, "inversion_iters": inversion_iters,
-                    "mask": mask, "feather": feather, "key": key, "reconstruct": reconstruct},
+                    "mask": mask, "feather": feather, "key": key, "reconstruct": reconstruct,
+                    "precision": precision, "lora": lora, "lora_scale": lora_scale, "offload": offload,
+                    "vae_tiling": vae_tiling, "attention_slicing": attention_slicing, "deterministic": deterministic},
         "outputs": {"element": output},
     }
     spec = build_spec(data, base=Path.cwd(), label=options_of_command(ALIASES), sequence_outputs=False)

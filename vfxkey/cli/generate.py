@@ -13,7 +13,7 @@ from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_DATA_TYPES
 from vfxkey.io.sequence import has_frame_token
 from vfxkey.shot.run import render
-from vfxkey.cli.settings import setting_options
+from vfxkey.cli.settings import run_options, setting_options
 from vfxkey.cli.words import options_of_command
 from vfxkey.shot.spec import GenerateElement, build_spec
 
@@ -34,7 +34,10 @@ from vfxkey.shot.spec import GenerateElement, build_spec
 @setting_options(GenerateElement)
 @click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--matte-head", metavar="PATH", help="A matting head trained with `vfxkey train-matte-head` for this "
-                                                   "model's VAE: its mask guides the keyer (the best alpha measured).")
+                                                   "model's VAE and key colour: its coarse mask keeps the subject out "
+                                                   "of the keyer's clean plate and makes its inside opaque; it only "
+                                                   "adds alpha (on the toy model's frames it changed the keyer's "
+                                                   "alpha by about 0: bench/generate_quality.md).")
 @click.option("--attention-hint", is_flag=True,
               help="Without --matte-head, guide the keyer with the subject's cross-attention (--subject). Off by "
                    "default: measured on the toy model it made the alpha worse than the keyer alone "
@@ -48,13 +51,15 @@ from vfxkey.shot.spec import GenerateElement, build_spec
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Write frames beside frames of the same output made with other settings, device, precision or "
                    "versions (refused by default: they would not match).")
+@run_options
 @threads_option()
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
              seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, precision: str | None,
              key: str, key_direction: str,
              shift: float | None, fg_region: str, temporal: str, drift_period: int, subject: str | None,
              lora: str | None, matte_head: str | None, attention_hint: bool, working_space: str, data_type: str, output: str,
-             save_screen: str | None, overwrite: bool, allow_mixed_settings: bool) -> None:
+             save_screen: str | None, overwrite: bool, allow_mixed_settings: bool, lora_scale: float, offload: bool,
+             vae_tiling: bool, attention_slicing: bool, deterministic: bool) -> None:
     """Generate an element on a key colour, frame by frame, and write premultiplied EXRs.
 
     Every frame is a pure function of the seed, the frame number and the settings, so a
@@ -76,7 +81,8 @@ def generate(model_path: str, model_config: str | None, allow_pickle: bool, prom
                     "precision": precision, "key": key, "key_direction": key_direction,
                     "shift": shift, "fg_region": fg_region, "temporal": temporal, "drift_period": drift_period,
                     "subject": subject, "lora": lora, "matte_head": matte_head,
-                    "attention_hint": attention_hint},
+                    "attention_hint": attention_hint, "lora_scale": lora_scale, "offload": offload,
+                    "vae_tiling": vae_tiling, "attention_slicing": attention_slicing, "deterministic": deterministic},
         "outputs": {"element": output, "save_screen": save_screen, "data_type": data_type},
     }
     spec = build_spec(data, base=Path.cwd(), label=options_of_command({"element": "-o"}))

@@ -91,7 +91,8 @@ def train_matte_head(model: str, model_config: str | None, data: str, output: st
         progress=lambda steps_: track(steps_, steps, "training matting head"),
     )
     start, end = _mean(run.losses[:10]), _mean(run.losses[-10:])
-    save_head(output, run.head, vae, model=str(Path(model).resolve()), data=str(Path(data).resolve()),
+    # make-trainset composites over screen greens only: the head knows green screens
+    save_head(output, run.head, vae, key="green", model=str(Path(model).resolve()), data=str(Path(data).resolve()),
               images=len(dataset), steps=steps, lr=lr, batch=batch, size=size, seed=seed, final_loss=f"{end:.4f}")
     click.echo(f"{output}: L1+Dice {start:.4f} -> {end:.4f} over {steps} steps (VAE {vae_fingerprint(vae)})")
 

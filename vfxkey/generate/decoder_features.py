@@ -35,18 +35,53 @@ class CapturedFeatures:
 
     tensors: list[torch.Tensor] = field(default_factory=list)
 
-    def output(self) -> torch.Tensor:
+    def output(self, vae: AutoencoderKL | None = None, latent_size: tuple[int, int] | None = None) -> torch.Tensor:
         """The captured tensors joined along the batch axis, ``(B, C, H, W)``.
 
+        When ``vae`` decoded one image of ``latent_size`` (latent pixels) in tiles
+        (``vae.enable_tiling()``), the tiles are blended into one as the VAE blends its own
+        (:func:`join_tiles`).
+
         Raises:
-            RuntimeError: nothing was decoded inside the block, or the decode was tiled
-                (tiles of different sizes cannot be joined into one image's feature).
+            RuntimeError: nothing was decoded inside the block, or the decode was tiled and
+                no ``vae`` and ``latent_size`` were given to join the tiles.
         """
         if not self.tensors:
             raise RuntimeError("no decoder feature was captured: decode inside the `with` block")
+        tiled = vae is not None and latent_size is not None and getattr(vae, "use_tiling", False) and (
+            max(latent_size) > vae.tile_latent_min_size)
+        if tiled:
+            return join_tiles(vae, self.tensors, latent_size)
         if len({t.shape[1:] for t in self.tensors}) > 1:
-            raise RuntimeError("decoder features came in tiles; disable VAE tiling to use the matting head")
+            raise RuntimeError("decoder features came in tiles; give the VAE and latent size to join them")
         return torch.cat(self.tensors, dim=0)
+
+
+def join_tiles(vae: AutoencoderKL, tiles: list[torch.Tensor], latent_size: tuple[int, int]) -> torch.Tensor:
+    """One ``(1, C, H, W)`` image from the per-tile outputs of a tiled decode of a ``latent_size``
+    latent, in the decode's order (rows, then columns), blended as ``AutoencoderKL.tiled_decode``
+    blends its image: tiles start every ``tile_latent_min_size * (1 - tile_overlap_factor)``
+    latent pixels, each is linearly blended over its upper and left neighbours across
+    ``tile_sample_min_size * tile_overlap_factor`` pixels and cropped to the rest. A head's mask
+    joined this way differs from the head of a joined feature only in the blended bands."""
+    step = int(vae.tile_latent_min_size * (1 - vae.tile_overlap_factor))
+    blend = int(vae.tile_sample_min_size * vae.tile_overlap_factor)
+    limit = vae.tile_sample_min_size - blend
+    columns = len(range(0, latent_size[1], step))
+    rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
+    if len(rows) != len(range(0, latent_size[0], step)) or len(rows[-1]) != columns:
+        raise RuntimeError(f"{len(tiles)} decoder tiles do not make a {latent_size[0]}x{latent_size[1]} latent's grid")
+    joined = []
+    for i, row in enumerate(rows):
+        line = []
+        for j, tile in enumerate(row):
+            if i > 0:
+                tile = vae.blend_v(rows[i - 1][j], tile, blend)
+            if j > 0:
+                tile = vae.blend_h(row[j - 1], tile, blend)
+            line.append(tile[:, :, :limit, :limit])
+        joined.append(torch.cat(line, dim=3))
+    return torch.cat(joined, dim=2)
 
 
 @contextmanager

@@ -6,7 +6,10 @@ For each frame, read top to bottom like a diffusers pipeline:
    key colour (scene-linear), so the model sees what it would have generated; the frame
    is converted to the model's image space, sRGB-encoded (display-referred) 0..1
    (values outside are clipped, so highlights above display white do not survive an edit);
-2. **encode**: the VAE's mean latent ``z_0`` (not a sample: nothing here is random);
+2. **encode**: the VAE's mean latent ``z_0`` (not a sample: nothing here is random); a
+   float16 VAE that asks for it (``force_upcast``, SDXL's) encodes and decodes in float32,
+   and latents or pixels that are not finite (a model overflowing in its precision) stop
+   the frame with an error naming it;
 3. **image condition**: the IP-Adapter embedding of that image (:mod:`.adapter`);
 4. **invert**: DDIM inversion under the source prompt, the image embedding at ``ip_scale``
    and no guidance, refined to the exact fixed point (:func:`.invert.invert`);
@@ -45,7 +48,8 @@ from vfxkey.generate.invert import (
     relative_error,
 )
 from vfxkey.generate.keycolour import KeyColour, key_on_screen
-from vfxkey.generate.model import LoadedModel
+from vfxkey.generate.model import LoadedModel, upcast_vae
+from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.frame import Frame
 from vfxkey.matte.greenpost import KeySettings
@@ -127,15 +131,18 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
 
 
 def load_editor(settings: EditSettings, key: str | tuple[float, float, float], model_path: str,
-                model_config: str | None, adapter: IPAdapter, allow_pickle: bool = False,
+                model_config: str | None, adapter: IPAdapter, allow_pickle: bool = False, *,
+                precision: str | None = None, lora: str | None = None, options: RunOptions = RunOptions(),
                 keyer: KeySettings = KeySettings()) -> Editor:
-    """Load the model for DDIM, attach ``adapter`` and build the :class:`Editor` of ``settings``
+    """Load the model for DDIM in ``precision`` (None: fp16 on CUDA, fp32 on the CPU) with
+    ``lora`` and ``options``, attach ``adapter`` and build the :class:`Editor` of ``settings``
     keying on ``key`` (a name or sRGB 0..1 triple, ``noise.parse_key``) with the ``keyer``
     settings. What the outputs record of the model, :func:`.provenance.planned_model_metadata`
     gives without loading it."""
     from vfxkey.generate.model import load_model
 
-    model = load_model(model_path, config=model_config, scheduler="ddim", allow_pickle=allow_pickle)
+    model = load_model(model_path, config=model_config, scheduler="ddim", allow_pickle=allow_pickle,
+                       precision=precision, lora=lora, options=options)
     adapter.attach(model)
     return Editor(model, settings, KeyColour.of(key, settings.working_space), keyer)
 
@@ -168,10 +175,11 @@ class Editor:
             linear = linear + (1.0 - source[..., 3:]) * np.array(self.key.linear, np.float32)
         image = np.clip(convert(linear, s.working_space, DISPLAY_SPACE), 0.0, 1.0)
 
-        # 2. encode: the VAE's mean latent
-        pixels = torch.from_numpy(image).permute(2, 0, 1)[None].to(model.device, model.dtype) * 2 - 1
-        with torch.no_grad():
-            z_0 = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
+        # 2. encode: the VAE's mean latent (in float32 for a float16 VAE that overflows, as SDXL's does)
+        pixels = torch.from_numpy(image).permute(2, 0, 1)[None] * 2 - 1
+        with torch.no_grad(), upcast_vae(pipe.vae) as vae_dtype:
+            z_0 = pipe.vae.encode(pixels.to(model.device, vae_dtype)).latent_dist.mean
+        z_0 = self._finite(z_0 * pipe.vae.config.scaling_factor, "VAE's encoding", frame).to(model.dtype)
 
         # 3. image condition: the IP-Adapter embedding of the source image
         embeds = encode_image(pipe, image) if self.adapter else None
@@ -192,15 +200,20 @@ class Editor:
             latent_mask = torch.from_numpy(small)[None, None].to(model.device, model.dtype)
         z_edit = denoise(trajectory[-1], editing, self.schedule, mask=latent_mask, trajectory=trajectory)
 
-        # 6. decode: sRGB-encoded 0..1, then scene-linear in the working space
-        with torch.no_grad():
-            decoded = pipe.vae.decode(z_edit / pipe.vae.config.scaling_factor).sample
+        # 6. decode (upcast like the encode): sRGB-encoded 0..1, then scene-linear in the working space
+        with torch.no_grad(), upcast_vae(pipe.vae) as vae_dtype:
+            decoded = pipe.vae.decode(self._finite(z_edit, "edited latent", frame).to(vae_dtype)
+                                      / pipe.vae.config.scaling_factor).sample
+        decoded = self._finite(decoded, "decoded edit", frame)
         screen = (decoded[0].permute(1, 2, 0).float().cpu().numpy() / 2 + 0.5).clip(0.0, 1.0).astype(np.float32)
         edited_rgb = convert(screen, DISPLAY_SPACE, s.working_space)
 
         # 7. key: a keyed input is keyed again on its key colour; a plate keeps alpha 1
         if keyed:
-            edited = key_on_screen(edited_rgb, self.key, settings=self.keyer).premultiplied_rgba()
+            try:
+                edited = key_on_screen(edited_rgb, self.key, settings=self.keyer).premultiplied_rgba()
+            except ValueError as exc:  # the edit left no key-colour background
+                raise VfxkeyError(f"{where(frame.source, frame.number)}: edited frame: {exc}") from None
         else:
             edited = np.concatenate([edited_rgb, np.ones((height, width, 1), np.float32)], axis=-1)
 
@@ -212,3 +225,11 @@ class Editor:
         return EditedFrame(frame=frame.number, rgba=rgba, screen=screen,
                            latent_error=relative_error(z_edit, z_0), psnr=psnr(screen, image),
                            unet_calls=inverting.calls + editing.calls)
+
+    def _finite(self, values: torch.Tensor, what: str, frame: Frame) -> torch.Tensor:
+        """``values``, or a VfxkeyError naming the frame when any is inf or NaN (the model
+        overflowing in its precision: written out, they would be black)."""
+        if not torch.isfinite(values).all():
+            raise VfxkeyError(f"{where(frame.source, frame.number)}: the {what} is not finite in "
+                              f"{self.model.precision}: a model that overflows in fp16 needs precision fp32 or bf16")
+        return values

@@ -125,7 +125,8 @@ def save_head(path: str | os.PathLike, head: MattingHead, vae: AutoencoderKL, **
 
     Metadata (all strings): ``format``, ``format_version``, ``vae_fingerprint``,
     ``in_channels``, ``hidden_channels``, ``vfxkey_version``, and each ``info`` entry
-    (e.g. ``model``, ``steps``, ``lr``, ``final_loss``) as ``str(value)``.
+    (e.g. ``key``: the screen colour it was trained on, ``model``, ``steps``, ``lr``,
+    ``final_loss``) as ``str(value)``.
     """
     metadata = {key: str(value) for key, value in info.items()}
     metadata.update(
@@ -179,6 +180,9 @@ def load_head(path: str | os.PathLike, vae: AutoencoderKL) -> MattingHead:
         head.load_state_dict(state)
     except RuntimeError as exc:
         raise VfxkeyError(f"{path}: matting head weights do not match its metadata: {exc}") from None
+    # The key it learnt screens of (``head.key``, a name or #RRGGBB); heads that record none were
+    # trained on `vfxkey make-trainset`'s sets, which have only ever been green.
+    head.key = metadata.get("key", "green")
     return head.to(device=vae.device, dtype=vae.dtype).eval()
 
 

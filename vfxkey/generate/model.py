@@ -15,16 +15,24 @@ Accepted models:
   Hugging Face cache*. Pickled checkpoints (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) can run
   code when loaded and are refused unless ``allow_pickle=True``.
 
+A diffusers folder that holds only a weight *variant* (``unet/diffusion_pytorch_model.fp16.safetensors``
+and the like, a common download) loads that variant.
+
 Precision (``"fp32"``, ``"fp16"``, ``"bf16"``; :func:`resolve_precision`) defaults to fp16 on
-CUDA when a GPU is present, else fp32 on the CPU. SDXL loads without the invisible
-watermarker (a hidden pattern in a VFX element is damage). :func:`model_hash` identifies
-the weights for output metadata.
+CUDA when a GPU is present, else fp32 on the CPU. :class:`RunOptions` holds the rest of how
+a model runs: a LoRA's scale, memory savers (model CPU offload, VAE tiling, attention
+slicing) and torch's deterministic algorithms; each is recorded in the outputs' metadata.
+SDXL loads without the invisible watermarker (a hidden pattern in a VFX element is damage).
+:func:`model_hash` identifies the weights for output metadata.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +55,7 @@ from diffusers.loaders.single_file_utils import (
 from safetensors import SafetensorError, safe_open
 
 from vfxkey.errors import ModelError, SettingError, VfxkeyError
+from vfxkey.generate.run_options import RunOptions
 
 PIPELINES = {"sd15": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
 FAMILY_OF_PIPELINE = {"StableDiffusionPipeline": "sd15", "StableDiffusionXLPipeline": "sdxl"}
@@ -73,10 +82,12 @@ class LoadedModel:
     path: Path
     hash: str                    # see model_hash
     lora: Path | None = None
+    options: RunOptions = RunOptions()
 
     @property
     def device(self) -> torch.device:
-        return self.pipe.unet.device
+        """Where the model computes (with offload, where each part moves to when it runs)."""
+        return self.pipe._execution_device
 
     @property
     def dtype(self) -> torch.dtype:
@@ -89,14 +100,16 @@ class LoadedModel:
 
     def metadata(self) -> dict[str, str]:
         """What the outputs record about the model: its name, family, weight hashes and LoRA."""
-        return model_metadata(self.path, self.family, self.lora, weights_hash=self.hash)
+        return model_metadata(self.path, self.family, self.lora, self.options, weights_hash=self.hash)
 
 
-def model_metadata(path: Path, family: str, lora: Path | None = None, *,
+def model_metadata(path: Path, family: str, lora: Path | None = None, options: RunOptions = RunOptions(), *,
                    weights_hash: str | None = None) -> dict[str, str]:
-    """What the outputs record about a model, from its files (:meth:`LoadedModel.metadata` of it loaded)."""
+    """What the outputs record about a model run with ``options``, from its files
+    (:meth:`LoadedModel.metadata` of it loaded)."""
     return {"model": path.name, "model_family": family, "model_hash": weights_hash or model_hash(path),
-            "lora": lora.name if lora else "", "lora_hash": model_hash(lora) if lora else ""}
+            "lora": lora.name if lora else "", "lora_hash": model_hash(lora) if lora else "",
+            **options.metadata()}
 
 
 def model_family(path: Path, allow_pickle: bool = False) -> str:
@@ -110,6 +123,22 @@ def model_family(path: Path, allow_pickle: bool = False) -> str:
                               "convert it to .safetensors, or allow pickles (allow_pickle) if you trust it")
         return _pickled_checkpoint_family(path)
     return detect_family(path)
+
+
+@contextmanager
+def upcast_vae(vae) -> Iterator[torch.dtype]:
+    """Inside the block, a float16 VAE whose config asks for it (``force_upcast``, as SDXL's VAE
+    does because it overflows the half range) runs in float32, as diffusers' SDXL pipeline
+    decodes; yields the dtype to feed it. Afterwards it is back as it came (float16 -> float32
+    -> float16 gives back the very same weights)."""
+    dtype = vae.dtype
+    upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    try:
+        if upcast:
+            torch.nn.Module.to(vae, torch.float32)  # torch's own: diffusers' prints a notice on every cast
+        yield vae.dtype
+    finally:
+        torch.nn.Module.to(vae, dtype)
 
 
 def default_device() -> tuple[torch.device, torch.dtype]:
@@ -239,16 +268,27 @@ def scheduler_config(path: Path, family: str, scheduler: str, config: str | Path
     return dict(SCHEDULERS[scheduler].from_config(original.config).config)
 
 
+def weight_variant(folder: Path) -> str | None:
+    """The weight variant a diffusers folder's ``unet/`` holds only (``"fp16"`` for
+    ``diffusion_pytorch_model.fp16.safetensors``), or None when it holds the plain weights."""
+    names = [p.name for p in (folder / "unet").iterdir() if p.suffix in WEIGHT_SUFFIXES]
+    if not names or any(name.count(".") == 1 for name in names):
+        return None
+    variants = sorted({name.split(".")[-2] for name in names})
+    return variants[0] if "fp16" not in variants else "fp16"
+
+
 def load_model(path: str | Path, *, config: str | Path | None = None, lora: str | Path | None = None,
                scheduler: str = "ddim", allow_pickle: bool = False,
                device: torch.device | None = None, dtype: torch.dtype | None = None,
-               precision: str | None = None) -> LoadedModel:
+               precision: str | None = None, options: RunOptions = RunOptions()) -> LoadedModel:
     """Load a local SD1.5-family or SDXL model, optionally with a LoRA, ready to generate.
 
     ``config`` is only used for single-file checkpoints (see the module docstring).
     ``device`` defaults to CUDA when present, else the CPU; the weights' dtype is
-    ``precision`` by name (:func:`resolve_precision`) or ``dtype``. The loading bars of
-    diffusers and transformers are turned off: vfxkey's commands show their own progress.
+    ``precision`` by name (:func:`resolve_precision`) or ``dtype``; ``options`` as
+    :class:`RunOptions` says. The loading bars of diffusers and transformers are turned
+    off: vfxkey's commands show their own progress.
     """
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
@@ -260,6 +300,11 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
         device = default_device()[0]
     if dtype is None:
         dtype = PRECISIONS[resolve_precision(precision, device)]
+    if options.offload and device.type != "cuda":
+        raise SettingError(f"offload moves each part of the model to the GPU while it runs; the device is "
+                           f"{device.type}, where there is nothing to offload", setting="offload")
+    if options.deterministic:
+        _set_deterministic()
 
     pipeline_class = PIPELINES[family]
     extra = ({"safety_checker": None, "requires_safety_checker": False} if family == "sd15"
@@ -270,10 +315,16 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
                 str(path), config=_single_file_config(path, family, config), local_files_only=True,
                 dtype=dtype, **extra)
         else:
-            pipe = pipeline_class.from_pretrained(str(path), local_files_only=True, dtype=dtype, **extra)
+            variant = weight_variant(path)
+            pipe = pipeline_class.from_pretrained(str(path), local_files_only=True, dtype=dtype, variant=variant,
+                                                  **extra)
     except (OSError, ValueError, KeyError, RuntimeError, SingleFileComponentError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise VfxkeyError(f"model {path} could not be loaded: {first_line}; {HOW_TO_POINT}") from None
+        found = ""
+        if not single:
+            weights = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES)
+            found = f" (its weight files: {', '.join(weights[:6]) or 'none'}{', ...' if len(weights) > 6 else ''})"
+        raise VfxkeyError(f"model {path} could not be loaded{found}: {first_line}; {HOW_TO_POINT}") from None
 
     pipe.scheduler = SCHEDULERS[scheduler].from_config(pipe.scheduler.config)
     if lora is not None:
@@ -281,9 +332,26 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
         if not lora.is_file() or lora.suffix != ".safetensors":
             raise SettingError(f"{lora}: expected an existing .safetensors LoRA file", setting="lora")
         try:
-            pipe.load_lora_weights(str(lora.parent), weight_name=lora.name, local_files_only=True)
+            pipe.load_lora_weights(str(lora.parent), weight_name=lora.name, local_files_only=True,
+                                   adapter_name="lora")
+            pipe.set_adapters("lora", options.lora_scale)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelError(f"{lora} does not fit model {path}: {str(exc).splitlines()[0]}", setting="lora") from None
-    pipe = pipe.to(device)
+    if options.vae_tiling:
+        pipe.vae.enable_tiling()
+    if options.attention_slicing:
+        pipe.enable_attention_slicing()
+    if options.offload:
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    return LoadedModel(pipe=pipe, family=family, path=path, hash=model_hash(path), lora=lora)
+    return LoadedModel(pipe=pipe, family=family, path=path, hash=model_hash(path), lora=lora, options=options)
+
+
+def _set_deterministic() -> None:
+    """torch's deterministic algorithms for this process (see :class:`RunOptions`)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS reads it when it starts
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False

@@ -182,16 +182,18 @@ def _gaussian(shape: tuple[int, ...], seed: int, *tags: object) -> torch.Tensor:
     return torch.randn(shape, generator=_generator(seed, *tags), dtype=torch.float32)
 
 
-def sampler_generator(seed: int, frame: int, temporal: str) -> torch.Generator:
-    """The CPU generator of the noise a sampler adds while denoising ``frame`` (ancestral / SDE schedulers).
+def sampler_generator(seed: int) -> torch.Generator:
+    """The CPU generator of the noise a sampler adds at each step (ancestral / SDE schedulers).
 
-    Seeded from ``(seed, frame)`` alone, so that noise, like the initial noise, is the same
-    for a frame whatever ran before it in the process; diffusers draws from it on the CPU
-    and moves the values to the model's device. In ``locked`` mode it is the shot's one
-    stream, like the initial noise (a frame differs from the next only where its
-    foreground region moved); in the other modes each frame has its own.
+    The shot's one stream in every temporal mode, seeded from the seed alone, so that noise,
+    like the initial noise, is the same for a frame whatever ran before it in the process
+    (diffusers draws from it on the CPU and moves the values to the model's device). Frames
+    then differ only as their initial noise does: in ``locked`` mode only where the
+    foreground region moved; in ``drift`` and ``follow`` as their noise drifts or moves (a
+    stream drawn per frame made euler_a flicker there: 0.16-0.27 against DDIM's 0.006-0.010).
+    The per-step noise does not move with ``follow``'s region: diffusers draws it whole.
     """
-    return _generator(seed, "sampler") if temporal == "locked" else _generator(seed, "sampler", frame)
+    return _generator(seed, "sampler")
 
 
 def drift_correlation(period: int) -> float:
@@ -253,6 +255,13 @@ def parse_key(key: str) -> str | tuple[float, float, float]:
     return key
 
 
+def key_text(key: str | tuple[float, float, float]) -> str:
+    """A key as the user names it (the inverse of :func:`parse_key`): ``green`` or ``#rrggbb`` (sRGB)."""
+    if isinstance(key, str):
+        return key
+    return "#" + "".join(f"{round(c * 255):02x}" for c in key)
+
+
 def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15",
                   vae=None) -> torch.Tensor:
     """The key colour's direction over the latent channels, scaled so its largest component is +-1.
@@ -277,19 +286,11 @@ def key_direction(key: str | tuple[float, float, float], *, family: str = "sd15"
     rgb = torch.tensor(KEY_SRGB[key] if isinstance(key, str) else key, dtype=torch.float32)
     grey = torch.full((3,), 0.5)
     if vae is not None:
+        from vfxkey.generate.model import upcast_vae
+
         plates = torch.stack([rgb, grey])[:, :, None, None].expand(2, 3, 64, 64) * 2 - 1
-        dtype = vae.dtype
-        upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
-        # float16 -> float32 -> float16 gives back the very same weights. torch's own ``to``:
-        # diffusers' override prints "modules ... should be kept in float32" on every cast.
-        if upcast:
-            torch.nn.Module.to(vae, torch.float32)
-        try:
-            with torch.no_grad():
-                latents = vae.encode(plates.to(vae.device, vae.dtype)).latent_dist.mean.float().cpu()
-        finally:
-            if upcast:
-                torch.nn.Module.to(vae, dtype)
+        with torch.no_grad(), upcast_vae(vae) as dtype:
+            latents = vae.encode(plates.to(vae.device, dtype)).latent_dist.mean.float().cpu()
         means = latents.mean(dim=(2, 3)) * vae.config.scaling_factor
         direction = means[0] - means[1]
     else:

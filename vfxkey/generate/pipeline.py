@@ -4,18 +4,23 @@ For each frame:
 
 1. build the TKG-DM initial noise for ``(seed, frame, settings)`` (:mod:`.noise`);
 2. run the diffusers pipeline with ``latents=`` that noise, the prompt and
-   ``negative_prompt=``, and ``generator=`` a generator seeded from ``(seed, frame)`` for the
-   noise ancestral samplers add at every step, while capturing the subject's
+   ``negative_prompt=``, and ``generator=`` the shot's generator for the noise ancestral
+   samplers add at every step (:func:`.noise.sampler_generator`), while capturing the subject's
    cross-attention (:mod:`.attention`) and, when a matting head is given, the VAE decoder
    feature (:mod:`.decoder_features`), which the head reads in float32;
 3. refuse latents that are not finite (a model overflowing in its precision);
-4. the pipeline decodes to an sRGB-encoded, display-referred image in 0..1; linearise it
-   into the working space with :func:`vfxkey.io.colour.convert`;
+4. the pipeline decodes to an sRGB-encoded, display-referred image in 0..1; refuse it when
+   not finite (a VAE overflowing in its precision); linearise it into the working space
+   with :func:`vfxkey.io.colour.convert`;
 5. binarise the attention into the coarse hint mask.
 
-A size that is not a multiple of the VAE's 8 (a DCI flat 1998x1080 plate) is generated at
-the next multiple (2000x1080) and centre-cropped: the extra rows and columns go half to
-each side (the odd one to the right / bottom).
+A size that is not a multiple of 8 pixels and of the VAE's factor (a DCI flat 1998x1080
+plate) is generated at the next multiple (2000x1080) and centre-cropped: the extra rows and
+columns go half to each side (the odd one to the right / bottom). diffusers' pipelines take
+multiples of 8 only, so a VAE of factor 4 (the toy model's) still generates at multiples of 8.
+
+A matting head learnt one key's screens (``head.key``): a key of another dominant channel
+(blue for a head trained on green) is refused, as the head would call its background subject.
 
 Nothing here depends on which other frames are generated, so any frame renders identically
 alone or inside any chunk.
@@ -24,6 +29,7 @@ alone or inside any chunk.
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -37,13 +43,19 @@ from vfxkey.generate.choices import KEY_DIRECTIONS
 from vfxkey.generate.model import LoadedModel
 from vfxkey.generate.noise import (
     DEFAULT_TARGET_SHIFT,
+    KEY_SRGB,
     ForegroundPath,
     NoiseSettings,
     key_direction,
+    key_text,
     keyed_noise,
+    parse_key,
     sampler_generator,
 )
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+
+# diffusers' Stable Diffusion pipelines refuse sizes that are not multiples of 8 pixels.
+PIPELINE_MULTIPLE = 8
 
 
 @dataclass(frozen=True)
@@ -96,8 +108,11 @@ class KeyedGenerator:
             raise VfxkeyError(f"attention steps {settings.attention_steps}: must be at least 1")
         if settings.key_direction not in KEY_DIRECTIONS:
             raise VfxkeyError(f"key direction {settings.key_direction!r}: use one of {', '.join(KEY_DIRECTIONS)}")
-        self.latent_size = (-(-settings.height // scale), -(-settings.width // scale))
-        self.generated_size = (self.latent_size[0] * scale, self.latent_size[1] * scale)   # (height, width)
+        if head is not None:
+            check_head_key(getattr(head, "key", "green"), settings.key)
+        multiple = math.lcm(scale, PIPELINE_MULTIPLE)
+        self.generated_size = tuple(-(-side // multiple) * multiple for side in (settings.height, settings.width))
+        self.latent_size = (self.generated_size[0] // scale, self.generated_size[1] // scale)   # (height, width)
         shift = settings.target_shift if settings.target_shift is not None else DEFAULT_TARGET_SHIFT[model.family]
         direction = key_direction(settings.key, family=model.family,
                                   vae=pipe.vae if settings.key_direction == "vae" else None)
@@ -137,7 +152,7 @@ class KeyedGenerator:
                 num_inference_steps=s.steps,
                 guidance_scale=s.guidance,
                 latents=latents,
-                generator=sampler_generator(self.seed, frame, s.temporal),
+                generator=sampler_generator(self.seed),
                 output_type="np",
                 callback_on_step_end=keep_latents,
             ).images[0].astype(np.float32)
@@ -148,7 +163,12 @@ class KeyedGenerator:
             raise VfxkeyError(f"frame {frame}: the denoised latents are not finite in {self.model.precision}; "
                               "a model that overflows in fp16 runs in precision fp32 or bf16")
 
-        # 4. the decoded image is sRGB-encoded display-referred; linearise to the working space
+        # 4. the decoded image is sRGB-encoded display-referred; refuse it when not finite
+        # (the VAE overflowing in its precision); linearise to the working space
+        if not np.isfinite(screen).all():
+            raise VfxkeyError(f"frame {frame}: the decoded image is not finite in {self.model.precision} "
+                              f"({int((~np.isfinite(screen)).sum())} values): a VAE that overflows in fp16 needs "
+                              "precision fp32 or bf16")
         crop = self._crop
         screen = np.ascontiguousarray(screen[crop])
         rgb = convert(screen, DISPLAY_SPACE, s.working_space)
@@ -157,7 +177,8 @@ class KeyedGenerator:
         hint = np.ascontiguousarray(binarise(attention.soft_map(), (height, width))[crop])
         head_mask = None
         if self.head is not None:
-            head_mask = np.ascontiguousarray(head_features.output()[0, 0].float().cpu().numpy()[crop])
+            mask = head_features.output(pipe.vae, self.latent_size)[0, 0]   # tiles joined when the VAE tiles
+            head_mask = np.ascontiguousarray(mask.float().cpu().numpy()[crop])
         return GeneratedFrame(frame=frame, rgb=rgb, screen=screen, hint=hint, head_mask=head_mask,
                               latents=final_latents)
 
@@ -167,3 +188,15 @@ class KeyedGenerator:
         (height, width), s = self.generated_size, self.settings
         top, left = (height - s.height) // 2, (width - s.width) // 2
         return slice(top, top + s.height), slice(left, left + s.width)
+
+
+def check_head_key(head_key: str, key: str | tuple[float, float, float]) -> None:
+    """VfxkeyError when a matting head trained on ``head_key`` screens (a name or ``#RRGGBB``)
+    is used on ``key`` whose dominant colour channel differs (blue for a green head): the head
+    would call the other colour's background subject and the keyer make it opaque."""
+    trained = KEY_SRGB[head_key] if head_key in KEY_SRGB else parse_key(head_key)
+    given = KEY_SRGB[key] if isinstance(key, str) else key
+    if int(np.argmax(trained)) != int(np.argmax(given)):
+        raise VfxkeyError(f"the matting head was trained on {head_key} screens and the key is {key_text(key)}: "
+                          "a head marks another colour's background as subject; train a head on this key "
+                          "or generate without one")

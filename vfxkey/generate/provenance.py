@@ -41,7 +41,8 @@ from vfxkey.generate.model import (
     resolve_precision,
     scheduler_config,
 )
-from vfxkey.generate.noise import shift_delta
+from vfxkey.generate.noise import key_text, shift_delta
+from vfxkey.generate.run_options import RunOptions
 from vfxkey.generate.pipeline import GenerationSettings
 from vfxkey.io.read import read_metadata
 from vfxkey.io.sequence import frame_path, has_frame_token, scan_frames
@@ -67,13 +68,13 @@ def machine_metadata(model: LoadedModel) -> dict[str, str]:
 
 
 def planned_model_metadata(path: str | Path, *, lora: str | Path | None = None, precision: str | None = None,
-                           allow_pickle: bool = False) -> dict[str, str]:
+                           options: RunOptions = RunOptions(), allow_pickle: bool = False) -> dict[str, str]:
     """``{**model.metadata(), **machine_metadata(model)}`` of ``load_model(path, lora=lora,
-    precision=precision)`` on this machine, from the files alone: the model is not loaded,
+    precision=precision, options=options)`` on this machine, from the files alone: the model is not loaded,
     so a shot whose frames are up to date never loads it."""
     device = default_device()[0]
     path = Path(path)
-    return {**model_metadata(path, model_family(path, allow_pickle), Path(lora) if lora else None),
+    return {**model_metadata(path, model_family(path, allow_pickle), Path(lora) if lora else None, options),
             **_machine(device, resolve_precision(precision, device))}
 
 
@@ -94,23 +95,18 @@ class ModelRecord:
 
     @classmethod
     def planned(cls, path: str | Path, *, config: str | Path | None = None, lora: str | Path | None = None,
-                scheduler: str = "ddim", precision: str | None = None, allow_pickle: bool = False) -> "ModelRecord":
+                scheduler: str = "ddim", precision: str | None = None, options: RunOptions = RunOptions(),
+                allow_pickle: bool = False) -> "ModelRecord":
         """The record of ``load_model`` with these arguments on this machine, from the files alone."""
         path = Path(path)
         family = model_family(path, allow_pickle)
-        return cls(planned_model_metadata(path, lora=lora, precision=precision, allow_pickle=allow_pickle), family,
+        return cls(planned_model_metadata(path, lora=lora, precision=precision, options=options,
+                                          allow_pickle=allow_pickle), family,
                    SCHEDULERS[scheduler].__name__, scheduler_config(path, family, scheduler, config))
 
 
 def _machine(device: torch.device, precision: str) -> dict[str, str]:
     return dict(zip(MACHINE, (device_name(device), precision, torch.__version__, diffusers.__version__)))
-
-
-def key_text(key: str | tuple[float, float, float]) -> str:
-    """A key as the user names it: ``green`` or ``#rrggbb`` (sRGB)."""
-    if isinstance(key, str):
-        return key
-    return "#" + "".join(f"{round(c * 255):02x}" for c in key)
 
 
 def run_metadata(model: ModelRecord, settings: GenerationSettings, seed: int, *, scheduler: str,
@@ -130,10 +126,11 @@ def run_metadata(model: ModelRecord, settings: GenerationSettings, seed: int, *,
         "seed": seed, "size": f"{settings.width}x{settings.height}", "steps": settings.steps,
         "guidance": settings.guidance, "scheduler": scheduler, "key": key_text(settings.key),
         "key_direction": settings.key_direction,
-        "shift": target_shift, "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
+        # as text: an EXR float attribute is float32, which would record 0.07 as 0.07000000029802322
+        "shift": repr(float(target_shift)), "shift_delta": shift_delta(target_shift), "fg_region": str(settings.region),
         "temporal": settings.temporal, "drift_period": settings.drift_period, "subject": settings.subject or "",
-        # how the sampler's per-step noise is seeded (noise.sampler_generator): the shot's or each frame's
-        "sampler_noise": "shot" if settings.temporal == "locked" else "frame",
+        # how the sampler's per-step noise is seeded (noise.sampler_generator): the shot's in every mode
+        "sampler_noise": "shot",
         "attention_steps": settings.attention_steps, "working_space": settings.working_space,
         **{k: v for k, v in model.metadata.items() if k not in MACHINE},
         "alpha_source": alpha_source,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Protocol
 
@@ -231,7 +231,7 @@ class GenerateStage:
 
             e: GenerateElement = self.spec.element
             model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
-                               allow_pickle=e.allow_pickle, precision=e.precision)
+                               allow_pickle=e.allow_pickle, precision=e.precision, options=e.options)
             head = None
             if e.matte_head:
                 from vfxkey.generate.head import load_head
@@ -247,7 +247,7 @@ class GenerateStage:
 
         e: GenerateElement = self.spec.element
         model = ModelRecord.planned(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
-                                    precision=e.precision, allow_pickle=e.allow_pickle)
+                                    precision=e.precision, options=e.options, allow_pickle=e.allow_pickle)
         metadata = run_metadata(
             model, self.generation, self.spec.seed, scheduler=e.scheduler,
             target_shift=e.shift if e.shift is not None else DEFAULT_TARGET_SHIFT[model.family],
@@ -266,31 +266,34 @@ class GenerateStage:
         return []
 
     def make(self, frames: list[int]) -> Iterator[ElementFrame]:
-        from vfxkey.generate.keycolour import KeyColour, key_on_screen
+        from vfxkey.generate.keycolour import KeyColour, key_element
         from vfxkey.matte.metrics import gsg
 
         e: GenerateElement = self.spec.element
         generator = self._load()
         key_colour = KeyColour.of(self.key, self.spec.working_space)
         key_srgb = np.array(key_colour.srgb, dtype=np.float32)
+        # The spec's keyer settings on the key colour, each frame measured on its own (no shot screen),
+        # as an edited frame is keyed.
+        keyer = Keyer(replace(e.keyer, screen=key_colour.screen))
         for frame in frames:
             result = generator(frame)
+            if self.spec.outputs.save_screen:  # before keying, which can refuse the frame
+                write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
+                                  working_space=self.spec.working_space)
             # The keyer's coarse subject mask: the matting head's, the attention hint if asked for, or none.
             coarse = result.head_mask if result.head_mask is not None else result.hint if e.attention_hint else None
-            # The spec's keyer settings on the key colour, each frame measured on its own (no shot screen),
-            # as an edited frame is keyed.
             try:
-                keyed = key_on_screen(result.rgb, key_colour, hint=coarse, settings=e.keyer)
-            except VfxkeyError as exc:  # no key-colour background came out of this frame
-                raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc.message} "
+                keyed = key_element(keyer, result.rgb, key_colour, coarse, self.region.at(frame))
+            except ValueError as exc:  # no key-colour background came out of this frame
+                raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc} "
                                   "(no key-colour background: a larger shift may help)") from None
             with threadpool_limits(limits=1):  # one thread: bitwise repeatable (threaded sums vary in the last bits)
                 quality = gsg(result.screen * 255.0, key_srgb * 255.0)  # paper units: 8-bit sRGB distance
-            if self.spec.outputs.save_screen:
-                write_preview_png(frame_path(self.spec.outputs.save_screen, frame), result.rgb,
-                                  working_space=self.spec.working_space)
-            # The keyer's figures and warnings (a frame keyed blank...), with GSG in the paper's units.
-            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "warnings": keyed.qc["warnings"],
+            # The keyer's figures, verdicts and warnings (a frame keyed blank, inverted...), with GSG in the
+            # paper's units.
+            qc = {"gsg": quality, "soft_fraction": keyed.qc["soft_fraction"], "verdicts": keyed.qc["verdicts"],
+                  "warnings": keyed.qc["warnings"],
                   "fg_region_at_frame": ",".join(f"{v:g}" for v in vars(self.region.at(frame)).values())}
             for message in keyed.qc["warnings"]:
                 (self.warn or logger.warning)(f"generated frame {frame}: {message}")
@@ -327,7 +330,8 @@ class EditStage:
             e: EditElement = self.spec.element
             adapter = IPAdapter.read(e.ip_adapter, e.image_encoder, allow_pickle=e.allow_pickle)
             self._editor = load_editor(e.settings, parse_key(e.key), e.model, e.model_config, adapter,
-                                       e.allow_pickle, keyer=e.keyer)
+                                       e.allow_pickle, precision=e.precision, lora=e.lora, options=e.options,
+                                       keyer=e.keyer)
         return self._editor
 
     def settings(self) -> dict[str, object]:
@@ -341,7 +345,8 @@ class EditStage:
                 "input_colorspace": self.source.info.colorspace, **e.settings.metadata(), "seed": self.spec.seed,
                 "mask": relative(e.mask, self.spec) if e.mask else "", "key": e.key,
                 "reconstruct": int(e.reconstruct), **adapter_metadata(e.ip_adapter, e.image_encoder),
-                **planned_model_metadata(e.model, allow_pickle=e.allow_pickle), **stored_as(self.spec), **keyer}
+                **planned_model_metadata(e.model, lora=e.lora, precision=e.precision, options=e.options,
+                                         allow_pickle=e.allow_pickle), **stored_as(self.spec), **keyer}
 
     def input_files(self, frame: int) -> list[str | None]:
         """Its input frame and its mask."""

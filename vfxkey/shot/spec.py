@@ -42,12 +42,14 @@ Schema (every table and key; anything else is an error naming it)::
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
     guidance, scheduler, precision, key, key_direction, shift, fg_region, temporal, drift_period, subject,
     lora, matte_head, attention_hint = false
+    lora_scale = 1.0, offload = false, vae_tiling = false, attention_slicing = false, deterministic = false
     despill, despeckle, plate_scale, denoise, refine_radius, clip_black, clip_white   # the keyer that pulls its alpha
     # mode "edit": the options of `vfxkey edit` (Tight Inversion of each input frame)
     input, input_colorspace, model, ip_adapter, prompt     # required: input, model, ip_adapter, prompt
     model_config, allow_pickle, image_encoder, source_prompt, negative_prompt, ip_scale = 0.4,
     edit_ip_scale = 0.4, steps = 50, guidance = 7.5, strength = 1.0, inversion_iters = 3, mask, feather = 8,
     key = "green"                     # the key colour a keyed (RGBA) input is edited on and keyed off
+    precision, lora, lora_scale, offload, vae_tiling, attention_slicing, deterministic   # as for generate
     despill, despeckle, plate_scale, denoise, refine_radius, clip_black, clip_white   # the keyer that keys it off again
     reconstruct = false               # denoise with the inversion's own prompt and scale: measures fidelity
 
@@ -102,6 +104,7 @@ import numpy as np
 
 from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.choices import KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES, TEMPORAL_MODES
+from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
 from vfxkey.io.pathmap import map_path
 from vfxkey.io.exr_options import check_compression, check_data_type
@@ -244,7 +247,9 @@ class GenerateElement:
                                                   "keyframes 'FRAME:cx,cy,rx,ry;FRAME:cx,cy,rx,ry' (linear in between).")
     temporal: str = setting("locked", "Noise across frames: one noise for the shot, slowly drifting noise, or noise "
                                       "that moves with the foreground region's centre.", choices=TEMPORAL_MODES)
-    drift_period: int = setting(24, "Frames between independent noises in drift mode.", minimum=1)
+    drift_period: int = setting(24, "Frames between drift's keyframe noises: the noise moves from one to the next "
+                                    "along a great circle, so frames a period apart share no noise only at keyframes "
+                                    "(in between they share some, correlation up to ~0.5).", minimum=1)
     subject: str | None = setting(None, "Prompt words whose cross-attention gives the alpha hint (default: the "
                                         "whole prompt).")
     lora: str | None = None
@@ -253,7 +258,9 @@ class GenerateElement:
     precision: str | None = setting(
         None, "Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible bit for bit "
         "only on the same kind of device (on the CPU: the same thread count), in the same precision, with the same "
-        "torch and diffusers (all recorded in the EXRs).", choices=PRECISION_NAMES)
+        "torch and diffusers (all recorded in the EXRs). A VAE that overflows in fp16 (SDXL's) encodes and decodes "
+        "in fp32; a frame that still overflows stops, named.", choices=PRECISION_NAMES)
+    options: RunOptions = RunOptions()  # LoRA scale, memory savers, determinism
     mode: str = "generate"
 
 
@@ -273,6 +280,9 @@ class EditElement:
     key: str = "green"
     keyer: KeySettings = KeySettings()  # how a keyed input is keyed again; screen is set from ``key``
     reconstruct: bool = False  # settings are EditSettings.reconstruction(): to measure fidelity
+    precision: str | None = None  # PRECISION_NAMES; None: fp16 on CUDA, fp32 on the CPU
+    lora: str | None = None
+    options: RunOptions = RunOptions()  # LoRA scale, memory savers, determinism
     mode: str = "edit"
 
 
@@ -528,6 +538,7 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
         lora=table.path("lora", exists=True),
         matte_head=matte_head,
         attention_hint=attention_hint,
+        options=_run_options(table),
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
     )
 
@@ -567,7 +578,21 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
         key=key,
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
         reconstruct=reconstruct,
+        precision=table.choice("precision", PRECISION_NAMES, None),
+        lora=table.path("lora", exists=True),
+        options=_run_options(table),
         settings=settings.reconstruction() if reconstruct else settings,
+    )
+
+
+def _run_options(table: _Table) -> RunOptions:
+    """How the model runs (generate and edit): LoRA scale, memory savers, determinism."""
+    return RunOptions(
+        lora_scale=table.number("lora_scale", float, 1.0, minimum=0.0),
+        offload=table.get("offload", bool, default=False),
+        vae_tiling=table.get("vae_tiling", bool, default=False),
+        attention_slicing=table.get("attention_slicing", bool, default=False),
+        deterministic=table.get("deterministic", bool, default=False),
     )
 
 
