@@ -1,6 +1,7 @@
 """The sample shot submitted as an OpenJD bundle and run for real with the README's `openjd run`; its QC report
 rendered in headless Chromium shows the images and the plots."""
 
+import json
 import os
 import re
 import shlex
@@ -67,6 +68,8 @@ def test_openjd_run_renders_every_chunk_and_finalizes_the_sample_shot(ran):
     assert (render / "shot010_comp.mov").stat().st_size > 0
     assert (render / "shot010_qc.html").stat().st_size > 0
     assert (render / "shot010_element.screen.json").is_file()
+    sidecar = json.loads((render / "shot010_element.qc.json").read_text())
+    assert "cut_edge" not in sidecar["verdicts"]  # the torso's cut sits below the comp (issue 23)
 
 
 def _chromium() -> str | None:
