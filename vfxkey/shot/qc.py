@@ -111,10 +111,16 @@ def flicker(alphas) -> list[float | None]:
     return figures
 
 
-def flickers(values: list[float | None]) -> list[bool]:
-    """Which frames flicker: above FLICKER_FLOOR and FLICKER_SHARE times the shot's median."""
+def flicker_limit(values: list[float | None]) -> float:
+    """The flicker figure above which a frame flickers: FLICKER_SHARE times the shot's
+    median, and at least FLICKER_FLOOR."""
     known = [v for v in values if v is not None]
-    limit = max(FLICKER_SHARE * float(np.median(known)) if known else 0.0, FLICKER_FLOOR)
+    return max(FLICKER_SHARE * float(np.median(known)) if known else 0.0, FLICKER_FLOOR)
+
+
+def flickers(values: list[float | None]) -> list[bool]:
+    """Which frames flicker: above :func:`flicker_limit`."""
+    limit = flicker_limit(values)
     return [v is not None and v > limit for v in values]
 
 

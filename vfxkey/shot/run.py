@@ -25,6 +25,7 @@ of the shot into chunks, processes or machines gives the same bits.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -126,8 +127,10 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
         progress.start(len(todo))
     writer_options = {"working_space": spec.working_space, "fps": fps, "compression": outputs.compression,
                       "data_type": outputs.data_type, "warn": warn}
+    # The host is a render fact for the QC page, not a setting (it is not in the hash).
     with open_frame_writer(outputs.element, frame_count=len(todo), metadata={**settings,
-                                                                           "settings_hash": element_hash},
+                                                                           "settings_hash": element_hash,
+                                                                           "host": socket.gethostname()},
                            **writer_options) as element_writer, \
             _comp_writer(spec, len(todo), writer_options) as comp_writer:
         for frame in todo:
