@@ -1,6 +1,7 @@
 """The sample shot submitted as an OpenJD bundle and run for real with the README's `openjd run`; its QC report
 rendered in headless Chromium shows the images and the plots."""
 
+import json
 import os
 import re
 import shlex
@@ -67,31 +68,63 @@ def test_openjd_run_renders_every_chunk_and_finalizes_the_sample_shot(ran):
     assert (render / "shot010_comp.mov").stat().st_size > 0
     assert (render / "shot010_qc.html").stat().st_size > 0
     assert (render / "shot010_element.screen.json").is_file()
+    sidecar = json.loads((render / "shot010_element.qc.json").read_text())
+    assert "cut_edge" not in sidecar["verdicts"]  # the torso's cut sits below the comp (issue 23)
 
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def _screenshot(page: str, png: Path, profile: Path, height: int) -> np.ndarray:
+    """``page`` (a URL) as headless Chromium shows it in a 1280 x ``height`` window: (h, w, 3) uint8 RGB."""
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    f"--user-data-dir={profile}", "--hide-scrollbars", f"--window-size=1280,{height}",
+                    f"--screenshot={png}", page], check=True, capture_output=True, timeout=120)
+    image = oiio.ImageInput.open(str(png))
+    pixels = image.read_image("uint8")[..., :3]
+    image.close()
+    return pixels
+
+
 @pytest.mark.skipif(_chromium() is None, reason="no chromium on this machine (.ci/run installs Debian's)")
 def test_the_qc_report_renders_in_headless_chromium_with_images_and_plots(ran, tmp_path):
     shot, _, run = ran
     assert run.returncode == 0
-    screenshot = tmp_path / "report.png"
-    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run",
-                    f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1280,2600",
-                    f"--screenshot={screenshot}", (shot / "render" / "shot010_qc.html").as_uri()],
-                   check=True, capture_output=True, timeout=120)
-    image = oiio.ImageInput.open(str(screenshot))
-    pixels = image.read_image("uint8")[..., :3].astype(int)
-    image.close()
+    page = (shot / "render" / "shot010_qc.html").as_uri()
+    pixels = _screenshot(page, tmp_path / "report.png", tmp_path / "profile", 6000).astype(int)
 
     def count(rgb, tolerance=3):
         return int(np.all(np.abs(pixels - np.array(rgb)) <= tolerance, axis=-1).sum())
 
     line = tuple(int(PLOT_COLOUR[i:i + 2], 16) for i in (1, 3, 5))
     assert count(line, 10) > 2000, "the plots' lines are not on the page"
-    assert count((102, 102, 102)) > 2000 and count((153, 153, 153)) > 2000, "no checkerboard thumbnails"
-    assert count((255, 255, 255)) > 5000 and count((0, 0, 0)) > 5000, "no alpha thumbnails"
+    assert count((255, 255, 255)) > 5000 and count((0, 0, 0)) > 50000, "no alpha thumbnails"
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 3000  # photos and plots, not a blank page
+    # Every frame's row shows on the first page: 10 rows of source | alpha | comp.
+    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    shown = re.findall(r'<div class="frame" id="frame-(\d+)" data-page="0">', dom)
+    assert shown == [str(f) for f in range(1001, 1011)], dom[:2000]
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium on this machine (.ci/run installs Debian's)")
+def test_the_qc_report_opens_each_frame_full_size_in_chromium(ran, tmp_path):
+    """The comp of the first and the last frame, opened full size (view 2: source, alpha, comp),
+    is that frame's comp as the preview PNG shows it, pixel for pixel but for JPEG's loss."""
+    shot, _, run = ran
+    assert run.returncode == 0
+    render = shot / "render"
+    shown = {}
+    for frame in (1001, 1010):
+        pixels = _screenshot(f"{(render / 'shot010_qc.html').as_uri()}#full-{frame}-2", tmp_path / f"{frame}.png",
+                             tmp_path / "profile", 800)
+        shown[frame] = pixels[:360, :640].astype(float)  # the image sits at the window's top left, 1:1
+        image = oiio.ImageInput.open(str(render / "preview" / f"shot010_comp.{frame}.png"))
+        preview = image.read_image("uint8")[..., :3].astype(float)
+        image.close()
+        assert np.mean(np.abs(shown[frame] - preview)) < 1.5, frame
+        assert np.percentile(np.abs(shown[frame] - preview), 99) < 12, frame
+    assert np.mean(np.abs(shown[1001] - shown[1010])) > 3.0  # two frames, not one shown twice

@@ -78,8 +78,14 @@ def nuke_transform(knobs, frame, point):
             cy + curve_value(ty, frame) + dx * math.sin(theta) + dy * math.cos(theta))
 
 
-def test_the_transform_puts_the_element_where_vfxkey_places_it(rendered, tmp_path):
-    spec = load_spec(rendered)
+@pytest.mark.parametrize("pivot", [None, (40.0, 18.0)])
+def test_the_transform_puts_the_element_where_vfxkey_places_it(rendered, tmp_path, pivot):
+    spec_file = rendered
+    if pivot is not None:  # off the centre, near the block
+        spec_file = rendered.parent / "pivot.toml"
+        spec_file.write_text(rendered.read_text().replace("[placement]\n", f"[placement]\npivot = {list(pivot)}\n"))
+    spec = load_spec(spec_file)
+    assert spec.placement.base.pivot == pivot
     nodes = read_nk(write_shot_script(spec, str(tmp_path / "comp.nk")) and (tmp_path / "comp.nk").read_text())
     knobs = nodes["Transform_placement"].knobs
     height, width = 48, 64
@@ -87,7 +93,8 @@ def test_the_transform_puts_the_element_where_vfxkey_places_it(rendered, tmp_pat
     element[20:24, 36:40] = 1.0  # a 4x4 block, centre (38, 22) from the top left
     for frame in (1001, 1002, 1003):  # keys, and a frame between them
         transform = spec.placement.at(frame)
-        alpha = place(element, (height, width), transform.position, transform.scale, transform.rotation)[..., 3]
+        alpha = place(element, (height, width), transform.position, transform.scale, transform.rotation,
+                      transform.pivot)[..., 3]
         ys, xs = np.mgrid[0:height, 0:width] + 0.5
         placed = (float((xs * alpha).sum() / alpha.sum()), float((ys * alpha).sum() / alpha.sum()))
         x, y_up = nuke_transform(knobs, frame, (38.0, height - 22.0))

@@ -94,3 +94,22 @@ def test_fail_on_qc_fails_the_task_with_its_own_exit_code_after_writing_everythi
     (shot / "failing.toml").write_text(spec)
     result = runner.invoke(main, ["finalize", str(shot / "failing.toml")])
     assert result.exit_code == 3 and "refit on frames 1005,1008" in result.output
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium on this machine (.ci/run installs Debian's)")
+def test_the_qc_page_in_chromium_flags_the_changed_frames_in_its_table(changed, tmp_path):
+    import re
+    import subprocess
+
+    shot, result = changed
+    assert result.exit_code == 0, result.output
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          (shot / "render" / "shot010_qc.html").as_uri()],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    rows = {frame: flag for flag, frame in re.findall(r'<tr( class="flag")? id="row-(\d+)">', dom)}
+    assert len(rows) == 10 and {frame for frame, flag in rows.items() if flag} == {"1005", "1008"}
+    for frame in ("1005", "1008"):
+        row = re.search(rf'id="row-{frame}"><td>{frame}</td><td>([^<]*)</td>', dom)
+        assert row and row[1] == "refit", frame
+    assert '<a href="#frame-1005">1005</a>' in dom  # listed under the suspicious frames, linked to its images

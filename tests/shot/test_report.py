@@ -48,8 +48,54 @@ def test_vfxkey_qc_writes_one_self_contained_html_file(whole, tmp_path):
     result = CliRunner().invoke(main, ["qc", str(spec), "-o", str(tmp_path / "report.html")])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "report.html").read_text()
-    assert text.count("<svg") == 1 and text.count("data:image/png;base64,") == 18  # 6 frames x 3 images
+    # 6 frames x source | alpha | comp: JPEG thumbnails, full size JPEG but the alpha's (PNG, lossless).
+    assert text.count("<svg") == 1
+    assert text.count("<img src='data:image/jpeg;base64,") == 18
+    assert text.count("data-full='data:image/jpeg;base64,") == 12
+    assert text.count("data-full='data:image/png;base64,") == 6
     assert not re.search(r"""(src|href)=['"]?(https?:|file:|/)""", text)  # nothing outside the file
+
+
+def test_the_page_has_every_frame_its_numbers_render_facts_limits_words_and_a_sign_off(whole, tmp_path):
+    import socket
+
+    from vfxkey.io.images import read_header
+
+    spec, _ = whole
+    text = (spec.parent / "render" / "qc.html").read_text()  # written by the render's finalize
+    for frame in range(1001, 1007):
+        assert f"id=frame-{frame} " in text and f"id=row-{frame}>" in text
+        for caption in ("source", "alpha", "comp over plate"):
+            assert f"alt='{caption} {frame}'" in text
+    header = read_header(str(spec.parent / "render" / "el.1001.exr")).attributes
+    assert header["vfxkey:host"] == socket.gethostname()
+    facts = text[text.index("<h2>Render facts</h2>"):text.index("<h2>Suspicious frames</h2>")]
+    for fact in (socket.gethostname(), header["vfxkey:settings_hash"], header["vfxkey:version"], header["DateTime"]):
+        assert fact in facts
+    row = re.search(r"<tr id=row-1002>(.*?)</tr>", text)[1]
+    assert re.findall(r"<td>([^<]*)</td>", row)[2] == f"{header_value(spec, 1002, 'screen_exposure'):.3f}"
+    svg = text[text.index("<svg"):text.index("</svg>")]
+    assert svg.count("stroke-dasharray") >= 7  # exposure 2, colour 1, soft band 2, flicker 1, spill 1
+    assert "What the figures mean" in text and "GSG" in text and "lower is better" in text
+    assert "<textarea id=notes" in text and "<input type=checkbox id=approved>" in text
+
+
+def header_value(spec, frame, name):
+    from vfxkey.io.images import read_header
+
+    return float(read_header(str(spec.parent / "render" / f"el.{frame}.exr")).attributes[f"vfxkey:{name}"])
+
+
+def test_frames_are_paged_for_long_shots(whole, tmp_path, monkeypatch):
+    from vfxkey.shot import report
+    from vfxkey.shot.spec import load_spec
+
+    spec, _ = whole
+    monkeypatch.setattr(report, "PAGE_FRAMES", 4)
+    text = report.report_html(load_spec(spec))
+    assert re.findall(r"id=frame-(\d+) data-page=(\d)", text) == [
+        ("1001", "0"), ("1002", "0"), ("1003", "0"), ("1004", "0"), ("1005", "1"), ("1006", "1")]
+    assert "page <span id=page>1</span> of 2" in text
 
 
 def test_a_rerun_of_a_finished_shot_changes_no_file(whole, tmp_path):

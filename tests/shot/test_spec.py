@@ -196,3 +196,25 @@ def test_the_format_version_is_read_and_the_bridge_and_sample_write_this_one(sho
     assert written["SPEC_FORMAT"] == SPEC_FORMAT
     assert load_spec(repo / "samples" / "shot010" / "shot.toml") is not None
     assert f'format = "{SPEC_FORMAT}"' in (repo / "samples" / "shot010" / "shot.toml").read_text()
+
+
+def test_a_pivot_is_read_from_the_placement_table_and_held_on_every_frame(shot):
+    spec = shot.parent / "pivot.toml"
+    spec.write_text(shot.read_text().replace("[placement]\n", "[placement]\npivot = [64, 80.0]\n"))
+    placement = load_spec(spec).placement
+    assert placement.base.pivot == (64.0, 80.0)
+    assert placement.at(1001).pivot == placement.at(1004).pivot == (64.0, 80.0)
+    assert load_spec(shot).placement.at(1001).pivot is None  # default: the element's centre
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("[placement]\n", '[placement]\npivot = [64, "bottom"]\n', "[placement] pivot: give [x, y] in element pixels"),
+    ("[placement]\n", "[placement]\npivot = [64]\n", "[placement] pivot: give [x, y] in element pixels"),
+    ("frame = 1003\n", "frame = 1003\npivot = [1.0, 2.0]\n", "pivot"),  # not keyed
+])
+def test_a_bad_pivot_is_refused_naming_it(shot, old, new, words):
+    bad = shot.parent / "bad_pivot.toml"
+    bad.write_text(shot.read_text().replace(old, new, 1))
+    with pytest.raises(VfxkeyError) as error:
+        load_spec(bad)
+    assert words in str(error.value) and "\n" not in str(error.value), error.value

@@ -13,10 +13,11 @@ from vfxkey.cli.progress import note
 @click.option("-o", "--output", metavar="REPORT.html",
               help="Where to write the report; default the spec's [outputs] qc_report.")
 def qc(spec_path: str, output: str | None) -> None:
-    """Write the QC report of the rendered shot SHOT.toml: one self-contained HTML file
-    (opens offline) with the frames that look wrong and why, per-frame plots (screen colour
-    drift, GSG, soft-alpha fraction, alpha flicker, spill residue) and a contact sheet
-    (element over a checkerboard, alpha, comp over the plate). `vfxkey finalize` writes it too.
+    """Write the QC page of the rendered shot SHOT.toml: one self-contained HTML file
+    (opens offline) with the render facts, the frames that look wrong and why, per-frame
+    plots with their limits (screen colour drift, GSG, soft-alpha fraction, alpha flicker,
+    spill residue) and what they mean, a per-frame table, every frame as source | alpha |
+    comp (click for the full size) and a sign-off. `vfxkey finalize` writes it too.
     """
     from vfxkey.errors import VfxkeyError
     from vfxkey.shot.finalize import missing_frames

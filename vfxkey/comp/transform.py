@@ -12,18 +12,43 @@ import cv2
 import numpy as np
 
 
+def to_comp(points: np.ndarray, size: tuple[int, int], canvas: tuple[int, int],
+            position: tuple[float, float] | None = None, scale: float = 1.0, rotation: float = 0.0,
+            pivot: tuple[float, float] | None = None) -> np.ndarray:
+    """Where element points land on the comp under :func:`place`'s transform.
+
+    Args:
+        points: ``(n, 2)`` ``(x, y)`` in element pixels from its top-left corner
+            (continuous coordinates).
+        size: ``(h, w)`` of the element; canvas, position, scale, rotation, pivot: as
+            :func:`place`.
+
+    Returns:
+        ``(n, 2)`` float64 ``(x, y)`` in comp pixels from the top-left corner.
+    """
+    height, width = canvas
+    h, w = size
+    position = (width / 2.0, height / 2.0) if position is None else position
+    pivot = (w / 2.0, h / 2.0) if pivot is None else pivot
+    linear = cv2.getRotationMatrix2D((0.0, 0.0), rotation, scale)[:, :2]
+    return (np.asarray(points, np.float64) - pivot) @ linear.T + position
+
+
 def place(rgba: np.ndarray, canvas: tuple[int, int], position: tuple[float, float] | None = None,
-          scale: float = 1.0, rotation: float = 0.0) -> np.ndarray:
+          scale: float = 1.0, rotation: float = 0.0, pivot: tuple[float, float] | None = None) -> np.ndarray:
     """The element transformed onto a transparent canvas.
 
     Args:
         rgba: ``(h, w, 4)`` float32 premultiplied, scene-linear.
         canvas: ``(H, W)`` of the comp.
-        position: where the element's centre goes, in comp pixels from the top-left
+        position: where the element's pivot goes, in comp pixels from the top-left
             corner (continuous coordinates: pixel ``i`` covers ``[i, i + 1)``); None: the
             canvas centre.
-        scale: uniform scale about the element's centre.
-        rotation: degrees, counter-clockwise as seen on screen.
+        scale: uniform scale about the pivot.
+        rotation: degrees, counter-clockwise as seen on screen, about the pivot.
+        pivot: the point of the element that ``position`` places and that scale and
+            rotation turn about, in element pixels from its top-left corner (continuous);
+            None: the element's centre.
 
     Returns:
         ``(H, W, 4)`` float32 premultiplied; outside the element alpha and colour are 0.
@@ -34,8 +59,10 @@ def place(rgba: np.ndarray, canvas: tuple[int, int], position: tuple[float, floa
     if position is None:
         position = (width / 2.0, height / 2.0)
     h, w = rgba.shape[:2]
+    if pivot is None:
+        pivot = (w / 2.0, h / 2.0)
     if (h, w) == (height, width) and scale == 1.0 and rotation % 360.0 == 0.0 \
-            and position == (width / 2.0, height / 2.0):
+            and position == (width / 2.0, height / 2.0) and pivot == (w / 2.0, h / 2.0):
         return np.ascontiguousarray(rgba, dtype=np.float32)
 
     source = np.ascontiguousarray(rgba, dtype=np.float32)
@@ -44,9 +71,9 @@ def place(rgba: np.ndarray, canvas: tuple[int, int], position: tuple[float, floa
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
         scale = 1.0
-    h, w = source.shape[:2]
-    # OpenCV addresses pixel centres at integer coordinates: continuous x is x - 0.5.
-    centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+    # The pivot in the (maybe reduced) source; OpenCV addresses pixel centres at integer
+    # coordinates: continuous x is x - 0.5.
+    centre = (pivot[0] * source.shape[1] / w - 0.5, pivot[1] * source.shape[0] / h - 0.5)
     matrix = cv2.getRotationMatrix2D(centre, rotation, scale)
     matrix[:, 2] += (position[0] - 0.5 - centre[0], position[1] - 0.5 - centre[1])
     return cv2.warpAffine(source, matrix, (width, height), flags=cv2.INTER_LINEAR,

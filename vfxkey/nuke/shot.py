@@ -9,10 +9,11 @@ What the script shows is what ``vfxkey render`` did (``vfxkey.shot.run``):
   Merge's B unconnected, on the element's format;
 - **element**: the element EXRs (premultiplied; the colour space they record, else the
   shot's working space); they are written unplaced, so the placement is always a Transform;
-- **placement**: vfxkey places the element's centre at ``position`` (comp pixels from the
-  top-left, y down), scales about that centre and rotates counter-clockwise as seen. Nuke
-  measures from the bottom-left with y up, so the Transform's ``center`` is the element's
-  centre, ``translate = (x - w/2, H - y - h/2)``, ``rotate`` and ``scale`` as they are. One
+- **placement**: vfxkey places the element's pivot ``(px, py)`` (default its centre) at
+  ``position`` (comp pixels from the top-left, y down), scales about the pivot and rotates
+  counter-clockwise as seen. Nuke measures from the bottom-left with y up, so the
+  Transform's ``center`` is ``(px, h - py)``, ``translate = (x - px, H - y - (h - py))``,
+  ``rotate`` and ``scale`` as they are. One
   key per frame that keys anything, so Nuke's linear curves pass through vfxkey's;
 - **writes**: Nuke renders its own comp beside vfxkey's, with ``_nuke`` added to the name
   (``comp.####.exr`` -> ``comp_nuke.####.exr``, and the movie likewise), so rendering the
@@ -176,17 +177,18 @@ def placement_of(spec: ShotSpec, element: Format, canvas: Format) -> Placement:
     """The spec's placement as a Nuke Transform of an ``element``-sized image over ``canvas``
     (see the module docstring for the coordinate change)."""
     frames = sorted({frame for frame, _ in spec.placement.keys}) or [spec.frames.first]
+    px, py = spec.placement.base.pivot or (element.width / 2.0, element.height / 2.0)
     keys = []
     for frame in frames:
         transform = spec.placement.at(frame)
         x, y = transform.position or (canvas.width / 2.0, canvas.height / 2.0)
         keys.append(PlacementKey(
             frame=frame,
-            translate=(x - element.width / 2.0, canvas.height - y - element.height / 2.0),
+            translate=(x - px, canvas.height - y - (element.height - py)),
             rotate=transform.rotation,
             scale=(transform.scale, transform.scale),
         ))
-    return Placement(keys=tuple(keys), center=(element.width / 2.0, element.height / 2.0))
+    return Placement(keys=tuple(keys), center=(px, element.height - py))
 
 
 def nuke_render_path(pattern: str) -> str:

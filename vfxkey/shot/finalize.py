@@ -52,6 +52,9 @@ def finalize(spec: ShotSpec) -> list[str]:
     for folder in outputs.folders():  # a killed finalize's temporary movie, report or sidecar
         remove_stale_temporaries(folder)
     records = [qc.from_exr(frame_path(outputs.element, frame), frame) for frame in spec.frames]
+    if outputs.comp:  # the comp's verdicts (cut_edge)
+        records = [qc.with_comp(record, frame_path(outputs.comp, record["frame"]), record["frame"])
+                   for record in records]
     element = open_source(outputs.element, spec.frames, working_space=spec.working_space)
     qc.add_flicker(records, (frame.alpha if frame.alpha is not None else np.ones(frame.rgb.shape[:2], np.float32)
                              for frame in element))

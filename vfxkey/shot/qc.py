@@ -10,7 +10,10 @@ space-separated, warnings joined with "; ", booleans as 0/1.
 **Verdicts** are what a farm post-task acts on: per frame a list of ``vfxkey.shot.verdicts.VERDICTS``. The keyer
 gives ``refit``, ``blank_key``, ``full_key``, ``inverted_key`` and ``screen_residue``
 (``vfxkey.matte.greenpost``); ``flicker`` needs the frame before, so it is added when the
-whole shot's sidecar is written (``add_flicker``). ``failed`` turns chosen verdicts into
+whole shot's sidecar is written (``add_flicker``). ``cut_edge`` is the comp's: an
+opaque edge of the element touching its frame border (a body cut by the green-screen
+frame) lands inside the comp (``cut_edge``); the runner records it in the comp EXR's
+metadata and ``with_comp`` adds it to the element's record. ``failed`` turns chosen verdicts into
 a :class:`vfxkey.errors.QcFailed` (the CLI's exit code 3).
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vfxkey.comp.transform import to_comp
 from vfxkey.errors import QcFailed
 from vfxkey.io.files import atomic_output
 from vfxkey.io.images import read_header
@@ -32,6 +36,7 @@ from vfxkey.io.sequence import FrameRange
 _VECTORS = ("screen_rgb", "frame_screen_rgb")
 _FIGURES = ("screen_rgb", "frame_screen_rgb", "screen_shift", "screen_exposure", "gsg", "soft_fraction",
             "screen_refit", "verdicts", "warnings", "fg_region_at_frame")
+CUT_EDGE_ALPHA, CUT_EDGE_PIXELS = 0.5, 4  # cut_edge: at least 4 border pixels of alpha >= 0.5 land inside the comp
 FLICKER_FLOOR, FLICKER_SHARE = 0.002, 3.0  # flicker: mean |alpha_t - alpha_t-1| above both this and 3x the shot's median
 
 
@@ -106,10 +111,16 @@ def flicker(alphas) -> list[float | None]:
     return figures
 
 
-def flickers(values: list[float | None]) -> list[bool]:
-    """Which frames flicker: above FLICKER_FLOOR and FLICKER_SHARE times the shot's median."""
+def flicker_limit(values: list[float | None]) -> float:
+    """The flicker figure above which a frame flickers: FLICKER_SHARE times the shot's
+    median, and at least FLICKER_FLOOR."""
     known = [v for v in values if v is not None]
-    limit = max(FLICKER_SHARE * float(np.median(known)) if known else 0.0, FLICKER_FLOOR)
+    return max(FLICKER_SHARE * float(np.median(known)) if known else 0.0, FLICKER_FLOOR)
+
+
+def flickers(values: list[float | None]) -> list[bool]:
+    """Which frames flicker: above :func:`flicker_limit`."""
+    limit = flicker_limit(values)
     return [v is not None and v > limit for v in values]
 
 
@@ -123,6 +134,52 @@ def add_flicker(records: list[dict], alphas) -> None:
             record.setdefault("verdicts", []).append("flicker")
             record.setdefault("warnings", []).append(f"alpha flicker {value:.4f} (mean |alpha change| from the "
                                                      "frame before)")
+
+
+def cut_edge(alpha: np.ndarray, canvas: tuple[int, int], position: tuple[float, float] | None = None,
+             scale: float = 1.0, rotation: float = 0.0, pivot: tuple[float, float] | None = None
+             ) -> list[tuple[str, str]]:
+    """The ``cut_edge`` verdict and its warning, or nothing.
+
+    The element's frame border cuts whatever is opaque along it (alpha >= CUT_EDGE_ALPHA
+    in its outermost rows and columns); placed by :func:`vfxkey.comp.transform.place`
+    (same arguments), that cut must sit on or outside the comp's border, or the comp shows
+    a hard line. The verdict is given when at least CUT_EDGE_PIXELS of those border pixels'
+    outer edges land more than a pixel inside the comp.
+
+    Args:
+        alpha: ``(h, w)`` alpha of the element over its display window (its frame).
+        canvas: ``(H, W)`` of the comp.
+    """
+    h, w = alpha.shape
+    opaque = alpha >= CUT_EDGE_ALPHA
+    sides = {"top": [(x + 0.5, 0.0) for x in np.flatnonzero(opaque[0])],
+             "bottom": [(x + 0.5, float(h)) for x in np.flatnonzero(opaque[-1])],
+             "left": [(0.0, y + 0.5) for y in np.flatnonzero(opaque[:, 0])],
+             "right": [(float(w), y + 0.5) for y in np.flatnonzero(opaque[:, -1])]}
+    height, width = canvas
+    inside = {}
+    for side, points in sides.items():
+        if points:
+            x, y = to_comp(np.array(points), (h, w), canvas, position, scale, rotation, pivot).T
+            landed = (x > 1.0) & (x < width - 1.0) & (y > 1.0) & (y < height - 1.0)
+            if landed.any():
+                inside[side] = (int(landed.sum()), y[landed], x[landed])
+    if sum(count for count, _, _ in inside.values()) < CUT_EDGE_PIXELS:
+        return []
+    where = ", ".join(f"{count} px of its {side} edge at comp rows {ys.min():.0f}-{ys.max():.0f}, "
+                      f"columns {xs.min():.0f}-{xs.max():.0f}" for side, (count, ys, xs) in inside.items())
+    return [("cut_edge", f"the element is cut by its frame and the cut shows in the comp ({where}): "
+                         "place it so the cut sits at or beyond the comp's border")]
+
+
+def with_comp(record: dict, comp_file: str, frame: int) -> dict:
+    """``record`` with the verdicts and warnings the comp EXR ``comp_file`` carries (``cut_edge``) added."""
+    comp = from_exr(comp_file, frame)
+    record["verdicts"] = record.get("verdicts", []) + [v for v in comp["verdicts"] if v not in record.get("verdicts", [])]
+    record["warnings"] = record.get("warnings", []) + [w for w in comp.get("warnings", [])
+                                                       if w not in record.get("warnings", [])]
+    return record
 
 
 def verdict_frames(records: list[dict]) -> dict[str, list[int]]:

@@ -16,6 +16,8 @@ the farm's tasks and the Nuke bridge all call :func:`render`. For each frame:
 3. **Placement**: the premultiplied element transformed onto the comp
    (:func:`vfxkey.comp.transform.place`, keyed linearly over the shot).
 4. **Comp**: ``over`` the plate; outputs written atomically (temporary name + rename).
+   An opaque edge of the element cut by its frame that lands inside the comp is the
+   ``cut_edge`` verdict (:func:`vfxkey.shot.qc.cut_edge`), with a warning.
 
 Nothing a frame's pixels depend on comes from another frame of the chunk, so any split
 of the shot into chunks, processes or machines gives the same bits.
@@ -23,6 +25,7 @@ of the shot into chunks, processes or machines gives the same bits.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -35,7 +38,7 @@ import numpy as np
 
 from vfxkey.comp.over import checkerboard, over
 from vfxkey.comp.transform import place
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.colour import check_colorspace, config_identity
 from vfxkey.io.companion import Companion
 from vfxkey.io.identity import inputs_hash
@@ -128,8 +131,10 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
     writer_options = {"working_space": spec.working_space, "fps": fps, "compression": outputs.compression,
                       "data_type": outputs.data_type, "warn": warn,
                       "timecode": shot_timecode(spec, todo[0], fps) if todo else None}
+    # The host is a render fact for the QC page, not a setting (it is not in the hash).
     with open_frame_writer(outputs.element, frame_count=len(todo), metadata={**settings,
-                                                                           "settings_hash": element_hash},
+                                                                           "settings_hash": element_hash,
+                                                                           "host": socket.gethostname()},
                            **writer_options) as element_writer, \
             _comp_writer(spec, len(todo), writer_options) as comp_writer:
         for frame in todo:
@@ -137,6 +142,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
             element_file = _output_file(outputs.element, frame)
             if status[frame] == "current":
                 record = qc_records.from_exr(element_file, frame)
+                if outputs.comp is not None:
+                    qc_records.with_comp(record, frame_path(outputs.comp, frame), frame)
                 done.append(FrameDone(frame, time.perf_counter() - start, True, [], record))
                 if progress:
                     progress.frame(done[-1])
@@ -157,8 +164,14 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 record, written = qc_records.from_exr(element_file, frame), []
             record["output"] = element_file
             # 3. Placement and 4. comp.
-            written += _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, inputs[frame], comp_writer,
-                             source=record.get("source") or None)
+            comp_files, comp_qc = _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, inputs[frame],
+                                        comp_writer, source=record.get("source") or None)
+            written += comp_files
+            for verdict, message in comp_qc:
+                record.setdefault("verdicts", []).append(verdict)
+                record.setdefault("warnings", []).append(message)
+                if warn:
+                    warn(f"{where(record.get('source') or spec.name, frame)}: {message}")
             done.append(FrameDone(frame, time.perf_counter() - start, False, written, record))
             if progress:
                 progress.frame(done[-1])
@@ -190,7 +203,8 @@ def comp_settings(spec: ShotSpec, frame: int, element_hash: str, inputs: _Inputs
             "plate_colorspace": plate_colorspace(plate, spec.working_space) if plate else "",
             "plate_reformat": plate.reformat if plate else "",
             "position": "centre" if transform.position is None else " ".join(f"{v:.6g}" for v in transform.position),
-            "scale": transform.scale, "rotation": transform.rotation, **stored_as(spec)}
+            "scale": transform.scale, "rotation": transform.rotation, **stored_as(spec),
+            **({"pivot": " ".join(f"{v:.6g}" for v in transform.pivot)} if transform.pivot is not None else {})}
 
 
 @lru_cache(maxsize=8)
@@ -203,13 +217,14 @@ def plate_colorspace(plate: Plate, working_space: str) -> str:
 
 
 def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None, element_hash: str,
-          inputs: _Inputs, writer, *, source: str | None) -> list[str]:
+          inputs: _Inputs, writer, *, source: str | None) -> tuple[list[str], list[tuple[str, str]]]:
     """Place ``rgba`` (the element over its display window, the format) and comp it over the
     plate; write the comp EXR (its ``vfxkey:source``: the element's, the input frame it was
-    made from) and the preview. Returns the files."""
+    made from) and the preview. Returns the files and the comp's QC verdicts with their
+    warnings (``cut_edge``), which the comp EXR's metadata carries too."""
     outputs = spec.outputs
     if outputs.comp is None and outputs.preview is None:
-        return []
+        return [], []
     rgba = rgba.astype(np.float32, copy=False)  # a half element: its stored values, exactly
     if plate is not None and spec.plate.reformat == "none":
         canvas = plate.source.info.display_window.shape
@@ -218,21 +233,25 @@ def _comp(spec: ShotSpec, frame: int, rgba: np.ndarray, plate: Companion | None,
         canvas = rgba.shape[:2]
         background = plate.image(frame, canvas) if plate is not None else None
     transform = spec.placement.at(frame)
-    placed = place(rgba, canvas, transform.position, transform.scale, transform.rotation)
+    placed = place(rgba, canvas, transform.position, transform.scale, transform.rotation, transform.pivot)
+    verdicts = qc_records.cut_edge(rgba[..., 3], canvas, transform.position, transform.scale, transform.rotation,
+                                   transform.pivot)
     written = []
     if background is not None:
         comp_rgb = over(placed, background)
     if outputs.comp is not None:
         settings = comp_settings(spec, frame, element_hash, inputs)
         comp = np.concatenate([comp_rgb, np.ones((*canvas, 1), np.float32)], axis=-1)
+        found = qc_records.to_metadata({"verdicts": [v for v, _ in verdicts], "warnings": [w for _, w in verdicts]}) \
+            if verdicts else {}
         written.append(writer.write(frame, comp, source_name=source,
-                                    metadata={**settings, "settings_hash": settings_hash(settings)}))
+                                    metadata={**settings, "settings_hash": settings_hash(settings), **found}))
     if outputs.preview is not None:
         target = _output_file(outputs.preview, frame)
         shown = comp_rgb if background is not None else over(placed, checkerboard(*canvas))
         write_preview_png(target, shown, working_space=spec.working_space)
         written.append(target)
-    return written
+    return written, verdicts
 
 
 def _status(spec: ShotSpec, frame: int, element_hash: str, inputs: _Inputs, force: bool) -> str:

@@ -54,9 +54,10 @@ Schema (every table and key; anything else is an error naming it)::
     reconstruct = false               # denoise with the inversion's own prompt and scale: measures fidelity
 
     [placement]                       # optional; the element's transform onto the comp
-    position = [320.0, 180.0]         # where the element's centre goes, comp pixels from the top left
-    scale = 1.0                       # uniform, about the element's centre
-    rotation = 0.0                    # degrees, counter-clockwise as seen
+    position = [320.0, 180.0]         # where the element's pivot goes, comp pixels from the top left
+    scale = 1.0                       # uniform, about the pivot
+    rotation = 0.0                    # degrees, counter-clockwise as seen, about the pivot
+    pivot = [320.0, 360.0]            # optional: element pixels from its top left; default its centre (not keyed)
     [[placement.keys]]                # optional keyframes; linear in between, held outside
     frame = 1001
     position = [300.0, 180.0]         # any of position / scale / rotation; the rest from the table
@@ -128,14 +129,16 @@ FPS_RANGE = (Fraction(1), Fraction(1000))
 class Transform:
     """Where the element sits on the comp at one frame.
 
-    ``position`` is where the element's centre goes, in comp pixels from the top-left
-    corner (x right, y down); ``scale`` is uniform about the element's centre;
-    ``rotation`` is in degrees, counter-clockwise as seen on screen.
+    ``position`` is where the element's ``pivot`` goes, in comp pixels from the top-left
+    corner (x right, y down); ``scale`` is uniform about the pivot; ``rotation`` is in
+    degrees, counter-clockwise as seen on screen, about the pivot. ``pivot`` is in element
+    pixels from its top-left corner (None: the element's centre).
     """
 
     position: tuple[float, float] | None = None  # None: the comp's centre
     scale: float = 1.0
     rotation: float = 0.0
+    pivot: tuple[float, float] | None = None  # None: the element's centre
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class Placement:
 
     ``keys`` are ``(frame, {"position"|"scale"|"rotation": value})``; each value is
     interpolated linearly between the keys that set it and held before the first and after
-    the last; a value no key sets is the base's.
+    the last; a value no key sets is the base's. The ``pivot`` is the base's on every frame.
     """
 
     base: Transform = Transform()
@@ -158,7 +161,7 @@ class Placement:
             values[name] = _interpolate(keyed, frame) if keyed else getattr(self.base, name)
         if values["position"] is not None:
             values["position"] = tuple(float(v) for v in values["position"])
-        return Transform(**values)
+        return Transform(**values, pivot=self.base.pivot)
 
 
 def _interpolate(keys: list[tuple[int, Any]], frame: int) -> Any:
@@ -609,13 +612,18 @@ def _keyer(table: _Table, screen: Any, skip: tuple[str, ...] = ("screen",)) -> K
 
 
 def _placement(table: _Table, frames: FrameRange | None) -> Placement:
+    def point(values: _Table, name: str, where: str) -> tuple[float, float] | None:
+        if (value := values.get(name, list)) is None:
+            return None
+        if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                      and math.isfinite(v) for v in value):
+            raise VfxkeyError(f"{values.label(values.name, name)}: give [x, y] in {where} pixels, got {value!r}")
+        return float(value[0]), float(value[1])
+
     def transform_values(values: _Table) -> dict[str, Any]:
         found = {}
-        if (position := values.get("position", list)) is not None:
-            if len(position) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                             and math.isfinite(v) for v in position):
-                raise VfxkeyError(f"{values.label(values.name, 'position')}: give [x, y] in comp pixels, got {position!r}")
-            found["position"] = (float(position[0]), float(position[1]))
+        if (position := point(values, "position", "comp")) is not None:
+            found["position"] = position
         if (scale := values.get("scale", (int, float))) is not None:
             if not scale > 0:
                 raise VfxkeyError(f"{values.label(values.name, 'scale')}: must be > 0, got {scale}")
@@ -624,7 +632,7 @@ def _placement(table: _Table, frames: FrameRange | None) -> Placement:
             found["rotation"] = float(rotation)
         return found
 
-    base = Transform(**transform_values(table))
+    base = Transform(**transform_values(table), pivot=point(table, "pivot", "element"))
     keys = []
     for index, key_data in enumerate(table.get("keys", list, default=[])):
         if not isinstance(key_data, dict):

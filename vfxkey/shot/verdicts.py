@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-VERDICTS = ("refit", "blank_key", "full_key", "inverted_key", "screen_residue", "flicker")
+VERDICTS = ("refit", "blank_key", "full_key", "inverted_key", "screen_residue", "flicker", "cut_edge")
 
 
 def check_verdicts(names: Iterable[str]) -> tuple[str, ...]:
