@@ -62,9 +62,10 @@ def test_make_trainset_writes_the_layout(trainset):
 
 
 def test_make_trainset_refusals(foregrounds, tmp_path):
-    one_line_error(run("make-trainset", "--fg", tmp_path / "nowhere", "-o", tmp_path / "set"), "--fg folder does not exist")
+    one_line_error(run("make-trainset", "--fg", tmp_path / "nowhere", "-o", tmp_path / "set"),
+                   f"--fg {tmp_path / 'nowhere'}: the folder does not exist")
     one_line_error(run("make-trainset", "--fg", foregrounds, "--alpha", tmp_path / "none", "-o", tmp_path / "set"),
-                   "--alpha folder does not exist")
+                   f"--alpha {tmp_path / 'none'}: the folder does not exist")
     bad_size = run("make-trainset", "--fg", foregrounds, "-o", tmp_path / "set", "--size", "big")
     assert bad_size.exit_code == 2 and "WIDTHxHEIGHT" in bad_size.output
     assert not (tmp_path / "set").exists()
