@@ -107,6 +107,22 @@ def test_a_changed_edit_setting_redoes_the_frames_and_an_unchanged_one_skips_the
     assert read_exr(frame)[1]["vfxkey:settings_hash"] != first
 
 
+def test_an_edit_shots_run_options_are_recorded_and_change_its_settings(shot):
+    """The edit element's precision, LoRA scale, memory savers and determinism (the options
+    `vfxkey edit` passes through its spec) reach the model's record and the settings hash."""
+    frame = shot / "render" / "ed.0001.exr"
+    assert CliRunner().invoke(main, ["render", str(shot / "shot.toml")]).exit_code == 0
+    first = read_exr(frame)[1]
+    spec = shot / "sliced.toml"
+    spec.write_text(EDIT.replace("steps = 2", 'steps = 2\nvae_tiling = true\nprecision = "fp32"'))
+    result = CliRunner().invoke(main, ["render", str(spec)])
+    assert result.exit_code == 0, result.output
+    attributes = read_exr(frame)[1]
+    assert (first["vfxkey:vae_tiling"], attributes["vfxkey:vae_tiling"]) == (0, 1)
+    assert attributes["vfxkey:precision"] == "fp32"
+    assert attributes["vfxkey:settings_hash"] != first["vfxkey:settings_hash"]
+
+
 @pytest.mark.parametrize("old, new, words", [
     ('ip_adapter = "ip/ip-adapter_tiny.safetensors"\n', "", "[element] ip_adapter: required"),
     ('ip_adapter = "ip/ip-adapter_tiny.safetensors"', 'ip_adapter = "ip/nowhere.safetensors"',
@@ -119,6 +135,9 @@ def test_a_changed_edit_setting_redoes_the_frames_and_an_unchanged_one_skips_the
     ('prompt = "a green apple"\n', "", "[element] prompt: required"),
     ("steps = 2", 'steps = 2\nscreen = "green"', "[element] screen: unknown key"),
     ("steps = 2", "steps = 2\ndespill = 2.0", "[element] despill: 2.0: must be within 0..1"),
+    ("steps = 2", 'steps = 2\nprecision = "fp8"', "[element] precision: 'fp8' is not one of fp32, fp16, bf16"),
+    ("steps = 2", "steps = 2\nlora_scale = -1.0", "[element] lora_scale: must be >= 0.0"),
+    ("steps = 2", 'steps = 2\noffload = "yes"', "[element] offload: "),
 ])
 def test_edit_settings_are_checked_by_name(shot, old, new, words):
     bad = shot / "bad.toml"
