@@ -6,8 +6,10 @@ Checked with readers vfxkey does not use: ffprobe/ffmpeg for movies, oiiotool an
 OpenImageIO's own ImageInput for EXR metadata and PNGs; EXRs to read written by oiiotool."""
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,9 @@ from vfxkey.cli import main
 from vfxkey.io.read import open_source
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "shot010"
-FFMPEG, FFPROBE, OIIOTOOL = shutil.which("ffmpeg"), shutil.which("ffprobe"), shutil.which("oiiotool")
+FFMPEG, FFPROBE = shutil.which("ffmpeg"), shutil.which("ffprobe")
+# OpenImageIO's wheel puts oiiotool beside this interpreter, on PATH only in an activated venv.
+OIIOTOOL = shutil.which("oiiotool", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None or FFPROBE is None, reason="ffmpeg/ffprobe command line not installed")
 needs_oiiotool = pytest.mark.skipif(OIIOTOOL is None, reason="oiiotool not found")
 
