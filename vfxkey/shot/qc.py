@@ -100,13 +100,19 @@ def write_sidecar(element_output: str, header: dict, records: list[dict]) -> str
     return path
 
 
+def frame_flicker(alpha: np.ndarray, previous: np.ndarray | None) -> float | None:
+    """``mean |alpha_t - alpha_t-1|`` of one (H, W) alpha against the frame before it (None
+    for the first frame, and where the size changes)."""
+    if previous is None or previous.shape != alpha.shape:
+        return None
+    return float(np.mean(np.abs(alpha - previous)))
+
+
 def flicker(alphas) -> list[float | None]:
-    """``mean |alpha_t - alpha_t-1|`` of each frame of an iterable of (H, W) alphas, in
-    frame order (None for the first, and where the size changes)."""
+    """:func:`frame_flicker` of each frame of an iterable of (H, W) alphas, in frame order."""
     figures, previous = [], None
     for alpha in alphas:
-        same = previous is not None and previous.shape == alpha.shape
-        figures.append(float(np.mean(np.abs(alpha - previous))) if same else None)
+        figures.append(frame_flicker(alpha, previous))
         previous = alpha
     return figures
 

@@ -91,7 +91,7 @@ def frame_figures(spec: ShotSpec) -> list[dict]:
             "screen_shift": record.get("screen_shift"),
             "gsg": record.get("gsg"),
             "soft_fraction": record.get("soft_fraction"),
-            "flicker": None if previous is None else float(np.mean(np.abs(alpha - previous))),
+            "flicker": qc.frame_flicker(alpha, previous),
             "spill": _spill_residue(frame.rgb, alpha, int(np.argmax(screen)) if screen else 1),
             "warnings": keyer_warnings,
             "comp_warnings": [w for w in record.get("warnings", []) if w not in keyer_warnings],
