@@ -164,3 +164,33 @@ def test_a_chunk_with_other_edit_settings_is_refused_unless_render_allows_mixing
     mixed = CliRunner().invoke(main, ["render", str(folder / "shot.toml"), "--frames", "2", "--allow-mixed-settings"])
     assert mixed.exit_code == 0, mixed.output
     assert (folder / "render" / "ed.0002.exr").is_file()
+
+
+def test_an_edit_shot_with_attention_slicing_keeps_the_ip_adapter(shot):
+    """Attention slicing with an IP-Adapter (issue 24: a TypeError from diffusers' adapter loader,
+    which rebuilds a SlicedAttnProcessor without its slice size): self-attention is sliced, the
+    cross-attention keeps the adapter's processor, and the pixels are the unsliced edit's."""
+    assert CliRunner().invoke(main, ["render", str(shot / "shot.toml")]).exit_code == 0
+    plain = read_exr(shot / "render" / "ed.0001.exr")
+    spec = shot / "attention_sliced.toml"
+    spec.write_text(EDIT.replace("steps = 2", "steps = 2\nattention_slicing = true")
+                    .replace("render/ed.", "render/sliced."))
+    result = CliRunner().invoke(main, ["render", str(spec)])
+    assert result.exit_code == 0, result.output
+    sliced = read_exr(shot / "render" / "sliced.0001.exr")
+    assert (plain[1]["vfxkey:attention_slicing"], sliced[1]["vfxkey:attention_slicing"]) == (0, 1)
+    np.testing.assert_allclose(sliced[0], plain[0], atol=2e-3)  # half floats; same attention, sliced
+
+
+def test_attaching_an_ip_adapter_to_a_sliced_unet_slices_only_its_self_attention():
+    from diffusers.models.attention_processor import SlicedAttnProcessor
+    from tiny_ip_adapter import build_image_encoder, build_image_processor
+
+    from vfxkey.generate.adapter import attach_ip_adapter
+
+    pipe = build_edit_pipeline()
+    pipe.enable_attention_slicing()
+    attach_ip_adapter(pipe, build_adapter(pipe.unet), build_image_encoder(), build_image_processor())
+    processors = pipe.unet.attn_processors
+    assert all(isinstance(p, SlicedAttnProcessor) for n, p in processors.items() if n.endswith("attn1.processor"))
+    assert all(hasattr(p, "to_k_ip") for n, p in processors.items() if n.endswith("attn2.processor"))

@@ -27,6 +27,7 @@ from pathlib import Path
 import diffusers
 import numpy as np
 import torch
+from diffusers.models.attention_processor import SlicedAttnProcessor
 from safetensors import SafetensorError, safe_open
 from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
@@ -114,12 +115,24 @@ def attach_ip_adapter(pipe, state_dict: dict, encoder: CLIPVisionModelWithProjec
     """Install the adapter's attention processors and image projection in ``pipe``'s UNet, and the encoder.
 
     Checks that the three fit together by embedding a grey image; ``name`` labels errors.
+    A UNet with attention slicing (``attention_slicing``) keeps it in its self-attention; its
+    cross-attention takes the adapter's processor, unsliced (its map is the latent's pixels by
+    the prompt's and image's tokens, small beside self-attention's pixels by pixels).
     """
     pipe.register_modules(image_encoder=encoder.to(pipe.unet.device, pipe.unet.dtype), feature_extractor=processor)
+    # diffusers' adapter loader rebuilds each processor it keeps without arguments, which a
+    # SlicedAttnProcessor cannot take: unslice, load, then slice again where the adapter is not.
+    sliced = {name: module.processor.slice_size for name, module in pipe.unet.named_modules()
+              if isinstance(getattr(module, "processor", None), SlicedAttnProcessor)}
+    for name in sliced:
+        pipe.unet.get_submodule(name).set_attention_slice(None)
     verbosity = diffusers.utils.logging.get_verbosity()
     diffusers.utils.logging.set_verbosity_error()  # not its notice about casting the UNet to its own dtype
     try:
         pipe.load_ip_adapter(state_dict, subfolder="", weight_name="", image_encoder_folder=None)
+        for name, size in sliced.items():
+            if not hasattr(pipe.unet.get_submodule(name).processor, "to_k_ip"):
+                pipe.unet.get_submodule(name).set_attention_slice(size)
         positive, _ = encode_image(pipe, np.full((64, 64, 3), 0.5, np.float32))
         pipe.unet.encoder_hid_proj(positive)
     except (RuntimeError, KeyError, ValueError, IndexError) as exc:
