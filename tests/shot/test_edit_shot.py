@@ -123,6 +123,27 @@ def test_an_edit_shots_run_options_are_recorded_and_change_its_settings(shot):
     assert attributes["vfxkey:settings_hash"] != first["vfxkey:settings_hash"]
 
 
+def test_holding_a_keyed_inputs_background_is_a_recorded_setting_of_the_shot_and_the_command(shot, monkeypatch):
+    """``hold_background`` (on by default) reaches the metadata and the settings hash, from the
+    spec and from `vfxkey edit --no-hold-background` alike."""
+    assert CliRunner().invoke(main, ["render", str(shot / "shot.toml")]).exit_code == 0
+    held = read_exr(shot / "render" / "ed.0001.exr")[1]
+    spec = shot / "free.toml"
+    spec.write_text(EDIT.replace("steps = 2", "steps = 2\nhold_background = false").replace("render/ed.", "render/free."))
+    assert CliRunner().invoke(main, ["render", str(spec)]).exit_code == 0
+    free = read_exr(shot / "render" / "free.0001.exr")[1]
+    assert (held["vfxkey:hold_background"], free["vfxkey:hold_background"]) == (1, 0)
+    assert held["vfxkey:settings_hash"] != free["vfxkey:settings_hash"]
+    monkeypatch.chdir(shot)
+    edited = CliRunner().invoke(main, [
+        "edit", str(shot / "plate.####.exr"), "--model", str(shot / "tiny"),
+        "--ip-adapter", str(shot / "ip" / "ip-adapter_tiny.safetensors"), "--prompt", "a green apple",
+        "--steps", "1", "--inversion-iters", "0", "--frames", "1", "--no-hold-background",
+        "-o", str(shot / "cli" / "free.####.exr")])
+    assert edited.exit_code == 0, edited.output
+    assert read_exr(shot / "cli" / "free.0001.exr")[1]["vfxkey:hold_background"] == 0
+
+
 @pytest.mark.parametrize("old, new, words", [
     ('ip_adapter = "ip/ip-adapter_tiny.safetensors"\n', "", "[element] ip_adapter: required"),
     ('ip_adapter = "ip/ip-adapter_tiny.safetensors"', 'ip_adapter = "ip/nowhere.safetensors"',
@@ -138,6 +159,7 @@ def test_an_edit_shots_run_options_are_recorded_and_change_its_settings(shot):
     ("steps = 2", 'steps = 2\nprecision = "fp8"', "[element] precision: 'fp8' is not one of fp32, fp16, bf16"),
     ("steps = 2", "steps = 2\nlora_scale = -1.0", "[element] lora_scale: must be >= 0.0"),
     ("steps = 2", 'steps = 2\noffload = "yes"', "[element] offload: "),
+    ("steps = 2", 'steps = 2\nhold_background = "no"', "[element] hold_background: "),
 ])
 def test_edit_settings_are_checked_by_name(shot, old, new, words):
     bad = shot / "bad.toml"

@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 
 from vfxkey.cli.progress import FrameProgress, note, warn
-from vfxkey.cli.settings import run_options
+from vfxkey.cli.settings import run_options, setting_options
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.words import options_of_command
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.choices import PRECISION_NAMES
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.sequence import FrameRange, overwritten
-from vfxkey.shot.spec import GenerateElement, setting_fields
+from vfxkey.shot.spec import EditElement, GenerateElement, setting_fields
 
 
 @click.command()
@@ -70,6 +70,7 @@ from vfxkey.shot.spec import GenerateElement, setting_fields
               help=setting_fields(GenerateElement)["precision"].metadata["help"])
 @click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--overwrite", is_flag=True, help="Redo frames whose output is already up to date.")
+@setting_options(EditElement)
 @run_options
 @threads_option()
 def edit(input_path: str, output: str, model_path: str, model_config: str | None, allow_pickle: bool,
@@ -78,7 +79,7 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
          mask: str | None, feather: int, key: str, frames: str | None, seed: int, reconstruct: bool,
          working_space: str, input_colorspace: str | None, precision: str | None, lora: str | None,
          overwrite: bool, lora_scale: float, offload: bool, vae_tiling: bool, attention_slicing: bool,
-         deterministic: bool) -> None:
+         deterministic: bool, hold_background: bool) -> None:
     """Edit INPUT (an image, a sequence such as el.####.exr, a folder of images or a movie)
     with an edit prompt, keeping everything the prompt does not change.
 
@@ -109,7 +110,8 @@ def edit(input_path: str, output: str, model_path: str, model_config: str | None
                     "steps": steps, "guidance": guidance, "strength": strength, "inversion_iters": inversion_iters,
                     "mask": mask, "feather": feather, "key": key, "reconstruct": reconstruct,
                     "precision": precision, "lora": lora, "lora_scale": lora_scale, "offload": offload,
-                    "vae_tiling": vae_tiling, "attention_slicing": attention_slicing, "deterministic": deterministic},
+                    "vae_tiling": vae_tiling, "attention_slicing": attention_slicing, "deterministic": deterministic,
+                    "hold_background": hold_background},
         "outputs": {"element": output},
     }
     spec = build_spec(data, base=Path.cwd(), label=options_of_command(ALIASES), sequence_outputs=False)

@@ -25,6 +25,9 @@ def setting_options(element: type) -> Callable:
 
 def _option(field) -> Callable:
     meta, default = field.metadata, field.default
+    name = field.name.replace('_', '-')
+    if field.type == "bool":
+        return click.option(f"--{name}/--no-{name}", default=default, show_default=True, help=meta["help"])
     if meta["choices"]:
         kind = click.Choice(meta["choices"])
     elif field.type == "int":
@@ -33,7 +36,7 @@ def _option(field) -> Callable:
         kind = click.FloatRange(min=meta["minimum"])
     else:
         kind = str
-    return click.option(f"--{field.name.replace('_', '-')}", type=kind, default=default, metavar=meta["metavar"],
+    return click.option(f"--{name}", type=kind, default=default, metavar=meta["metavar"],
                         show_default=default not in (None, ""), help=meta["help"])
 
 

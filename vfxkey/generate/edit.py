@@ -15,13 +15,17 @@ For each frame, read top to bottom like a diffusers pipeline:
    and no guidance, refined to the exact fixed point (:func:`.invert.invert`);
 5. **denoise**: DDIM steps under the edit prompt, the image embedding at ``edit_ip_scale``
    and ``guidance``; with a mask, the latent outside it follows the inversion
-   (:func:`.invert.denoise`);
+   (:func:`.invert.denoise`). A keyed input's **background is held** (``hold_background``):
+   its subject (alpha at least :data:`SUBJECT_ALPHA`) grown by one latent pixel is a mask
+   of its own (:func:`subject_mask`, times the user's mask if any), so outside the subject
+   the latent follows the inversion back to the source's ``z_0``, which is on the key;
 6. **decode**: VAE decode, sRGB-encoded 0..1 -> scene-linear working space;
 7. **key**: a keyed input is keyed again on its key colour (:mod:`.keycolour`, GreenPost,
    with the shot's keyer settings as a generated element is) into a premultiplied element;
    a plate keeps alpha 1;
 8. **mask**: ``out = m * edited + (1 - m) * source`` with the mask feathered *inside* its
-   edge; where ``m = 0`` the output is the source's own values, bit for bit.
+   edge (a held background's mask ramps over its one latent pixel of growth); where
+   ``m = 0`` the output is the source's own values, bit for bit.
 
 The result is handed to the writer by the caller. A frame depends only on itself, its
 mask, the model and the settings, so any chunking of a shot gives the same frames.
@@ -58,6 +62,10 @@ from vfxkey.matte.greenpost import KeySettings
 # the reconstruction's relative latent error from 1.2 (plain DDIM) to 0.02 (39 dB) for 4x the
 # inversion's UNet calls; more buys accuracy that the VAE round trip loses again.
 DEFAULT_INVERSION_ITERATIONS = 3
+# Holding a keyed element's background (steps 5 and 8): its subject is where the source's alpha
+# is at least SUBJECT_ALPHA (the toy model's backgrounds carry faint specks below it), grown by
+# one latent pixel (the VAE's factor in pixels), the room an edit has to change the outline.
+SUBJECT_ALPHA = 0.5
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,7 @@ class EditSettings:
     edit_ip_scale: float = 0.4    # IP-Adapter scale during editing
     inversion_iterations: int = DEFAULT_INVERSION_ITERATIONS  # fixed-point refinements per inversion step
     feather: int = 8              # pixels over which the mask's inside edge ramps from 0 to 1
+    hold_background: bool = True  # a keyed input's latent outside its subject follows the inversion
     working_space: str = WORKING_SPACE
 
     def reconstruction(self) -> "EditSettings":
@@ -87,7 +96,7 @@ class EditSettings:
                 "steps": self.steps, "guidance": self.guidance, "strength": self.strength,
                 "ip_scale": self.ip_scale, "edit_ip_scale": self.edit_ip_scale,
                 "inversion_iterations": self.inversion_iterations, "feather": self.feather,
-                "working_space": self.working_space}
+                "hold_background": int(self.hold_background), "working_space": self.working_space}
 
     def check(self) -> None:
         """VfxkeyError for settings out of range."""
@@ -122,6 +131,15 @@ def feather(mask: np.ndarray, pixels: int) -> np.ndarray:
         return mask.astype(np.float32)
     inside = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 5)
     return (mask * np.clip(inside / pixels, 0.0, 1.0)).astype(np.float32)
+
+
+def subject_mask(alpha: np.ndarray, margin: int) -> np.ndarray:
+    """Where a keyed element may change (``(H, W)`` 0..1, 1 = change): its subject (``alpha``
+    ``(H, W)`` at least :data:`SUBJECT_ALPHA`) grown by ``margin`` pixels, ramping from 1 at the
+    subject's edge to 0 at the grown edge (:func:`feather`); 0 holds the source's background."""
+    subject = (alpha >= SUBJECT_ALPHA).astype(np.uint8)
+    grown = cv2.dilate(subject, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    return feather(grown.astype(np.float32), margin)
 
 
 def psnr(image: np.ndarray, reference: np.ndarray) -> float:
@@ -194,6 +212,9 @@ class Editor:
                                                   guidance=s.guidance, image_embeds=embeds,
                                                   ip_scale=s.edit_ip_scale, size=(height, width)))
         soft = feather(mask, s.feather) if mask is not None else None
+        if keyed and s.hold_background:  # a keyed input's background is held: only its subject changes
+            held = subject_mask(source[..., 3], scale)
+            soft = held if soft is None else soft * held
         latent_mask = None
         if soft is not None:
             small = cv2.resize(soft, (width // scale, height // scale), interpolation=cv2.INTER_AREA)

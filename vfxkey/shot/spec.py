@@ -49,6 +49,7 @@ Schema (every table and key; anything else is an error naming it)::
     model_config, allow_pickle, image_encoder, source_prompt, negative_prompt, ip_scale = 0.4,
     edit_ip_scale = 0.4, steps = 50, guidance = 7.5, strength = 1.0, inversion_iters = 3, mask, feather = 8,
     key = "green"                     # the key colour a keyed (RGBA) input is edited on and keyed off
+    hold_background = true            # a keyed input's background stays the input's: only its subject changes
     precision, lora, lora_scale, offload, vae_tiling, attention_slicing, deterministic   # as for generate
     despill, despeckle, plate_scale, denoise, refine_radius, clip_black, clip_white   # the keyer that keys it off again
     reconstruct = false               # denoise with the inversion's own prompt and scale: measures fidelity
@@ -286,6 +287,10 @@ class EditElement:
     precision: str | None = None  # PRECISION_NAMES; None: fp16 on CUDA, fp32 on the CPU
     lora: str | None = None
     options: RunOptions = RunOptions()  # LoRA scale, memory savers, determinism
+    hold_background: bool = setting(
+        True, "A keyed input keeps its background: the latent outside its subject (alpha 0.5 and up, grown by one "
+              "latent pixel) follows the inversion and those pixels stay the input's, on the key. Off: the edit may "
+              "change the outline freely, and the background drifts off the key colour.")
     mode: str = "edit"
 
 
@@ -558,6 +563,7 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
     steps = table.number("steps", int, 50, minimum=1)
     table.parsed("strength", lambda value: check_steps(steps, value), strength)
     source_prompt = table.get("source_prompt", str, default="")
+    hold_background = table.setting(setting_fields(EditElement)["hold_background"])
     settings = EditSettings(
         prompt=table.get("prompt", str, required=not reconstruct, default=source_prompt),
         source_prompt=source_prompt,
@@ -567,6 +573,7 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
         edit_ip_scale=table.number("edit_ip_scale", float, 0.4, minimum=0.0),
         inversion_iterations=table.number("inversion_iters", int, DEFAULT_INVERSION_ITERATIONS, minimum=0),
         feather=table.number("feather", int, 8, minimum=0),
+        hold_background=hold_background,
         working_space=working_space,
     )
     return EditElement(
@@ -584,6 +591,7 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
         precision=table.choice("precision", PRECISION_NAMES, None),
         lora=table.path("lora", exists=True),
         options=_run_options(table),
+        hold_background=hold_background,
         settings=settings.reconstruction() if reconstruct else settings,
     )
 
@@ -798,11 +806,11 @@ class _Table:
 
     def setting(self, field: dataclasses.Field) -> Any:
         """The value of a setting field (:func:`setting`): its type, choices and minimum checked, its default when absent."""
-        kind = {"int": int, "float": float, "float | None": float}.get(field.type, str)
+        kind = {"int": int, "float": float, "float | None": float, "bool": bool}.get(field.type, str)
         if field.metadata["choices"]:
             return self.choice(field.name, field.metadata["choices"], field.default)
-        if kind is str:
-            return self.get(field.name, str, default=field.default)
+        if kind in (str, bool):
+            return self.get(field.name, kind, default=field.default)
         if field.default is None:
             value = self.get(field.name, (int, float))
             return None if value is None else kind(value)
