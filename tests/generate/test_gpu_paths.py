@@ -13,7 +13,7 @@ import pytest
 import torch
 from tiny_models import build_pipeline, build_sdxl_pipeline, save_lora
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.decoder_features import capture_decoder_features
 from vfxkey.generate.edit import Editor, EditSettings
 from vfxkey.generate.model import LoadedModel, load_model, weight_variant
@@ -58,8 +58,13 @@ def test_an_fp16_edit_upcasts_an_sdxl_like_vae_and_matches_fp32():
 
 def test_an_fp16_edit_that_overflows_stops_naming_the_frame():
     pipe = sdxl_with_overflowing_vae(force_upcast=False).to(dtype=torch.float16)  # says it is safe; is not
-    with pytest.raises(VfxkeyError, match=r"plate\.1001\.exr \(frame 1001\): the VAE's encoding is not finite in fp16"):
+    with pytest.raises(SettingError) as error:
         Editor(LoadedModel(pipe=pipe, family="sdxl", path=Path("t"), hash="t"), SETTINGS)(plate())
+    # The setting is carried, not worded: the CLI words it as --precision, a spec as [element] precision.
+    assert error.value.setting == "precision"
+    assert error.value.worded(lambda setting: f"--{setting} ") == (
+        "plate.1001.exr (frame 1001): --precision fp16: the VAE's encoding is not finite (the model overflows in "
+        "this precision); use fp32 or bf16")
 
 
 def test_a_folder_of_fp16_variant_weights_loads(tiny_model_files, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tiny_models import build_pipeline
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.decoder_features import capture_decoder_features
 from vfxkey.generate.model import SCHEDULERS, LoadedModel
 from vfxkey.generate.noise import (
@@ -195,8 +195,9 @@ def test_non_finite_latents_are_refused_naming_the_frame():
     pipe = build_pipeline()
     with torch.no_grad():
         pipe.unet.conv_out.bias[0] = float("nan")
-    with pytest.raises(VfxkeyError, match="frame 4: .*not finite.*precision"):
+    with pytest.raises(SettingError, match="^precision fp32: frame 4's denoised latents are not finite") as error:
         KeyedGenerator(loaded(pipe), SETTINGS, seed=1)(4)
+    assert error.value.setting == "precision"  # worded by the CLI (--precision) or the spec, never here
 
 
 def test_the_matting_head_sees_the_upcast_sdxl_decoder_feature_in_float32():

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import torch
 
-from vfxkey.errors import VfxkeyError, where
+from vfxkey.errors import SettingError, VfxkeyError, where
 from vfxkey.generate.adapter import IPAdapter, encode_image
 from vfxkey.generate.invert import (
     NoisePredictor,
@@ -251,6 +251,7 @@ class Editor:
         """``values``, or a VfxkeyError naming the frame when any is inf or NaN (the model
         overflowing in its precision: written out, they would be black)."""
         if not torch.isfinite(values).all():
-            raise VfxkeyError(f"{where(frame.source, frame.number)}: the {what} is not finite in "
-                              f"{self.model.precision}: a model that overflows in fp16 needs precision fp32 or bf16")
+            raise SettingError(f"{self.model.precision}: the {what} is not finite (the model overflows in this "
+                               "precision); use fp32 or bf16", path=frame.source, frame=frame.number,
+                               setting="precision")
         return values

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from vfxkey.errors import VfxkeyError
+from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.attention import binarise, capture_attention, subject_token_indices
 from vfxkey.generate.decoder_features import capture_decoder_features
 from vfxkey.generate.choices import KEY_DIRECTIONS
@@ -160,15 +160,15 @@ class KeyedGenerator:
         # 3. a model overflowing in its precision gives inf / NaN latents: refuse them
         final_latents = final["latents"].float().cpu()
         if not torch.isfinite(final_latents).all():
-            raise VfxkeyError(f"frame {frame}: the denoised latents are not finite in {self.model.precision}; "
-                              "a model that overflows in fp16 runs in precision fp32 or bf16")
+            raise SettingError(f"{self.model.precision}: frame {frame}'s denoised latents are not finite (the model "
+                               "overflows in this precision); use fp32 or bf16", setting="precision")
 
         # 4. the decoded image is sRGB-encoded display-referred; refuse it when not finite
         # (the VAE overflowing in its precision); linearise to the working space
         if not np.isfinite(screen).all():
-            raise VfxkeyError(f"frame {frame}: the decoded image is not finite in {self.model.precision} "
-                              f"({int((~np.isfinite(screen)).sum())} values): a VAE that overflows in fp16 needs "
-                              "precision fp32 or bf16")
+            raise SettingError(f"{self.model.precision}: frame {frame}'s decoded image is not finite "
+                               f"({int((~np.isfinite(screen)).sum())} values; the VAE overflows in this precision); "
+                               "use fp32 or bf16", setting="precision")
         crop = self._crop
         screen = np.ascontiguousarray(screen[crop])
         rgb = convert(screen, DISPLAY_SPACE, s.working_space)
