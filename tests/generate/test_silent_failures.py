@@ -112,3 +112,29 @@ def test_the_screen_is_saved_before_keying_can_refuse_the_frame(tiny_pipeline, t
     assert result.exit_code != 0 and "generated frame 5 (seed 1): found no green screen" in result.output
     assert (tmp_path / "screen.0005.png").is_file()  # the frame needed to see why
     assert not (tmp_path / "el.0005.exr").exists()
+
+
+@pytest.mark.parametrize("command, option, key, words", [
+    ("generate", "--key", "#D02010", "--key: #d02010: the keyer keys green- or blue-dominant screens"),
+    ("generate", "--key", "orange", "--key: orange: the keyer keys green- or blue-dominant screens"),
+    ("edit", "--key", "#D02010", "--key: #d02010: the keyer keys green- or blue-dominant screens"),
+    ("key", "--screen", "#D02010", "--screen: #D02010: the keyer keys green- or blue-dominant screens"),
+])
+def test_a_red_dominant_key_is_refused_by_name_before_any_model_loads(tmp_path, command, option, key, words):
+    """The keyer keys green- and blue-dominant screens only; a red-dominant key failed after the
+    model had generated or edited each frame, with "screen channel must be 1 (green) or 2 (blue),
+    got 0". The model path does not exist: the key is refused before anything loads it."""
+    plate = tmp_path / "plate.png"
+    cv2_write = __import__("cv2").imwrite
+    cv2_write(str(plate), np.zeros((16, 16, 3), np.uint8))
+    arguments = {
+        "generate": ["generate", "--model", str(tmp_path / "no-model"), "--prompt", "a red apple", "--size", "32x32", "--seed", "1", "--frames", "1"],
+        "edit": ["edit", str(plate), "--model", str(tmp_path / "no-model"), "--ip-adapter", str(TOY_HEAD),
+                 "--prompt", "a red apple"],
+        "key": ["key", str(plate)],
+    }[command]
+    result = CliRunner().invoke(main, [*arguments, option, key, "-o", str(tmp_path / "out.####.exr")])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.output, result.output
+    assert "channel must be" not in result.output

@@ -56,7 +56,7 @@ from vfxkey.shot.spec import EditElement, GenerateElement, setting_fields
               help="Soft edge of --mask, ramping up inside its border.")
 @click.option("--key", default="green", show_default=True,
               help="Key colour a keyed (RGBA) input is put on for the model and keyed off again: "
-                   "green, blue, ... or #RRGGBB (sRGB).")
+                   "green, blue, cyan, purple or #RRGGBB (sRGB) whose green or blue is its largest channel.")
 @click.option("--frames", metavar="RANGE", help="Frames to edit: 1001-1020, 1001-1020x2 or 1001,1005 (default: all).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Recorded with the outputs; DDIM inversion and editing draw no noise, so frames do not depend on it.")

@@ -9,3 +9,10 @@ SCHEDULER_NAMES = ("ddim", "euler", "euler_a", "dpmpp")  # model.SCHEDULERS: the
 PRECISION_NAMES = ("fp32", "fp16", "bf16")  # model.PRECISIONS: the torch dtype of each
 TEMPORAL_MODES = ("locked", "drift", "follow")  # how the noise goes across frames (noise.keyed_noise)
 KEY_DIRECTIONS = ("vae", "published")  # where a key's latent direction comes from (noise.key_direction)
+
+
+def keyable(srgb: tuple[float, float, float]) -> bool:
+    """Whether the keyer can key a screen of this colour (sRGB-encoded or linear: the order of
+    the channels is the same): its green or blue leads its red (a key's or a screen's colour)."""
+    r, g, b = srgb
+    return max(g, b) > r

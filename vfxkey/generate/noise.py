@@ -48,7 +48,7 @@ from statistics import NormalDist
 import torch
 
 from vfxkey.errors import SettingError, VfxkeyError
-from vfxkey.generate.choices import TEMPORAL_MODES
+from vfxkey.generate.choices import TEMPORAL_MODES, keyable
 
 # target_shift per model family (REFERENCE 1.1): SDXL from the authors' code, SD1.5 from the
 # diffusers port.
@@ -243,16 +243,28 @@ def shift_delta(target_shift: float, p0: float = 0.5) -> float:
 
 
 def parse_key(key: str) -> str | tuple[float, float, float]:
-    """A key as the user gives it: a known name, or ``#RRGGBB`` as sRGB-encoded 0..1 floats."""
+    """A key as the user gives it: a known name, or ``#RRGGBB`` as sRGB-encoded 0..1 floats.
+
+    The element is keyed off it, and the keyer keys green- or blue-dominant screens only: a
+    key whose red leads (``#D02010``, orange) or that has no leading channel (white, black)
+    is refused here, before any model loads."""
     key = key.strip().lower()
     match = re.fullmatch(r"#?([0-9a-f]{6})", key)
     if match:
         value = int(match.group(1), 16)
-        return tuple(((value >> shift) & 0xFF) / 255 for shift in (16, 8, 0))
-    names = sorted(KEY_SRGB)
-    if key not in names:
-        raise SettingError(f"{key!r}: use #RRGGBB or one of {', '.join(names)}", setting="key")
-    return key
+        parsed = tuple(((value >> shift) & 0xFF) / 255 for shift in (16, 8, 0))
+    elif key in KEY_SRGB:
+        parsed = key
+    else:
+        raise SettingError(f"{key!r}: use #RRGGBB or one of {', '.join(KEYABLE_NAMES)}", setting="key")
+    if not keyable(KEY_SRGB[parsed] if isinstance(parsed, str) else parsed):
+        raise SettingError(f"{key_text(parsed)}: the keyer keys green- or blue-dominant screens, and this colour's "
+                           f"green or blue does not lead its red; use {', '.join(KEYABLE_NAMES)} or a #RRGGBB "
+                           "whose green or blue is the largest", setting="key")
+    return parsed
+
+
+KEYABLE_NAMES = tuple(name for name in sorted(KEY_SRGB) if keyable(KEY_SRGB[name]))
 
 
 def key_text(key: str | tuple[float, float, float]) -> str:

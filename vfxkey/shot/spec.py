@@ -105,7 +105,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import SettingError, VfxkeyError
-from vfxkey.generate.choices import KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES, TEMPORAL_MODES
+from vfxkey.generate.choices import KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES, TEMPORAL_MODES, keyable
 from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
 from vfxkey.io.pathmap import map_path
@@ -239,8 +239,8 @@ class GenerateElement:
     guidance: float = setting(7.5, "Classifier-free guidance scale.", minimum=0.0)
     scheduler: str = setting("ddim", "Sampler. euler_a adds fresh (seeded) noise each step, so its frames flicker "
                                      "more than the others'.", choices=SCHEDULER_NAMES)
-    key: str = setting("green", "Key colour: green, blue, cyan, magenta, purple, orange, yellow, black, white or "
-                                "#RRGGBB (sRGB).")
+    key: str = setting("green", "Key colour: green, blue, cyan, purple or #RRGGBB (sRGB) whose green or blue is its "
+                                "largest channel (the keyer keys green- and blue-dominant screens).")
     key_direction: str = setting(
         "vae", "TKG-DM's latent direction of the key colour: measured with the model's VAE (a plate of the colour "
         "encoded, minus mid grey; fits any VAE), or the published one (the paper's SD1.5 sign pattern for a named "
@@ -754,6 +754,9 @@ def parse_screen(text: str, working_space: str) -> str | tuple[float, float, flo
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
         raise VfxkeyError(f"bad screen {text!r}: give auto, green, blue or #RRGGBB")
     encoded = np.array([[[int(text[i:i + 2], 16) / 255.0 for i in (1, 3, 5)]]], dtype=np.float32)
+    if not keyable(tuple(encoded[0, 0])):
+        raise VfxkeyError(f"{text}: the keyer keys green- or blue-dominant screens, and this colour's green or blue "
+                          "does not lead its red; give auto, green, blue or a #RRGGBB whose green or blue is the largest")
     linear = convert(encoded, DISPLAY_SPACE, working_space)[0, 0]
     return tuple(float(c) for c in linear)
 
