@@ -181,6 +181,7 @@ def test_reconstruct_settings_denoise_with_the_inversion_conditioning():
                             guidance=7.5, ip_scale=0.6, edit_ip_scale=0.1).reconstruction()
     assert (settings.prompt, settings.negative_prompt, settings.guidance, settings.edit_ip_scale) == (
         PROMPT, "", 1.0, 0.6)
+    assert not settings.hold_background  # a held background comes back exactly: no measure of the inversion
 
 
 def test_sdxl_layout_inverts_with_its_text_time_conditioning_and_the_adapter():

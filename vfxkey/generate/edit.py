@@ -86,9 +86,10 @@ class EditSettings:
     working_space: str = WORKING_SPACE
 
     def reconstruction(self) -> "EditSettings":
-        """The same settings denoising with the inversion's own conditioning: to measure fidelity."""
+        """The same settings denoising with the inversion's own conditioning, and no background
+        held (it would come back exactly, whatever the inversion): to measure fidelity."""
         return replace(self, prompt=self.source_prompt, negative_prompt="", guidance=1.0,
-                       edit_ip_scale=self.ip_scale)
+                       edit_ip_scale=self.ip_scale, hold_background=False)
 
     def metadata(self) -> dict:
         """The settings by name, as outputs record them (``vfxkey edit`` and the shot's edit mode)."""
