@@ -166,6 +166,16 @@ def test_masked_edit_leaves_every_unmasked_pixel_bit_identical(adapted, make):
         assert np.all(result.rgba[result.rgba[..., 3] == 0][:, :3] == 0)
 
 
+def test_a_keyed_element_with_no_subject_to_hold_comes_back_unchanged_with_a_warning(adapted):
+    model, _ = adapted
+    faint = element()
+    faint = Frame(number=1, rgb=faint.rgb * 0.3, alpha=faint.alpha * 0.3, premultiplied=True, source="el.0001.exr")
+    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=2, inversion_iterations=0)
+    result = Editor(model, settings)(faint)
+    assert np.array_equal(result.rgba, faint.premultiplied_rgba()) and result.unet_calls == 0
+    assert result.qc["warnings"][0].startswith("no alpha of 0.5 or more: with its background held")
+
+
 def test_feather_ramps_inside_the_mask_only():
     mask = np.zeros((12, 12), np.float32)
     mask[2:10, 2:10] = 1.0

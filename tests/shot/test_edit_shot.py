@@ -216,3 +216,23 @@ def test_attaching_an_ip_adapter_to_a_sliced_unet_slices_only_its_self_attention
     processors = pipe.unet.attn_processors
     assert all(isinstance(p, SlicedAttnProcessor) for n, p in processors.items() if n.endswith("attn1.processor"))
     assert all(hasattr(p, "to_k_ip") for n, p in processors.items() if n.endswith("attn2.processor"))
+
+
+def test_an_edited_keyed_inputs_qc_warnings_reach_the_element(shot, tmp_path):
+    """A keyed input's QC (here the hold's: no alpha of 0.5 or more to edit) is recorded in the
+    edited element's metadata and said as a warning, as a generated element's keyer QC is."""
+    folder = tmp_path / "faint"
+    folder.mkdir()
+    for name in ("tiny", "ip"):
+        (folder / name).symlink_to(shot / name)
+    rgba = np.zeros((SIZE, SIZE, 4), np.float32)
+    rgba[8:24, 8:24] = [0.1, 0.05, 0.02, 0.3]  # premultiplied, nowhere more than 0.3 opaque
+    write_exr(folder / "el.0001.exr", rgba)
+    (folder / "shot.toml").write_text(EDIT.replace('frames = "1-2"', 'frames = "1"')
+                                      .replace("plate.####.exr", "el.####.exr").replace('mask = "mask.exr"\n', ""))
+    result = CliRunner().invoke(main, ["render", str(folder / "shot.toml")])
+    assert result.exit_code == 0, result.output
+    assert "el.0001.exr (frame 1): edited: no alpha of 0.5 or more" in result.output
+    pixels, attributes = read_exr(folder / "render" / "ed.0001.exr")
+    assert attributes["vfxkey:warnings"].startswith("no alpha of 0.5 or more")
+    np.testing.assert_allclose(pixels, rgba, atol=1e-3)  # the input, as half floats

@@ -21,8 +21,8 @@ For each frame, read top to bottom like a diffusers pipeline:
    the latent follows the inversion back to the source's ``z_0``, which is on the key;
 6. **decode**: VAE decode, sRGB-encoded 0..1 -> scene-linear working space;
 7. **key**: a keyed input is keyed again on its key colour (:mod:`.keycolour`, GreenPost,
-   with the shot's keyer settings as a generated element is) into a premultiplied element;
-   a plate keeps alpha 1;
+   with the shot's keyer settings as a generated element is) into a premultiplied element,
+   its QC verdicts and warnings kept; a plate keeps alpha 1;
 8. **mask**: ``out = m * edited + (1 - m) * source`` with the mask feathered *inside* its
    edge (a held background's mask ramps over its one latent pixel of growth); where
    ``m = 0`` the output is the source's own values, bit for bit.
@@ -34,7 +34,7 @@ mask, the model and the settings, so any chunking of a shot gives the same frame
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -123,6 +123,7 @@ class EditedFrame:
     latent_error: float         # ||z_edited - z_0|| / ||z_0||: the reconstruction error in reconstruct mode
     psnr: float                 # dB, decoded edit vs the image the model was given (sRGB-encoded 0..1)
     unet_calls: int
+    qc: dict = field(default_factory=dict)  # a keyed input's: the re-key's verdicts and warnings, and the hold's
 
 
 def feather(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -193,6 +194,13 @@ class Editor:
         if keyed:
             linear = linear + (1.0 - source[..., 3:]) * np.array(self.key.linear, np.float32)
         image = np.clip(convert(linear, s.working_space, DISPLAY_SPACE), 0.0, 1.0)
+        # a held background leaves only the subject to edit; without one, the frame is the input's
+        held = subject_mask(source[..., 3], scale) if keyed and s.hold_background else None
+        if held is not None and not held.any():
+            warning = (f"no alpha of {SUBJECT_ALPHA} or more: with its background held there is no subject to "
+                       "edit, so the frame is the input's (hold_background off edits it all)")
+            return EditedFrame(frame=frame.number, rgba=source, screen=image, latent_error=0.0, psnr=math.inf,
+                               unet_calls=0, qc={"verdicts": [], "warnings": [warning]})
 
         # 2. encode: the VAE's mean latent (in float32 for a float16 VAE that overflows, as SDXL's does)
         pixels = torch.from_numpy(image).permute(2, 0, 1)[None] * 2 - 1
@@ -213,8 +221,7 @@ class Editor:
                                                   guidance=s.guidance, image_embeds=embeds,
                                                   ip_scale=s.edit_ip_scale, size=(height, width)))
         soft = feather(mask, s.feather) if mask is not None else None
-        if keyed and s.hold_background:  # a keyed input's background is held: only its subject changes
-            held = subject_mask(source[..., 3], scale)
+        if held is not None:  # a keyed input's background is held: only its subject changes
             soft = held if soft is None else soft * held
         latent_mask = None
         if soft is not None:
@@ -233,11 +240,14 @@ class Editor:
         # 7. key: a keyed input is keyed again on its key colour; a plate keeps alpha 1
         if keyed:
             try:
-                edited = key_on_screen(edited_rgb, self.key, settings=self.keyer).premultiplied_rgba()
+                keyed_again = key_on_screen(edited_rgb, self.key, settings=self.keyer)
             except ValueError as exc:  # the edit left no key-colour background
                 raise VfxkeyError(f"{where(frame.source, frame.number)}: edited frame: {exc}") from None
+            edited = keyed_again.premultiplied_rgba()
+            qc = {"verdicts": keyed_again.qc["verdicts"], "warnings": keyed_again.qc["warnings"]}
         else:
             edited = np.concatenate([edited_rgb, np.ones((height, width, 1), np.float32)], axis=-1)
+            qc = {}
 
         # 8. mask: the source itself where the mask is 0, a feathered blend inside
         rgba = edited.astype(np.float32)
@@ -246,7 +256,7 @@ class Editor:
             rgba = np.where(m > 0, m * rgba + (1 - m) * source, source).astype(np.float32)
         return EditedFrame(frame=frame.number, rgba=rgba, screen=screen,
                            latent_error=relative_error(z_edit, z_0), psnr=psnr(screen, image),
-                           unet_calls=inverting.calls + editing.calls)
+                           unet_calls=inverting.calls + editing.calls, qc=qc)
 
     def _finite(self, values: torch.Tensor, what: str, frame: Frame) -> torch.Tensor:
         """``values``, or a VfxkeyError naming the frame when any is inf or NaN (the model

@@ -360,7 +360,12 @@ class EditStage:
             mask = self.masks.mask(frame.number, frame.data_window, frame.display_window) if self.masks else None
             result = editor(frame, mask)
             rgba = _as_stored(result.rgba, self.spec, where(frame.source, frame.number), self.warn)
-            qc = {"latent_error": result.latent_error, "psnr": result.psnr} if self.spec.element.reconstruct else {}
+            # A keyed input's QC: the keyer's verdicts and warnings on the edited frame, and the hold's.
+            qc = dict(result.qc)
+            for message in qc.get("warnings", []):
+                (self.warn or logger.warning)(f"{where(frame.source, frame.number)}: edited: {message}")
+            if self.spec.element.reconstruct:
+                qc.update(latent_error=result.latent_error, psnr=result.psnr)
             yield ElementFrame(frame.number, rgba, qc, relative(frame.source, self.spec), frame.data_window,
                                frame.display_window)
 
