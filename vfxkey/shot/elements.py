@@ -304,7 +304,8 @@ class GenerateStage:
 
 class EditStage:
     """Edits each input frame with the edit prompt (Tight Inversion), ``vfxkey edit`` and
-    ``render`` alike; a keyed input is keyed again with the spec's keyer settings.
+    ``render`` alike; a keyed input keeps its background (``hold_background``) and is keyed
+    again with the spec's keyer settings, its QC verdicts and warnings recorded and said.
 
     The model, the adapter and its image encoder are loaded on first use: their hashes
     come from their files, so a shot whose frames are all up to date loads none of them.
