@@ -1,13 +1,13 @@
 """Steady alpha: boil on a locked-off noisy shot, lag and ghosting on a moving one.
 
 1. **Static**: the bundled sample's figure (hair, a sheer scarf, a motion-blurred hand;
-   samples/make_sample.py) at frame 1001, still, over the sample's screen, shot FRAMES
+   samples/shot010/make_sample.py) at frame 1001, still, over the sample's screen, shot FRAMES
    times with new sensor noise each time at the keying benchmark's levels (read noise
    0.002, shot noise 4e-4 per linear unit; build_set.shoot), 8-bit sRGB. Boil is the mean
    over the image of |alpha_t - alpha_t-1|, over the frames after the first
    TEMPORAL_FRAMES (the keyer's filter then has its full window, as in any chunk but the
    shot's first frames). Every peer keys each frame as it would a still.
-2. **Moving**: the bundled sample itself (samples/greenscreen, 10 frames: the figure drifts
+2. **Moving**: the bundled sample itself (samples/shot010/greenscreen, 10 frames: the figure drifts
    right 1.5 % of the frame a frame, the hair sways, the hand waves fast), with its exact
    alpha from make_sample.render_subject. Per-frame SAD, and the mean |alpha - truth|
    where the truth changed by more than 0.1 since the previous frame: lag or a ghost of
@@ -30,7 +30,7 @@ from rich.table import Table
 
 from bench.keying.build_set import OUT
 from bench.keying.peers import PEERS
-from samples.make_sample import FIRST, HERE, make_green_screen, render_subject
+from samples.shot010.make_sample import FIRST, HERE, make_green_screen, render_subject
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert, display_8bit
 from vfxkey.matte import metrics
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, KeySettings, measure_screen
