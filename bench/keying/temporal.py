@@ -16,7 +16,7 @@ The keyer keys each sequence against the screen measured on its first frame, wit
 ``--temporal`` 0 (off) and the strengths given, each frame given the previous input frames
 as `vfxkey key` reads them.
 
-Usage: python -m bench.keying.temporal [--strengths 0.5 1] [--frames 12]
+Usage: python -m bench.keying.temporal [--strengths 0.5 1] [--frames 12] [--methods vfxkey Blender ...]
 """
 
 from __future__ import annotations
@@ -82,10 +82,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.5, 1.0], help="--temporal values to measure")
     parser.add_argument("--frames", type=int, default=12, help="frames of the static shot")
+    parser.add_argument("--methods", nargs="+", default=None, help="substrings of method names to run")
     args = parser.parse_args()
     console = Console(width=160)
     methods = {f"vfxkey --temporal {s:g}": (lambda frames, s=s: key_sequence(frames, s)) for s in [0.0, *args.strengths]}
     methods |= {name: (lambda frames, peer=peer: [peer(frame)[0] for frame in frames]) for name, peer in PEERS.items()}
+    methods = {name: method for name, method in methods.items()
+               if not args.methods or any(s.lower() in name.lower() for s in args.methods)}
     report = {}
     for shot, (frames, truths) in {"static": static_shot(args.frames), "moving": moving_shot()}.items():
         table = Table(title=f"{shot} shot, {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]}")
@@ -99,8 +102,8 @@ def main() -> None:
             report.setdefault(shot, {})[name] = row
             table.add_row(name, f"{row['boil'] * 1e3:.3f}", f"{row['sad']:.2f}",
                           f"{row['changed'] * 1e3:.1f}" if "changed" in row else "")
-        if shot == "static":  # on the moving shot alpha changes with the picture: no boil target there
-            peers = [report[shot][name]["boil"] for name in PEERS]
+        peers = [report[shot][name]["boil"] for name in PEERS if name in methods]
+        if shot == "static" and peers:  # on the moving shot alpha changes with the picture: no boil target there
             table.add_row("target: boil <= steadiest peer's", f"{min(peers) * 1e3:.3f}", "", "", style="bold")
         console.print(table)
     out = OUT / "temporal.json"
