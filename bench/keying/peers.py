@@ -139,10 +139,10 @@ def pymatting_cf(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # (tune.py --peer blender), the rest Blender's defaults.
 BLENDER_INPUTS = {
     "Key Balance": 0.9,  # screen balance (tuned: 0.3..1)
-    "Black Level": 0.4,  # clip black (tuned: 0..0.4; 0.4, the grid's edge, was best)
-    "White Level": 0.8,  # clip white (tuned: 0.8..1)
+    "Black Level": 0.5,  # clip black (tuned: 0..0.7)
+    "White Level": 0.6,  # clip white (tuned: 0.6..1)
     "Edge Search Size": 3,  # edge kernel radius, pixels (tuned: 2, 3, 5)
-    "Edge Tolerance": 0.2,  # edge kernel tolerance (tuned: 0.05..0.3)
+    "Edge Tolerance": 0.2,  # edge kernel tolerance (tuned: 0.05..0.4)
     "Despill Strength": 1.0,  # Blender's default (not tuned, as ffmpeg's despill)
     "Despill Balance": 0.5,  # Blender's default (not tuned)
 }

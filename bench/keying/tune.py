@@ -46,9 +46,10 @@ GRIDS = {
 # (clip black 0.4) was still on the edge of clip black, so stage 4 goes on beyond it (balance
 # stays 0.9, which beat 1, the end of its range, in stage 2), and stage 5 tries the edge
 # kernel again at stage 4's best; clip white 0.8 was the low edge of its range in stages 1,
-# 2 and 4, so stage 6 goes below it. The published runs were made in parts (stage 1;
-# stages 2 and 3; stages 4 and 5 with ``--from-stage 4`` from the settings then in
-# peers.py; stage 6 with ``--from-stage 6``): see README.md.
+# 2 and 4, so stage 6 goes below it; its best (0.5, 0.6) was on the corner of its grid, so
+# stage 7 closes the two in on each other (the matte nears a hard threshold). The published
+# runs were made in parts (stage 1; stages 2 and 3; stages 4 and 5 with ``--from-stage 4``
+# from the settings then in peers.py; 6; 7 from 6's best): see README.md.
 BLENDER_STAGES = (
     {"Key Balance": [0.3, 0.5, 0.7, 0.9], "Black Level": [0.0, 0.05, 0.1, 0.2], "White Level": [0.8, 0.9, 1.0]},
     {"Key Balance": [0.9, 1.0], "Black Level": [0.2, 0.3, 0.4], "White Level": [0.8, 0.9, 1.0]},
@@ -56,6 +57,7 @@ BLENDER_STAGES = (
     {"Black Level": [0.4, 0.5, 0.6, 0.7], "White Level": [0.8, 0.9, 1.0]},
     {"Edge Search Size": [2, 3, 5], "Edge Tolerance": [0.1, 0.2, 0.3, 0.4]},
     {"Black Level": [0.3, 0.4, 0.5], "White Level": [0.6, 0.7, 0.8]},
+    {"Black Level": [0.5, 0.55, 0.6], "White Level": [0.6, 0.65, 0.7]},
 )
 RATIOS = ("sad", "mse", "gradient", "connectivity", "colour")
 # Closed-form matting takes seconds an image, so its grid runs on every other dev case
