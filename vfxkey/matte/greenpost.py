@@ -886,7 +886,7 @@ def _shading_unmix(image: np.ndarray, plate: np.ndarray, colour: np.ndarray) -> 
 
 
 # 4. Refinement --------------------------------------------------------------------
-def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps: float = 1e-5) -> np.ndarray:
+def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps: float = 3e-5) -> np.ndarray:
     """Colour guided filter of alpha (He, Sun and Tang, "Guided Image Filtering", 2010).
 
     Alpha is modelled in each window as a linear function of the colour, the local
@@ -895,9 +895,9 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     resolution (He and Sun, "Fast Guided Filter", 2015; ``radius`` is in those pixels)
     and applied at full resolution, and only to the uncertain band: pixels whose alpha
     is 0 or 1 in a whole window keep it. ``eps`` is the ridge weight, in squared linear
-    colour units (1e-5, chosen on the keying benchmark's dev split: bench/keying/README.md;
-    a wider default radius measured better there but read a spilled solid edge as
-    translucent).
+    colour units (3e-5, chosen on the keying benchmark's dev split and the boil of a static
+    noisy shot: bench/keying/README.md; a smaller eps fits the grain more, a wider default
+    radius measured better on dev but read a spilled solid edge as translucent).
     """
     h, w = alpha.shape
     small = (max(1, w // scale), max(1, h // scale))
