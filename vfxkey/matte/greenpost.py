@@ -568,13 +568,24 @@ def screen_residue(alpha: np.ndarray, premultiplied: np.ndarray) -> float:
     """Share of the frame where the key says screen (alpha < 0.01) but the premultiplied
     colour exceeds alpha by more than 1e-3 in some channel: additive colour that a grade
     lifting the darks, or an unpremultiply / premultiply chain, would show."""
-    low = alpha < 0.01
-    return float(np.mean(low & (premultiplied.max(axis=-1) > alpha + 1e-3)))
+    low = np.flatnonzero(alpha < 0.01)
+    return _lifted(alpha.reshape(-1)[low], _pixels(premultiplied, low)) / alpha.size
+
+
+def _lifted(alpha: np.ndarray, premultiplied: np.ndarray) -> int:
+    """How many of (N,) pixels' (N, 3) premultiplied colours exceed their alpha by more than
+    1e-3 in some channel (the channels compared one by one: NumPy's max over an axis of 3
+    is ten times slower)."""
+    highest = np.maximum(np.maximum(premultiplied[:, 0], premultiplied[:, 1]), premultiplied[:, 2])
+    return int(np.count_nonzero(highest > alpha + 1e-3))
 
 
 def _residue_verdict(alpha: np.ndarray, foreground: np.ndarray) -> list[tuple[str, str]]:
-    """``screen_residue`` when over RESIDUE_SHARE of the frame is residue (``screen_residue``)."""
-    share = screen_residue(alpha, foreground * alpha[..., None])
+    """``screen_residue`` when over RESIDUE_SHARE of the frame is residue (``screen_residue``);
+    the straight ``foreground`` is premultiplied on the low-alpha pixels only."""
+    low = np.flatnonzero(alpha < 0.01)
+    faint = alpha.reshape(-1)[low]
+    share = _lifted(faint, _pixels(foreground, low) * faint[:, None]) / alpha.size
     if share <= RESIDUE_SHARE:
         return []
     return [("screen_residue", f"colour left on the screen: {share:.2%} of the frame has alpha < 0.01 but colour above it")]
