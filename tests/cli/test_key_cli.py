@@ -200,6 +200,19 @@ def test_a_shot_keyed_in_one_run_and_in_chunks_gives_bitwise_equal_frames(tmp_pa
     assert own.exit_code == 0 and not np.array_equal(read(tmp_path / "own" / "key.exr")[0], one["key.1005.exr"])
 
 
+def test_the_sidecars_flicker_is_the_alpha_change_between_the_exrs_as_written(tmp_path):
+    # The key measures flicker on the frames in memory, as stored (half): it must be what a
+    # reader of the EXRs finds, mean |alpha - alpha of the frame before|, by OIIO here.
+    for frame in range(1001, 1005):
+        write_png(tmp_path / "in" / f"shot.{frame}.png", flickering_shot(frame))
+    assert run(tmp_path / "in" / "shot.####.png", "-o", tmp_path / "out" / "key.####.exr").exit_code == 0
+    alphas = [pixels[..., 3] for pixels in exr_frames(tmp_path / "out").values()]
+    records = json.loads((tmp_path / "out" / "key.qc.json").read_text())["frames"]
+    assert records[0]["flicker"] is None
+    for record, alpha, before in zip(records[1:], alphas[1:], alphas):
+        assert record["flicker"] == pytest.approx(float(np.mean(np.abs(alpha - before))), rel=1e-6) and record["flicker"] > 0
+
+
 def test_a_screen_file_that_is_not_one_is_a_one_line_error(tmp_path):
     still = write_png(tmp_path / "in" / "green.png", shot())
     (tmp_path / "bad.json").write_text('{"format": "something else"}')

@@ -13,7 +13,6 @@ from vfxkey.cli.verdicts import fail_on_option
 from vfxkey.errors import VfxkeyError
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_DATA_TYPES
-from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, has_frame_token
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES
 from vfxkey.shot.qc import add_flicker, failed, verdict_frames, write_sidecar
@@ -112,8 +111,7 @@ def key(input_path: str, output: str, screen: str, screen_from: str | None, hint
         rendered = render(spec, chunk, force=True, progress=progress, warn=warn)
     records = [done.record for done in rendered.frames]
     if has_frame_token(output) and output.lower().endswith(".exr"):  # a sequence: flicker from frame to frame
-        keyed = open_source(output, FrameRange.of(r["frame"] for r in records), working_space=working_space)
-        add_flicker(records, (frame.alpha for frame in keyed))
+        add_flicker(records, [done.flicker for done in rendered.frames])
     write_sidecar(output, {
         "input": input_path, "output": output, "settings": rendered.settings,
         "screen": json.loads(rendered.screen.to_json()) if rendered.screen else "each image its own",

@@ -56,8 +56,8 @@ def finalize(spec: ShotSpec) -> list[str]:
         records = [qc.with_comp(record, frame_path(outputs.comp, record["frame"]), record["frame"])
                    for record in records]
     element = open_source(outputs.element, spec.frames, working_space=spec.working_space)
-    qc.add_flicker(records, (frame.alpha if frame.alpha is not None else np.ones(frame.rgb.shape[:2], np.float32)
-                             for frame in element))
+    qc.add_flicker(records, qc.flicker(frame.alpha if frame.alpha is not None else np.ones(frame.rgb.shape[:2], np.float32)
+                                       for frame in element))
     written = [qc.write_sidecar(outputs.element, {"shot": spec.name, "spec": spec.path or "",
                                                    "output": outputs.element,
                                                    "verdicts": qc.verdict_frames(records)}, records)]

@@ -130,10 +130,9 @@ def flickers(values: list[float | None]) -> list[bool]:
     return [v is not None and v > limit for v in values]
 
 
-def add_flicker(records: list[dict], alphas) -> None:
-    """Add each record's ``flicker`` figure and, where it flickers, the ``flicker`` verdict
-    and a warning; ``records`` and ``alphas`` (an iterable of (H, W) arrays) in frame order."""
-    values = flicker(alphas)
+def add_flicker(records: list[dict], values: list[float | None]) -> None:
+    """Add each record's ``flicker`` figure (``values``, :func:`flicker`'s, in the same
+    frame order) and, where it flickers, the ``flicker`` verdict and a warning."""
     for record, value, flickering in zip(records, values, flickers(values)):
         record["flicker"] = value
         if flickering:

@@ -65,6 +65,9 @@ class FrameDone:
     skipped: bool
     outputs: list[str]
     record: dict = field(default_factory=dict)  # the frame's QC record (qc.py)
+    # qc.frame_flicker of the element's alpha as stored against the frame before it in this
+    # render (None for the first, and for and after a frame found up to date)
+    flicker: float | None = None
 
 
 @dataclass
@@ -126,6 +129,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
         check_same_settings(outputs.element, {**settings, "settings_hash": element_hash}, replacing=needed)
     made = element.make(needed) if needed else iter(())
     done: list[FrameDone] = []
+    previous_alpha = None  # the last frame's element alpha as stored, float32 (for FrameDone.flicker)
     if progress:
         progress.start(len(todo))
     writer_options = {"working_space": spec.working_space, "fps": fps, "compression": outputs.compression,
@@ -145,6 +149,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 if outputs.comp is not None:
                     qc_records.with_comp(record, frame_path(outputs.comp, frame), frame)
                 done.append(FrameDone(frame, time.perf_counter() - start, True, [], record))
+                previous_alpha = None
                 if progress:
                     progress.frame(done[-1])
                 continue
@@ -163,6 +168,8 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 rgba, *windows = _read_element(element_file)
                 record, written = qc_records.from_exr(element_file, frame), []
             record["output"] = element_file
+            alpha = rgba[..., 3].astype(np.float32)  # as a reader of the EXR gets it
+            flicker, previous_alpha = qc_records.frame_flicker(alpha, previous_alpha), alpha
             # 3. Placement and 4. comp.
             comp_files, comp_qc = _comp(spec, frame, reframe(rgba, *windows), plate, element_hash, inputs[frame],
                                         comp_writer, source=record.get("source") or None)
@@ -172,7 +179,7 @@ def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = Fa
                 record.setdefault("warnings", []).append(message)
                 if warn:
                     warn(f"{where(record.get('source') or spec.name, frame)}: {message}")
-            done.append(FrameDone(frame, time.perf_counter() - start, False, written, record))
+            done.append(FrameDone(frame, time.perf_counter() - start, False, written, record, flicker))
             if progress:
                 progress.frame(done[-1])
     return Rendered(settings, element_hash, element.screen, done)
