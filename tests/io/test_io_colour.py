@@ -50,6 +50,25 @@ def test_integer_code_values_convert_as_their_float_equivalents(dtype, full_scal
     assert np.abs(table - exact).max() < 1e-6
 
 
+@pytest.mark.parametrize("dst", ["Linear Rec.709 (sRGB)", "ACEScg"])
+def test_8bit_codes_convert_to_the_bits_ocios_own_8bit_processor_gives(dst):
+    # Without a matrix between the curves (into linear Rec.709) 8-bit codes are looked up in
+    # a table of OCIO's results; with one (ACEScg) OCIO converts them. Either way: OCIO's bits,
+    # for every code in every channel at every position (an image whose rows are not SIMD-sized).
+    import PyOpenColorIO as ocio
+
+    rng = np.random.default_rng(5)
+    every = np.stack([np.arange(259) % 256] * 3, -1)[None]  # 259 wide
+    codes = np.concatenate([every, every[:, ::-1], rng.integers(0, 256, (37, 259, 3))]).astype(np.uint8)
+    processor = colour.config().getProcessor("sRGB Encoded Rec.709 (sRGB)", colour.check_colorspace(dst))
+    expected = np.empty(codes.shape, np.float32)
+    processor.getOptimizedCPUProcessor(ocio.BIT_DEPTH_UINT8, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_DEFAULT).apply(
+        ocio.PackedImageDesc(codes, 259, 39, 3, ocio.BIT_DEPTH_UINT8, 1, 3, 3 * 259),
+        ocio.PackedImageDesc(expected, 259, 39, 3, ocio.BIT_DEPTH_F32, 4, 12, 12 * 259))
+    converted = colour.convert(codes, "sRGB Encoded Rec.709 (sRGB)", dst)
+    assert converted.dtype == np.float32 and np.array_equal(converted.view(np.uint32), expected.view(np.uint32))
+
+
 def test_integer_codes_in_the_working_space_are_only_scaled():
     codes = np.array([[0, 128, 255]], np.uint8)
     assert colour.convert(codes, colour.WORKING_SPACE, colour.WORKING_SPACE)[0] == pytest.approx([0, 128 / 255, 1])
