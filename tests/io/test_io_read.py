@@ -106,6 +106,20 @@ def test_input_and_working_space_choices(tmp_path):
     np.testing.assert_array_equal(raw.read(1).rgb, red)
 
 
+@pytest.mark.parametrize("fmt, working_space, compact", [("uint8", "Linear Rec.709 (sRGB)", True),
+                                                         ("uint8", "ACEScg", False), ("uint16", "Linear Rec.709 (sRGB)", False)])
+def test_a_frame_held_compactly_converts_back_to_the_same_bits(tmp_path, gradient, fmt, working_space, compact):
+    # 8-bit codes whose conversion is a table lookup are kept (a quarter of float32's memory)
+    # and made an array again on use: bit for bit the frame's rgb. Otherwise rgb itself is held.
+    frame = open_source(write_image(tmp_path / "still.png", gradient, fmt), working_space=working_space).read(1)
+    held = frame.compact_rgb()
+    assert (held is not frame.rgb) == compact
+    if compact:
+        assert held.codes.dtype == np.uint8 and held.shape == frame.rgb.shape
+    again = np.ascontiguousarray(held, dtype=np.float32)
+    assert again.dtype == np.float32 and np.array_equal(again.view(np.uint32), frame.rgb.view(np.uint32))
+
+
 def write_sequence(folder, frames, size=(4, 6)):
     for number in frames:
         rgba = np.full(size + (4,), number / 1000.0, np.float32)

@@ -209,6 +209,16 @@ def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     return out
 
 
+def quick_to_convert(dtype: np.dtype, src: str, dst: str) -> bool:
+    """Whether :func:`convert` of code values of ``dtype`` from ``src`` to ``dst`` is a
+    lookup in a table of 256 (8-bit codes, no matrix mixing the channels) or a scaling:
+    cheap enough to do again rather than keep the float32 result (four times the memory)."""
+    if np.dtype(dtype) != np.uint8:
+        return False
+    src, dst = check_colorspace(src), check_colorspace(dst)
+    return src == dst or not _processor(src, dst, ocio.BIT_DEPTH_UINT8).hasChannelCrosstalk()
+
+
 def unit_float(samples: np.ndarray) -> np.ndarray:
     """float32 samples as they are, or uint8/uint16 code values scaled so full scale is 1.0.
 

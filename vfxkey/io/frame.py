@@ -35,6 +35,12 @@ class Frame:
     source: str
     data_window: Window | None = None
     display_window: Window | None = None
+    coded: CodedRGB | None = None  # ``rgb`` as the file's codes, when they are quick to convert again
+
+    def compact_rgb(self) -> np.ndarray | CodedRGB:
+        """``rgb``, or the same pixels in less memory (``coded``, which NumPy converts back
+        bit for bit) for holding frames a while: the temporal filter's previous frames."""
+        return self.rgb if self.coded is None else self.coded
 
     def __post_init__(self) -> None:
         if self.data_window is None:
@@ -64,6 +70,28 @@ class Frame:
         rgba[..., :3] = self.rgb
         rgba[..., 3] = 1.0 if self.alpha is None else self.alpha
         return rgba
+
+
+@dataclass(frozen=True)
+class CodedRGB:
+    """A frame's RGB kept as the file's 8-bit code values, a quarter of float32's memory.
+
+    NumPy sees it as the frame's ``rgb`` (``np.asarray`` converts the codes from
+    ``colorspace`` to ``working_space`` again, as the reader did: the same float32 bits).
+    Readers make one only where :func:`vfxkey.io.colour.quick_to_convert` says so."""
+
+    codes: np.ndarray  # (H, W, 3) uint8
+    colorspace: str
+    working_space: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.codes.shape
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        from vfxkey.io.colour import convert
+
+        return convert(self.codes, self.colorspace, self.working_space)
 
 
 def unpremultiply(rgba: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ import numpy as np
 from vfxkey.errors import DataError, describe, where
 from vfxkey.io import timecode
 from vfxkey.io.background import Worker
-from vfxkey.io.colour import convert
-from vfxkey.io.frame import Frame
+from vfxkey.io.colour import convert, quick_to_convert
+from vfxkey.io.frame import CodedRGB, Frame
 from vfxkey.io.sequence import FrameRange
 from vfxkey.io.window import Window
 
@@ -156,12 +156,16 @@ class Source:
     ) -> Frame:
         """Step 5: convert RGB to the working space (alpha is never converted).
 
-        The frame gets contiguous arrays of its own (OpenCV and torch expect them)."""
+        The frame gets contiguous arrays of its own (OpenCV and torch expect them), and
+        8-bit codes that are quick to convert again are kept too (``Frame.coded``)."""
+        coded = None
+        if rgb.dtype == np.uint8 and quick_to_convert(rgb.dtype, self.info.colorspace, self.working_space):
+            coded = CodedRGB(np.ascontiguousarray(rgb), self.info.colorspace, self.working_space)
         if self.info.colorspace != self.working_space or rgb.dtype != np.float32:
             rgb = convert(rgb, self.info.colorspace, self.working_space)
         rgb = np.ascontiguousarray(rgb, dtype=np.float32)
         alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32)
-        return Frame(frame, rgb, alpha, premultiplied, source, data_window, display_window)
+        return Frame(frame, rgb, alpha, premultiplied, source, data_window, display_window, coded)
 
 
 def _held_frame(available: list[int], frame: int) -> int:

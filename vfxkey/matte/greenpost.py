@@ -68,7 +68,7 @@ All arrays are float32 scene-linear in the working space; alpha is straight 0..1
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import cv2
@@ -344,8 +344,10 @@ class Keyer:
                 subject out of the clean plate and makes pixels well inside it opaque; it
                 never lowers the alpha the colour gives. The keyer works without it.
             previous: the shot's frames just before this one as read (nearest first,
-                each like ``rgb``); the first TEMPORAL_FRAMES steady the key where the
-                image has not changed (``settings.temporal``). Input frames, never
+                each like ``rgb``, or an array-like NumPy makes one of: each is made an
+                array only when its turn comes, so a caller may hold them compactly); the
+                first TEMPORAL_FRAMES steady the key where the image has not changed
+                (``settings.temporal``). Input frames, never
                 earlier outputs: any chunk that keys this frame reads the same ones.
             garbage: optional ``(H, W)`` matte in 0..1 of what is never the subject (rigs,
                 the stage beyond the screen): alpha is multiplied by ``1 - garbage`` and
@@ -358,11 +360,12 @@ class Keyer:
 
         # 0a. Temporal filter: where the image is the same as in the previous frames but
         # for sensor noise, average it with them, so alpha and colour do not boil.
-        previous = [_checked(frame) for frame in previous[:TEMPORAL_FRAMES]] if s.temporal > 0 else []
+        previous = previous[:TEMPORAL_FRAMES] if s.temporal > 0 else []
         sigma = _noise_sigma(observed)  # as shot: the bilateral filter smooths what noise is left as hard
-        if previous:
+        if len(previous):
             noise = self.screen.noise if self.screen is not None else sigma
-            observed = _temporal_filter(observed, previous, noise, s.temporal)
+            # each frame made an array when its turn comes (it may be an array-like holding less)
+            observed = _temporal_filter(observed, (_checked(frame) for frame in previous), noise, s.temporal)
 
         # 0b. Denoise: sensor noise would otherwise become alpha noise. A bilateral filter
         # smooths within flat areas and keeps edges whose contrast is well above the noise
@@ -431,9 +434,11 @@ class Keyer:
             spill, spill_radius = _spill_fraction(rgb, plate_small, alpha, screen.spill_radius)
             spill *= s.despill
         inverse = cv2.divide(1.0, alpha * (1.0 - spill))  # 1 / (alpha (1 - w)); 0 where alpha is 0
-        foreground = cv2.add(plate, cv2.multiply(cv2.subtract(observed, plate), cv2.merge([inverse] * 3)))
-        foreground = cv2.max(foreground, 0.0)
-        foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
+        foreground = cv2.subtract(observed, plate)  # then in place: one frame-sized buffer
+        cv2.multiply(foreground, cv2.merge([inverse] * 3), dst=foreground)
+        cv2.add(plate, foreground, dst=foreground)
+        cv2.max(foreground, 0.0, dst=foreground)
+        foreground[~(alpha > 0.0)] = 0.0
         foreground = _towards_subject(foreground, alpha, observed, plate)
         # The colour's noise floor: dividing by alpha turns the screen's grain (std ``noise``)
         # into colour noise noise / alpha on the straight colour; where that is over
@@ -581,9 +586,10 @@ def _lifted(alpha: np.ndarray, premultiplied: np.ndarray) -> int:
 
 
 def _residue_verdict(alpha: np.ndarray, foreground: np.ndarray) -> list[tuple[str, str]]:
-    """``screen_residue`` when over RESIDUE_SHARE of the frame is residue (``screen_residue``);
-    the straight ``foreground`` is premultiplied on the low-alpha pixels only."""
-    low = np.flatnonzero(alpha < 0.01)
+    """``screen_residue`` when over RESIDUE_SHARE of the frame is residue (``screen_residue``).
+    The straight ``foreground`` is 0 where alpha is (step 6), so only pixels with
+    0 < alpha < 0.01 can hold residue: it is premultiplied there alone."""
+    low = np.flatnonzero((alpha > 0.0) & (alpha < 0.01))
     faint = alpha.reshape(-1)[low]
     share = _lifted(faint, _pixels(foreground, low) * faint[:, None]) / alpha.size
     if share <= RESIDUE_SHARE:
@@ -613,7 +619,7 @@ def _screen_lead(sample: np.ndarray) -> np.ndarray:
 
 
 # 0a. Temporal filter ---------------------------------------------------------------
-def _temporal_filter(image: np.ndarray, previous: list[np.ndarray], noise: float, strength: float) -> np.ndarray:
+def _temporal_filter(image: np.ndarray, previous: Iterable[np.ndarray], noise: float, strength: float) -> np.ndarray:
     """(H, W, 3) ``image`` averaged with the ``previous`` frames wherever they differ from it by noise alone.
 
     The change from each previous frame, ``d = box5(sum over channels |I - P|)``, is

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from vfxkey.errors import VfxkeyError, where
 from vfxkey.io.companion import Companion
-from vfxkey.io.frame import Frame
+from vfxkey.io.frame import CodedRGB, Frame
 from vfxkey.io.sequence import frame_path
 from vfxkey.io.source import Source
 from vfxkey.io.window import Window
@@ -141,17 +141,17 @@ class KeyStage:
             except VfxkeyError as exc:
                 raise exc.located(frame.source, frame.number) from None
             rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
-            return frame, result, rgba, stored_warnings
+            return frame, result.qc, rgba, stored_warnings  # not the float alpha and colour: frames wait in turn
 
         refitting = False
         # Frames are keyed side by side (each depends only on its inputs, so the bits are the
         # same), with one BLAS thread: bitwise the same whatever --threads says. Warnings
         # are told in frame order.
         with threadpool_limits(1), frame_workers() as workers:
-            for frame, result, rgba, stored_warnings in ordered_map(key, inputs(), workers):
-                name, refit = where(frame.source, frame.number), result.qc["screen_refit"]
+            for frame, qc, rgba, stored_warnings in ordered_map(key, inputs(), workers):
+                name, refit = where(frame.source, frame.number), qc["screen_refit"]
                 if self.warn:  # a run of frames that do not fit the shot's screen is told where it starts and ends
-                    for verdict, message in zip(result.qc["verdicts"], result.qc["warnings"]):
+                    for verdict, message in zip(qc["verdicts"], qc["warnings"]):
                         if verdict == "refit" and not refitting:
                             self.warn(f"{name}: {message} (and every following frame whose screen differs)")
                         elif verdict != "refit":
@@ -161,7 +161,7 @@ class KeyStage:
                 for message in stored_warnings:
                     (self.warn or logger.warning)(message)
                 refitting = refit
-                yield ElementFrame(frame.number, rgba, result.qc, relative(frame.source, self.spec),
+                yield ElementFrame(frame.number, rgba, qc, relative(frame.source, self.spec),
                                    frame.data_window, frame.display_window)
 
 
@@ -176,22 +176,25 @@ class _PreviousFrames:
 
     def __init__(self, shot: Source, count: int) -> None:
         self.shot, self.count = shot, count
-        self.kept: dict[int, Frame] = {}
+        self.kept: dict[int, tuple[Window, np.ndarray | CodedRGB]] = {}  # data window, Frame.compact_rgb()
 
-    def before(self, frame: Frame) -> list[np.ndarray]:
-        """(H, W, 3) linear frames ``frame.number - 1``, ``- 2``, ... (nearest first); then keeps ``frame``."""
+    def before(self, frame: Frame) -> list[np.ndarray | CodedRGB]:
+        """(H, W, 3) linear frames ``frame.number - 1``, ``- 2``, ... (nearest first), as
+        arrays or array-likes (8-bit codes NumPy converts on use); then keeps ``frame``."""
         frames = []
         for number in range(frame.number - 1, frame.number - 1 - self.count, -1):
             if number not in self.kept:
                 if number not in self.shot.info.frames:
                     break
-                self.kept[number] = self.shot.read(number)
-            if self.kept[number].data_window != frame.data_window:
+                read = self.shot.read(number)
+                self.kept[number] = read.data_window, read.compact_rgb()
+            window, rgb = self.kept[number]
+            if window != frame.data_window:
                 break
-            frames.append(self.kept[number].rgb)
+            frames.append(rgb)
         if self.count:
             self.kept = {n: kept for n, kept in self.kept.items() if n > frame.number - self.count}
-            self.kept[frame.number] = frame
+            self.kept[frame.number] = frame.data_window, frame.compact_rgb()
         return frames
 
 
