@@ -92,10 +92,10 @@ class Source:
         worker = Worker("read", depth=1)
         try:
             for number in self.info.frames:
-                frame = worker.next_result() if len(worker) == worker.depth else None
+                ready = [worker.next_result()] if len(worker) == worker.depth else []
                 worker.submit(self.read, number)
-                if frame is not None:
-                    yield frame
+                if ready:
+                    yield ready.pop()  # held by the caller alone (a caller may keep less of it)
             while len(worker):
                 yield worker.next_result()
         finally:

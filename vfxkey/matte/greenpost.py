@@ -339,7 +339,8 @@ class Keyer:
         """Key one frame.
 
         Args:
-            rgb: ``(H, W, 3)`` float32 scene-linear, straight (no alpha).
+            rgb: ``(H, W, 3)`` float32 scene-linear, straight (no alpha), or an array-like
+                NumPy makes one of (held compactly by the caller).
             hint: optional ``(H, W)`` coarse mask in 0..1 (1 = subject). It keeps the
                 subject out of the clean plate and makes pixels well inside it opaque; it
                 never lowers the alpha the colour gives. The keyer works without it.

@@ -132,9 +132,13 @@ class KeyStage:
             for frame in source:
                 windows = frame.number, frame.data_window, frame.display_window
                 mask = self.hints.mask(*windows) if self.hints else None
-                yield frame, mask, previous.before(frame), self.garbage.at(*windows), self.core.at(*windows)
+                waiting = _Waiting(frame.number, frame.source, frame.data_window, frame.display_window,
+                                   frame.compact_rgb())
+                arguments = waiting, mask, previous.before(frame), self.garbage.at(*windows), self.core.at(*windows)
+                del frame  # not held while the generator waits
+                yield arguments
 
-        def key(frame: Frame, mask: np.ndarray | None, before: list[np.ndarray], garbage, core) -> tuple:
+        def key(frame: _Waiting, mask: np.ndarray | None, before: list[np.ndarray | CodedRGB], garbage, core) -> tuple:
             name, stored_warnings = where(frame.source, frame.number), []
             try:
                 result = self.keyer.key(frame.rgb, hint=mask, previous=before, garbage=garbage, core=core)
@@ -163,6 +167,18 @@ class KeyStage:
                 refitting = refit
                 yield ElementFrame(frame.number, rgba, qc, relative(frame.source, self.spec),
                                    frame.data_window, frame.display_window)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """An input frame waiting for a keying worker, its pixels held as compactly as the reader
+    can (``Frame.compact_rgb``: 8-bit codes, a quarter of float32's memory)."""
+
+    number: int
+    source: str
+    data_window: Window
+    display_window: Window
+    rgb: np.ndarray | CodedRGB
 
 
 class _PreviousFrames:
