@@ -439,7 +439,7 @@ class Keyer:
         cv2.multiply(foreground, cv2.merge([inverse] * 3), dst=foreground)
         cv2.add(plate, foreground, dst=foreground)
         cv2.max(foreground, 0.0, dst=foreground)
-        foreground[~(alpha > 0.0)] = 0.0
+        foreground = cv2.bitwise_and(foreground, foreground, mask=(alpha > 0.0).astype(np.uint8))
         foreground = _towards_subject(foreground, alpha, observed, plate)
         # The colour's noise floor: dividing by alpha turns the screen's grain (std ``noise``)
         # into colour noise noise / alpha on the straight colour; where that is over
@@ -633,16 +633,17 @@ def _temporal_filter(image: np.ndarray, previous: Iterable[np.ndarray], noise: f
     """
     expected = max(6.0 * noise / np.sqrt(np.pi), 1e-6)
     low, high = TEMPORAL_SAME * expected, TEMPORAL_CHANGED * expected
-    total, weights = image, np.ones(image.shape[:2], np.float32)
+    total, weights = image.copy(), np.ones(image.shape[:2], np.float32)
+    spread, product = np.empty_like(image), np.empty_like(image)  # frame-sized buffers, used in place
     for frame in previous:
         if frame.shape != image.shape:
             continue  # another format: nothing to average with
-        change = cv2.boxFilter(_channel_sum(cv2.absdiff(image, frame)), -1, (5, 5))
+        change = cv2.boxFilter(_channel_sum(cv2.absdiff(image, frame, dst=product)), -1, (5, 5))
         # strength where change <= low, 0 where change >= high, linear between (OpenCV: one pass each)
         weight = cv2.min(cv2.max(cv2.subtract(high, change) * np.float32(strength / (high - low)), 0.0), strength)
-        total = cv2.add(total, cv2.multiply(frame, cv2.merge([weight] * 3)))
-        weights = cv2.add(weights, weight)
-    return cv2.divide(total, cv2.merge([weights] * 3))
+        cv2.add(total, cv2.multiply(frame, cv2.merge([weight] * 3, dst=spread), dst=product), dst=total)
+        cv2.add(weights, weight, dst=weights)
+    return cv2.divide(total, cv2.merge([weights] * 3, dst=spread), dst=total)
 
 
 # 1. Screen colour ------------------------------------------------------------------
@@ -794,12 +795,15 @@ def _difference_alpha(rgb: np.ndarray, plate_small: np.ndarray, channel: int) ->
     leads = [plate_small[..., channel] - plate_small[..., c] for c in others]
     floor = np.maximum(0.25 * np.maximum(*leads), 1e-4)
     alpha = np.zeros(rgb.shape[:2], np.float32)
+    planes = cv2.split(rgb)  # contiguous channels, split once
     for c, lead in zip(others, leads):
         usable = cv2.resize((lead >= floor).astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
         lead = cv2.resize(np.maximum(lead, floor), size, interpolation=cv2.INTER_LINEAR)
-        alpha_c = 1.0 - cv2.subtract(rgb[..., channel], rgb[..., c]) / lead
-        alpha = np.maximum(alpha, alpha_c * usable)
-    return np.clip(alpha, 0.0, 1.0)
+        alpha_c = cv2.subtract(planes[channel], planes[c])  # then 1 - it / lead, in place
+        np.divide(alpha_c, lead, out=alpha_c)
+        np.subtract(1.0, alpha_c, out=alpha_c)
+        np.maximum(alpha, np.multiply(alpha_c, usable, out=alpha_c), out=alpha)
+    return np.clip(alpha, 0.0, 1.0, out=alpha)
 
 
 def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: Screen) -> tuple[np.ndarray, float]:
