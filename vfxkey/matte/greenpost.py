@@ -386,10 +386,12 @@ class Keyer:
         # 2. Clean plate: the screen as it is lit, per pixel.
         not_screen = [m for m in (hint, garbage, core) if m is not None]  # kept out of the plate
         plate_small = _clean_plate(rgb, screen, s.plate_scale, np.maximum.reduce(not_screen) if not_screen else None)
-        plate = cv2.resize(plate_small, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+        # At full size it is made where it is used (steps 3 and 6), not held between them.
+        full_plate = lambda: cv2.resize(plate_small, (observed.shape[1], observed.shape[0]),  # noqa: E731
+                                        interpolation=cv2.INTER_LINEAR)
 
         # 3. Unmixing against the plate.
-        alpha, floor = _unmix(rgb, plate, plate_small, screen)
+        alpha, floor = _unmix(rgb, full_plate(), plate_small, screen)
 
         # 4. Refinement where the key is uncertain.
         if s.refine_radius > 0:
@@ -434,7 +436,12 @@ class Keyer:
         if s.despill > 0:
             spill, spill_radius = _spill_fraction(rgb, plate_small, alpha, screen.spill_radius)
             spill *= s.despill
+        # The alpha is final: its QC figures on the smoothed image, which is then let go (frame-sized).
+        gsg_figure, key_verdicts = _gsg(rgb, np.asarray(screen.rgb, np.float32)), _key_verdicts(rgb, alpha, screen)
+        del rgb
         inverse = cv2.divide(1.0, alpha * (1.0 - spill))  # 1 / (alpha (1 - w)); 0 where alpha is 0
+        del spill
+        plate = full_plate()
         foreground = cv2.subtract(observed, plate)  # then in place: one frame-sized buffer
         cv2.multiply(foreground, cv2.merge([inverse] * 3), dst=foreground)
         cv2.add(plate, foreground, dst=foreground)
@@ -456,7 +463,7 @@ class Keyer:
             "screen_shift": shift,
             "screen_exposure": stops,
             "screen_refit": refit,
-            "gsg": _gsg(rgb, np.asarray(screen.rgb, np.float32)),
+            "gsg": gsg_figure,
             "soft_fraction": float(np.mean((alpha > 0.02) & (alpha < 0.98))),
             "temporal_frames": len(previous),
             "spill_radius": spill_radius,
@@ -467,7 +474,7 @@ class Keyer:
             qc["verdicts"].append("refit")
             qc["warnings"].append(f"the screen differs from the shot's ({stops:+.1f} stops, colour {shift:.1f} "
                                   "tolerances off); keyed against a screen measured on this frame")
-        for verdict, warning in _key_verdicts(rgb, alpha, screen) + _residue_verdict(alpha, foreground):
+        for verdict, warning in key_verdicts + _residue_verdict(alpha, foreground):
             qc["verdicts"].append(verdict)
             qc["warnings"].append(warning)
         return KeyResult(alpha=alpha, foreground=foreground, qc=qc)
@@ -487,7 +494,7 @@ def _towards_subject(foreground: np.ndarray, alpha: np.ndarray, observed: np.nda
     squares blend of its own colour, counted ``alpha^2``, and the subject's, counted
     ``COLOUR_PRIOR^2``: weight ``m = t + (1 - t) alpha^2 / (alpha^2 + COLOUR_PRIOR^2)``
     on its own. Alpha is unchanged, so strands stay; their colour leans to the hair they
-    grow from. (H, W, 3) linear straight colours; a new array is returned.
+    grow from. (H, W, 3) linear straight colours; ``foreground`` is changed in place and returned.
     """
     # The edge: soft pixels within EDGE_REACH of the diagonal of both the opaque subject and
     # the clear screen (a broad translucent region, glass or a veil, has a colour of its own).
@@ -503,10 +510,9 @@ def _towards_subject(foreground: np.ndarray, alpha: np.ndarray, observed: np.nda
     a = alpha.reshape(-1)[soft][:, None]
     _, explained = _shading_unmix(_pixels(observed, soft), _pixels(plate, soft), subject)
     own = explained[:, None] + (1.0 - explained[:, None]) * a * a / (a * a + COLOUR_PRIOR * COLOUR_PRIOR)
-    out = foreground.copy()
-    flat = out.reshape(-1, 3)
+    flat = foreground.reshape(-1, 3)
     flat[soft] = own * flat[soft] + (1.0 - own) * subject
-    return out
+    return foreground
 
 
 def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
@@ -634,16 +640,16 @@ def _temporal_filter(image: np.ndarray, previous: Iterable[np.ndarray], noise: f
     expected = max(6.0 * noise / np.sqrt(np.pi), 1e-6)
     low, high = TEMPORAL_SAME * expected, TEMPORAL_CHANGED * expected
     total, weights = image.copy(), np.ones(image.shape[:2], np.float32)
-    spread, product = np.empty_like(image), np.empty_like(image)  # frame-sized buffers, used in place
+    scratch = np.empty_like(image)  # one frame-sized buffer for the steps below, in place
     for frame in previous:
-        if frame.shape != image.shape:
-            continue  # another format: nothing to average with
-        change = cv2.boxFilter(_channel_sum(cv2.absdiff(image, frame, dst=product)), -1, (5, 5))
-        # strength where change <= low, 0 where change >= high, linear between (OpenCV: one pass each)
-        weight = cv2.min(cv2.max(cv2.subtract(high, change) * np.float32(strength / (high - low)), 0.0), strength)
-        cv2.add(total, cv2.multiply(frame, cv2.merge([weight] * 3, dst=spread), dst=product), dst=total)
-        cv2.add(weights, weight, dst=weights)
-    return cv2.divide(total, cv2.merge([weights] * 3, dst=spread), dst=total)
+        if frame.shape == image.shape:  # (another format: nothing to average with)
+            change = cv2.boxFilter(_channel_sum(cv2.absdiff(image, frame, dst=scratch)), -1, (5, 5))
+            # strength where change <= low, 0 where change >= high, linear between (OpenCV: one pass each)
+            weight = cv2.min(cv2.max(cv2.subtract(high, change) * np.float32(strength / (high - low)), 0.0), strength)
+            cv2.add(total, cv2.multiply(frame, cv2.merge([weight] * 3, dst=scratch), dst=scratch), dst=total)
+            cv2.add(weights, weight, dst=weights)
+        del frame  # let it go before the next is made (they may be made on demand)
+    return cv2.divide(total, cv2.merge([weights] * 3, dst=scratch), dst=total)
 
 
 # 1. Screen colour ------------------------------------------------------------------
@@ -832,7 +838,8 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     # region must be twice that far off, since a broad even mix (tinted glass, a sheer
     # sheet) looks the same there as an opaque colour does.
     difference = cv2.subtract(rgb, plate)
-    distance = cv2.sqrt(_channel_sum(cv2.multiply(difference, difference)))
+    distance = cv2.sqrt(_channel_sum(cv2.multiply(difference, difference, dst=difference)))
+    del difference  # frame-sized: not kept through the rest
     contrast = distance / np.maximum(full(cv2.sqrt(_channel_sum(plate_small * plate_small))), 1e-6)
     window = np.ones((7, 7), np.uint8)
     thin = cv2.morphologyEx(distance, cv2.MORPH_OPEN, window) < 0.25 * distance
@@ -922,6 +929,23 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     radius measured better on dev but read a spilled solid edge as translucent).
     """
     h, w = alpha.shape
+    coefficients = cv2.resize(_guided_fit(rgb, alpha, radius, scale, eps), (w, h), interpolation=cv2.INTER_LINEAR)
+
+    soft = ((alpha > 0.0) & (alpha < 1.0)).astype(np.uint8)
+    band = cv2.dilate(soft, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
+    out = alpha.copy()
+    x, y, bw, bh = cv2.boundingRect(band)  # applied over the band's bounding box (views, no copies)
+    k, i = coefficients[y:y + bh, x:x + bw], rgb[y:y + bh, x:x + bw]
+    refined = k[..., 0] * i[..., 0] + k[..., 1] * i[..., 1] + k[..., 2] * i[..., 2] + k[..., 3]
+    np.copyto(out[y:y + bh, x:x + bw], np.clip(refined, 0.0, 1.0), where=band[y:y + bh, x:x + bw] == 1)
+    return out
+
+
+def _guided_fit(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int, eps: float) -> np.ndarray:
+    """``_refine``'s fit: ``(h, w, 4)`` at 1/``scale`` resolution, each window's linear model
+    of alpha in the colour (``a_r, a_g, a_b, b``), averaged over the windows that cover each
+    pixel. Its many low-resolution temporaries end with it."""
+    h, w = alpha.shape
     small = (max(1, w // scale), max(1, h // scale))
     guide = cv2.resize(rgb, small, interpolation=cv2.INTER_AREA)
     target = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
@@ -948,16 +972,7 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     ag = (irg * cr + igg * cg + igb * cb) * inv_det
     ab = (irb * cr + igb * cg + ibb * cb) * inv_det
     offset = mean_a - ar * mr - ag * mg - ab * mb
-    coefficients = cv2.resize(box(cv2.merge([ar, ag, ab, offset])), (w, h), interpolation=cv2.INTER_LINEAR)
-
-    soft = ((alpha > 0.0) & (alpha < 1.0)).astype(np.uint8)
-    band = cv2.dilate(soft, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
-    out = alpha.copy()
-    x, y, bw, bh = cv2.boundingRect(band)  # applied over the band's bounding box (views, no copies)
-    k, i = coefficients[y:y + bh, x:x + bw], rgb[y:y + bh, x:x + bw]
-    refined = k[..., 0] * i[..., 0] + k[..., 1] * i[..., 1] + k[..., 2] * i[..., 2] + k[..., 3]
-    np.copyto(out[y:y + bh, x:x + bw], np.clip(refined, 0.0, 1.0), where=band[y:y + bh, x:x + bw] == 1)
-    return out
+    return box(cv2.merge([ar, ag, ab, offset]))
 
 
 def _clip(alpha: np.ndarray, black: float = 0.0, white: float = WHITE, knee: float = KNEE) -> np.ndarray:
