@@ -174,10 +174,8 @@ class KeyResult:
 
     def premultiplied_rgba(self) -> np.ndarray:
         """``(H, W, 4)`` float32: foreground times alpha, then alpha (scene-linear)."""
-        rgba = np.empty((*self.alpha.shape, 4), np.float32)
-        np.multiply(self.foreground, self.alpha[..., None], out=rgba[..., :3])
-        rgba[..., 3] = self.alpha
-        return rgba
+        premultiplied = cv2.multiply(self.foreground, cv2.merge([self.alpha] * 3))  # OpenCV: contiguous, threaded
+        return cv2.merge([premultiplied, self.alpha])
 
 
 WORKING_SPACE = "Linear Rec.709 (sRGB)"  # vfxkey.io.colour's default working space (not imported: matte needs no OCIO)
@@ -801,11 +799,12 @@ def _difference_alpha(rgb: np.ndarray, plate_small: np.ndarray, channel: int) ->
     leads = [plate_small[..., channel] - plate_small[..., c] for c in others]
     floor = np.maximum(0.25 * np.maximum(*leads), 1e-4)
     alpha = np.zeros(rgb.shape[:2], np.float32)
-    planes = cv2.split(rgb)  # contiguous channels, split once
+    screen_plane = cv2.extractChannel(rgb, channel)  # contiguous, extracted once
     for c, lead in zip(others, leads):
         usable = cv2.resize((lead >= floor).astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
         lead = cv2.resize(np.maximum(lead, floor), size, interpolation=cv2.INTER_LINEAR)
-        alpha_c = cv2.subtract(planes[channel], planes[c])  # then 1 - it / lead, in place
+        alpha_c = cv2.extractChannel(rgb, c)  # then 1 - (screen - it) / lead, in place
+        cv2.subtract(screen_plane, alpha_c, dst=alpha_c)
         np.divide(alpha_c, lead, out=alpha_c)
         np.subtract(1.0, alpha_c, out=alpha_c)
         np.maximum(alpha, np.multiply(alpha_c, usable, out=alpha_c), out=alpha)
@@ -849,13 +848,15 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     )
     interior |= core.astype(np.uint8)
     alpha[core] = 1.0
+    del distance, contrast, thin, edge, core  # frame-sized, done with
 
     # The band: neither surely screen nor surely opaque. Work on its pixels only.
     band = np.flatnonzero((alpha > floor) & (interior == 0))
-    alpha_band = alpha.reshape(-1)[band]
+    alpha_band, plate_band = alpha.reshape(-1)[band], _pixels(plate, band)
+    del plate  # the caller made it for this call: frame-sized, done with
     alpha[interior == 0] = 0.0
     colour = _seed_colour(rgb, interior, band)
-    solved, trust = _shading_unmix(_pixels(rgb, band), _pixels(plate, band), colour)
+    solved, trust = _shading_unmix(_pixels(rgb, band), plate_band, colour)
     # Where the shading model fails (a colour unlike its neighbours) keep the colour difference.
     unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
     # Below the noise floor alpha goes to 0; between one and two floors it ramps back
