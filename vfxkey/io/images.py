@@ -323,8 +323,11 @@ class ImageSource(Source):
         if data_type == "float":
             self._check_finite(frame, path, pixels)
         # Step 4: colour (grey -> RGB) and alpha aside, by name.
-        zero = np.zeros(pixels.shape[:2], pixels.dtype)  # an absent R, G or B reads as 0
-        rgb = np.stack([zero if c is None else pixels[..., c - begin] for c in channels.colour], axis=-1)
+        if channels.colour == (begin, begin + 1, begin + 2):
+            rgb = pixels[..., :3]  # R, G, B in the file's order: a view, no copy
+        else:
+            zero = np.zeros(pixels.shape[:2], pixels.dtype)  # an absent R, G or B reads as 0
+            rgb = np.stack([zero if c is None else pixels[..., c - begin] for c in channels.colour], axis=-1)
         alpha = unit_float(pixels[..., channels.alpha - begin]) if channels.alpha is not None else None
         # OIIO leaves straight alpha straight when asked (and says so); EXR is premultiplied.
         premultiplied = alpha is not None and not spec.get_int_attribute("oiio:UnassociatedAlpha", 0)
