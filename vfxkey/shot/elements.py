@@ -148,8 +148,9 @@ class KeyStage:
             return frame, result.qc, rgba, stored_warnings  # not the float alpha and colour: frames wait in turn
 
         refitting = False
-        # Frames are keyed side by side (each depends only on its inputs, so the bits are the
-        # same), with one BLAS thread: bitwise the same whatever --threads says. Warnings
+        # Frames are keyed side by side where there are cores for it (frame_workers; each depends
+        # only on its inputs, so the bits are the same), with one BLAS thread: bitwise the same
+        # whatever --threads says. Warnings
         # are told in frame order.
         with threadpool_limits(1), frame_workers() as workers:
             for frame, qc, rgba, stored_warnings in ordered_map(key, inputs(), workers):
