@@ -492,3 +492,22 @@ def test_blank_and_inverted_keys_are_verdicts():
     assert verdict == "blank_key" and "keyed almost all transparent" in warning
     (verdict, warning), = _key_verdicts(image, 1.0 - alpha, screen)
     assert verdict == "inverted_key" and "inside out" in warning
+
+
+def test_the_colour_floor_on_faint_pixels_holds_every_channel_not_only_red():
+    """Where alpha is under noise / COLOUR_NOISE the straight colour is held to at most 1 in
+    each channel. (It was cv2.min(colour, 1.0), which OpenCV reads as the scalar
+    (1, 0, 0, 0): those pixels kept their red and lost green and blue.)"""
+    from vfxkey.matte.greenpost import COLOUR_NOISE
+
+    image, _, _ = ramp_shot(GREEN, height=128, width=200)
+    image = (image + np.random.default_rng(7).normal(0.0, 0.01, image.shape)).astype(np.float32)
+    screen = measure_screen(image)
+    result = Keyer(KeySettings(), screen).key(image)
+    faint = (result.alpha > 0.0) & (result.alpha < screen.noise / COLOUR_NOISE)
+    assert faint.sum() > 100
+    colour = result.foreground[faint]
+    assert colour.max() <= 1.0
+    # the subject is warm grey (0.40, 0.32, 0.26): green and blue are there as red is
+    assert np.all((colour > 0.0).mean(axis=0) > 0.6)
+    assert np.all(colour.mean(axis=0) > 0.2)

@@ -453,7 +453,8 @@ class Keyer:
         # (premultiplied colour at most alpha), as the alpha's floor held alpha.
         faint = ((alpha > 0.0) & (alpha < screen.noise / COLOUR_NOISE)).astype(np.uint8)
         if faint.any():
-            np.copyto(foreground, cv2.min(foreground, 1.0), where=faint[..., None] == 1)
+            # NumPy, not cv2.min: OpenCV reads a bare 1.0 as the scalar (1, 0, 0, 0) and would zero green and blue.
+            np.minimum(foreground, 1.0, out=foreground, where=faint[..., None] == 1)
 
         qc = {
             "screen_rgb": list(screen.rgb),
