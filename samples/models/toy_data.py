@@ -33,6 +33,10 @@ import numpy as np
 SIZE = 64           # pixels, square
 SUPERSAMPLE = 4     # coverage is rendered at SIZE * SUPERSAMPLE and area-averaged
 SPLITS = ("train", "heldout")
+# Where an element's centre goes: "centre" within 9 px of the frame's centre on each axis (the
+# first toy models); "anywhere" uniform over every position that keeps the element's disc of
+# ``radius`` inside the frame, so the model learns no fixed position (``follow`` needs that).
+PLACEMENTS = ("centre", "anywhere")
 
 # sRGB-encoded 8-bit colours. Green and blue backgrounds are the chroma colours vfxkey keys on.
 ELEMENT_COLOURS = {
@@ -221,14 +225,20 @@ def render_element(rng: np.random.Generator, shape: str, colour: str, hair: bool
     return foreground.astype(np.float32), alpha.astype(np.float32)
 
 
-def make_sample(seed: int, split: str, index: int) -> Sample:
-    """Sample ``index`` of ``split`` ("train" or "heldout"); a pure function of its arguments."""
+def make_sample(seed: int, split: str, index: int, placement: str = "centre") -> Sample:
+    """Sample ``index`` of ``split`` ("train" or "heldout") with the element's centre placed by
+    ``placement`` (one of :data:`PLACEMENTS`); a pure function of its arguments."""
     rng = np.random.default_rng([seed, SPLITS.index(split), index])
     shape = SHAPES[rng.integers(len(SHAPES))]
     colour = list(ELEMENT_COLOURS)[rng.integers(len(ELEMENT_COLOURS))]
     hair = shape in HAIRY and rng.random() < 0.35
     radius = rng.uniform(11.0, 22.0) * (0.8 if hair else 1.0)
-    centre = tuple(SIZE / 2 + rng.uniform(-9.0, 9.0, 2))
+    if placement == "centre":
+        centre = tuple(SIZE / 2 + rng.uniform(-9.0, 9.0, 2))
+    elif placement == "anywhere":
+        centre = tuple(rng.uniform(radius, SIZE - radius, 2))
+    else:
+        raise ValueError(f"unknown placement {placement!r}")
     foreground, alpha = render_element(rng, shape, colour, hair, centre, radius)
 
     kind = BACKGROUND_KINDS[rng.choice(len(BACKGROUND_KINDS), p=[0.45, 0.2, 0.15, 0.2])]

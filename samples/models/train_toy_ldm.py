@@ -234,21 +234,23 @@ class Trainer:
 
 # --- stages --------------------------------------------------------------------------------
 
-def _image_and_caption(seed_and_index: tuple[int, int]) -> tuple[np.ndarray, str]:
-    sample = toy_data.make_sample(seed_and_index[0], "train", seed_and_index[1])
+def _image_and_caption(seed_index_placement: tuple[int, int, str]) -> tuple[np.ndarray, str]:
+    seed, index, placement = seed_index_placement
+    sample = toy_data.make_sample(seed, "train", index, placement)
     return sample.image, sample.caption
 
 
-def stage_data(work: Path, seed: int, count: int, processes: int) -> tuple[np.ndarray, list[str], float]:
+def stage_data(work: Path, seed: int, count: int, placement: str,
+               processes: int) -> tuple[np.ndarray, list[str], float]:
     """The training images ``(N, 64, 64, 3)`` uint8 sRGB and captions, cached in ``work``, and the
-    minutes making them took. Sample ``i`` is a pure function of ``(seed, i)``, so the
+    minutes making them took. Sample ``i`` is a pure function of ``(seed, i, placement)``, so the
     ``processes`` that share the work do not change it."""
-    images_path, captions_path = work / f"train_{seed}_{count}.npy", work / f"train_{seed}_{count}.json"
-    minutes_path = work / f"train_{seed}_{count}.minutes"
+    name = f"train_{seed}_{count}" + ("" if placement == "centre" else f"_{placement}")
+    images_path, captions_path, minutes_path = (work / f"{name}{ext}" for ext in (".npy", ".json", ".minutes"))
     if not (images_path.is_file() and captions_path.is_file()):
         started = time.monotonic()
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
-            samples = pool.map(_image_and_caption, [(seed, i) for i in range(count)], chunksize=100)
+            samples = pool.map(_image_and_caption, [(seed, i, placement) for i in range(count)], chunksize=100)
         np.save(f"{images_path}.tmp.npy", np.stack([image for image, _ in samples]))
         os.replace(f"{images_path}.tmp.npy", images_path)
         captions_path.write_text(json.dumps([caption for _, caption in samples]))
@@ -348,7 +350,12 @@ def stage_decoder(work: Path, vae: AutoencoderKL, images: np.ndarray, latents: t
 def stage_ldm(work: Path, latents: tuple[np.ndarray, np.ndarray], captions: list[str], scaling: float,
               tokenizer: CLIPTokenizer, args) -> tuple[UNet2DConditionModel, CLIPTextModel, dict]:
     torch.manual_seed(args.seed + 1)
-    unet, text_encoder = build_unet(), build_text_encoder(tokenizer)
+    if args.start_from:
+        unet = UNet2DConditionModel.from_pretrained(args.start_from, subfolder="unet", torch_dtype=torch.float32)
+        text_encoder = CLIPTextModel.from_pretrained(args.start_from, subfolder="text_encoder",
+                                                     torch_dtype=torch.float32)
+    else:
+        unet, text_encoder = build_unet(), build_text_encoder(tokenizer)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     optimiser = torch.optim.AdamW(params, lr=args.ldm_lr, weight_decay=0.01)
@@ -433,6 +440,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=here / "toy-ldm", help="the diffusers folder to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=10000, help="training samples")
+    parser.add_argument("--placement", choices=toy_data.PLACEMENTS, default="centre",
+                        help="where the data puts each element (toy_data.PLACEMENTS)")
     parser.add_argument("--vae-steps", type=int, default=600)
     parser.add_argument("--vae-crop-steps", type=int, default=2400)
     parser.add_argument("--vae-crop", type=int, default=32, help="pixels, square, a multiple of 4")
@@ -454,25 +463,44 @@ def main(argv: list[str] | None = None) -> None:
                         help="torch threads (1: at these sizes 2 threads gain little on a quiet 2-core machine and "
                              "lose 4x when another job holds a core; the data is made by one process per core)")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    parser.add_argument("--start-from", type=Path,
+                        help="fine-tune a toy-ldm folder instead of training from scratch: its VAE (weights and "
+                             "scaling factor) is kept as it is, so a matting head made for it stays valid (stages 2 "
+                             "and 5 skipped; its training.json's VAE stages are copied into the report), and the "
+                             "UNet and text encoder start from its weights")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
 
     wall = time.monotonic()
-    images, captions, data_minutes = stage_data(args.work, args.seed, args.train, os.cpu_count() or 1)
-    vae, vae_states = stage_vae(args.work, images, args)
+    images, captions, data_minutes = stage_data(args.work, args.seed, args.train, args.placement, os.cpu_count() or 1)
+    if args.start_from:
+        # The VAE as it is (weights and scaling factor): stages 2 and 5 are skipped, and a matting
+        # head trained for that VAE stays valid.
+        vae = AutoencoderKL.from_pretrained(args.start_from, subfolder="vae", torch_dtype=torch.float32)
+        vae = vae.eval().requires_grad_(False)
+    else:
+        vae, vae_states = stage_vae(args.work, images, args)
     mean, std, scaling, latents_minutes = stage_latents(args.work, vae, images)
+    if args.start_from:
+        scaling = vae.config.scaling_factor
     print(f"latents: scaling_factor {scaling:.5f}")
     tokenizer = build_tokenizer()
     unet, text_encoder, ldm_state = stage_ldm(args.work, (mean, std), captions, scaling, tokenizer, args)
-    vae_states.append(stage_decoder(args.work, vae, images, (mean, std), args))
+    if args.start_from:
+        vae_states = json.loads((args.start_from / "training.json").read_text())["vae"]
+    else:
+        vae_states = [{"stage": name, "steps": s["step"], "minutes": round(s["seconds"] / 60, 2), "log": s["log"]}
+                      for name, s in zip(("vae", "vae_crops"), vae_states, strict=True)]
+        state = stage_decoder(args.work, vae, images, (mean, std), args)
+        vae_states.append({"stage": "vae_decoder", "steps": state["step"], "minutes": round(state["seconds"] / 60, 2),
+                           "log": state["log"]})
     report = {
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("work", "out")},
         "scaling_factor": scaling,
         "data": {"samples": len(images), "minutes": round(data_minutes, 2)},
         "latents": {"minutes": round(latents_minutes, 2)},
-        "vae": [{"stage": name, "steps": s["step"], "minutes": round(s["seconds"] / 60, 2), "log": s["log"]}
-                for name, s in zip(("vae", "vae_crops", "vae_decoder"), vae_states, strict=True)],
+        "vae": vae_states,
         "ldm": {"steps": ldm_state["step"], "minutes": round(ldm_state["seconds"] / 60, 2),
                 "extended": ldm_state.get("extended", []), "log": ldm_state["log"]},
         "parameters": {"vae": sum(p.numel() for p in vae.parameters()),

@@ -116,3 +116,21 @@ def test_a_head_trained_a_few_steps_on_the_toy_vae_beats_the_untrained_head_on_h
     # Measured (L1 + Dice on these 8 held-out composites): untrained 1.166, after 40 steps 0.365
     # (ratio 0.31; 0.685 after 20 steps).
     assert after < 0.6 * before
+
+
+def test_toy_data_places_elements_near_the_centre_or_anywhere():
+    # "centre" (the first toy models' data) keeps every element's centre within 9 px of the frame's
+    # centre on each axis; "anywhere" spreads it over the frame (issue 24: a model trained on
+    # centred data puts its element in the middle whatever the noise says, so `follow` cannot
+    # move it). Same samples otherwise: the captions do not change with the placement.
+    offsets = {}
+    for placement in toy_data.PLACEMENTS:
+        samples = [toy_data.make_sample(0, "train", index, placement) for index in range(60)]
+        weights = [s.alpha.sum() for s in samples]
+        ys, xs = np.mgrid[:toy_data.SIZE, :toy_data.SIZE] + 0.5
+        centres = np.array([[(s.alpha * xs).sum() / w, (s.alpha * ys).sum() / w] for s, w in zip(samples, weights)])
+        offsets[placement] = np.abs(centres - toy_data.SIZE / 2)
+        offsets[placement + " captions"] = [s.caption for s in samples]
+    assert offsets["centre"].max() < 12, offsets["centre"].max()  # 9 px and the hair's and clouds' asymmetry
+    assert (offsets["anywhere"] > 12).any(axis=1).mean() > 0.3
+    assert offsets["centre captions"] == offsets["anywhere captions"]
