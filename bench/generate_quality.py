@@ -13,7 +13,12 @@ prompts, seeds and settings, so two runs print the same tables. Sections:
    *background ring* (pixels more than ``RING`` of the image size from the centre, where the
    elements of this model's data rarely reach): ``key fraction`` = share of ring pixels
    within ``DISTANCE`` (Euclidean, 8-bit sRGB) of the key colour (mean, median and worst over
-   the prompts and seeds; ``improved`` = share of them above plain noise's); ``ring std`` = the ring's standard deviation (8-bit, mean of the three
+   the prompts and seeds; ``above plain`` = mean minus plain noise's mean; ``improved`` = share
+   of them above plain noise's); ``subject colour change`` = distance of the subject's mean
+   colour (8-bit sRGB, over the keyed frame's solid pixels under the attention hint) from the
+   same pixels' in the same prompt and seed's frame on plain noise, as a fraction of the
+   latter's length (mean, worst, share within ``COLOUR_TOLERANCE``, over the frames where a
+   subject was keyed); ``ring std`` = the ring's standard deviation (8-bit, mean of the three
    channels; lower is more uniform); ``GSG`` = DiffuMatting's measure on the whole frame
    (distance of the dominant K-Means colour to the key, 8-bit sRGB).
 2. **Matting on held-out elements**: the head is trained with the real commands
@@ -25,8 +30,8 @@ prompts, seeds and settings, so two runs print the same tables. Sections:
    as hint, the attention hint alone and GreenPost with it. The attention hint of a known
    image comes from an img2img pass (strength 0.6) with the element's caption, capturing
    cross-attention as ``vfxkey generate`` does; its IoU with ``alpha > 0.5`` is reported.
-3. **Temporal modes**: 24-frame shots in ``locked``, ``drift`` and ``follow`` while the
-   foreground region moves from x = 0.35 to 0.65; keyed as ``vfxkey generate --matte-head``
+3. **Temporal modes**: 24-frame shots of every prompt and seed in ``locked``, ``drift`` and
+   ``follow`` while the foreground region moves from x = 0.35 to 0.65; keyed as ``vfxkey generate --matte-head``
    keys (GreenPost with the head's mask, the default key direction). Alpha flicker = mean |alpha_f - alpha_{f-1}| after
    shifting the previous alpha by the region's motion; centre error = mean distance of the
    alpha centroid from the region's centre (pixels) and centre wander = its frame-to-frame
@@ -58,9 +63,10 @@ import torch
 
 from vfxkey.generate.model import load_model  # first: vfxkey.generate sets diffusers up offline and quiet
 from vfxkey import cli
+from vfxkey.errors import InputError
 from vfxkey.generate.attention import binarise, capture_attention, subject_token_indices
 from vfxkey.generate.decoder_features import capture_decoder_features, decoder_feature_channels
-from vfxkey.generate.noise import KEY_SRGB, ForegroundPath, key_direction
+from vfxkey.generate.noise import DEFAULT_TARGET_SHIFT, KEY_SRGB, ForegroundPath, key_direction
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.write import write_preview_png
@@ -83,6 +89,7 @@ HELD_OUT_PROMPTS = ("an orange blob", "a grey bubble", "a black ring with hair",
 SEEDS = (1, 2)
 SIZE, STEPS, GUIDANCE = 64, 20, 5.0
 DISTANCE = 60.0          # 8-bit sRGB units: "near the key colour"
+COLOUR_TOLERANCE = 0.15  # issue 24 section 5: the subject's colour within 15 % of its plain-noise colour
 RING = 0.375             # background ring: farther than this fraction of the size from the centre
 KEYS = {                 # key as given to --key, the word the prompt-only baseline uses
     "green": "green",
@@ -127,14 +134,14 @@ def render(generator: KeyedGenerator, seed: int, frame: int):
 def key_frame(result, key: str, hint: np.ndarray) -> KeyResult:
     """The frame keyed as ``vfxkey generate`` keys it: a fresh GreenPost with the coarse mask as hint.
 
-    A frame in which GreenPost finds no screen of the key's colour (it raises ValueError)
+    A frame in which GreenPost finds no screen of the key's colour (it raises InputError)
     counts as keyed to nothing: alpha 0 everywhere, ``qc["no_screen"]`` set.
     """
     screen = key if key in ("green", "blue") else tuple(
         float(c) for c in convert(key_srgb(key)[None, None], DISPLAY_SPACE, WORKING_SPACE)[0, 0])
     try:
         return Keyer(KeySettings(screen=screen, temporal=0.0)).key(result.rgb, hint=hint)
-    except ValueError:
+    except InputError:
         return KeyResult(np.zeros(result.rgb.shape[:2], np.float32), np.zeros_like(result.rgb), {"no_screen": True})
 
 
@@ -148,11 +155,11 @@ def table(header: list[str], rows: list[list]) -> str:
 
 # --- 1. TKG-DM -----------------------------------------------------------------------------
 
-def tkg_dm(model, shifts: list[float]) -> tuple[str, dict]:
+def tkg_dm(model, shifts: list[float], keys: dict[str, str] = KEYS) -> tuple[str, dict]:
     vae = model.pipe.vae
     ring = ring_mask()
     rows, figures = [], {}
-    for key, word in KEYS.items():
+    for key, word in keys.items():
         target = key_srgb(key) * 255.0
         rgb_key = tuple(float(v) for v in key_srgb(key))
         published = key_direction(key if key in KEY_SRGB else rgb_key, family="sd15")
@@ -161,26 +168,57 @@ def tkg_dm(model, shifts: list[float]) -> tuple[str, dict]:
         for shift in shifts:
             conditions += [(f"TKG-DM published {shift:g}", shift, "published", False),
                            (f"TKG-DM VAE {shift:g}", shift, "vae", False)]
-        plain = None
+        plain = plain_screens = None
         for name, shift, direction, say_it in conditions:
-            fractions, stds, gsgs = [], [], []
+            fractions, stds, gsgs, screens, changes = [], [], [], [], []
             for prompt in PROMPTS:
                 text = f"{prompt} on {'an' if word[0] in 'aeiou' else 'a'} {word} background" if say_it else prompt
                 generator = generator_for(model, text, key, shift=shift, key_direction=direction)
                 for seed in SEEDS:
-                    screen = render(generator, seed, 1001).screen * 255.0
+                    result = render(generator, seed, 1001)
+                    screen = result.screen * 255.0
                     background = screen[ring]
                     fractions.append(float((np.linalg.norm(background - target, axis=1) <= DISTANCE).mean()))
                     stds.append(float(background.std(axis=0).mean()))
                     gsgs.append(metrics.gsg(screen, target))
-            figures[f"{key} / {name}"] = {"key_fraction": fractions, "ring_std": stds, "gsg": gsgs}
-            plain = fractions if plain is None else plain
+                    screens.append(screen)
+                    if plain_screens is not None:
+                        subject = (key_frame(result, key, None).alpha > 0.5) & (result.hint > 0.5)
+                        changes.append(colour_change(screen, plain_screens[len(screens) - 1], subject))
+            if plain is None:
+                plain, plain_screens, changes = fractions, screens, [0.0] * len(screens)
+            change = np.array(changes)
+            figures[f"{key} / {name}"] = {"key_fraction": fractions, "ring_std": stds, "gsg": gsgs,
+                                          "colour_change": change.tolist()}
             improved = float(np.mean(np.array(fractions) > np.array(plain)))
             rows.append([key, name, float(np.mean(fractions)), float(np.median(fractions)), float(np.min(fractions)),
-                         improved, float(np.mean(stds)), float(np.mean(gsgs))])
+                         float(np.mean(fractions) - np.mean(plain)), improved, *colour_figures(change),
+                         float(np.mean(stds)), float(np.mean(gsgs))])
         figures[f"{key} / directions"] = {"published": published.tolist(), "vae": from_vae.tolist()}
-    text = table(["key", "noise", "key fraction (mean)", "(median)", "(worst)", "improved", "ring std", "GSG"], rows)
+    text = table(["key", "noise", "key fraction (mean)", "(median)", "(worst)", "above plain", "improved",
+                  "subject colour change (mean)", "(worst)", f"within {COLOUR_TOLERANCE:.0%}", "ring std", "GSG"], rows)
     return text, figures
+
+
+def colour_figures(change: np.ndarray) -> tuple[float, float, float]:
+    """Mean, worst and share within ``COLOUR_TOLERANCE`` of the frames where a subject was found."""
+    found = change[~np.isnan(change)]
+    if not len(found):
+        return float("nan"), float("nan"), float("nan")
+    return float(found.mean()), float(found.max()), float((found <= COLOUR_TOLERANCE).mean())
+
+
+def colour_change(screen: np.ndarray, plain: np.ndarray, subject: np.ndarray) -> float:
+    """How far the subject's colour moved from plain noise's: the distance between the mean
+    colours (8-bit sRGB) of ``screen`` and of the same prompt and seed's ``plain``-noise frame
+    over ``subject`` (the keyed frame's solid pixels under the attention hint: the plain frame
+    has no key to find its subject with, and its element sits where the keyed one does, the
+    foreground's noise being the same), as a fraction of the plain colour's length. NaN when
+    no subject pixel is found."""
+    if not subject.any():
+        return float("nan")
+    keyed, original = screen[subject].mean(axis=0), plain[subject].mean(axis=0)
+    return float(np.linalg.norm(keyed - original) / max(float(np.linalg.norm(original)), 1.0))
 
 
 # --- 2. matting on held-out elements -------------------------------------------------------
@@ -305,40 +343,55 @@ def centroid(alpha: np.ndarray) -> np.ndarray:
     return np.array([(alpha * xs).sum() / total, (alpha * ys).sum() / total]) if total > 0 else np.full(2, np.nan)
 
 
-def temporal(model, head, prompt: str = "a yellow ball with hair", key: str = "green",
-             shift: float = 0.07) -> tuple[str, dict]:
+def temporal(model, head, key: str = "green", shift: float = 0.07,
+             modes: tuple[str, ...] = ("locked", "drift", "follow")) -> tuple[str, dict]:
+    """Each mode over every prompt and seed of the run (dev or held-out); figures are means over the shots."""
     region = ForegroundPath.parse(PATH)
+    targets = np.array([[region.at(frame).cx, region.at(frame).cy] for frame in FRAMES]) * SIZE
     rows, figures = [], {}
-    for mode in ("locked", "drift", "follow"):
-        generator = generator_for(model, prompt, key, shift=shift, temporal=mode, region=PATH, head=head)
-        alphas, colours, centres, targets, gsgs, no_screen = [], [], [], [], [], 0
-        for frame in FRAMES:
-            result = render(generator, 1, frame)
-            keyed = key_frame(result, key, result.head_mask)
-            no_screen += "no_screen" in keyed.qc
-            alphas.append(keyed.alpha)
-            solid = keyed.alpha > 0.5
-            colour = convert(keyed.foreground, WORKING_SPACE, DISPLAY_SPACE)
-            colours.append(np.clip(colour[solid], 0, 1).mean(axis=0) * 255 if solid.any() else np.full(3, np.nan))
-            centres.append(centroid(keyed.alpha))
-            ellipse = region.at(frame)
-            targets.append(np.array([ellipse.cx, ellipse.cy]) * SIZE)
-            gsgs.append(metrics.gsg(result.screen * 255.0, key_srgb(key) * 255.0))
-        flicker = []
-        for previous, current, t0, t1 in zip(alphas, alphas[1:], targets, targets[1:]):
-            move = np.float32([[1, 0, t1[0] - t0[0]], [0, 1, t1[1] - t0[1]]])
-            moved = cv2.warpAffine(previous, move, (SIZE, SIZE), flags=cv2.INTER_LINEAR)
-            flicker.append(float(np.abs(current - moved).mean()))
-        errors = np.linalg.norm(np.array(centres) - np.array(targets), axis=1)
-        colours = np.array(colours)
-        colour_wander = float(np.linalg.norm(np.nanstd(colours, axis=0)))
-        rows.append([mode, float(np.mean(flicker)), float(np.nanmean(errors)), float(np.nanstd(np.diff(errors))),
-                     colour_wander, float(np.mean(gsgs)), float(np.max(gsgs)), no_screen])
-        figures[mode] = {"flicker": flicker, "centre_error": errors.tolist(), "gsg": gsgs,
-                         "colour": colours.tolist()}
+    for mode in modes:
+        shots = []
+        for prompt in PROMPTS:
+            generator = generator_for(model, prompt, key, shift=shift, temporal=mode, region=PATH, head=head)
+            for seed in SEEDS:
+                shots.append(temporal_shot(generator, seed, key, targets))
+                shots[-1]["prompt"], shots[-1]["seed"] = prompt, seed
+        rows.append([mode, *(float(np.nanmean([shot[name] for shot in shots]))
+                             for name in ("flicker", "centre_error", "centre_wander", "colour_wander", "gsg_mean")),
+                     float(np.nanmax([shot["centre_error"] for shot in shots])),
+                     float(np.max([shot["gsg_worst"] for shot in shots])), sum(shot["no_screen"] for shot in shots)])
+        figures[mode] = shots
     text = table(["mode", "alpha flicker", "centre error px", "centre wander px", "colour wander", "GSG mean",
-                  "GSG worst", "frames without screen"], rows)
+                  "centre error worst shot px", "GSG worst", "frames without screen"], rows)
+    text += f"\n\nMeans over {len(PROMPTS)} prompts x {len(SEEDS)} seeds, {len(FRAMES)} frames each."
     return text, figures
+
+
+def temporal_shot(generator: KeyedGenerator, seed: int, key: str, targets: np.ndarray) -> dict:
+    """One shot's figures: ``targets`` are the region's centres per frame (pixels)."""
+    alphas, colours, centres, gsgs, no_screen = [], [], [], [], 0
+    for frame in FRAMES:
+        result = render(generator, seed, frame)
+        keyed = key_frame(result, key, result.head_mask)
+        no_screen += "no_screen" in keyed.qc
+        alphas.append(keyed.alpha)
+        solid = keyed.alpha > 0.5
+        colour = convert(keyed.foreground, WORKING_SPACE, DISPLAY_SPACE)
+        colours.append(np.clip(colour[solid], 0, 1).mean(axis=0) * 255 if solid.any() else np.full(3, np.nan))
+        centres.append(centroid(keyed.alpha))
+        gsgs.append(metrics.gsg(result.screen * 255.0, key_srgb(key) * 255.0))
+    flicker = []
+    for previous, current, t0, t1 in zip(alphas, alphas[1:], targets, targets[1:]):
+        move = np.float32([[1, 0, t1[0] - t0[0]], [0, 1, t1[1] - t0[1]]])
+        moved = cv2.warpAffine(previous, move, (SIZE, SIZE), flags=cv2.INTER_LINEAR)
+        flicker.append(float(np.abs(current - moved).mean()))
+    errors = np.linalg.norm(np.array(centres) - targets, axis=1)
+    colours = np.array(colours)
+    return {"flicker": float(np.mean(flicker)), "centre_error": float(np.nanmean(errors)),
+            "centre_wander": float(np.nanstd(np.diff(errors))),
+            "colour_wander": float(np.linalg.norm(np.nanstd(colours, axis=0))), "gsg_mean": float(np.mean(gsgs)),
+            "gsg_worst": float(np.max(gsgs)), "no_screen": no_screen, "centres": np.array(centres).tolist(),
+            "errors": errors.tolist()}
 
 
 # --- 4. end to end + contact sheet ---------------------------------------------------------
@@ -375,15 +428,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "samples" / "models" / "toy-ldm")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "generate_quality")
     parser.add_argument("--scheduler", default="ddim", help="sampler (vfxkey generate --scheduler)")
-    parser.add_argument("--shifts", default="0.07,0.15", help="TKG-DM target shifts to measure")
-    parser.add_argument("--shift", type=float, default=0.07, help="target shift for sections 3-4")
+    default = DEFAULT_TARGET_SHIFT["sd15"]  # the toy model is SD1.5's layout: vfxkey's default shift for it
+    parser.add_argument("--shifts", default=f"{default:g},0.15", help="TKG-DM target shifts to measure")
+    parser.add_argument("--shift", type=float, default=default, help="target shift for sections 3-4")
     parser.add_argument("--sections", default="1234")
+    parser.add_argument("--keys", default=",".join(KEYS), help="section 1's keys (of " + ", ".join(KEYS) + ")")
+    parser.add_argument("--modes", default="locked,drift,follow", help="section 3's temporal modes")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save-head", type=Path, help="also keep section 2's matting head here")
     parser.add_argument("--head", type=Path, help="matting head for sections 3-4 when section 2 is not run")
     parser.add_argument("--quick", action="store_true", help="a few images per section, to try the bench out")
     parser.add_argument("--prompts", choices=("dev", "heldout"), default="dev",
-                        help="section 1 and 4's prompts: the bench's own (dev: tune on these) or the held-out list "
+                        help="section 1, 3 and 4's prompts: the bench's own (dev: tune on these) or the held-out list "
                              "(report only, never tune on it)")
     args = parser.parse_args(argv)
     global PROMPTS
@@ -406,7 +462,8 @@ def main(argv: list[str] | None = None) -> None:
     figures: dict = {}
     head = None
     with tempfile.TemporaryDirectory() as tmp:
-        sections = [("1", "TKG-DM", lambda: tkg_dm(model, [float(s) for s in args.shifts.split(",")]))]
+        sections = [("1", "TKG-DM", lambda: tkg_dm(model, [float(s) for s in args.shifts.split(",")],
+                                                          {k: KEYS[k] for k in args.keys.split(",")}))]
         sections.append(("2", "Matting on held-out elements", lambda: matting(model, args.model, Path(tmp))))
         for number, title, run in sections:
             if number in args.sections:
@@ -423,7 +480,8 @@ def main(argv: list[str] | None = None) -> None:
         head = load_head(args.head, model.pipe.vae)
     if head is None and ("3" in args.sections or "4" in args.sections):
         raise SystemExit("sections 3 and 4 use the matting head of section 2 (or give --head)")
-    for number, title, run in (("3", "Temporal modes", lambda: temporal(model, head, shift=args.shift)),
+    for number, title, run in (("3", "Temporal modes", lambda: temporal(model, head, shift=args.shift,
+                                                                            modes=tuple(args.modes.split(",")))),
                                ("4", "End to end", lambda: end_to_end(model, head, args.out, shift=args.shift))):
         if number in args.sections:
             text, figures[title] = run()
