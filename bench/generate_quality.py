@@ -66,7 +66,8 @@ from vfxkey import cli
 from vfxkey.errors import InputError
 from vfxkey.generate.attention import binarise, capture_attention, subject_token_indices
 from vfxkey.generate.decoder_features import capture_decoder_features, decoder_feature_channels
-from vfxkey.generate.noise import DEFAULT_TARGET_SHIFT, KEY_SRGB, ForegroundPath, key_direction
+from vfxkey.generate.choices import DEFAULT_TARGET_SHIFT
+from vfxkey.generate.noise import KEY_SRGB, ForegroundPath, key_direction
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.write import write_preview_png

@@ -92,7 +92,7 @@ def test_metadata_records_prompt_seed_settings_model_hash_and_gsg(chunk_run, mod
     assert attributes["vfxkey:frame"] == 3
     assert attributes["vfxkey:temporal"] == "drift" and attributes["vfxkey:steps"] == 2
     assert attributes["vfxkey:sampler_noise"] == "shot"  # drift too: one sampler noise stream for the shot
-    assert attributes["vfxkey:shift"] == "0.07"  # as given, not float32's 0.07000000029802322
+    assert attributes["vfxkey:shift"] == "0.1"  # the SD1.5 default as written, not float32's 0.10000000149011612
     assert attributes["vfxkey:model_hash"] == model_hash(model_dir)
     assert attributes["vfxkey:alpha_source"] == "attention"
     assert attributes["vfxkey:gsg"] >= 0.0

@@ -8,6 +8,7 @@ import torch
 
 from tiny_models import build_pipeline
 from vfxkey.errors import SettingError, VfxkeyError
+from vfxkey.generate.choices import DEFAULT_TARGET_SHIFT
 from vfxkey.generate.decoder_features import capture_decoder_features
 from vfxkey.generate.model import SCHEDULERS, LoadedModel
 from vfxkey.generate.noise import (
@@ -51,11 +52,12 @@ def test_zero_noise_unet_moves_the_background_along_the_key_direction_and_keeps_
     c = (scheduler.final_alpha_cumprod / alphas[scheduler.timesteps[0]]).sqrt().item()
     background = 1 - foreground_weight(32, 32, region.at(4))
     green = torch.tensor([0.0, 1.0, 1.0, 0.0])
-    expected = c * shift_delta(0.07) * green[:, None, None] * background
+    delta = shift_delta(DEFAULT_TARGET_SHIFT["sd15"])  # SETTINGS gives no shift: the family's default
+    expected = c * delta * green[:, None, None] * background
     torch.testing.assert_close(a - b, expected, atol=1e-4, rtol=1e-4)
     # Corners moved by c * delta along green's channels; centre pixels untouched.
-    assert (a - b)[1:3, :3, :3].mean().item() == pytest.approx(c * shift_delta(0.07), rel=0.01)
-    assert (a - b)[:, 15:17, 15:17].abs().max().item() < 0.02 * c * shift_delta(0.07)
+    assert (a - b)[1:3, :3, :3].mean().item() == pytest.approx(c * delta, rel=0.01)
+    assert (a - b)[:, 15:17, 15:17].abs().max().item() < 0.02 * c * delta
     assert torch.equal((a - b)[0], torch.zeros(32, 32)) and torch.equal((a - b)[3], torch.zeros(32, 32))
 
 
@@ -146,7 +148,7 @@ def test_a_size_off_the_latent_grid_is_generated_at_the_next_multiple_of_8_and_c
                                      "key_direction": "published"})
     frame = KeyedGenerator(LoadedModel(pipe=pipe, family="sd15", path=Path("deep"), hash="deep"), settings, seed=3)(1)
     noise = keyed_noise(3, 1, NoiseSettings(latent_shape=(4, 8, 13), direction=(0.0, 1.0, 1.0, 0.0),
-                                            target_shift=0.07))
+                                            target_shift=DEFAULT_TARGET_SHIFT["sd15"]))
     full = pipe(prompt=settings.prompt, negative_prompt=settings.negative_prompt, height=64, width=104,
                 num_inference_steps=2, guidance_scale=7.5, output_type="np", latents=noise).images[0]
     assert frame.screen.shape == (61, 98, 3) and frame.rgb.shape == (61, 98, 3) and frame.hint.shape == (61, 98)

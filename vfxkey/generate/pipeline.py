@@ -39,10 +39,9 @@ import torch
 from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.attention import binarise, capture_attention, subject_token_indices
 from vfxkey.generate.decoder_features import capture_decoder_features
-from vfxkey.generate.choices import KEY_DIRECTIONS
+from vfxkey.generate.choices import DEFAULT_TARGET_SHIFT, KEY_DIRECTIONS
 from vfxkey.generate.model import LoadedModel
 from vfxkey.generate.noise import (
-    DEFAULT_TARGET_SHIFT,
     KEY_SRGB,
     ForegroundPath,
     NoiseSettings,

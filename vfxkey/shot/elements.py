@@ -262,7 +262,7 @@ class GenerateStage:
 
     def settings(self) -> dict[str, object]:
         """Every setting that changes the element's pixels, as recorded in its metadata."""
-        from vfxkey.generate.noise import DEFAULT_TARGET_SHIFT
+        from vfxkey.generate.choices import DEFAULT_TARGET_SHIFT
         from vfxkey.generate.provenance import ModelRecord, run_metadata
 
         e: GenerateElement = self.spec.element

@@ -105,7 +105,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfxkey.errors import SettingError, VfxkeyError
-from vfxkey.generate.choices import KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES, TEMPORAL_MODES, keyable
+from vfxkey.generate.choices import (DEFAULT_TARGET_SHIFT, KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES,
+                                     TEMPORAL_MODES, keyable)
 from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
 from vfxkey.io.pathmap import map_path
@@ -246,7 +247,8 @@ class GenerateElement:
         "encoded, minus mid grey; fits any VAE), or the published one (the paper's SD1.5 sign pattern for a named "
         "key, SD1.5/SDXL preview factors otherwise; only fits SD's own VAEs).", choices=KEY_DIRECTIONS)
     shift: float | None = setting(None, "TKG-DM target shift: fraction of positive noise values added in the keyed "
-                                        "channels (default 0.07 for SD1.5, 0.11 for SDXL).", metavar="AMOUNT")
+                                        f"channels (default {DEFAULT_TARGET_SHIFT['sd15']:g} for SD1.5, "
+                                        f"{DEFAULT_TARGET_SHIFT['sdxl']:g} for SDXL).", metavar="AMOUNT")
     fg_region: str = setting("0.5,0.5,0.25,0.25", "Foreground ellipse cx,cy,rx,ry as fractions of the image, or "
                                                   "keyframes 'FRAME:cx,cy,rx,ry;FRAME:cx,cy,rx,ry' (linear in between).")
     temporal: str = setting("locked", "Noise across frames: one noise for the shot, slowly drifting noise, or noise "
