@@ -26,8 +26,8 @@ model so the background decodes to a key colour. For one frame:
    +-1) and ``delta = Phi^-1(0.5 + target_shift) - Phi^-1(0.5)`` (:func:`shift_delta`): the
    closed form of the authors' search, which raises ``delta`` until the fraction of
    positive values has grown by ``target_shift``. Only the mean moves; the standard
-   deviation stays 1. Defaults (:data:`vfxkey.generate.choices.DEFAULT_TARGET_SHIFT`): ``target_shift`` 0.10 for
-   SD1.5 (delta 0.253; the diffusers port's 0.07, delta 0.176, kept less than half the
+   deviation stays 1. Defaults (``choices.DEFAULT_TARGET_SHIFT``): ``target_shift`` 0.10
+   for SD1.5 (delta 0.253; the diffusers port's 0.07, delta 0.176, kept less than half the
    background on the key on the toy model), 0.11 for SDXL (delta 0.279).
 
 3. **Init-noise selection**: a foreground weight ``m`` (a Gaussian ellipse, 1 at its centre;
