@@ -12,6 +12,9 @@ Every sample is one element over one background, 64x64 pixels, with its caption:
 - **Backgrounds**: a solid named colour with a faint gradient and grain (the caption says
   "on a <colour> background"), or, unnamed in the caption, a two-colour gradient, a texture
   or clutter (rectangles and discs) in random colours.
+- **Placement**: the element's centre within 9 px of the frame's centre (``centre``, the
+  default and what ``toy-ldm`` was trained on) or anywhere that keeps its disc in the frame
+  (``anywhere``); see :data:`PLACEMENTS`.
 - **Captions** from a small vocabulary: "a red star", "a yellow ball with hair on a green
   background", ...; :data:`VOCABULARY` lists every word.
 

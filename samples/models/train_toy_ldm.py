@@ -9,7 +9,8 @@ Stages (each resumable; a checkpoint is written every ``--checkpoint-minutes`` a
 end of a stage, and a rerun continues from the last one):
 
 1. **data**: ``--train`` training samples (seeded, :func:`toy_data.make_sample`; one process per
-   core), cached.
+   core), cached. ``--placement`` puts each element near the centre (``centre``, what
+   ``toy-ldm`` was trained on) or anywhere in the frame (``anywhere``).
 2. **vae**: ``AutoencoderKL`` (4 latent channels, 64x64 images -> 16x16 latents), L1 + MSE
    reconstruction + 1e-6 KL, AdamW, cosine decay; first on whole frames, then (stage
    ``vae_crops``) on 32x32 crops, which buy four times the optimiser steps per minute.
@@ -27,6 +28,10 @@ end of a stage, and a rerun continues from the last one):
    crop phase leaves colour casts on whole frames; the UNet's latents stay valid).
 6. **export**: a ``StableDiffusionPipeline`` diffusers folder (DDIM scheduler, float16
    weights), plus ``training.json`` with the losses and times.
+
+``--start-from FOLDER`` fine-tunes a toy-ldm folder instead: its VAE is kept as it is (stages 2
+and 5 skipped; a matting head made for it stays valid) and stage 4 starts from its UNet and
+text encoder.
 
 Everything is seeded: the data by ``(seed, split, index)``, each step's batch, noise and
 timesteps by ``(seed, stage, step)``, so a resumed run equals an uninterrupted one.
