@@ -337,6 +337,14 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
             pipe.set_adapters("lora", options.lora_scale)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelError(f"{lora} does not fit model {path}: {str(exc).splitlines()[0]}", setting="lora") from None
+    pipe = apply_run_options(pipe, options, device)
+    return LoadedModel(pipe=pipe, family=family, path=path, hash=model_hash(path), lora=lora, options=options)
+
+
+def apply_run_options(pipe: DiffusionPipeline, options: RunOptions, device: torch.device) -> DiffusionPipeline:
+    """``pipe``'s memory savers switched on as ``options`` asks, placed on ``device`` (moved there,
+    or offloaded to it), its progress bar off. :func:`load_model` ends with it; the memory
+    benchmark (``bench/generate_memory.py``) runs random full-size models through it."""
     if options.vae_tiling:
         pipe.vae.enable_tiling()
     if options.attention_slicing:
@@ -346,7 +354,7 @@ def load_model(path: str | Path, *, config: str | Path | None = None, lora: str 
     else:
         pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    return LoadedModel(pipe=pipe, family=family, path=path, hash=model_hash(path), lora=lora, options=options)
+    return pipe
 
 
 def _set_deterministic() -> None:
