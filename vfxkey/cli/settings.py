@@ -52,8 +52,11 @@ def run_options(command: Callable) -> Callable:
                           "it runs. Same pixels, much less GPU memory, slower."),
         click.option("--vae-tiling", is_flag=True,
                      help="Decode (and encode) in overlapping tiles: the VAE's memory stays that of one tile at any "
-                          "size (1920x1080). Pixels differ slightly from an untiled decode; works with --matte-head."),
-        click.option("--attention-slicing", is_flag=True, help="Compute attention a slice at a time: less memory."),
+                          "size (a tile is 512 px for SD1.5's VAE, 1024 px for SDXL's, so SDXL saves nothing up to "
+                          "1024x1024). Pixels differ slightly from an untiled decode; works with --matte-head."),
+        click.option("--attention-slicing", is_flag=True,
+                     help="diffusers' sliced attention. Costs MORE memory than torch's default attention, not less "
+                          "(warned; docs/generate.md); only for a torch without memory-efficient attention."),
         click.option("--deterministic", is_flag=True,
                      help="torch's deterministic algorithms: on a GPU the same bits for the same settings on the "
                           "same GPU model and driver (recorded; an operation with no deterministic kernel stops "

@@ -19,7 +19,12 @@ class RunOptions:
     - ``vae_tiling``: the VAE decodes (and encodes) in overlapping tiles blended together
       (diffusers' ``enable_tiling``): a 1080p decode's memory stays that of one tile; the
       pixels differ slightly from an untiled decode, so it is part of the settings;
-    - ``attention_slicing``: attention computed one head slice at a time (less memory);
+    - ``attention_slicing``: diffusers' sliced attention, a few heads at a time. It replaces
+      torch's scaled-dot-product attention, which already never holds the attention matrix, with
+      one that holds a slice of it: **more** memory, not less, and slower (a full-size SD1.5 UNet
+      step at 1024x1024: +8.6 GiB instead of +1.2 GiB, ``bench/generate_memory.py``), so a run
+      with it is warned (:meth:`cautions`). It helps only where torch has no memory-efficient
+      attention;
     - ``deterministic``: torch's deterministic algorithms (``torch.use_deterministic_algorithms``,
       cuDNN deterministic without benchmarking, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``): on a
       GPU, the same bits for the same settings on the same GPU model and driver; an operation
@@ -31,6 +36,15 @@ class RunOptions:
     vae_tiling: bool = False
     attention_slicing: bool = False
     deterministic: bool = False
+
+    def cautions(self) -> list[str]:
+        """Warnings for a run with these options: a memory saver that costs memory."""
+        if not self.attention_slicing:
+            return []
+        return ["attention slicing (attention_slicing) replaces torch's memory-efficient attention with diffusers' "
+                "sliced attention, which holds part of the attention matrix: more memory and time, not less "
+                "(a full-size SD1.5 UNet step at 1024x1024 on the CPU: +8.6 GiB instead of +1.2 GiB); "
+                "leave it off and use VAE tiling or offload to save memory"]
 
     def metadata(self) -> dict[str, int | float]:
         return {"lora_scale": self.lora_scale, "offload": int(self.offload), "vae_tiling": int(self.vae_tiling),

@@ -250,6 +250,8 @@ class GenerateStage:
             from vfxkey.generate.pipeline import KeyedGenerator
 
             e: GenerateElement = self.spec.element
+            for message in e.options.cautions():
+                (self.warn or logger.warning)(message)
             model = load_model(e.model, config=e.model_config, lora=e.lora, scheduler=e.scheduler,
                                allow_pickle=e.allow_pickle, precision=e.precision, options=e.options)
             head = None
@@ -349,6 +351,8 @@ class EditStage:
             from vfxkey.generate.noise import parse_key
 
             e: EditElement = self.spec.element
+            for message in e.options.cautions():
+                (self.warn or logger.warning)(message)
             adapter = IPAdapter.read(e.ip_adapter, e.image_encoder, allow_pickle=e.allow_pickle)
             self._editor = load_editor(e.settings, parse_key(e.key), e.model, e.model_config, adapter,
                                        e.allow_pickle, precision=e.precision, lora=e.lora, options=e.options,
