@@ -173,13 +173,20 @@ class _StopAfterUNet(Exception):
     """Raised when the decoder starts, to end a UNet-only measurement there."""
 
 
-def measure(family: str, width: int, height: int, tiling: bool, slicing: bool, head: bool, only: str | None) -> dict:
+def measure(family: str, width: int, height: int, tiling: bool, slicing: bool, head: bool, only: str | None,
+            cli_malloc: bool = False) -> dict:
     """One frame of ``family`` at ``width`` x ``height`` in this process; the phases' peaks.
 
     ``only="unet"`` stops when the decoder starts; ``only="decode"`` skips the UNet and decodes
     one random latent of the size the way the pipeline decodes (the VAE's ``decode`` and the
     image processor), with vfxkey's decoder-feature hook and, when tiling, its tile join.
+    ``cli_malloc``: glibc's thresholds and arenas as the ``vfxkey`` command sets them
+    (:func:`vfxkey.cli.memory.reuse_frame_memory`); without it, glibc's defaults (vfxkey as a library).
     """
+    if cli_malloc:
+        from vfxkey.cli.memory import reuse_frame_memory
+
+        assert reuse_frame_memory()
     phases = Phases()
     import torch
 
@@ -226,7 +233,7 @@ def measure(family: str, width: int, height: int, tiling: bool, slicing: bool, h
             pass
         hook.remove()
     return {"family": family, "size": f"{width}x{height}", "tiling": tiling, "slicing": slicing, "head": head,
-            "only": only or "frame", "dtype": "fp32", "phases": phases.marks}
+            "only": only or "frame", "cli_malloc": cli_malloc, "dtype": "fp32", "phases": phases.marks}
 
 
 def main() -> None:
@@ -238,6 +245,8 @@ def main() -> None:
     parser.add_argument("--head", action="store_true", help="a (random) matting head on the decoder feature")
     parser.add_argument("--only", choices=("unet", "decode"),
                         help="measure the UNet step alone (stop at the decode) or the decode alone (no UNet step)")
+    parser.add_argument("--cli-malloc", action="store_true",
+                        help="glibc's allocator set as the vfxkey command sets it (mmap and trim thresholds 256 MiB)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--check-configs", action="store_true", help="compare parameter counts with the published")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -249,11 +258,13 @@ def main() -> None:
         return
     width, height = (int(v) for v in args.size.split("x"))
     if args.child:
-        print(json.dumps(measure(args.family, width, height, args.tiling, args.slicing, args.head, args.only)))
+        print(json.dumps(measure(args.family, width, height, args.tiling, args.slicing, args.head, args.only,
+                                 args.cli_malloc)))
         return
     argv = [sys.executable, __file__, "--child", "--family", args.family, "--size", args.size]
     argv += ["--only", args.only] if args.only else []
-    argv += [flag for flag, on in (("--tiling", args.tiling), ("--slicing", args.slicing), ("--head", args.head)) if on]
+    argv += [flag for flag, on in (("--tiling", args.tiling), ("--slicing", args.slicing), ("--head", args.head),
+                                   ("--cli-malloc", args.cli_malloc)) if on]
     out = subprocess.run(argv, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"the measuring process failed:\n{out.stderr[-3000:]}")
