@@ -213,10 +213,13 @@ def quick_to_convert(dtype: np.dtype, src: str, dst: str) -> bool:
     """Whether :func:`convert` of code values of ``dtype`` from ``src`` to ``dst`` is a
     lookup in a table of 256 (8-bit codes, no matrix mixing the channels) or a scaling:
     cheap enough to do again rather than keep the float32 result (four times the memory)."""
-    if np.dtype(dtype) != np.uint8:
-        return False
-    src, dst = check_colorspace(src), check_colorspace(dst)
-    return src == dst or not _processor(src, dst, ocio.BIT_DEPTH_UINT8).hasChannelCrosstalk()
+    return _by_table(np.dtype(dtype), check_colorspace(src), check_colorspace(dst))
+
+
+def _by_table(dtype: np.dtype, src: str, dst: str) -> bool:
+    """Whether code values of ``dtype`` convert from ``src`` to ``dst`` (canonical names) by
+    a table of 256 (:func:`_convert_codes`): 8-bit codes, no matrix mixing the channels."""
+    return dtype == np.uint8 and (src == dst or not _processor(src, dst, ocio.BIT_DEPTH_UINT8).hasChannelCrosstalk())
 
 
 def unit_float(samples: np.ndarray) -> np.ndarray:
@@ -272,7 +275,7 @@ def _convert_codes(codes: np.ndarray, src: str, dst: str) -> np.ndarray:
     if src == dst or not codes.size:
         return unit_float(codes)
     processor = _processor(src, dst, _INTEGER_DEPTHS[codes.dtype][0])
-    if codes.dtype == np.uint8 and not processor.hasChannelCrosstalk():
+    if _by_table(codes.dtype, src, dst):
         import cv2
 
         table = _apply_codes(processor, np.repeat(np.arange(256, dtype=np.uint8), 3))  # (256, 3): code -> value

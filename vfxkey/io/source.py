@@ -159,7 +159,7 @@ class Source:
         The frame gets contiguous arrays of its own (OpenCV and torch expect them), and
         8-bit codes that are quick to convert again are kept too (``Frame.coded``)."""
         coded = None
-        if rgb.dtype == np.uint8 and quick_to_convert(rgb.dtype, self.info.colorspace, self.working_space):
+        if quick_to_convert(rgb.dtype, self.info.colorspace, self.working_space):
             coded = CodedRGB(np.ascontiguousarray(rgb), self.info.colorspace, self.working_space)
         if self.info.colorspace != self.working_space or rgb.dtype != np.float32:
             rgb = convert(rgb, self.info.colorspace, self.working_space)
