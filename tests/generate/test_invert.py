@@ -174,6 +174,7 @@ def test_a_keyed_element_with_no_subject_to_hold_comes_back_unchanged_with_a_war
     result = Editor(model, settings)(faint)
     assert np.array_equal(result.rgba, faint.premultiplied_rgba()) and result.unet_calls == 0
     assert result.qc["warnings"][0].startswith("no alpha of 0.5 or more: with its background held")
+    assert result.qc["verdicts"] == ["blank_key"]  # a verdict too, which [qc] fail_on can act on
 
 
 def test_feather_ramps_inside_the_mask_only():

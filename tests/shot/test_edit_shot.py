@@ -235,4 +235,5 @@ def test_an_edited_keyed_inputs_qc_warnings_reach_the_element(shot, tmp_path):
     assert "el.0001.exr (frame 1): edited: no alpha of 0.5 or more" in result.output
     pixels, attributes = read_exr(folder / "render" / "ed.0001.exr")
     assert attributes["vfxkey:warnings"].startswith("no alpha of 0.5 or more")
+    assert attributes["vfxkey:verdicts"] == "blank_key"
     np.testing.assert_allclose(pixels, rgba, atol=1e-3)  # the input, as half floats

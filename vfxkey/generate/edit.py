@@ -200,7 +200,7 @@ class Editor:
             warning = (f"no alpha of {SUBJECT_ALPHA} or more: with its background held there is no subject to "
                        "edit, so the frame is the input's (hold_background off edits it all)")
             return EditedFrame(frame=frame.number, rgba=source, screen=image, latent_error=0.0, psnr=math.inf,
-                               unet_calls=0, qc={"verdicts": [], "warnings": [warning]})
+                               unet_calls=0, qc={"verdicts": ["blank_key"], "warnings": [warning]})
 
         # 2. encode: the VAE's mean latent (in float32 for a float16 VAE that overflows, as SDXL's does)
         pixels = torch.from_numpy(image).permute(2, 0, 1)[None] * 2 - 1
