@@ -120,6 +120,22 @@ def test_a_frame_held_compactly_converts_back_to_the_same_bits(tmp_path, gradien
     assert again.dtype == np.float32 and np.array_equal(again.view(np.uint32), frame.rgb.view(np.uint32))
 
 
+def test_kept_codes_are_converted_when_rgb_is_first_read_and_only_then(tmp_path, gradient, monkeypatch):
+    # The keyer keys a frame from its codes (compact_rgb): the reader must not convert them
+    # as well (work done twice). Reading rgb converts once and keeps the result.
+    import vfxkey.io.colour as colour
+
+    conversions = []
+    convert_codes = colour._convert_codes
+    monkeypatch.setattr(colour, "_convert_codes", lambda *a: conversions.append(a[1:]) or convert_codes(*a))
+    source = open_source(write_image(tmp_path / "still.png", gradient, "uint8"))
+    frame = source.read(1)
+    assert conversions == []
+    rgb = frame.rgb
+    assert frame.rgb is rgb and len(conversions) == 1 and rgb.dtype == np.float32
+    assert np.array_equal(rgb, np.asarray(frame.compact_rgb()))
+
+
 def write_sequence(folder, frames, size=(4, 6)):
     for number in frames:
         rgba = np.full(size + (4,), number / 1000.0, np.float32)

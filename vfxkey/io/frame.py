@@ -18,6 +18,27 @@ STILL_EXTENSIONS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mkv", ".avi", ".mxf", ".webm")
 
 
+class _Converted:
+    """``Frame.rgb``: float32 RGB in the working space. A reader that keeps a frame's 8-bit
+    codes (``Frame.coded``) passes them as ``rgb``; they are converted the first time ``rgb``
+    is read, and the float32 result is kept. A frame keyed from its codes alone
+    (``Frame.compact_rgb``) is never converted here."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, frame: "Frame | None", owner: type | None = None) -> np.ndarray:
+        if frame is None:
+            raise AttributeError("rgb")  # the dataclass field has no default
+        rgb = frame.__dict__[self.slot]
+        if isinstance(rgb, CodedRGB):
+            rgb = frame.__dict__[self.slot] = np.asarray(rgb)
+        return rgb
+
+    def __set__(self, frame: "Frame", rgb: "np.ndarray | CodedRGB") -> None:
+        frame.__dict__[self.slot] = rgb
+
+
 @dataclass
 class Frame:
     """One decoded frame, scene-linear in the working space.
@@ -26,10 +47,12 @@ class Frame:
     the file has no alpha). ``premultiplied`` says whether ``rgb`` is already multiplied
     by ``alpha``. The arrays cover ``data_window``, in the coordinates of
     ``display_window`` (the shot's format); both default to the arrays' own size at 0, 0.
+    A reader may give ``rgb`` as its 8-bit codes (a ``CodedRGB``, also ``coded``): they
+    become float32 when ``rgb`` is first read.
     """
 
     number: int
-    rgb: np.ndarray
+    rgb: np.ndarray = _Converted()
     alpha: np.ndarray | None
     premultiplied: bool
     source: str
@@ -43,12 +66,13 @@ class Frame:
         return self.rgb if self.coded is None else self.coded
 
     def __post_init__(self) -> None:
+        rgb = self.compact_rgb()  # (codes stay codes)
         if self.data_window is None:
-            self.data_window = Window.of(self.rgb)
+            self.data_window = Window.of(rgb)
         if self.display_window is None:
-            self.display_window = Window.of(self.rgb)
-        if self.rgb.shape[:2] != self.data_window.shape:
-            raise ValueError(f"rgb of shape {self.rgb.shape[:2]} does not cover data window {self.data_window}")
+            self.display_window = Window.of(rgb)
+        if rgb.shape[:2] != self.data_window.shape:
+            raise ValueError(f"rgb of shape {rgb.shape[:2]} does not cover data window {self.data_window}")
 
     def premultiplied_rgba(self) -> np.ndarray:
         """``(H, W, 4)`` float32, colour premultiplied; alpha 1 where the file has none."""

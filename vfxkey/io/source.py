@@ -156,16 +156,17 @@ class Source:
     ) -> Frame:
         """Step 5: convert RGB to the working space (alpha is never converted).
 
-        The frame gets contiguous arrays of its own (OpenCV and torch expect them), and
-        8-bit codes that are quick to convert again are kept too (``Frame.coded``)."""
-        coded = None
-        if quick_to_convert(rgb.dtype, self.info.colorspace, self.working_space):
+        The frame gets contiguous arrays of its own (OpenCV and torch expect them). 8-bit
+        codes that are quick to convert (``Frame.coded``) are kept as they are and converted
+        when the frame's ``rgb`` is first read: a keyed frame is converted once, by the keyer."""
+        alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32)
+        if quick_to_convert(rgb.dtype, self.info.colorspace, self.working_space):  # converted when first used
             coded = CodedRGB(np.ascontiguousarray(rgb), self.info.colorspace, self.working_space)
+            return Frame(frame, coded, alpha, premultiplied, source, data_window, display_window, coded)
         if self.info.colorspace != self.working_space or rgb.dtype != np.float32:
             rgb = convert(rgb, self.info.colorspace, self.working_space)
         rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-        alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.float32)
-        return Frame(frame, rgb, alpha, premultiplied, source, data_window, display_window, coded)
+        return Frame(frame, rgb, alpha, premultiplied, source, data_window, display_window)
 
 
 def _held_frame(available: list[int], frame: int) -> int:
