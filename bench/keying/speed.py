@@ -21,8 +21,12 @@ wrote the same pixels and metadata (a hash of each EXR's half-float pixels and o
 vfxkey:* attributes but the version). Target (issue 25): wall <= 1.5x, CPU <= 2.0x,
 peak <= 4x oiiotool's.
 
-Usage: python -m bench.keying.speed [--frames 24] [--repeat 2]
-       python -m bench.keying.speed --frames 12 --paired 5 [--baseline ../main]
+Both tools are given ``--threads`` (default: the CPUs this process may use). Without it
+an OMP_NUM_THREADS in the environment (1 in some shells) bounds vfxkey, which follows it,
+and not oiiotool, which uses every core.
+
+Usage: python -m bench.keying.speed [--frames 24] [--repeat 2] [--threads N]
+       python -m bench.keying.speed --frames 12 --paired 5 [--baseline ../main] [--threads N]
 """
 
 from __future__ import annotations
@@ -100,10 +104,12 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple
     return seconds, usage.ru_utime + usage.ru_stime, peak_kib / 1024
 
 
-def key_command(frames: Path, count: int, out: Path) -> list[str]:
-    """`vfxkey key` as a user runs it."""
+def key_command(frames: Path, count: int, out: Path, threads: int) -> list[str]:
+    """`vfxkey key` as a user runs it, on ``threads`` threads (given, so that an
+    OMP_NUM_THREADS in the environment, which vfxkey follows and oiiotool does not, cannot
+    give the two tools different counts)."""
     return [str(BIN / "vfxkey"), "key", str(frames / "gs.####.png"), "-o", str(out / "gs.####.exr"),
-            "--frames", f"{FIRST}-{FIRST + count - 1}"]
+            "--frames", f"{FIRST}-{FIRST + count - 1}", "--threads", str(threads)]
 
 
 SHORT = 5  # frames in the short run; the long run minus it gives the cost of an extra frame
@@ -115,10 +121,10 @@ def fresh(folder: Path) -> Path:
     return folder
 
 
-def oiiotool_command(frames: Path, count: int, out: Path) -> list[str]:
-    """The bundled oiiotool converting the same frames to half-float zip EXR."""
+def oiiotool_command(frames: Path, count: int, out: Path, threads: int) -> list[str]:
+    """The bundled oiiotool converting the same frames to half-float zip EXR on ``threads`` threads."""
     # oiiotool reads "#" as four digits, so its patterns spell the padding as %04d
-    return [str(BIN / "oiiotool"), "--frames", f"{FIRST}-{FIRST + count - 1}", str(frames / "gs.%04d.png"),
+    return [str(BIN / "oiiotool"), "--threads", str(threads), "--frames", f"{FIRST}-{FIRST + count - 1}", str(frames / "gs.%04d.png"),
             "-d", "half", "--compression", "zip", "-o", str(out / "gs.%04d.exr")]
 
 
@@ -145,19 +151,20 @@ def pixel_hashes(folder: Path) -> dict[str, str]:
     return hashes
 
 
-def paired(frames: Path, count: int, rounds: int, baseline: Path | None) -> None:
+def paired(frames: Path, count: int, rounds: int, baseline: Path | None, threads: int) -> None:
     """``rounds`` rounds of oiiotool, this checkout's vfxkey and the ``baseline`` checkout's, in turn."""
-    tools = {"oiiotool": (lambda out: oiiotool_command(frames, count, out), None),
-             "vfxkey": (lambda out: key_command(frames, count, out), checkout_env(REPO))}
+    tools = {"oiiotool": (lambda out: oiiotool_command(frames, count, out, threads), None),
+             "vfxkey": (lambda out: key_command(frames, count, out, threads), checkout_env(REPO))}
     if baseline is not None:
-        tools["vfxkey baseline"] = (lambda out: key_command(frames, count, out), checkout_env(baseline))
+        tools["vfxkey baseline"] = (lambda out: key_command(frames, count, out, threads), checkout_env(baseline))
     runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in tools}
     for _ in range(rounds):
         for label, (command, env) in tools.items():
             runs[label].append(run_measured(command(fresh(FOLDER / label.replace(" ", "_"))), env))
             print(f"{label}: wall {runs[label][-1][0]:.2f} s, CPU {runs[label][-1][1]:.2f} s, "
                   f"peak {runs[label][-1][2]:.0f} MiB", flush=True)
-    table = Table(title=f"{count} frames 1920x1080 8-bit PNG -> half zip EXR, whole process, {rounds} rounds in turn: medians")
+    table = Table(title=f"{count} frames 1920x1080 8-bit PNG -> half zip EXR, whole process, {threads} threads, "
+                        f"{rounds} rounds in turn: medians")
     for column in ("", "wall s", "CPU s", "peak MiB"):
         table.add_column(column, justify="right" if column else "left")
     for label, measured in runs.items():
@@ -178,13 +185,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement; the fastest counts")
     parser.add_argument("--paired", type=int, metavar="ROUNDS", help="rounds of paired runs instead (see above)")
     parser.add_argument("--baseline", type=Path, metavar="CHECKOUT", help="with --paired: another checkout's vfxkey too")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="threads each tool runs on (default: the CPUs this process may use)")
     args = parser.parse_args()
     frames = make_frames(args.frames)
     if args.paired:
-        paired(frames, args.frames, args.paired, args.baseline)
+        paired(frames, args.frames, args.paired, args.baseline, args.threads)
         return
-    tools = {"oiiotool (convert only)": lambda n, out: oiiotool_command(frames, n, out),
-             "vfxkey key": lambda n, out: key_command(frames, n, out)}
+    tools = {"oiiotool (convert only)": lambda n, out: oiiotool_command(frames, n, out, args.threads),
+             "vfxkey key": lambda n, out: key_command(frames, n, out, args.threads)}
     runs = {label: {n: best_of(args.repeat, command, n, FOLDER / "out") for n in (SHORT, args.frames)}
             for label, command in tools.items()}
 
