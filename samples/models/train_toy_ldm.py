@@ -29,9 +29,9 @@ end of a stage, and a rerun continues from the last one):
 6. **export**: a ``StableDiffusionPipeline`` diffusers folder (DDIM scheduler, float16
    weights), plus ``training.json`` with the losses and times.
 
-``--start-from FOLDER`` fine-tunes a toy-ldm folder instead: its VAE is kept as it is (stages 2
-and 5 skipped; a matting head made for it stays valid) and stage 4 starts from its UNet and
-text encoder.
+``--vae-from FOLDER`` keeps a toy-ldm folder's VAE as it is (weights and scaling factor; stages 2
+and 5 skipped, so a matting head made for it stays valid) and trains stage 4 from scratch on it.
+``--start-from FOLDER`` does the same but fine-tunes: stage 4 starts from its UNet and text encoder.
 
 Everything is seeded: the data by ``(seed, split, index)``, each step's batch, noise and
 timesteps by ``(seed, stage, step)``, so a resumed run equals an uninterrupted one.
@@ -468,32 +468,38 @@ def main(argv: list[str] | None = None) -> None:
                         help="torch threads (1: at these sizes 2 threads gain little on a quiet 2-core machine and "
                              "lose 4x when another job holds a core; the data is made by one process per core)")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    parser.add_argument("--vae-from", type=Path,
+                        help="keep a toy-ldm folder's VAE (weights and scaling factor) as it is, so a matting head "
+                             "made for it stays valid (stages 2 and 5 skipped; its training.json's VAE stages are "
+                             "copied into the report); the UNet and text encoder are trained from scratch")
     parser.add_argument("--start-from", type=Path,
-                        help="fine-tune a toy-ldm folder instead of training from scratch: its VAE (weights and "
-                             "scaling factor) is kept as it is, so a matting head made for it stays valid (stages 2 "
-                             "and 5 skipped; its training.json's VAE stages are copied into the report), and the "
-                             "UNet and text encoder start from its weights")
+                        help="fine-tune a toy-ldm folder: as --vae-from, and the UNet and text encoder start from "
+                             "its weights")
     args = parser.parse_args(argv)
+    if args.start_from:
+        if args.vae_from and args.vae_from != args.start_from:
+            parser.error("--vae-from and --start-from name different folders")
+        args.vae_from = args.start_from
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
 
     wall = time.monotonic()
     images, captions, data_minutes = stage_data(args.work, args.seed, args.train, args.placement, os.cpu_count() or 1)
-    if args.start_from:
+    if args.vae_from:
         # The VAE as it is (weights and scaling factor): stages 2 and 5 are skipped, and a matting
         # head trained for that VAE stays valid.
-        vae = AutoencoderKL.from_pretrained(args.start_from, subfolder="vae", torch_dtype=torch.float32)
+        vae = AutoencoderKL.from_pretrained(args.vae_from, subfolder="vae", torch_dtype=torch.float32)
         vae = vae.eval().requires_grad_(False)
     else:
         vae, vae_states = stage_vae(args.work, images, args)
     mean, std, scaling, latents_minutes = stage_latents(args.work, vae, images)
-    if args.start_from:
+    if args.vae_from:
         scaling = vae.config.scaling_factor
     print(f"latents: scaling_factor {scaling:.5f}")
     tokenizer = build_tokenizer()
     unet, text_encoder, ldm_state = stage_ldm(args.work, (mean, std), captions, scaling, tokenizer, args)
-    if args.start_from:
-        vae_states = json.loads((args.start_from / "training.json").read_text())["vae"]
+    if args.vae_from:
+        vae_states = json.loads((args.vae_from / "training.json").read_text())["vae"]
     else:
         vae_states = [{"stage": name, "steps": s["step"], "minutes": round(s["seconds"] / 60, 2), "log": s["log"]}
                       for name, s in zip(("vae", "vae_crops"), vae_states, strict=True)]
