@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_models import build_pipeline, build_sdxl_pipeline, save_lora
+from diffusers import AutoencoderKL
+from tiny_models import build_deep_sdxl_pipeline, build_pipeline, build_sdxl_pipeline, save_lora
 
 from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.decoder_features import capture_decoder_features
 from vfxkey.generate.edit import Editor, EditSettings
-from vfxkey.generate.model import LoadedModel, load_model, weight_variant
+from vfxkey.generate.model import LoadedModel, apply_run_options, load_model, weight_variant
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.generate.provenance import ModelRecord, run_metadata
-from vfxkey.generate.run_options import RunOptions
+from vfxkey.generate.run_options import VAE_TILE_PX, RunOptions
 from vfxkey.io.frame import Frame
 from vfxkey.generate.head import MattingHead
 
@@ -117,11 +118,28 @@ def test_the_memory_savers_and_determinism_are_recorded_and_offload_needs_a_gpu(
         assert torch.are_deterministic_algorithms_enabled() and model.pipe.vae.use_tiling
         metadata = run_metadata(ModelRecord.of(model), GenerationSettings(prompt="a red apple"), 1, scheduler="ddim",
                                 target_shift=0.07, alpha_source="key")
-        assert (metadata["deterministic"], metadata["vae_tiling"], metadata["attention_slicing"]) == (1, 1, 1)
+        assert (metadata["deterministic"], metadata["vae_tiling"], metadata["attention_slicing"]) == (1, VAE_TILE_PX, 1)
     finally:
         torch.use_deterministic_algorithms(was)
     with pytest.raises(VfxkeyError, match="offload.*the device is cpu"):
         load_model(tiny_model_files.folder, device=torch.device("cpu"), options=RunOptions(offload=True))
+
+
+def test_vae_tiling_decodes_sdxls_vae_at_1024px_in_smaller_tiles():
+    # SDXL's VAE config has sample_size 1024, which diffusers takes as its tile: with vae_tiling a
+    # 1024x1024 frame was decoded whole, saving nothing (bench/generate_memory.py: +3921 MiB for
+    # the decode, tiled or not). Tiles of VAE_TILE_PX px: +1477 MiB.
+    pipe = build_deep_sdxl_pipeline()
+    pipe.register_modules(vae=AutoencoderKL.from_config({**pipe.vae.config, "sample_size": 1024}).eval())
+    pipe = apply_run_options(pipe, RunOptions(vae_tiling=True), torch.device("cpu"))
+    tiles = []
+    hook = pipe.vae.decoder.register_forward_pre_hook(lambda module, args: tiles.append(tuple(args[0].shape[-2:])))
+    with torch.no_grad():
+        image = pipe.vae.decode(torch.randn(1, 4, 128, 128)).sample
+    hook.remove()
+    assert image.shape[-2:] == (1024, 1024)
+    latent_tile = VAE_TILE_PX // pipe.vae_scale_factor
+    assert len(tiles) > 1 and max(max(tile) for tile in tiles) == latent_tile
 
 
 def test_attention_slicing_is_warned_as_costing_memory(tiny_model_files, tmp_path):

@@ -18,6 +18,7 @@ from tiny_models import save_diffusers_folder  # noqa: E402
 from vfxkey.cli import main  # noqa: E402
 from vfxkey.errors import VfxkeyError  # noqa: E402
 from vfxkey.generate.model import model_hash  # noqa: E402
+from vfxkey.generate.run_options import VAE_TILE_PX  # noqa: E402
 from vfxkey.shot.spec import load_spec  # noqa: E402
 
 SIZE = 32
@@ -118,7 +119,7 @@ def test_an_edit_shots_run_options_are_recorded_and_change_its_settings(shot):
     result = CliRunner().invoke(main, ["render", str(spec)])
     assert result.exit_code == 0, result.output
     attributes = read_exr(frame)[1]
-    assert (first["vfxkey:vae_tiling"], attributes["vfxkey:vae_tiling"]) == (0, 1)
+    assert (first["vfxkey:vae_tiling"], attributes["vfxkey:vae_tiling"]) == (0, VAE_TILE_PX)
     assert attributes["vfxkey:precision"] == "fp32"
     assert attributes["vfxkey:settings_hash"] != first["vfxkey:settings_hash"]
 

@@ -51,9 +51,9 @@ def run_options(command: Callable) -> Callable:
                      help="GPU only: move each part of the model (text encoders, UNet, VAE) to the GPU only while "
                           "it runs. Same pixels, much less GPU memory, slower."),
         click.option("--vae-tiling", is_flag=True,
-                     help="Decode (and encode) in overlapping tiles: the VAE's memory stays that of one tile at any "
-                          "size (a tile is 512 px for SD1.5's VAE, 1024 px for SDXL's, so SDXL saves nothing up to "
-                          "1024x1024). Pixels differ slightly from an untiled decode; works with --matte-head."),
+                     help="Decode (and encode) in overlapping tiles of 512 px: the VAE's memory stays about that of "
+                          "one tile at any size. Pixels differ slightly from an untiled decode (recorded); works "
+                          "with --matte-head."),
         click.option("--attention-slicing", is_flag=True,
                      help="diffusers' sliced attention. Costs MORE memory than torch's default attention, not less "
                           "(warned; docs/generate.md); only for a torch without memory-efficient attention."),

@@ -55,7 +55,7 @@ from diffusers.loaders.single_file_utils import (
 from safetensors import SafetensorError, safe_open
 
 from vfxkey.errors import ModelError, SettingError, VfxkeyError
-from vfxkey.generate.run_options import RunOptions
+from vfxkey.generate.run_options import VAE_TILE_PX, RunOptions
 
 PIPELINES = {"sd15": StableDiffusionPipeline, "sdxl": StableDiffusionXLPipeline}
 FAMILY_OF_PIPELINE = {"StableDiffusionPipeline": "sd15", "StableDiffusionXLPipeline": "sdxl"}
@@ -347,6 +347,8 @@ def apply_run_options(pipe: DiffusionPipeline, options: RunOptions, device: torc
     benchmark (``bench/generate_memory.py``) runs random full-size models through it."""
     if options.vae_tiling:
         pipe.vae.enable_tiling()
+        tile = min(pipe.vae.tile_sample_min_size, VAE_TILE_PX)
+        pipe.vae.tile_sample_min_size, pipe.vae.tile_latent_min_size = tile, tile // pipe.vae_scale_factor
     if options.attention_slicing:
         pipe.enable_attention_slicing()
     if options.offload:

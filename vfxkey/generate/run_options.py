@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The largest VAE tile side, pixels, with ``vae_tiling``. diffusers takes a VAE's own
+# ``sample_size``: 512 for SD1.5's, 1024 for SDXL's, with which tiling saved nothing up to
+# 1024x1024. Tiles of 512 px take a 1024x1024 decode of that VAE architecture from +3921 to
+# +1477 MiB and a 1920x1080 one from +7607 to +2305 MiB (bench/generate_memory.py;
+# docs/generate.md has the figures and what smaller tiles change in the pixels).
+VAE_TILE_PX = 512
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -17,8 +24,10 @@ class RunOptions:
     - ``offload``: diffusers' model CPU offload: each part (text encoders, UNet, VAE) moves to
       the GPU only while it runs (a GPU only; same pixels, less GPU memory, slower);
     - ``vae_tiling``: the VAE decodes (and encodes) in overlapping tiles blended together
-      (diffusers' ``enable_tiling``): a 1080p decode's memory stays that of one tile; the
-      pixels differ slightly from an untiled decode, so it is part of the settings;
+      (diffusers' tiled decode), tiles of at most :data:`VAE_TILE_PX` pixels (a VAE whose own
+      sample size is smaller keeps it): a 1080p decode's memory stays about that of one tile.
+      The pixels differ slightly from an untiled decode, so it is part of the settings, recorded
+      as the tile size (``vae_tiling``: 0 untiled, else :data:`VAE_TILE_PX`);
     - ``attention_slicing``: diffusers' sliced attention, a few heads at a time. It replaces
       torch's scaled-dot-product attention, which already never holds the attention matrix, with
       one that holds a slice of it: **more** memory, not less, and slower (a full-size SD1.5 UNet
@@ -47,5 +56,6 @@ class RunOptions:
                 "leave it off and use VAE tiling or offload to save memory"]
 
     def metadata(self) -> dict[str, int | float]:
-        return {"lora_scale": self.lora_scale, "offload": int(self.offload), "vae_tiling": int(self.vae_tiling),
-                "attention_slicing": int(self.attention_slicing), "deterministic": int(self.deterministic)}
+        return {"lora_scale": self.lora_scale, "offload": int(self.offload),
+                "vae_tiling": VAE_TILE_PX if self.vae_tiling else 0, "attention_slicing": int(self.attention_slicing),
+                "deterministic": int(self.deterministic)}
