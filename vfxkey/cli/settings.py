@@ -55,8 +55,8 @@ def run_options(command: Callable) -> Callable:
                           "one tile at any size. Pixels differ slightly from an untiled decode (recorded); works "
                           "with --matte-head."),
         click.option("--attention-slicing", is_flag=True,
-                     help="diffusers' sliced attention. Costs MORE memory than torch's default attention, not less "
-                          "(warned; docs/generate.md); only for a torch without memory-efficient attention."),
+                     help="Deprecated, to be removed: diffusers' sliced attention costs MORE memory and time than "
+                          "torch's default attention, not less (warned; docs/generate.md)."),
         click.option("--deterministic", is_flag=True,
                      help="torch's deterministic algorithms: on a GPU the same bits for the same settings on the "
                           "same GPU model and driver (recorded; an operation with no deterministic kernel stops "

@@ -28,12 +28,13 @@ class RunOptions:
       sample size is smaller keeps it): a 1080p decode's memory stays about that of one tile.
       The pixels differ slightly from an untiled decode, so it is part of the settings, recorded
       as the tile size (``vae_tiling``: 0 untiled, else :data:`VAE_TILE_PX`);
-    - ``attention_slicing``: diffusers' sliced attention, a few heads at a time. It replaces
-      torch's scaled-dot-product attention, which already never holds the attention matrix, with
-      one that holds a slice of it: **more** memory, not less, and slower (a full-size SD1.5 UNet
-      step at 1024x1024: +8.6 GiB instead of +1.2 GiB, ``bench/generate_memory.py``), so a run
-      with it is warned (:meth:`cautions`). It helps only where torch has no memory-efficient
-      attention;
+    - ``attention_slicing``: **deprecated**. diffusers' sliced attention, a few heads at a time,
+      replaces torch's scaled-dot-product attention, which already never holds the attention
+      matrix, with one that holds a slice of it: **more** memory, not less, and slower (a
+      full-size SD1.5 UNet step at 1024x1024: +8835 MiB instead of +1261 MiB,
+      ``bench/generate_memory.py``). vfxkey needs torch >= 2.1, which has that attention on the
+      CPU and on CUDA, so there is no run it helps; it still runs as asked (frames made with it
+      stay reproducible) and is warned (:meth:`cautions`);
     - ``deterministic``: torch's deterministic algorithms (``torch.use_deterministic_algorithms``,
       cuDNN deterministic without benchmarking, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``): on a
       GPU, the same bits for the same settings on the same GPU model and driver; an operation
@@ -50,10 +51,10 @@ class RunOptions:
         """Warnings for a run with these options: a memory saver that costs memory."""
         if not self.attention_slicing:
             return []
-        return ["attention slicing (attention_slicing) replaces torch's memory-efficient attention with diffusers' "
-                "sliced attention, which holds part of the attention matrix: more memory and time, not less "
-                "(a full-size SD1.5 UNet step at 1024x1024 on the CPU: +8.6 GiB instead of +1.2 GiB); "
-                "leave it off and use VAE tiling or offload to save memory"]
+        return ["attention slicing (attention_slicing) is deprecated and will be removed: it replaces torch's "
+                "memory-efficient attention with diffusers' sliced attention, which holds part of the attention "
+                "matrix, so it costs memory and time instead of saving them (a full-size SD1.5 UNet step at "
+                "1024x1024: +8835 MiB instead of +1261 MiB); leave it off and use VAE tiling or offload"]
 
     def metadata(self) -> dict[str, int | float]:
         return {"lora_scale": self.lora_scale, "offload": int(self.offload),

@@ -42,7 +42,8 @@ Schema (every table and key; anything else is an error naming it)::
     model, model_config, allow_pickle, prompt, negative_prompt, size = "512x512", steps,
     guidance, scheduler, precision, key, key_direction, shift, fg_region, temporal, drift_period, subject,
     lora, matte_head, attention_hint = false
-    lora_scale = 1.0, offload = false, vae_tiling = false, attention_slicing = false, deterministic = false
+    lora_scale = 1.0, offload = false, vae_tiling = false, deterministic = false
+    attention_slicing = false         # deprecated: it costs memory (warned)
     despill, despeckle, plate_scale, denoise, refine_radius, clip_black, clip_white   # the keyer that pulls its alpha
     # mode "edit": the options of `vfxkey edit` (Tight Inversion of each input frame)
     input, input_colorspace, model, ip_adapter, prompt     # required: input, model, ip_adapter, prompt
