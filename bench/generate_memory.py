@@ -174,7 +174,7 @@ class _StopAfterUNet(Exception):
 
 
 def measure(family: str, width: int, height: int, tiling: bool, slicing: bool, head: bool, only: str | None,
-            cli_malloc: bool = False) -> dict:
+            cli_malloc: bool = False, tile: int | None = None) -> dict:
     """One frame of ``family`` at ``width`` x ``height`` in this process; the phases' peaks.
 
     ``only="unet"`` stops when the decoder starts; ``only="decode"`` skips the UNet and decodes
@@ -182,6 +182,8 @@ def measure(family: str, width: int, height: int, tiling: bool, slicing: bool, h
     image processor), with vfxkey's decoder-feature hook and, when tiling, its tile join.
     ``cli_malloc``: glibc's thresholds and arenas as the ``vfxkey`` command sets them
     (:func:`vfxkey.cli.memory.reuse_frame_memory`); without it, glibc's defaults (vfxkey as a library).
+    ``tile``: with ``tiling``, tiles of this many pixels instead of vfxkey's (``VAE_TILE_PX``, or the
+    VAE's own sample size if smaller), e.g. 1024 for SDXL's own.
     """
     if cli_malloc:
         from vfxkey.cli.memory import reuse_frame_memory
@@ -201,6 +203,8 @@ def measure(family: str, width: int, height: int, tiling: bool, slicing: bool, h
     options = RunOptions(vae_tiling=tiling, attention_slicing=slicing)
     with torch.no_grad():
         pipe = apply_run_options(build_pipeline(family), options, torch.device("cpu"))
+    if tiling and tile:
+        pipe.vae.tile_sample_min_size, pipe.vae.tile_latent_min_size = tile, tile // pipe.vae_scale_factor
     model = LoadedModel(pipe=pipe, family=family, path=Path(f"random-{family}"), hash="random", options=options)
     settings = GenerationSettings(prompt=PROMPT, width=width, height=height, steps=1, guidance=7.5,
                                   attention_steps=1)
@@ -232,7 +236,8 @@ def measure(family: str, width: int, height: int, tiling: bool, slicing: bool, h
         except _StopAfterUNet:
             pass
         hook.remove()
-    return {"family": family, "size": f"{width}x{height}", "tiling": tiling, "slicing": slicing, "head": head,
+    return {"family": family, "size": f"{width}x{height}", "tiling": tiling,
+            "tile_px": pipe.vae.tile_sample_min_size if tiling else 0, "slicing": slicing, "head": head,
             "only": only or "frame", "cli_malloc": cli_malloc, "dtype": "fp32", "phases": phases.marks}
 
 
@@ -241,6 +246,7 @@ def main() -> None:
     parser.add_argument("--family", choices=tuple(CONFIGS), default="sd15")
     parser.add_argument("--size", default="1024x1024", help="WIDTHxHEIGHT in pixels")
     parser.add_argument("--tiling", action="store_true", help="VAE tiling (vfxkey's vae_tiling)")
+    parser.add_argument("--tile", type=int, help="with --tiling: this tile size in pixels instead of vfxkey's")
     parser.add_argument("--slicing", action="store_true", help="attention slicing (vfxkey's attention_slicing)")
     parser.add_argument("--head", action="store_true", help="a (random) matting head on the decoder feature")
     parser.add_argument("--only", choices=("unet", "decode"),
@@ -259,10 +265,11 @@ def main() -> None:
     width, height = (int(v) for v in args.size.split("x"))
     if args.child:
         print(json.dumps(measure(args.family, width, height, args.tiling, args.slicing, args.head, args.only,
-                                 args.cli_malloc)))
+                                 args.cli_malloc, args.tile)))
         return
     argv = [sys.executable, __file__, "--child", "--family", args.family, "--size", args.size]
     argv += ["--only", args.only] if args.only else []
+    argv += ["--tile", str(args.tile)] if args.tile else []
     argv += [flag for flag, on in (("--tiling", args.tiling), ("--slicing", args.slicing), ("--head", args.head),
                                    ("--cli-malloc", args.cli_malloc)) if on]
     out = subprocess.run(argv, capture_output=True, text=True)
@@ -275,7 +282,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     what = {"frame": "one frame", "unet": "UNet step only", "decode": "decode only"}[result["only"]]
-    switches = ", ".join(name for name in ("tiling", "slicing", "head") if result[name]) or "no savers"
+    switches = ", ".join(f"tiling ({result['tile_px']} px tiles)" if name == "tiling" else name
+                         for name in ("tiling", "slicing", "head") if result[name]) or "no savers"
     phases = "; ".join(f"{m['phase']} peak {m['peak_mib']} (+{m['adds_mib']}) MiB in {m['seconds']} s"
                        for m in result["phases"])
     print(f"{args.family} {args.size} fp32 CPU, {what}, {switches}: process peak {result['process_peak_mib']} MiB; {phases}")
