@@ -127,8 +127,8 @@ def test_the_memory_savers_and_determinism_are_recorded_and_offload_needs_a_gpu(
 
 def test_vae_tiling_decodes_sdxls_vae_at_1024px_in_smaller_tiles():
     # SDXL's VAE config has sample_size 1024, which diffusers takes as its tile: with vae_tiling a
-    # 1024x1024 frame was decoded whole, saving nothing (bench/generate_memory.py: +3921 MiB for
-    # the decode, tiled or not). Tiles of VAE_TILE_PX px: +1477 MiB.
+    # 1024x1024 frame was decoded whole, saving nothing (bench/generate_memory.py: +3889 MiB for
+    # SDXL's decode, tiled or not). Tiles of VAE_TILE_PX px: +1526 MiB.
     pipe = build_deep_sdxl_pipeline()
     pipe.register_modules(vae=AutoencoderKL.from_config({**pipe.vae.config, "sample_size": 1024}).eval())
     pipe = apply_run_options(pipe, RunOptions(vae_tiling=True), torch.device("cpu"))

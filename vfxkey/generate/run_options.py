@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The largest VAE tile side, pixels, with ``vae_tiling``. diffusers takes a VAE's own
-# ``sample_size``: 512 for SD1.5's, 1024 for SDXL's, with which tiling saved nothing up to
-# 1024x1024. Tiles of 512 px take a 1024x1024 decode of that VAE architecture from +3921 to
-# +1477 MiB and a 1920x1080 one from +7607 to +2305 MiB (bench/generate_memory.py;
-# docs/generate.md has the figures and what smaller tiles change in the pixels).
+# ``sample_size``: 512 for SD1.5's, 1024 for SDXL's, with which tiling saved nothing for SDXL up
+# to 1024x1024. 512 px tiles take SDXL's 1024x1024 decode from +3889 to +1526 MiB and its
+# 1920x1080 one from +4088 (1024 px tiles) to +2379 MiB (bench/generate_memory.py, fp32 CPU);
+# docs/generate.md has the figures and what the smaller tiles change in the pixels.
 VAE_TILE_PX = 512
 
 
