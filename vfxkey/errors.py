@@ -16,6 +16,7 @@ bridge as its panel's field). A message about a setting starts with the value gi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 SettingWords = Callable[[str], str]  # a setting's name -> how a message names it, with the separator
@@ -87,8 +88,24 @@ def first_line(message: str) -> str:
     return (message.strip().splitlines() or ["unknown error"])[0].strip()
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says memory ran out: a MemoryError, or OpenCV's ``cv2.error`` with its
+    code for a failed allocation (OpenCV does not raise MemoryError)."""
+    return isinstance(exc, MemoryError) or (hasattr(exc, "err") and getattr(exc, "code", None) == _OPENCV_NO_MEMORY)
+
+
+_OPENCV_NO_MEMORY = -4  # cv2.Error.StsNoMem
+
+
 def describe(exc: BaseException) -> str:
-    """A library exception in one line: ``out of memory``, an OS error's reason, else its first line."""
-    if isinstance(exc, MemoryError):
+    """A library exception in one line: ``out of memory``, an OS error's reason, OpenCV's
+    reason and function (``OpenCV's kmeans: There can't be more clusters than elements``,
+    not its source file), else its first line."""
+    if out_of_memory(exc):
         return "out of memory"
+    opencv = getattr(exc, "err", None)  # cv2.error: the reason apart from where in OpenCV's source
+    if isinstance(opencv, str) and opencv.strip():
+        function = re.search(r"(\w+)\(|(\w+)$", getattr(exc, "func", "") or "")
+        name = f"OpenCV's {function.group(1) or function.group(2)}" if function else "OpenCV"
+        return f"{name}: {first_line(opencv).lstrip('> ').removesuffix(', where')}"
     return getattr(exc, "strerror", None) or first_line(str(exc) or type(exc).__name__)

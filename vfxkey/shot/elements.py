@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Protocol
 
+import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -34,6 +35,7 @@ from vfxkey.io.source import Source
 from vfxkey.io.window import Window
 from vfxkey.io.write import stored_pixels, write_preview_png
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, Screen
+from vfxkey.shot.failures import keying
 from vfxkey.shot.inputs import chunk_of, open_input
 from vfxkey.shot.mattes import Matte
 from vfxkey.shot.screen import prepare
@@ -140,14 +142,14 @@ class KeyStage:
 
         def key(frame: _Waiting, mask: np.ndarray | None, before: list[np.ndarray | CodedRGB], garbage, core) -> tuple:
             name, stored_warnings = where(frame.source, frame.number), []
-            try:
+            size = frame.data_window.width, frame.data_window.height  # workers and threads: set below, before any key
+            with keying(frame.source, frame.number, size, at_once=workers, threads=threads):
                 result = self.keyer.key(frame.rgb, hint=mask, previous=before, garbage=garbage, core=core)
-            except VfxkeyError as exc:
-                raise exc.located(frame.source, frame.number) from None
-            rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
+                rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
             return frame, result.qc, rgba, stored_warnings  # not the float alpha and colour: frames wait in turn
 
         refitting = False
+        threads = cv2.getNumThreads()  # the task's bound (frame_workers shares it between the frames)
         # Frames are keyed side by side where there are cores for it (frame_workers; each depends
         # only on its inputs, so the bits are the same), with one BLAS thread: bitwise the same
         # whatever --threads says. Warnings

@@ -28,6 +28,7 @@ from vfxkey.io.sequence import FrameRange
 from vfxkey.io.source import Source
 from vfxkey.matte.greenpost import Screen, measure_screen
 from vfxkey.shot import qc as qc_records
+from vfxkey.shot.failures import keying
 from vfxkey.shot.inputs import open_input
 from vfxkey.shot.settings import relative, settings_hash
 from vfxkey.shot.spec import KeyElement, ShotSpec
@@ -82,11 +83,9 @@ def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None,
     frames = f"frame {reference}" if len(reference) == 1 else f"frames {reference}"
     measured_on = f"{relative(element.input, spec)} ({frames}), screen {element.screen_text}"
     images = [frame.rgb for frame in open_input(spec, reference, warn)]
-    try:
-        with threadpool_limits(1):
-            screen = measure_screen(images, element.keyer, working_space=spec.working_space, source=measured_on)
-    except VfxkeyError as exc:
-        raise exc.located(element.input, reference.first) from None
+    size = images[0].shape[1], images[0].shape[0]
+    with keying(element.input, reference.first, size, what="measuring the screen on"), threadpool_limits(1):
+        screen = measure_screen(images, element.keyer, working_space=spec.working_space, source=measured_on)
     data = json.loads(screen.to_json())
     with atomic_output(path) as tmp:
         Path(tmp).write_text(json.dumps({**data, KEY_FIELD: key}, indent=1))
