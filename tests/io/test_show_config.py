@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from vfxkey.cli import main
 from vfxkey.io import colour
 from vfxkey.io.write import write_exr
-from vfxkey.shot.spec import load_spec
+from vfxkey.shot.run import render
+from vfxkey.shot.spec import load_spec, shot_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "nuke"))
 from nk_reader import read_nk  # noqa: E402
@@ -51,8 +52,11 @@ def test_order_spec_then_command_line_then_ocio_env(tmp_path, monkeypatch):
     spec = make_key_shot(tmp_path / "shot")
     spec.write_text(spec.read_text().replace('working_space = "ACEScg"\n',
                                              'working_space = "ACEScg"\nocio_config = "ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3"\n'))
-    load_spec(spec)
-    assert colour.config_source() == "ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3"  # the spec first
+    loaded = load_spec(spec)
+    assert colour.config_source() == str(b)  # reading a spec puts nothing in use
+    processing = shot_config(lambda shot: colour.config_source())
+    assert processing(loaded) == "ocio://cg-config-v2.1.0_aces-v1.3_ocio-v2.3"  # processing it: the spec first
+    assert colour.config_source() == str(b)
     result = CliRunner().invoke(main, ["--ocio", str(tmp_path / "missing.ocio"), "probe", str(spec)])
     assert result.exit_code == 2 and "missing.ocio: cannot load the OCIO config" in result.output
 
@@ -85,6 +89,28 @@ def test_a_show_config_processes_the_shot_and_is_recorded(tmp_path):
     assert image.spec().get_string_attribute("vfxkey:settings_hash") != built_in
     assert image.spec().get_string_attribute("vfxkey:ocio_config") == "studio-config-v2.2.0_aces-v1.3_ocio-v2.4"
     image.close()
+
+
+def element_config(spec: Path) -> str:
+    image = oiio.ImageInput.open(str(spec.parent / "render" / "sh010_el.1001.exr"))
+    name = image.spec().get_string_attribute("vfxkey:ocio_config")
+    image.close()
+    return name
+
+
+def test_reading_two_shots_in_one_process_leaves_neither_config_to_the_other(tmp_path):
+    show = make_key_shot(tmp_path / "show")
+    show.write_text(show.read_text().replace('working_space = "ACEScg"\n',
+                                             f'working_space = "ACEScg"\nocio_config = "{V1}"\n'))
+    plain = make_key_shot(tmp_path / "plain")  # no [shot] ocio_config: the process's (here the built-in)
+    show_spec = load_spec(show)
+    assert colour.config_source() == colour.CONFIG_URI
+    plain_spec = load_spec(plain)  # read after the show's, in its own config
+    render(plain_spec)
+    assert element_config(plain) == "studio-config-v2.2.0_aces-v1.3_ocio-v2.4"
+    render(show_spec)  # the shot read first is processed in its own config, whatever was read since
+    assert element_config(show) == "studio-config-v1.0.0_aces-v1.3_ocio-v2.1"
+    assert colour.config_source() == colour.CONFIG_URI
 
 
 def oiiotool_chromaticities(path: Path) -> list[float]:

@@ -7,11 +7,12 @@ write; only this module talks to OCIO.
 The processing config is, first found: the spec's ``[shot] ocio_config``, the command
 line's (``vfxkey --ocio CONFIG``), ``$OCIO``, else the pinned built-in :data:`CONFIG_URI`
 (versioned, so results do not change with the OCIO version as ``ocio://default`` would).
-:func:`use_config` sets it for the process; :func:`config_identity` (its name and a hash of
-its text) goes into the metadata and the settings hash. vfxkey's own names (the defaults
-below) are looked up in a show's config by name, then through their aliases in the
-built-in config (``Utility - Linear - sRGB`` in ``aces_1.2``), so a show config that names
-the same spaces differently still works.
+:func:`use_config` sets it for the process, :func:`config_in_use` while a shot is read or
+processed; :func:`config_identity` (its name and a hash of its text) goes into the
+metadata and the settings hash. vfxkey's own names (the defaults below) are looked up in a
+show's config by name, then through their aliases in the built-in config (``Utility -
+Linear - sRGB`` in ``aces_1.2``), so a show config that names the same spaces differently
+still works.
 
 Only colour channels are converted: callers pass ``(..., 3)`` RGB and keep alpha aside
 (OCIO's CPU processors may nudge a fourth channel, e.g. alpha 1.0 -> 1.0000116).
@@ -22,6 +23,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -71,6 +74,33 @@ def use_config(source: str | None) -> str:
     _processor.cache_clear()
     _review_processor.cache_clear()
     return config_source()
+
+
+def check_config(source: str) -> str:
+    """``source`` when it is an OCIO config that loads (a file or an ``ocio://`` URI);
+    :class:`VfxkeyError` otherwise. Nothing is put in use."""
+    _load(source)
+    return source
+
+
+@contextmanager
+def config_in_use(source: str | None) -> Iterator[str]:
+    """Process with the OCIO config ``source`` while the context lasts, then with the one
+    chosen before (:func:`use_config`); None, or the config already chosen, changes nothing.
+    Yields the source in use. A shot's ``[shot] ocio_config`` is used so, by what reads or
+    processes the shot, never left behind for the next shot."""
+    global _chosen
+    before = _chosen
+    if source is None or source == before:
+        yield config_source()
+        return
+    use_config(source)
+    try:
+        yield source
+    finally:
+        _chosen = before
+        _processor.cache_clear()
+        _review_processor.cache_clear()
 
 
 @lru_cache(maxsize=4)

@@ -40,9 +40,10 @@ from vfxkey.nuke.comp import Footage, Format, NukeComp, Placement, PlacementKey
 from vfxkey.nuke.ocio import DEFAULT_NUKE_VERSION, load_config, nuke_target, script_config
 from vfxkey.nuke.paths import SCRIPT_FOLDER, PathMap, live_tcl
 from vfxkey.nuke.script import write_script
-from vfxkey.shot.spec import EditElement, KeyElement, ShotSpec
+from vfxkey.shot.spec import EditElement, KeyElement, ShotSpec, shot_config
 
 
+@shot_config
 def shot_comp(spec: ShotSpec, *, path_map: PathMap | None = None, ocio_config: str | None = None,
               nuke_version: int | None = None) -> NukeComp:
     """The Nuke comp of ``spec`` for ``nuke_version`` (default: the spec's ``[nuke] version``,

@@ -27,7 +27,7 @@ from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, scan_frames
 from vfxkey.io.write import ProResWriter
 from vfxkey.shot import qc
-from vfxkey.shot.spec import ShotSpec
+from vfxkey.shot.spec import ShotSpec, shot_config
 from vfxkey.shot.timecode import shot_timecode
 
 
@@ -42,6 +42,7 @@ def missing_frames(spec: ShotSpec) -> dict[str, FrameRange]:
     return missing
 
 
+@shot_config
 def finalize(spec: ShotSpec) -> list[str]:
     """Write the shot's sidecar, movies and QC report; return the files written."""
     missing = missing_frames(spec)

@@ -38,7 +38,7 @@ from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path
 from vfxkey.shot import qc
 from vfxkey.shot.plots import line_plots_svg
-from vfxkey.shot.spec import ShotSpec
+from vfxkey.shot.spec import ShotSpec, shot_config
 
 PAGE_FRAMES = 20  # frames on one page of the frame view
 THUMB_WIDTH = 320  # pixels
@@ -266,6 +266,7 @@ def _frame_table(figures: list[dict], flagged: dict[int, list[str]]) -> str:
             + "</table>")
 
 
+@shot_config
 def report_html(spec: ShotSpec) -> str:
     """The whole page as one HTML document (no external references)."""
     figures = frame_figures(spec)

@@ -52,7 +52,7 @@ from vfxkey.matte.greenpost import Screen
 from vfxkey.shot import qc as qc_records
 from vfxkey.shot.elements import element_stage
 from vfxkey.shot.settings import relative, settings_hash, stored_as
-from vfxkey.shot.spec import EditElement, GenerateElement, Plate, ShotSpec
+from vfxkey.shot.spec import EditElement, GenerateElement, Plate, ShotSpec, shot_config
 from vfxkey.shot.timecode import shot_timecode
 
 
@@ -89,6 +89,7 @@ class Progress(Protocol):
     def frame(self, done: FrameDone) -> None: ...
 
 
+@shot_config
 def render(spec: ShotSpec, frames: FrameRange | None = None, *, force: bool = False, allow_mixed: bool = False,
            progress: Progress | None = None, warn: Callable[[str], None] | None = None) -> Rendered:
     """Render ``frames`` (a chunk; default the shot's) of ``spec``.

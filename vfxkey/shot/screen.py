@@ -31,7 +31,7 @@ from vfxkey.shot import qc as qc_records
 from vfxkey.shot.failures import keying
 from vfxkey.shot.inputs import open_input
 from vfxkey.shot.settings import relative, settings_hash
-from vfxkey.shot.spec import KeyElement, ShotSpec
+from vfxkey.shot.spec import KeyElement, ShotSpec, shot_config
 
 KEY_FIELD = "settings_hash"  # the field of a stored screen holding the hash of its measurement
 
@@ -53,6 +53,7 @@ def measurement(spec: ShotSpec, source: Source, reference: FrameRange) -> dict:
             "input_colorspace": source.info.colorspace, "working_space": spec.working_space, **keyer}
 
 
+@shot_config
 def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None,
             source: Source | None = None) -> Screen | None:
     """The shot's screen: measured on its reference frames and stored, or read back; returned.

@@ -92,6 +92,7 @@ Every error is one line naming the file and the key: ``shot.toml: [element] desp
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -101,7 +102,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -109,7 +110,8 @@ from vfxkey.errors import SettingError, VfxkeyError
 from vfxkey.generate.choices import (DEFAULT_TARGET_SHIFT, KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES,
                                      TEMPORAL_MODES, keyable)
 from vfxkey.generate.run_options import RunOptions
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_working_space, convert, use_config
+from vfxkey.io.colour import (DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_config, check_working_space,
+                              config_in_use, convert)
 from vfxkey.io.pathmap import map_path
 from vfxkey.io.exr_options import check_compression, check_data_type
 from vfxkey.io.sequence import FrameRange, has_frame_token, overwritten
@@ -119,6 +121,8 @@ from vfxkey.shot.verdicts import check_verdicts
 
 if TYPE_CHECKING:
     from vfxkey.generate.edit import EditSettings
+
+T = TypeVar("T")
 
 # The keyer's settings by name and default, straight from KeySettings, so a setting the
 # keyer gains is a spec key, in the metadata and in the settings hash without a change here.
@@ -349,13 +353,27 @@ class ShotSpec:
     placement: Placement = Placement()
     path: str | None = None  # the spec file, when read from one
     nuke: NukePaths = NukePaths()
-    ocio_config: str | None = None  # the spec's [shot] ocio_config (already in use: vfxkey.io.colour)
+    ocio_config: str | None = None  # the spec's [shot] ocio_config (in use while the shot is processed: shot_config)
     fail_on: tuple[str, ...] = ()  # [qc] fail_on: QC verdicts (vfxkey.shot.qc.VERDICTS) that fail the task
 
     @property
     def folder(self) -> Path:
         """The folder relative paths resolved against."""
         return Path(self.path).parent if self.path else Path.cwd()
+
+
+def shot_config(process: Callable[..., T]) -> Callable[..., T]:
+    """Decorator: ``process(spec, ...)`` runs with the shot's OCIO config in use (its ``[shot]
+    ocio_config``; without one, the config the process chose), and leaves the one before.
+    Every part that reads, converts or names colour for a shot is decorated; reading a spec
+    puts nothing in use."""
+
+    @functools.wraps(process)
+    def in_shot_config(spec: ShotSpec, *args: Any, **kwargs: Any) -> T:
+        with config_in_use(spec.ocio_config):
+            return process(spec, *args, **kwargs)
+
+    return in_shot_config
 
 
 # --- reading ------------------------------------------------------------------------
@@ -421,65 +439,69 @@ def build_spec(data: Mapping[str, Any], *, base: Path, label: Label, path: str |
     fps = shot.parsed("fps", _rational, shot.get("fps", (str, int)))
     seed = shot.get("seed", int, default=0)
     ocio_config = shot.get("ocio_config", str)
-    if ocio_config is not None:  # the show's config processes the shot: before any name is checked
+    if ocio_config is not None:
         if not ocio_config.startswith("ocio://"):
             ocio_config = str(base / Path(ocio_config).expanduser())
-        shot.parsed("ocio_config", use_config, ocio_config)
-    working_space = shot.parsed("working_space", check_working_space, shot.get("working_space", str, default=WORKING_SPACE))
-    shot.done()
+        shot.parsed("ocio_config", check_config, ocio_config)
+    # The shot's names are checked in the show's config, which is in use only while it is read:
+    # what processes the shot uses it again (shot_config), and the next shot read has its own.
+    with config_in_use(ocio_config):
+        working_space = shot.parsed("working_space", check_working_space,
+                                    shot.get("working_space", str, default=WORKING_SPACE))
+        shot.done()
 
-    plate = None
-    if (plate_table := tables.table("plate")) is not None:
-        plate = Plate(
-            path=plate_table.path("path", required=True, exists=True),
-            colorspace=plate_table.parsed("colorspace", check_colorspace, plate_table.get("colorspace", str)),
-            reformat=plate_table.choice("reformat", ("none", "element"), "none"),
+        plate = None
+        if (plate_table := tables.table("plate")) is not None:
+            plate = Plate(
+                path=plate_table.path("path", required=True, exists=True),
+                colorspace=plate_table.parsed("colorspace", check_colorspace, plate_table.get("colorspace", str)),
+                reformat=plate_table.choice("reformat", ("none", "element"), "none"),
+            )
+            plate_table.done()
+
+        element_table = tables.table("element", required=True)
+        mode = element_table.choice("mode", ("key", "generate", "edit"), None, required=True)
+        element = {"key": _key_element, "generate": _generate_element,
+                   "edit": _edit_element}[mode](element_table, working_space)
+        element_table.done()
+
+        placement = Placement()
+        if (table := tables.table("placement")) is not None:
+            placement = _placement(table, frames)
+            table.done()
+
+        nuke = NukePaths()
+        if (table := tables.table("nuke")) is not None:
+            nuke = _nuke_paths(table)
+            table.done()
+
+        fail_on: tuple[str, ...] = ()
+        if (table := tables.table("qc")) is not None:
+            fail_on = table.parsed("fail_on", parse_fail_on, table.get("fail_on", list)) or ()
+            table.done()
+
+        outputs_table = tables.table("outputs", required=True)
+        outputs = Outputs(
+            element=outputs_table.path("element", required=True),
+            comp=outputs_table.path("comp"),
+            preview=outputs_table.path("preview"),
+            movie=outputs_table.path("movie"),
+            element_movie=outputs_table.path("element_movie"),
+            nuke=outputs_table.path("nuke"),
+            qc_report=outputs_table.path("qc_report"),
+            save_screen=outputs_table.path("save_screen"),
+            compression=outputs_table.parsed("compression", check_compression,
+                                             outputs_table.get("compression", str, default="zip")),
+            data_type=outputs_table.parsed("data_type", check_data_type,
+                                           outputs_table.get("data_type", str, default="half")),
         )
-        plate_table.done()
-
-    element_table = tables.table("element", required=True)
-    mode = element_table.choice("mode", ("key", "generate", "edit"), None, required=True)
-    element = {"key": _key_element, "generate": _generate_element,
-               "edit": _edit_element}[mode](element_table, working_space)
-    element_table.done()
-
-    placement = Placement()
-    if (table := tables.table("placement")) is not None:
-        placement = _placement(table, frames)
-        table.done()
-
-    nuke = NukePaths()
-    if (table := tables.table("nuke")) is not None:
-        nuke = _nuke_paths(table)
-        table.done()
-
-    fail_on: tuple[str, ...] = ()
-    if (table := tables.table("qc")) is not None:
-        fail_on = table.parsed("fail_on", parse_fail_on, table.get("fail_on", list)) or ()
-        table.done()
-
-    outputs_table = tables.table("outputs", required=True)
-    outputs = Outputs(
-        element=outputs_table.path("element", required=True),
-        comp=outputs_table.path("comp"),
-        preview=outputs_table.path("preview"),
-        movie=outputs_table.path("movie"),
-        element_movie=outputs_table.path("element_movie"),
-        nuke=outputs_table.path("nuke"),
-        qc_report=outputs_table.path("qc_report"),
-        save_screen=outputs_table.path("save_screen"),
-        compression=outputs_table.parsed("compression", check_compression,
-                                         outputs_table.get("compression", str, default="zip")),
-        data_type=outputs_table.parsed("data_type", check_data_type,
-                                       outputs_table.get("data_type", str, default="half")),
-    )
-    _check_outputs(outputs_table, outputs, plate, element, sequence_outputs)
-    _check_nothing_overwritten(outputs_table, outputs, plate, element)
-    outputs_table.done()
-    tables.done()
-    return ShotSpec(name=name, frames=frames, element=element, outputs=outputs, fps=fps, seed=seed,
-                    working_space=working_space, plate=plate, placement=placement, path=path, nuke=nuke,
-                    ocio_config=ocio_config, fail_on=fail_on)
+        _check_outputs(outputs_table, outputs, plate, element, sequence_outputs)
+        _check_nothing_overwritten(outputs_table, outputs, plate, element)
+        outputs_table.done()
+        tables.done()
+        return ShotSpec(name=name, frames=frames, element=element, outputs=outputs, fps=fps, seed=seed,
+                        working_space=working_space, plate=plate, placement=placement, path=path, nuke=nuke,
+                        ocio_config=ocio_config, fail_on=fail_on)
 
 
 def parse_fail_on(value: list | str) -> tuple[str, ...]:
