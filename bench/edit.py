@@ -52,7 +52,8 @@ import torch
 
 from vfxkey.generate.model import LoadedModel  # first: vfxkey.generate sets diffusers up offline and quiet
 from vfxkey.generate.adapter import attach_ip_adapter
-from vfxkey.generate.edit import DEFAULT_INVERSION_ITERATIONS, Editor, EditSettings, psnr
+from vfxkey.generate.edit import Editor, EditSettings, psnr
+from vfxkey.generate.edit_settings import DEFAULT_INVERSION_ITERATIONS
 from vfxkey.generate.pipeline import GenerationSettings, KeyedGenerator
 from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
 from vfxkey.io.frame import Frame
@@ -199,7 +200,7 @@ def main() -> None:
     print("\n1. reconstruction vs fixed-point iterations (image conditioning 0.4)")
     print(f"{'iterations':>10} {'latent rel. error':>18} {'PSNR vs VAE dB':>15} {'UNet calls':>11} {'seconds':>8}")
     for iterations in (int(v) for v in options.iterations.split(",")):
-        row = reconstruction(adapted, replace(settings, inversion_iterations=iterations), frame)
+        row = reconstruction(adapted, replace(settings, inversion_iters=iterations), frame)
         print(f"{iterations:>10} {row['latent']:>18.2e} {row['psnr']:>15.2f} {row['calls']:>11} {row['seconds']:>8.1f}")
 
     # 2. with and without image conditioning
@@ -207,7 +208,7 @@ def main() -> None:
     print(f"{'inversion':>22} {'image cond.':>12} {'latent rel. error':>18} {'PSNR vs VAE dB':>15}")
     for iterations in (0, DEFAULT_INVERSION_ITERATIONS):
         for name, model in (("IP-Adapter 0.4", adapted), ("none", plain)):
-            row = reconstruction(model, replace(settings, inversion_iterations=iterations), frame)
+            row = reconstruction(model, replace(settings, inversion_iters=iterations), frame)
             label = "plain DDIM" if iterations == 0 else f"fixed point, {iterations} it."
             print(f"{label:>22} {name:>12} {row['latent']:>18.2e} {row['psnr']:>15.2f}")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[1] / "vfxkey"
-LAYERS = {"errors": 0, "__init__": 0, "io": 1, "matte": 2, "generate": 3, "synth": 3, "comp": 4, "shot": 5,
-          "farm": 6, "nuke": 6, "cli": 7}
+LAYERS = {"errors": 0, "fields": 0, "__init__": 0, "io": 1, "matte": 2, "generate": 3, "synth": 3, "comp": 4,
+          "shot": 5, "farm": 6, "nuke": 6, "cli": 7}
 
 
 def module_name(path: Path) -> str:

@@ -197,7 +197,8 @@ def bad_inputs(root: Path, files) -> dict[str, tuple[list[str], str, Path]]:
                                        str(adapter.parent / "image_encoder")], "does not fit", other),
         "missing model": (["--model", str(root / "no-model")], "does not exist", root / "no-model"),
         "mask of another size": (["--mask", str(small_mask)], "the mask's display window", small_mask),
-        "strength leaving no step": (["--strength", "0.2"], "strength 0.2", Path("2 steps")),
+        "strength leaving no step": (["--strength", "0.2"], "--strength: 0.2: must be in (0, 1]",
+                                     Path("2 steps")),
         "output over the input": (["-o", str(files[0] / "plate.%04d.exr")], "would overwrite the input",
                                   files[0] / "plate.####.exr"),
     }

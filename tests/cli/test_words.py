@@ -23,7 +23,10 @@ def test_the_library_names_the_setting_and_each_edge_words_it():
     assert exc.worded(option_words()) == "--despill 2.0: must be within 0..1"
     assert exc.worded(spec_words("shot.toml")) == "shot.toml: [element] despill: 2.0: must be within 0..1"
     assert SettingError("x", setting="data_type").worded(spec_words("s.toml")) == "s.toml: [outputs] data_type: x"
-    assert SettingError("x", setting="inversion_iterations").worded(option_words()) == "--inversion-iters x"
+    assert SettingError("x", setting="inversion_iters").worded(option_words()) == "--inversion-iters x"
+    assert (SettingError("x", setting="inversion_iters").worded(spec_words("s.toml"))
+            == "s.toml: [element] inversion_iters: x")  # the setting's name is the spec key
+    assert SettingError("x", setting="element").worded(option_words()) == "-o/--output x"  # spelled otherwise
     assert (spec_words("s.toml", {"allow_mixed_settings"})("allow_mixed_settings")
             == "--allow-mixed-settings ")  # render's own option stays an option
 

@@ -43,7 +43,7 @@ def plate() -> Frame:
     return Frame(number=1001, rgb=rgb, alpha=None, premultiplied=True, source="plate.1001.exr")
 
 
-SETTINGS = EditSettings(prompt="a red apple", source_prompt="an apple", steps=2, inversion_iterations=0, feather=0)
+SETTINGS = EditSettings(prompt="a red apple", source_prompt="an apple", steps=2, inversion_iters=0, feather=0)
 
 
 def test_an_fp16_edit_upcasts_an_sdxl_like_vae_and_matches_fp32():

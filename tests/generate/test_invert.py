@@ -125,7 +125,7 @@ def test_phases_keep_their_own_scales(adapted):
     processor = next(p for n, p in model.pipe.unet.attn_processors.items() if n.endswith("attn2.processor"))
     hook = model.pipe.unet.register_forward_pre_hook(lambda module, args: seen.append(processor.scale[0]))
     settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=2, guidance=3.0, ip_scale=0.7,
-                            edit_ip_scale=0.2, inversion_iterations=1, feather=0)
+                            edit_ip_scale=0.2, inversion_iters=1, feather=0)
     try:
         frame = Frame(number=1, rgb=np.full((16, 16, 3), 0.2, np.float32), alpha=None, premultiplied=False,
                       source="plate.exr")
@@ -154,7 +154,7 @@ def test_masked_edit_leaves_every_unmasked_pixel_bit_identical(adapted, make):
     frame = make()
     mask = np.zeros((16, 16), np.float32)
     mask[4:12, 2:10] = 1.0
-    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=3, inversion_iterations=1, feather=2)
+    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=3, inversion_iters=1, feather=2)
     result = Editor(model, settings)(frame, mask)
     source = frame.premultiplied_rgba()
     outside = mask == 0
@@ -170,7 +170,7 @@ def test_a_keyed_element_with_no_subject_to_hold_comes_back_unchanged_with_a_war
     model, _ = adapted
     faint = element()
     faint = Frame(number=1, rgb=faint.rgb * 0.3, alpha=faint.alpha * 0.3, premultiplied=True, source="el.0001.exr")
-    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=2, inversion_iterations=0)
+    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=2, inversion_iters=0)
     result = Editor(model, settings)(faint)
     assert np.array_equal(result.rgba, faint.premultiplied_rgba()) and result.unet_calls == 0
     assert result.qc["warnings"][0].startswith("no alpha of 0.5 or more: with its background held")
@@ -199,7 +199,7 @@ def test_sdxl_layout_inverts_with_its_text_time_conditioning_and_the_adapter():
     from tiny_models import build_sdxl_pipeline
 
     model = LoadedModel(pipe=with_adapter(build_sdxl_pipeline()), family="sdxl", path=Path("tiny-sdxl"), hash="x")
-    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=3, inversion_iterations=1, feather=0)
+    settings = EditSettings(prompt="a green apple", source_prompt=PROMPT, steps=3, inversion_iters=1, feather=0)
     frame = plate(size=32)
     at_04 = Editor(model, settings)(frame)
     at_0 = Editor(model, EditSettings(**{**vars(settings), "ip_scale": 0.0, "edit_ip_scale": 0.0}))(frame)

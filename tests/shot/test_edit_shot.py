@@ -151,7 +151,7 @@ def test_holding_a_keyed_inputs_background_is_a_recorded_setting_of_the_shot_and
      "[element] ip_adapter: "),
     ("ip_scale = 0.5", "ip_scale = -0.5", "[element] ip_scale: must be >= 0.0"),
     ("edit_ip_scale = 0.3", 'edit_ip_scale = "lots"', "[element] edit_ip_scale: must be"),
-    ("steps = 2", "steps = 2\nstrength = 0.2", "[element] strength: strength 0.2: must be in (0, 1]"),
+    ("steps = 2", "steps = 2\nstrength = 0.2", "[element] strength: 0.2: must be in (0, 1]"),
     ("steps = 2", "steps = 2\nguidance = 0.5", "[element] guidance: must be >= 1.0"),
     ("steps = 2", 'steps = 2\nkey = "chartreuse"', "[element] key: 'chartreuse'"),
     ('prompt = "a green apple"\n', "", "[element] prompt: required"),

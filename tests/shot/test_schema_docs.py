@@ -1,11 +1,15 @@
 """The shot spec's schema as documented (spec.py's docstring, docs/ARCHITECTURE.md) is the one
 the reader reads: a key documented and refused, or read and undocumented, fails here."""
 
+import dataclasses
+import importlib
 import re
 from pathlib import Path
 
+import click
 import pytest
 
+from vfxkey.errors import VfxkeyError
 from vfxkey.shot import spec as spec_module
 
 REPO = Path(__file__).parents[2]
@@ -86,3 +90,43 @@ def test_the_spec_docstring_names_every_key_the_reader_reads_and_assigns_no_othe
         every = set().union(*(read[mode][table] for mode in ELEMENTS))
         assert every <= words, (table, sorted(every - words))
         assert assigned.get(table, set()) <= every, (table, sorted(assigned.get(table, set()) - every))
+
+
+def held_value(element, key: str):
+    """The value of ``[element] key`` in the spec read: on the element, its edit settings, its
+    run options or its keyer, under the key's own name."""
+    for holder in (element, getattr(element, "settings", None), getattr(element, "options", None), element.keyer):
+        if holder is not None and key in {f.name for f in dataclasses.fields(holder)}:
+            return getattr(holder, key)
+    raise AssertionError(f"[element] {key} is read but held under no field of that name")
+
+
+@pytest.mark.parametrize("mode", ["generate", "edit"])
+def test_a_commands_option_that_is_a_spec_key_has_the_spec_readers_default_and_minimum(read, tmp_path, mode):
+    """`vfxkey generate` and `vfxkey edit` without an option mean what a shot without the key means."""
+    command = importlib.import_module(f"vfxkey.cli.{mode}").__dict__[mode]
+    required = {"generate": ["--model", "m", "--prompt", "p", "--seed", "1", "--frames", "1", "--size", "8x8"],
+                "edit": ["in.png", "--model", "m", "--ip-adapter", "ip.safetensors"]}[mode]
+    context = command.make_context(mode, [*required, "-o", "el.####.exr"])
+    defaulted = {name: value for name, value in context.params.items()  # as the command gets them, not given
+                 if context.get_parameter_source(name) == click.core.ParameterSource.DEFAULT}
+    spec = tmp_path / mode / "shot.toml"  # as keys_read wrote it: only the required keys
+    element = spec_module.load_spec(spec).element
+    given = set(re.findall(r"^([a-z_]+) = ", ELEMENTS[mode], re.MULTILINE))
+    compared = []
+    for option in command.params:
+        if option.name not in (read[mode]["element"] - given) & set(defaulted):
+            continue
+        compared.append(option.name)
+        assert held_value(element, option.name) == defaulted[option.name], option.name
+        minimum = getattr(option.type, "min", None)
+        if minimum is not None:  # just below it: refused by the spec too, naming the key
+            below = minimum - (1 if isinstance(minimum, int) else 0.5)
+            spec.write_text(spec.read_text().replace("[element]\n", f"[element]\n{option.name} = {below}\n"))
+            with pytest.raises(VfxkeyError, match=rf"\[element\] {option.name}: "):
+                spec_module.load_spec(spec)
+            spec.write_text(spec.read_text().replace(f"{option.name} = {below}\n", ""))
+    assert {"steps", "guidance", "key", "precision", "negative_prompt"} <= set(compared)
+    if mode == "edit":
+        assert {"source_prompt", "ip_scale", "edit_ip_scale", "strength", "inversion_iters", "feather",
+                "hold_background"} <= set(compared)

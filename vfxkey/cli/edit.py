@@ -12,10 +12,10 @@ from vfxkey.cli.settings import run_options, setting_options
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.words import options_of_command
 from vfxkey.errors import VfxkeyError
-from vfxkey.generate.choices import PRECISION_NAMES
+from vfxkey.generate.edit_settings import EditSettings
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.sequence import FrameRange, overwritten
-from vfxkey.shot.spec import EditElement, GenerateElement, setting_fields
+from vfxkey.shot.spec import EditElement
 
 
 @click.command()
@@ -30,33 +30,14 @@ from vfxkey.shot.spec import EditElement, GenerateElement, setting_fields
 @click.option("--allow-pickle", is_flag=True,
               help="Allow pickled checkpoints, adapters and image encoders (.ckpt/.bin; they can run code).")
 @click.option("--prompt", help="What the edited frames show (required unless --reconstruct).")
-@click.option("--source-prompt", default="", help="What the input shows; the inversion's prompt.")
-@click.option("--negative-prompt", default="", help="What the edit should avoid.")
 @click.option("--ip-adapter", required=True, metavar="PATH",
               help="A local diffusers-format IP-Adapter .safetensors (e.g. ip-adapter_sd15.safetensors).")
 @click.option("--image-encoder", metavar="DIR",
               help="Local CLIP image encoder folder for the adapter (default: image_encoder/ beside the adapter).")
-@click.option("--ip-scale", type=click.FloatRange(min=0.0), default=0.4, show_default=True,
-              help="Image conditioning during inversion: higher keeps the input more faithfully.")
-@click.option("--edit-ip-scale", type=click.FloatRange(min=0.0), default=0.4, show_default=True,
-              help="Image conditioning during editing: lower lets the prompt change more.")
-@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True,
-              help="DDIM steps of the inversion and of the denoising.")
-@click.option("--guidance", type=click.FloatRange(min=1.0), default=7.5, show_default=True,
-              help="Classifier-free guidance of the edit (the inversion runs without).")
-@click.option("--strength", type=click.FloatRange(0.0, 1.0, min_open=True), default=1.0, show_default=True,
-              help="Share of the steps inverted and redone: below 1 keeps more of the input's layout.")
-@click.option("--inversion-iters", type=click.IntRange(min=0), metavar="N",
-              help="Fixed-point refinements per inversion step, each one more UNet call (0 = plain DDIM "
-                   "inversion; default 3, chosen by the measurement in the README).")
 @click.option("--mask", metavar="MASK",
               help="Only change where this mask is white (still, sequence or movie; alpha if it has one, "
                    "values as stored); outside it the output is the input, bit for bit.")
-@click.option("--feather", type=click.IntRange(min=0), default=8, show_default=True, metavar="PIXELS",
-              help="Soft edge of --mask, ramping up inside its border.")
-@click.option("--key", default="green", show_default=True,
-              help="Key colour a keyed (RGBA) input is put on for the model and keyed off again: "
-                   "green, blue, cyan, purple or #RRGGBB (sRGB) whose green or blue is its largest channel.")
+@setting_options(EditSettings)
 @click.option("--frames", metavar="RANGE", help="Frames to edit: 1001-1020, 1001-1020x2 or 1001,1005 (default: all).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Recorded with the outputs; DDIM inversion and editing draw no noise, so frames do not depend on it.")
@@ -66,8 +47,6 @@ from vfxkey.shot.spec import EditElement, GenerateElement, setting_fields
 @click.option("--working-space", default=WORKING_SPACE, show_default=True, help="Scene-linear space of the output.")
 @click.option("--input-colorspace", metavar="NAME",
               help="Colour space of the input (default: what the file records, else sRGB for 8/16-bit).")
-@click.option("--precision", type=click.Choice(PRECISION_NAMES),
-              help=setting_fields(GenerateElement)["precision"].metadata["help"])
 @click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--overwrite", is_flag=True, help="Redo frames whose output is already up to date.")
 @setting_options(EditElement)
@@ -75,11 +54,11 @@ from vfxkey.shot.spec import EditElement, GenerateElement, setting_fields
 @threads_option()
 def edit(input_path: str, output: str, model_path: str, model_config: str | None, allow_pickle: bool,
          prompt: str | None, source_prompt: str, negative_prompt: str, ip_adapter: str, image_encoder: str | None,
-         ip_scale: float, edit_ip_scale: float, steps: int, guidance: float, strength: float, inversion_iters: int | None,
-         mask: str | None, feather: int, key: str, frames: str | None, seed: int, reconstruct: bool,
-         working_space: str, input_colorspace: str | None, precision: str | None, lora: str | None,
-         overwrite: bool, lora_scale: float, offload: bool, vae_tiling: bool, attention_slicing: bool,
-         deterministic: bool, hold_background: bool) -> None:
+         ip_scale: float, edit_ip_scale: float, steps: int, guidance: float, strength: float, inversion_iters: int,
+         mask: str | None, feather: int, hold_background: bool, key: str, frames: str | None, seed: int,
+         reconstruct: bool, working_space: str, input_colorspace: str | None, precision: str | None,
+         lora: str | None, overwrite: bool, lora_scale: float, offload: bool, vae_tiling: bool,
+         attention_slicing: bool, deterministic: bool) -> None:
     """Edit INPUT (an image, a sequence such as el.####.exr, a folder of images or a movie)
     with an edit prompt, keeping everything the prompt does not change.
 

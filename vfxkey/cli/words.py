@@ -1,6 +1,6 @@
 """How the command line names a setting in its messages.
 
-The library names a setting by its name (``despill``, ``inversion_iterations``); the
+The library names a setting by its name (``despill``, ``inversion_iters``); the
 command line words it as the user gave it: ``--despill`` for a command's own options, and
 ``shot.toml: [element] despill`` for the commands that read a shot spec (``render``,
 ``prepare``, ``finalize``, ``submit``, ``nuke``, ``qc``), whose user typed no flag for it
@@ -18,8 +18,7 @@ from vfxkey.errors import SettingWords
 from vfxkey.shot.spec import Label, ShotSpec, file_label, load_spec, setting_table
 
 # Settings a command's option calls otherwise than ``--<name with dashes>``.
-OPTION_NAMES = {"inversion_iterations": "--inversion-iters", "element": "-o/--output",
-                "allow_mixed_settings": "--allow-mixed-settings"}
+OPTION_NAMES = {"element": "-o/--output", "allow_mixed_settings": "--allow-mixed-settings"}
 _WORDS = "vfxkey.setting_words"  # where a command keeps its wording (click's context meta)
 
 

@@ -34,7 +34,7 @@ mask, the model and the settings, so any chunking of a shot gives the same frame
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -42,10 +42,10 @@ import torch
 
 from vfxkey.errors import SettingError, VfxkeyError, where
 from vfxkey.generate.adapter import IPAdapter, encode_image
+from vfxkey.generate.edit_settings import EditSettings
 from vfxkey.generate.invert import (
     NoisePredictor,
     Schedule,
-    check_steps,
     condition,
     denoise,
     invert,
@@ -54,63 +54,14 @@ from vfxkey.generate.invert import (
 from vfxkey.generate.keycolour import KeyColour, key_on_screen
 from vfxkey.generate.model import LoadedModel, upcast_vae
 from vfxkey.generate.run_options import RunOptions
-from vfxkey.io.colour import DISPLAY_SPACE, WORKING_SPACE, convert
+from vfxkey.io.colour import DISPLAY_SPACE, convert
 from vfxkey.io.frame import Frame
 from vfxkey.matte.greenpost import KeySettings
 
-# Fixed-point refinements per inversion step, from bench/edit.py's sweep (README table): 3 takes
-# the reconstruction's relative latent error from 1.2 (plain DDIM) to 0.02 (39 dB) for 4x the
-# inversion's UNet calls; more buys accuracy that the VAE round trip loses again.
-DEFAULT_INVERSION_ITERATIONS = 3
 # Holding a keyed element's background (steps 5 and 8): its subject is where the source's alpha
 # is at least SUBJECT_ALPHA (the toy model's backgrounds carry faint specks below it), grown by
 # one latent pixel (the VAE's factor in pixels), the room an edit has to change the outline.
 SUBJECT_ALPHA = 0.5
-
-
-@dataclass(frozen=True)
-class EditSettings:
-    """How to edit; with the frame it fixes every output pixel."""
-
-    prompt: str                   # what the edited frame shows
-    source_prompt: str = ""       # what the source shows (the inversion's prompt)
-    negative_prompt: str = ""     # editing's unconditional text under guidance
-    steps: int = 50               # DDIM steps of a full (strength 1) inversion and of the denoising
-    guidance: float = 7.5         # editing's classifier-free guidance; inversion always runs at 1
-    strength: float = 1.0         # share of the steps inverted and denoised again (0, 1]
-    ip_scale: float = 0.4         # IP-Adapter scale during inversion
-    edit_ip_scale: float = 0.4    # IP-Adapter scale during editing
-    inversion_iterations: int = DEFAULT_INVERSION_ITERATIONS  # fixed-point refinements per inversion step
-    feather: int = 8              # pixels over which the mask's inside edge ramps from 0 to 1
-    hold_background: bool = True  # a keyed input's latent outside its subject follows the inversion
-    working_space: str = WORKING_SPACE
-
-    def reconstruction(self) -> "EditSettings":
-        """The same settings denoising with the inversion's own conditioning, and no background
-        held (it would come back exactly, whatever the inversion): to measure fidelity."""
-        return replace(self, prompt=self.source_prompt, negative_prompt="", guidance=1.0,
-                       edit_ip_scale=self.ip_scale, hold_background=False)
-
-    def metadata(self) -> dict:
-        """The settings by name, as outputs record them (``vfxkey edit`` and the shot's edit mode)."""
-        return {"prompt": self.prompt, "source_prompt": self.source_prompt, "negative_prompt": self.negative_prompt,
-                "steps": self.steps, "guidance": self.guidance, "strength": self.strength,
-                "ip_scale": self.ip_scale, "edit_ip_scale": self.edit_ip_scale,
-                "inversion_iterations": self.inversion_iterations, "feather": self.feather,
-                "hold_background": int(self.hold_background), "working_space": self.working_space}
-
-    def check(self) -> None:
-        """VfxkeyError for settings out of range."""
-        check_steps(self.steps, self.strength)
-        if self.inversion_iterations < 0:
-            raise VfxkeyError(f"inversion iterations {self.inversion_iterations}: must be 0 or more")
-        if self.feather < 0:
-            raise VfxkeyError(f"feather {self.feather}: must be 0 or more pixels")
-        if self.guidance < 1.0:
-            raise VfxkeyError(f"guidance {self.guidance}: must be at least 1 (1 = no guidance)")
-        for name, scale in (("ip scale", self.ip_scale), ("edit ip scale", self.edit_ip_scale)):
-            if scale < 0.0:
-                raise VfxkeyError(f"{name} {scale}: must be 0 or more")
 
 
 @dataclass
@@ -214,7 +165,7 @@ class Editor:
         # 4. invert: source prompt, image at ip_scale, no guidance, exact by fixed-point refinement
         inverting = NoisePredictor(model, condition(model, s.source_prompt, image_embeds=embeds,
                                                     ip_scale=s.ip_scale, size=(height, width)))
-        trajectory = invert(z_0, inverting, self.schedule, s.inversion_iterations)
+        trajectory = invert(z_0, inverting, self.schedule, s.inversion_iters)
 
         # 5. denoise: edit prompt, image at edit_ip_scale, guidance; outside the mask follow the inversion
         editing = NoisePredictor(model, condition(model, s.prompt, negative_prompt=s.negative_prompt,

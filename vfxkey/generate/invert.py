@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import torch
 
 from vfxkey.errors import VfxkeyError
+from vfxkey.generate.edit_settings import check_steps
 
 
 # --- 1. conditioning -----------------------------------------------------------------------
@@ -153,14 +154,6 @@ class Schedule:
 
     def __len__(self) -> int:
         return len(self.steps)
-
-
-def check_steps(steps: int, strength: float) -> None:
-    """VfxkeyError unless ``steps >= 1`` and ``strength`` in (0, 1] leaves at least one step."""
-    if steps < 1:
-        raise VfxkeyError(f"steps {steps}: must be at least 1")
-    if not 0.0 < strength <= 1.0 or int(steps * strength) < 1:
-        raise VfxkeyError(f"strength {strength}: must be in (0, 1] and leave at least one of the {steps} steps")
 
 
 def ddim_step(z_t: torch.Tensor, eps: torch.Tensor, a_t: float, a_s: float) -> torch.Tensor:

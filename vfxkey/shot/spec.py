@@ -102,13 +102,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from vfxkey.errors import SettingError, VfxkeyError
+from vfxkey.fields import setting, setting_fields
 from vfxkey.generate.choices import (DEFAULT_TARGET_SHIFT, KEY_DIRECTIONS, PRECISION_NAMES, SCHEDULER_NAMES,
                                      TEMPORAL_MODES, keyable)
+from vfxkey.generate.edit_settings import EditSettings, check_steps
 from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import (DISPLAY_SPACE, WORKING_SPACE, check_colorspace, check_config, check_working_space,
                               config_in_use, convert)
@@ -118,9 +120,6 @@ from vfxkey.io.sequence import FrameRange, has_frame_token, overwritten
 from vfxkey.io.window import MAX_SIDE
 from vfxkey.matte.greenpost import KeySettings
 from vfxkey.shot.verdicts import check_verdicts
-
-if TYPE_CHECKING:
-    from vfxkey.generate.edit import EditSettings
 
 T = TypeVar("T")
 
@@ -216,18 +215,11 @@ class KeyElement:
     mode: str = "key"
 
 
-def setting(default: Any, help: str, *, choices: tuple[str, ...] = (), minimum: float | None = None,
-            metavar: str | None = None) -> Any:
-    """A field of an element that is a setting: its default, help, choices and limits in one
-    place, read by the spec reader (:meth:`_Table.setting`) and by the command line's options
-    (``vfxkey.cli.words.setting_options``)."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "minimum": minimum,
-                                                        "metavar": metavar})
-
-
-def setting_fields(element: type) -> dict[str, dataclasses.Field]:
-    """The fields of ``element`` that are settings (made by :func:`setting`), by name."""
-    return {f.name: f for f in dataclasses.fields(element) if "help" in f.metadata}
+PRECISION_HELP = (
+    "Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible bit for bit only on "
+    "the same kind of device (on the CPU: the same thread count), in the same precision, with the same torch and "
+    "diffusers (all recorded in the EXRs). A VAE that overflows in fp16 (SDXL's) encodes and decodes in fp32; a "
+    "frame that still overflows stops, named.")
 
 
 @dataclass(frozen=True)
@@ -266,11 +258,7 @@ class GenerateElement:
     lora: str | None = None
     matte_head: str | None = None
     attention_hint: bool = False   # the cross-attention hint as the keyer's coarse mask (without a matte head)
-    precision: str | None = setting(
-        None, "Weights and arithmetic: fp16 by default on CUDA, fp32 on the CPU. Frames are reproducible bit for bit "
-        "only on the same kind of device (on the CPU: the same thread count), in the same precision, with the same "
-        "torch and diffusers (all recorded in the EXRs). A VAE that overflows in fp16 (SDXL's) encodes and decodes "
-        "in fp32; a frame that still overflows stops, named.", choices=PRECISION_NAMES)
+    precision: str | None = setting(None, PRECISION_HELP, choices=PRECISION_NAMES)
     options: RunOptions = RunOptions()  # LoRA scale, memory savers, determinism
     mode: str = "generate"
 
@@ -282,22 +270,21 @@ class EditElement:
     input: str
     model: str
     ip_adapter: str
-    settings: EditSettings  # the prompts, scales, steps, strength, inversion iterations, feather, working space
+    # The prompts, scales, steps, strength, inversion iterations, feather, hold_background, working space: its
+    # setting fields (vfxkey.fields) are this mode's [element] keys and `vfxkey edit`'s options.
+    settings: EditSettings
     input_colorspace: str | None = None
     model_config: str | None = None
     allow_pickle: bool = False
     image_encoder: str | None = None  # None: image_encoder/ beside the adapter
     mask: str | None = None
-    key: str = "green"
+    key: str = setting("green", "Key colour a keyed (RGBA) input is put on for the model and keyed off again: green, "
+                                "blue, cyan, purple or #RRGGBB (sRGB) whose green or blue is its largest channel.")
     keyer: KeySettings = KeySettings()  # how a keyed input is keyed again; screen is set from ``key``
     reconstruct: bool = False  # settings are EditSettings.reconstruction(): to measure fidelity
-    precision: str | None = None  # PRECISION_NAMES; None: fp16 on CUDA, fp32 on the CPU
+    precision: str | None = setting(None, PRECISION_HELP, choices=PRECISION_NAMES)
     lora: str | None = None
     options: RunOptions = RunOptions()  # LoRA scale, memory savers, determinism
-    hold_background: bool = setting(
-        True, "A keyed input keeps its background: the latent outside its subject (alpha 0.5 and up, grown by one "
-              "latent pixel) follows the inversion and those pixels stay the input's, on the key. Off: the edit may "
-              "change the outline freely, and the background drifts off the key colour.")
     mode: str = "edit"
 
 
@@ -577,30 +564,15 @@ def _generate_element(table: _Table, working_space: str) -> GenerateElement:
 
 
 def _edit_element(table: _Table, working_space: str) -> EditElement:
-    from vfxkey.generate.edit import DEFAULT_INVERSION_ITERATIONS, EditSettings
-    from vfxkey.generate.invert import check_steps
     from vfxkey.generate.noise import parse_key
 
-    key = table.get("key", str, default="green")
-    table.parsed("key", parse_key, key)
+    edit = {name: table.setting(field) for name, field in setting_fields(EditSettings).items()}
+    table.parsed("strength", lambda strength: check_steps(edit["steps"], strength), edit["strength"])
     reconstruct = table.get("reconstruct", bool, default=False)
-    strength = table.number("strength", float, 1.0)
-    steps = table.number("steps", int, 50, minimum=1)
-    table.parsed("strength", lambda value: check_steps(steps, value), strength)
-    source_prompt = table.get("source_prompt", str, default="")
-    hold_background = table.setting(setting_fields(EditElement)["hold_background"])
-    settings = EditSettings(
-        prompt=table.get("prompt", str, required=not reconstruct, default=source_prompt),
-        source_prompt=source_prompt,
-        negative_prompt=table.get("negative_prompt", str, default=""),
-        steps=steps, guidance=table.number("guidance", float, 7.5, minimum=1.0), strength=strength,
-        ip_scale=table.number("ip_scale", float, 0.4, minimum=0.0),
-        edit_ip_scale=table.number("edit_ip_scale", float, 0.4, minimum=0.0),
-        inversion_iterations=table.number("inversion_iters", int, DEFAULT_INVERSION_ITERATIONS, minimum=0),
-        feather=table.number("feather", int, 8, minimum=0),
-        hold_background=hold_background,
-        working_space=working_space,
-    )
+    settings = EditSettings(prompt=table.get("prompt", str, required=not reconstruct, default=edit["source_prompt"]),
+                            working_space=working_space, **edit)
+    element = {name: table.setting(field) for name, field in setting_fields(EditElement).items()}
+    table.parsed("key", parse_key, element["key"])
     return EditElement(
         input=table.path("input", required=True, exists=True),
         input_colorspace=table.parsed("input_colorspace", check_colorspace, table.get("input_colorspace", str)),
@@ -610,14 +582,12 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
         ip_adapter=table.path("ip_adapter", required=True, exists=True),
         image_encoder=table.path("image_encoder", exists=True),
         mask=table.path("mask", exists=True),
-        key=key,
         keyer=_keyer(table, screen="auto", skip=("screen", "temporal")),
         reconstruct=reconstruct,
-        precision=table.choice("precision", PRECISION_NAMES, None),
         lora=table.path("lora", exists=True),
         options=_run_options(table),
-        hold_background=hold_background,
         settings=settings.reconstruction() if reconstruct else settings,
+        **element,
     )
 
 
