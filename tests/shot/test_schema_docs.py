@@ -92,18 +92,27 @@ def test_the_spec_docstring_names_every_key_the_reader_reads_and_assigns_no_othe
         assert assigned.get(table, set()) <= every, (table, sorted(assigned.get(table, set()) - every))
 
 
-def held_value(element, key: str):
-    """The value of ``[element] key`` in the spec read: on the element, its edit settings, its
-    run options or its keyer, under the key's own name."""
+def held(element, key: str) -> tuple[object, dataclasses.Field]:
+    """The value of ``[element] key`` in the spec read and the field holding it: on the element,
+    its edit settings, its run options or its keyer, under the key's own name."""
     for holder in (element, getattr(element, "settings", None), getattr(element, "options", None), element.keyer):
-        if holder is not None and key in {f.name for f in dataclasses.fields(holder)}:
-            return getattr(holder, key)
+        fields = {f.name: f for f in dataclasses.fields(holder)} if holder is not None else {}
+        if key in fields:
+            return getattr(holder, key), fields[key]
     raise AssertionError(f"[element] {key} is read but held under no field of that name")
 
 
+# Keys naming files (and a file's colour space), and switches of what is used: their option says
+# it in the command's words.
+FILES_AND_SWITCHES = {"model_config", "image_encoder", "mask", "lora", "matte_head", "input_colorspace", "allow_pickle",
+                      "attention_hint", "reconstruct"}
+
+
 @pytest.mark.parametrize("mode", ["generate", "edit"])
-def test_a_commands_option_that_is_a_spec_key_has_the_spec_readers_default_and_minimum(read, tmp_path, mode):
-    """`vfxkey generate` and `vfxkey edit` without an option mean what a shot without the key means."""
+def test_a_commands_option_that_is_a_spec_key_is_made_from_its_field(read, tmp_path, mode):
+    """`vfxkey generate` and `vfxkey edit` without an option mean what a shot without the key
+    means, a value below the option's minimum is refused by the spec too, and the option's help
+    is its field's (one source: vfxkey.fields)."""
     command = importlib.import_module(f"vfxkey.cli.{mode}").__dict__[mode]
     required = {"generate": ["--model", "m", "--prompt", "p", "--seed", "1", "--frames", "1", "--size", "8x8"],
                 "edit": ["in.png", "--model", "m", "--ip-adapter", "ip.safetensors"]}[mode]
@@ -118,7 +127,10 @@ def test_a_commands_option_that_is_a_spec_key_has_the_spec_readers_default_and_m
         if option.name not in (read[mode]["element"] - given) & set(defaulted):
             continue
         compared.append(option.name)
-        assert held_value(element, option.name) == defaulted[option.name], option.name
+        value, field = held(element, option.name)
+        assert value == defaulted[option.name], option.name
+        if option.name not in FILES_AND_SWITCHES:
+            assert option.help == field.metadata.get("help"), option.name
         minimum = getattr(option.type, "min", None)
         if minimum is not None:  # just below it: refused by the spec too, naming the key
             below = minimum - (1 if isinstance(minimum, int) else 0.5)

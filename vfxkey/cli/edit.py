@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from vfxkey.cli.progress import FrameProgress, note, warn
-from vfxkey.cli.settings import run_options, setting_options
+from vfxkey.cli.settings import setting_options
 from vfxkey.cli.threads import threads_option
 from vfxkey.cli.words import options_of_command
 from vfxkey.errors import VfxkeyError
 from vfxkey.generate.edit_settings import EditSettings
+from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.sequence import FrameRange, overwritten
 from vfxkey.shot.spec import EditElement
@@ -50,7 +51,7 @@ from vfxkey.shot.spec import EditElement
 @click.option("--lora", metavar="PATH", help="A local LoRA .safetensors file.")
 @click.option("--overwrite", is_flag=True, help="Redo frames whose output is already up to date.")
 @setting_options(EditElement)
-@run_options
+@setting_options(RunOptions)
 @threads_option()
 def edit(input_path: str, output: str, model_path: str, model_config: str | None, allow_pickle: bool,
          prompt: str | None, source_prompt: str, negative_prompt: str, ip_adapter: str, image_encoder: str | None,

@@ -9,11 +9,12 @@ import click
 from vfxkey.cli.progress import FrameProgress, note, warn
 from vfxkey.cli.threads import threads_option
 from vfxkey.errors import VfxkeyError
+from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import WORKING_SPACE
 from vfxkey.io.exr_options import EXR_DATA_TYPES
 from vfxkey.io.sequence import has_frame_token
 from vfxkey.shot.run import render
-from vfxkey.cli.settings import run_options, setting_options
+from vfxkey.cli.settings import setting_options
 from vfxkey.cli.words import options_of_command
 from vfxkey.shot.spec import GenerateElement, build_spec
 
@@ -51,7 +52,7 @@ from vfxkey.shot.spec import GenerateElement, build_spec
 @click.option("--allow-mixed-settings", is_flag=True,
               help="Write frames beside frames of the same output made with other settings, device, precision or "
                    "versions (refused by default: they would not match).")
-@run_options
+@setting_options(RunOptions)
 @threads_option()
 def generate(model_path: str, model_config: str | None, allow_pickle: bool, prompt: str, negative_prompt: str,
              seed: int, frames: str, size: str, steps: int, guidance: float, scheduler: str, precision: str | None,

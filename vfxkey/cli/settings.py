@@ -38,29 +38,3 @@ def _option(field) -> Callable:
         kind = str
     return click.option(f"--{name}", type=kind, default=default, metavar=meta["metavar"],
                         show_default=default not in (None, ""), help=meta["help"])
-
-
-def run_options(command: Callable) -> Callable:
-    """The model's LoRA scale, memory savers and determinism (``vfxkey generate`` and ``vfxkey edit``):
-    the spec's ``lora_scale``, ``offload``, ``vae_tiling``, ``attention_slicing``, ``deterministic``
-    (``vfxkey.generate.run_options.RunOptions``)."""
-    for option in reversed((
-        click.option("--lora-scale", type=click.FloatRange(min=0.0), default=1.0, show_default=True,
-                     help="Weight of --lora (0 = without it, 1 = as trained)."),
-        click.option("--offload", is_flag=True,
-                     help="GPU only: move each part of the model (text encoders, UNet, VAE) to the GPU only while "
-                          "it runs. Same pixels, much less GPU memory, slower."),
-        click.option("--vae-tiling", is_flag=True,
-                     help="Decode (and encode) in overlapping tiles of 512 px: the VAE's memory stays about that of "
-                          "one tile at any size. Pixels differ slightly from an untiled decode (recorded); works "
-                          "with --matte-head."),
-        click.option("--attention-slicing", is_flag=True,
-                     help="Deprecated, to be removed: diffusers' sliced attention costs MORE memory and time than "
-                          "torch's default attention, not less (warned; docs/generate.md)."),
-        click.option("--deterministic", is_flag=True,
-                     help="torch's deterministic algorithms: on a GPU the same bits for the same settings on the "
-                          "same GPU model and driver (recorded; an operation with no deterministic kernel stops "
-                          "the run). Without it a GPU may vary in the last bits between runs."),
-    )):
-        command = option(command)
-    return command

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vfxkey.fields import setting
+
 # The largest VAE tile side, pixels, with ``vae_tiling``. diffusers takes a VAE's own
 # ``sample_size``: 512 for SD1.5's, 1024 for SDXL's, with which tiling saved nothing for SDXL up
 # to 1024x1024. 512 px tiles take SDXL's 1024x1024 decode from +3889 to +1526 MiB and its
@@ -41,11 +43,20 @@ class RunOptions:
       without a deterministic kernel then stops the run instead of varying.
     """
 
-    lora_scale: float = 1.0
-    offload: bool = False
-    vae_tiling: bool = False
-    attention_slicing: bool = False
-    deterministic: bool = False
+    # The settings (vfxkey.fields): generate's and edit's [element] keys and their commands' options.
+    lora_scale: float = setting(1.0, "Weight of the LoRA (0 = without it, 1 = as trained).", minimum=0.0)
+    offload: bool = setting(False, "GPU only: move each part of the model (text encoders, UNet, VAE) to the GPU "
+                                   "only while it runs. Same pixels, much less GPU memory, slower.")
+    vae_tiling: bool = setting(False, "Decode (and encode) in overlapping tiles of 512 px: the VAE's memory stays "
+                                      "about that of one tile at any size. Pixels differ slightly from an untiled "
+                                      "decode (recorded); works with a matting head.")
+    attention_slicing: bool = setting(False, "Deprecated, to be removed: diffusers' sliced attention costs MORE "
+                                             "memory and time than torch's default attention, not less (warned; "
+                                             "docs/generate.md).")
+    deterministic: bool = setting(False, "torch's deterministic algorithms: on a GPU the same bits for the same "
+                                         "settings on the same GPU model and driver (recorded; an operation with no "
+                                         "deterministic kernel stops the run). Without it a GPU may vary in the last "
+                                         "bits between runs.")
 
     def cautions(self) -> list[str]:
         """Warnings for a run with these options: a memory saver that costs memory."""

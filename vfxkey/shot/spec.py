@@ -593,13 +593,7 @@ def _edit_element(table: _Table, working_space: str) -> EditElement:
 
 def _run_options(table: _Table) -> RunOptions:
     """How the model runs (generate and edit): LoRA scale, memory savers, determinism."""
-    return RunOptions(
-        lora_scale=table.number("lora_scale", float, 1.0, minimum=0.0),
-        offload=table.get("offload", bool, default=False),
-        vae_tiling=table.get("vae_tiling", bool, default=False),
-        attention_slicing=table.get("attention_slicing", bool, default=False),
-        deterministic=table.get("deterministic", bool, default=False),
-    )
+    return RunOptions(**{name: table.setting(field) for name, field in setting_fields(RunOptions).items()})
 
 
 def _keyer(table: _Table, screen: Any, skip: tuple[str, ...] = ("screen",)) -> KeySettings:
