@@ -11,6 +11,7 @@ from shots import green_screen_frame, make_shot, write_png
 
 from vfxkey.cli import main
 from vfxkey.errors import VfxkeyError
+from vfxkey.io.images import reads_whole
 from vfxkey.matte import greenpost
 from vfxkey.shot.run import render
 from vfxkey.shot.spec import load_spec
@@ -45,20 +46,26 @@ def shot_screen(tmp_path):
     return tmp_path / "measured" / "key.screen.json"
 
 
-def test_opencv_failing_on_a_frame_is_one_line_naming_it_and_the_frames_before_are_whole(tmp_path, shot_screen):
-    # A float EXR may hold values near float32's largest; on two pixels, after one such
-    # frame, the keyer's smoothing turns them into NaN and OpenCV's K-Means refuses the
-    # frame (the frame before it has no frame before it, and keys).
-    pixels = np.array([[[3.0e38, 0.4, 0.08], [0.05, 0.4, 0.08]]], np.float32)
-    for frame in (1001, 1002):
-        write_float_exr(tmp_path / f"tiny.{frame}.exr", pixels)
-    result = vfxkey("key", tmp_path / "tiny.####.exr", "-o", tmp_path / "out" / "key.####.exr",
-                    "--screen-from", shot_screen)
+def test_opencv_failing_on_a_frame_is_one_line_naming_it_and_the_frames_before_are_whole(tmp_path, shot_screen,
+                                                                                     monkeypatch):
+    # No valid input found makes OpenCV fail inside the keyer (a frame under two pixels a side
+    # did: it is refused by name now, below), so the bilateral filter is handed an image type
+    # it refuses from the second frame on: a real cv2.error, worded by OpenCV.
+    denoise, calls = greenpost._denoise, []
+
+    def refused_from_the_second_frame(rgb, strength, sigma=None):
+        calls.append(1)
+        return denoise(rgb if len(calls) == 1 else rgb.astype(np.float64), strength, sigma)
+
+    monkeypatch.setattr(greenpost, "_denoise", refused_from_the_second_frame)
+    result = vfxkey("key", tmp_path / "in" / "gs.####.png", "-o", tmp_path / "out" / "key.####.exr",
+                    "--screen-from", shot_screen, "--threads", "1")
     assert result.exit_code == 4, result.output
-    message = error_line(result)
-    assert message.startswith(f"{tmp_path / 'tiny.1002.exr'} (frame 1002): keying the frame failed: OpenCV's "), message
-    assert "OpenCV(" not in message and ".cpp" not in message  # OpenCV's reason, not its source file
+    assert error_line(result) == (f"{tmp_path / 'in' / 'gs.1002.png'} (frame 1002): keying the frame failed: "
+                                  "OpenCV's bilateralFilter: Bilateral filtering is only implemented for 8u and 32f "
+                                  "images")  # OpenCV's reason, not its source file
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["key.1001.exr"]
+    assert reads_whole(str(tmp_path / "out" / "key.1001.exr"))
 
 
 def opencv_out_of_memory(*args, **kwargs):
@@ -112,3 +119,21 @@ def test_the_library_names_the_threads_setting_and_a_spec_render_words_it_as_its
     assert "--" not in str(error.value)
     result = vfxkey("render", spec, "--threads", "4")
     assert ": --threads 4: out of memory keying a 64x48 frame" in error_line(result)
+
+
+@pytest.mark.parametrize("width, height", [(1, 1), (1, 4)])
+def test_a_frame_too_small_to_key_is_one_line_naming_it(tmp_path, shot_screen, width, height):
+    # OpenCV reads a 1x1 or 4x1 array as a scalar: the keyer failed with a ValueError (1x1) or an
+    # OpenCV error (1x4) deep inside. A frame under two pixels a side is refused by name.
+    write_float_exr(tmp_path / "tiny.exr", np.full((height, width, 3), (0.05, 0.4, 0.08), np.float32))
+    result = vfxkey("key", tmp_path / "tiny.exr", "-o", tmp_path / "out" / "key.exr", "--screen-from", shot_screen)
+    assert result.exit_code == 2, result.output
+    assert error_line(result) == (f"{tmp_path / 'tiny.exr'} (frame 1): a {width}x{height} image is too small to key "
+                                  "(at least 2 pixels a side)")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_strip_two_pixels_tall_is_still_measured_when_shrunk_for_its_spill():
+    strip = np.broadcast_to(np.float32([0.05, 0.4, 0.08]), (2, 1930, 3)).copy()
+    strip[:, 900:1000] = (0.5, 0.3, 0.2)
+    assert greenpost.measure_screen(strip).channel == 1  # shrunk to 960x2 for the spill, not 960x1

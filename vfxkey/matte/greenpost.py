@@ -188,6 +188,9 @@ COLOUR_NOISE = 0.1  # the straight colour is held to <= 1 where the grain it car
 RESIDUE_SHARE = 1e-4  # screen_residue verdict: more than this share of the frame has colour above alpha < 0.01
 REFIT_SHIFT, REFIT_STOPS = 1.0, 0.4  # a frame whose screen is this far off the shot's (tolerances; stops) is refit
 TEMPORAL_FRAMES = 4  # previous input frames the temporal filter averages with
+# The smallest image keyed, a side in pixels: OpenCV reads a 1x1 or 4x1 array as a scalar, and a
+# line of pixels holds no screen around a subject to key against.
+MIN_SIDE = 2
 TEMPORAL_SAME, TEMPORAL_CHANGED = 1.3, 2.0  # change from a previous frame, x that of noise alone: same / changed
 
 
@@ -280,8 +283,8 @@ def _at_most(image: np.ndarray, size: int) -> np.ndarray:
     scale = size / max(image.shape[:2])
     if scale >= 1.0:
         return image
-    return cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
-                      interpolation=cv2.INTER_AREA)
+    shrunk = tuple(max(MIN_SIDE, round(side * scale)) for side in (image.shape[1], image.shape[0]))  # still keyable
+    return cv2.resize(image, shrunk, interpolation=cv2.INTER_AREA)
 
 
 def frame_screen(rgb: np.ndarray) -> np.ndarray | None:
@@ -521,10 +524,14 @@ def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
 
 
 def _checked(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` as a contiguous float32 (H, W, 3) array; ValueError for another shape."""
+    """``rgb`` as a contiguous float32 (H, W, 3) array; ValueError for another shape,
+    :class:`InputError` for an image under MIN_SIDE pixels a side."""
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise InputError(f"a {rgb.shape[1]}x{rgb.shape[0]} image is too small to key (at least {MIN_SIDE} pixels "
+                         "a side)")
     return rgb
 
 
