@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 from vfxkey.errors import DataError, describe, where
@@ -112,10 +113,11 @@ class Source:
         return self._decoded(frame)
 
     def _decoded(self, frame: int) -> Frame:
-        """:meth:`_decode`, a library's failure (out of memory, an I/O error) as one line naming the frame."""
+        """:meth:`_decode`, a library's failure (out of memory, an I/O error, OpenCV's error while
+        the frame is converted) as one line naming the frame."""
         try:
             return self._decode(frame)
-        except (MemoryError, OSError) as exc:  # PyAV's I/O errors are OSErrors too
+        except (MemoryError, OSError, cv2.error) as exc:  # PyAV's I/O errors are OSErrors; OpenCV's memory, cv2.error
             raise DataError(f"{where(self.info.path, frame)}: cannot read: {describe(exc)}") from None
 
     def file_of(self, frame: int) -> str | None:
