@@ -88,13 +88,13 @@ def first_line(message: str) -> str:
     return (message.strip().splitlines() or ["unknown error"])[0].strip()
 
 
+_OPENCV_NO_MEMORY = -4  # cv2.Error.StsNoMem (this module imports no library)
+
+
 def out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` says memory ran out: a MemoryError, or OpenCV's ``cv2.error`` with its
     code for a failed allocation (OpenCV does not raise MemoryError)."""
     return isinstance(exc, MemoryError) or (hasattr(exc, "err") and getattr(exc, "code", None) == _OPENCV_NO_MEMORY)
-
-
-_OPENCV_NO_MEMORY = -4  # cv2.Error.StsNoMem
 
 
 def describe(exc: BaseException) -> str:

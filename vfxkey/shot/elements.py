@@ -140,16 +140,17 @@ class KeyStage:
                 del frame  # not held while the generator waits
                 yield arguments
 
+        threads = cv2.getNumThreads()  # the task's bound (frame_workers, below, shares it between the frames)
+
         def key(frame: _Waiting, mask: np.ndarray | None, before: list[np.ndarray | CodedRGB], garbage, core) -> tuple:
             name, stored_warnings = where(frame.source, frame.number), []
-            size = frame.data_window.width, frame.data_window.height  # workers and threads: set below, before any key
-            with keying(frame.source, frame.number, size, at_once=workers, threads=threads):
+            size = frame.data_window.width, frame.data_window.height
+            with keying(frame.source, frame.number, size, at_once=workers, threads=threads):  # workers: below
                 result = self.keyer.key(frame.rgb, hint=mask, previous=before, garbage=garbage, core=core)
                 rgba = _as_stored(result.premultiplied_rgba(), self.spec, name, stored_warnings.append)
             return frame, result.qc, rgba, stored_warnings  # not the float alpha and colour: frames wait in turn
 
         refitting = False
-        threads = cv2.getNumThreads()  # the task's bound (frame_workers shares it between the frames)
         # Frames are keyed side by side where there are cores for it (frame_workers; each depends
         # only on its inputs, so the bits are the same), with one BLAS thread: bitwise the same
         # whatever --threads says. Warnings
