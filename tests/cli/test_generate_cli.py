@@ -293,3 +293,17 @@ element = "out/el.####.exr"
 ''')
     (done,) = render(load_spec(tmp_path / "shot.toml")).frames
     assert done.record["warnings"] == []  # the tiny model's frame keys cleanly: no warning to keep
+
+
+def test_running_out_of_memory_keying_a_generated_frame_is_one_line_naming_it(model_dir, tmp_path, monkeypatch):
+    from vfxkey.matte import greenpost
+
+    def no_memory(*args, **kwargs):  # the keyer's bilateral filter: a frame-sized allocation
+        raise MemoryError()
+
+    monkeypatch.setattr(greenpost, "_denoise", no_memory)
+    result = CliRunner().invoke(main, args(model_dir, tmp_path / "out" / "el.####.exr", "1-2"))
+    assert result.exit_code == 4 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: generated (seed 7) (frame 1): out of memory keying a 64x64 frame: give the task more memory")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.exr*"))

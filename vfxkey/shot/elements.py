@@ -308,8 +308,10 @@ class GenerateStage:
                                   working_space=self.spec.working_space)
             # The keyer's coarse subject mask: the matting head's, the attention hint if asked for, or none.
             coarse = result.head_mask if result.head_mask is not None else result.hint if e.attention_hint else None
+            size = result.rgb.shape[1], result.rgb.shape[0]
             try:
-                keyed = key_element(keyer, result.rgb, key_colour, coarse, self.region.at(frame))
+                with keying(f"generated (seed {self.spec.seed})", frame, size):
+                    keyed = key_element(keyer, result.rgb, key_colour, coarse, self.region.at(frame))
             except ValueError as exc:  # no key-colour background came out of this frame
                 raise VfxkeyError(f"generated frame {frame} (seed {self.spec.seed}): {exc} "
                                   "(no key-colour background: a larger shift may help)") from None
