@@ -155,6 +155,21 @@ def test_keyed_element_comes_back_as_a_premultiplied_element(files, tmp_path):
     assert np.all(pixels[alpha == 0][:, :3] == 0)  # premultiplied: no colour where nothing covers
 
 
+def test_running_out_of_memory_keying_an_edited_element_is_one_line_naming_it(files, tmp_path, monkeypatch):
+    from vfxkey.matte import greenpost
+
+    def no_memory(*args, **kwargs):  # the keyer's bilateral filter: a frame-sized allocation
+        raise MemoryError()
+
+    monkeypatch.setattr(greenpost, "_denoise", no_memory)
+    result = CliRunner().invoke(main, args(files, tmp_path / "out" / "el.exr", "1", source="el.0001.exr"))
+    assert result.exit_code == 4 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {files[0] / 'el.0001.exr'} (frame 1): out of memory keying a {SIZE}x{SIZE} frame: give the task "
+        "more memory")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
 def test_reconstruct_reports_and_records_the_reconstruction_error(files, tmp_path):
     command = args(files, tmp_path / "rec.exr", "1", "--reconstruct", "--steps", "20", "--strength", "0.5",
                    "--inversion-iters", "4")

@@ -56,6 +56,7 @@ from vfxkey.generate.model import LoadedModel, upcast_vae
 from vfxkey.generate.run_options import RunOptions
 from vfxkey.io.colour import DISPLAY_SPACE, convert
 from vfxkey.io.frame import Frame
+from vfxkey.matte.failures import keying
 from vfxkey.matte.greenpost import KeySettings
 
 # Holding a keyed element's background (steps 5 and 8): its subject is where the source's alpha
@@ -191,10 +192,11 @@ class Editor:
         # 7. key: a keyed input is keyed again on its key colour; a plate keeps alpha 1
         if keyed:
             try:
-                keyed_again = key_on_screen(edited_rgb, self.key, settings=self.keyer)
+                with keying(frame.source, frame.number, (width, height)):
+                    keyed_again = key_on_screen(edited_rgb, self.key, settings=self.keyer)
+                    edited = keyed_again.premultiplied_rgba()
             except ValueError as exc:  # the edit left no key-colour background
                 raise VfxkeyError(f"{where(frame.source, frame.number)}: edited frame: {exc}") from None
-            edited = keyed_again.premultiplied_rgba()
             qc = {"verdicts": keyed_again.qc["verdicts"], "warnings": keyed_again.qc["warnings"]}
         else:
             edited = np.concatenate([edited_rgb, np.ones((height, width, 1), np.float32)], axis=-1)

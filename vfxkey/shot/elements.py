@@ -35,7 +35,7 @@ from vfxkey.io.source import Source
 from vfxkey.io.window import Window
 from vfxkey.io.write import stored_pixels, write_preview_png
 from vfxkey.matte.greenpost import TEMPORAL_FRAMES, Keyer, Screen
-from vfxkey.shot.failures import keying
+from vfxkey.matte.failures import keying
 from vfxkey.shot.inputs import chunk_of, open_input
 from vfxkey.shot.mattes import Matte
 from vfxkey.shot.screen import prepare

@@ -28,7 +28,7 @@ from vfxkey.io.sequence import FrameRange
 from vfxkey.io.source import Source
 from vfxkey.matte.greenpost import Screen, measure_screen
 from vfxkey.shot import qc as qc_records
-from vfxkey.shot.failures import keying
+from vfxkey.matte.failures import keying
 from vfxkey.shot.inputs import open_input
 from vfxkey.shot.settings import relative, settings_hash
 from vfxkey.shot.spec import KeyElement, ShotSpec, shot_config

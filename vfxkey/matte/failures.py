@@ -3,7 +3,9 @@
 The keyer's own refusals are :class:`~vfxkey.errors.VfxkeyError` already; NumPy running out
 of memory (``MemoryError``) and OpenCV failing (``cv2.error``, which is also how OpenCV says
 an allocation failed) are not. :func:`keying` turns both into a :class:`~vfxkey.errors.DataError`
-naming where it happened, and for memory the frame size and what would help.
+naming where it happened, and for memory the frame size and what would help. Whoever keys a
+frame it can name uses it: the key stage and the screen measurement (``vfxkey.shot``), a
+generated frame's key, an edited keyed frame's (``vfxkey.generate.edit``).
 """
 
 from __future__ import annotations
