@@ -9,11 +9,11 @@ working space (step 5), frames decoded ahead on a background thread.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-import cv2
 import numpy as np
 
 from vfxkey.errors import DataError, describe, where
@@ -26,6 +26,14 @@ from vfxkey.io.window import Window
 
 MISSING_POLICIES = ("error", "hold", "black")
 NAN_POLICIES = ("zero", "error")
+
+
+def _library_errors() -> tuple[type[BaseException], ...]:
+    """What a library raises for a frame it cannot give: MemoryError, OSError (PyAV's I/O
+    errors too) and, once OpenCV is loaded, ``cv2.error`` (its out of memory among them).
+    OpenCV is imported only where it is used: importing it sets ``LD_LIBRARY_PATH``."""
+    opencv = sys.modules.get("cv2")
+    return (MemoryError, OSError) + ((opencv.error,) if opencv is not None else ())
 
 
 @dataclass
@@ -117,7 +125,7 @@ class Source:
         the frame is converted) as one line naming the frame."""
         try:
             return self._decode(frame)
-        except (MemoryError, OSError, cv2.error) as exc:  # PyAV's I/O errors are OSErrors; OpenCV's memory, cv2.error
+        except _library_errors() as exc:
             raise DataError(f"{where(self.info.path, frame)}: cannot read: {describe(exc)}") from None
 
     def file_of(self, frame: int) -> str | None:
