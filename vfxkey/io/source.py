@@ -9,7 +9,6 @@ working space (step 5), frames decoded ahead on a background thread.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,14 +25,6 @@ from vfxkey.io.window import Window
 
 MISSING_POLICIES = ("error", "hold", "black")
 NAN_POLICIES = ("zero", "error")
-
-
-def _library_errors() -> tuple[type[BaseException], ...]:
-    """What a library raises for a frame it cannot give: MemoryError, OSError (PyAV's I/O
-    errors too) and, once OpenCV is loaded, ``cv2.error`` (its out of memory among them).
-    OpenCV is imported only where it is used: importing it sets ``LD_LIBRARY_PATH``."""
-    opencv = sys.modules.get("cv2")
-    return (MemoryError, OSError) + ((opencv.error,) if opencv is not None else ())
 
 
 @dataclass
@@ -121,11 +112,10 @@ class Source:
         return self._decoded(frame)
 
     def _decoded(self, frame: int) -> Frame:
-        """:meth:`_decode`, a library's failure (out of memory, an I/O error, OpenCV's error while
-        the frame is converted) as one line naming the frame."""
+        """:meth:`_decode`, a library's failure (out of memory, an I/O error) as one line naming the frame."""
         try:
             return self._decode(frame)
-        except _library_errors() as exc:
+        except (MemoryError, OSError) as exc:  # PyAV's I/O errors are OSErrors too
             raise DataError(f"{where(self.info.path, frame)}: cannot read: {describe(exc)}") from None
 
     def file_of(self, frame: int) -> str | None:

@@ -83,9 +83,10 @@ def prepare(spec: ShotSpec, *, warn: Callable[[str], None] | None = None,
         pass  # absent, not ours or from an older vfxkey: measured again (below) and replaced
     frames = f"frame {reference}" if len(reference) == 1 else f"frames {reference}"
     measured_on = f"{relative(element.input, spec)} ({frames}), screen {element.screen_text}"
-    images = [frame.rgb for frame in open_input(spec, reference, warn)]
-    size = images[0].shape[1], images[0].shape[0]
+    frames = list(open_input(spec, reference, warn))
+    size = frames[0].data_window.width, frames[0].data_window.height
     with keying(element.input, reference.first, size, what="measuring the screen on"), threadpool_limits(1):
+        images = [frame.rgb for frame in frames]  # 8-bit codes become float32 here (Frame.rgb), inside the guard
         screen = measure_screen(images, element.keyer, working_space=spec.working_space, source=measured_on)
     data = json.loads(screen.to_json())
     with atomic_output(path) as tmp:
