@@ -104,6 +104,20 @@ def test_clip_white_makes_a_solid_subject_leaning_towards_the_screen_opaque():
     assert np.abs(result.alpha[:, 160:190] - 0.4).max() < 0.01
 
 
+def test_a_fringe_beside_a_warm_hair_mass_unmixes_against_the_strands_not_the_gaps():
+    # Blond strands (alpha 1) with 70 % gaps between them, then a 30 % fringe. Warm over
+    # green, the colour difference reads the gaps as opaque (1.57 x 0.7), so they are seeds
+    # too; at face value their screen tints the colour the fringe is unmixed against, and
+    # the fringe reads about 0.34. The strands, farthest from the plate, are its colour.
+    blond = np.array([0.55, 0.35, 0.12], np.float32)
+    alpha = np.zeros(240, np.float32)
+    alpha[:100], alpha[1:100:2], alpha[100:108] = 1.0, 0.7, 0.3
+    alpha = np.repeat(alpha[None], 64, axis=0)
+    image = blond * alpha[..., None] + GREEN * (1.0 - alpha[..., None])
+    result = Keyer().key(image.astype(np.float32))
+    assert np.abs(result.alpha[:, 100:108] - 0.3).mean() < 0.02
+
+
 def test_static_noisy_sequence_keeps_one_screen_and_a_steady_alpha():
     rng = np.random.default_rng(7)
     image, alpha, _ = ramp_shot(GREEN, plate_gain=uneven_gain(96, 160))

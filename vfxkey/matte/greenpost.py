@@ -31,7 +31,10 @@ its learned refiner. One shot goes through these steps, in this order:
    exact for any mix of a neutral foreground) finds the surely opaque interior;
    thin structures coloured like the screen (a green plant) are found as local extremes
    of the distance to the plate. The foreground colour behind the other pixels is pushed
-   out from those seeds, and in the uncertain band alpha and the foreground brightness
+   out from those seeds, each counted by how nearly it stands as far from the plate as the
+   farthest seed near it (the least mixed with the screen: a warm translucent mix passes
+   the colour difference as opaque), and the seeds' outer rim is unmixed too. In the
+   uncertain band and that rim, alpha and the foreground brightness
    are solved per pixel by least squares, ``F`` keeping the seeds' chromaticity (a
    shading model), wherever that model explains the pixel.
 4. **Refinement** of the uncertain band with a colour guided filter (He et al., a fast
@@ -83,6 +86,9 @@ SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEE
 MAX_SHADING = 2.0  # the shading model trusts a foreground up to this many times brighter than its reference
 SLOPE_SPAN, CURVE_SPAN = 0.03, 0.08  # how widely the screen must spread (std of x or y, frame = 1) to fit a light slope / curvature
 CORE_CONTRAST = 0.25  # a thin structure's core lies at least this far off the plate, relative to its brightness
+SEED_REACH, SEED_PURITY = 6, 32  # step 3: seeds count by (distance to plate / its max within SEED_REACH px) ** SEED_PURITY
+SEED_RING = 2  # step 3: the opaque interior's outer SEED_RING px are unmixed too, not taken as opaque
+# (SEED_REACH, SEED_PURITY and SEED_RING chosen on bench/keying's dev split: bench/keying/README.md)
 MAX_SPILL = 0.3  # at most this share of a subject pixel's colour is taken for screen spill
 SPILL_RADII = (0.005, 0.01, 0.02, 0.04)  # how far a subject's surroundings count for its spill (sigma, fraction of the diagonal)
 SPILL_MEASURE_SIZE = 960  # the shot's spill radius is measured on its reference frames shrunk to this size at most
@@ -864,14 +870,24 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     )
     interior |= core.astype(np.uint8)
     alpha[core] = 1.0
+    # A translucent mix of a warm subject (blond hair, tan fur) passes the colour difference
+    # as opaque, and so does the screen-tinted outer rim of a hair mass: seeds taken at face
+    # value give the soft pixels beside them a subject colour that already carries screen,
+    # against which they unmix too opaque. So the subject colour leans to the seeds least
+    # mixed with the screen: those nearly as far from the plate as the farthest seed
+    # within SEED_REACH (sample-based matting's "best foreground sample", softened), and the
+    # interior's outer SEED_RING pixels are unmixed against it instead of being taken as opaque.
+    seed_weight = _purity(contrast, interior)
+    ring = (interior == 1) & (cv2.erode(interior, np.ones((2 * SEED_RING + 1,) * 2, np.uint8)) == 0) & ~core
     del distance, contrast, thin, edge, core  # frame-sized, done with
 
-    # The band: neither surely screen nor surely opaque. Work on its pixels only.
-    band = np.flatnonzero((alpha > floor) & (interior == 0))
+    # The band: neither surely screen nor surely opaque, and the interior's rim. Work on its pixels only.
+    band = np.flatnonzero(((alpha > floor) & (interior == 0)) | ring)
     alpha_band, plate_band = alpha.reshape(-1)[band], _pixels(plate, band)
-    del plate  # the caller made it for this call: frame-sized, done with
+    del plate, ring  # the caller made the plate for this call: frame-sized, done with
     alpha[interior == 0] = 0.0
-    colour = _seed_colour(rgb, interior, band)
+    colour = _seed_colour(rgb, interior, band, seed_weight)
+    del seed_weight
     solved, trust = _shading_unmix(_pixels(rgb, band), plate_band, colour)
     # Where the shading model fails (a colour unlike its neighbours) keep the colour difference.
     unmixed = np.clip(trust * solved + (1.0 - trust) * alpha_band, 0.0, 1.0)
@@ -887,19 +903,44 @@ def _above_floor(alpha: np.ndarray, floor: float) -> np.ndarray:
     return alpha * np.clip(alpha / np.float32(floor) - 1.0, 0.0, 1.0)
 
 
-def _seed_colour(rgb: np.ndarray, seeds: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+def _seed_colour(rgb: np.ndarray, seeds: np.ndarray, pixels: np.ndarray,
+                 weight: np.ndarray | None = None) -> np.ndarray:
     """(N, 3) colour of the nearest ``seeds`` pixels at the flat indices ``pixels``.
 
     ``seeds`` is an (H, W) uint8 mask; their colour is pushed out by push-pull at
-    1/``SEED_SCALE`` of the image size and looked up there.
+    1/``SEED_SCALE`` of the image size and looked up there. With ``weight`` ((H, W) float32
+    0..1, 0 off the seeds) each seed's colour counts by its weight within the area it
+    covers (where the seeds are is still ``seeds``).
     """
     h, w = seeds.shape
     size = (max(1, w // SEED_SCALE), max(1, h // SEED_SCALE))
     small_w = cv2.resize(seeds.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=seeds), size, interpolation=cv2.INTER_AREA)
-    seed = _push_pull(small_fg / np.maximum(small_w, 1e-6)[..., None], np.minimum(small_w * 16.0, 1.0))
+    if weight is None:
+        small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=seeds), size, interpolation=cv2.INTER_AREA)
+        colour = small_fg / np.maximum(small_w, 1e-6)[..., None]
+    else:
+        small_fg = cv2.resize(cv2.multiply(rgb, cv2.merge([weight] * 3)), size, interpolation=cv2.INTER_AREA)
+        colour = small_fg / np.maximum(cv2.resize(weight, size, interpolation=cv2.INTER_AREA), 1e-30)[..., None]
+    seed = _push_pull(colour, np.minimum(small_w * 16.0, 1.0))
     ys, xs = np.divmod(pixels, w)
     return seed[np.minimum(ys // SEED_SCALE, size[1] - 1), np.minimum(xs // SEED_SCALE, size[0] - 1)]
+
+
+def _purity(contrast: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """(H, W) float32 weight 0..1 of each seed as a sample of the subject's own colour.
+
+    A mix ``alpha F + (1 - alpha) B`` lies ``alpha |F - B|`` from the plate, so among nearby
+    seeds the least mixed stand farthest off it: the weight is a seed's ``contrast``
+    (distance to the plate over the plate's brightness) over the largest within SEED_REACH
+    pixels, to the power SEED_PURITY, and at least 1e-20 (so seeds that all stand well
+    short of a brighter neighbour still give their own mean colour), 0 off the seeds. Taken
+    relative to its neighbours, a dark region and a bright one count alike.
+    """
+    on_seeds = cv2.bitwise_and(contrast, contrast, mask=seeds)
+    local = cv2.dilate(on_seeds, np.ones((2 * SEED_REACH + 1,) * 2, np.uint8))
+    ratio = cv2.divide(on_seeds, np.maximum(local, np.float32(1e-6)))
+    weight = np.maximum(cv2.pow(np.minimum(ratio, 1.0, out=ratio), SEED_PURITY), np.float32(1e-20))
+    return cv2.bitwise_and(weight, weight, mask=seeds)
 
 
 def _shading_unmix(image: np.ndarray, plate: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
