@@ -919,7 +919,7 @@ def _seed_colour(rgb: np.ndarray, seeds: np.ndarray, pixels: np.ndarray,
         small_fg = cv2.resize(cv2.bitwise_and(rgb, rgb, mask=seeds), size, interpolation=cv2.INTER_AREA)
         colour = small_fg / np.maximum(small_w, 1e-6)[..., None]
     else:
-        small_fg = cv2.resize(cv2.multiply(rgb, cv2.merge([weight] * 3)), size, interpolation=cv2.INTER_AREA)
+        small_fg = cv2.resize(np.multiply(rgb, weight[..., None]), size, interpolation=cv2.INTER_AREA)
         colour = small_fg / np.maximum(cv2.resize(weight, size, interpolation=cv2.INTER_AREA), 1e-30)[..., None]
     seed = _push_pull(colour, np.minimum(small_w * 16.0, 1.0))
     ys, xs = np.divmod(pixels, w)
@@ -936,11 +936,13 @@ def _purity(contrast: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     short of a brighter neighbour still give their own mean colour), 0 off the seeds. Taken
     relative to its neighbours, a dark region and a bright one count alike.
     """
-    on_seeds = cv2.bitwise_and(contrast, contrast, mask=seeds)
-    local = cv2.dilate(on_seeds, np.ones((2 * SEED_REACH + 1,) * 2, np.uint8))
-    ratio = cv2.divide(on_seeds, np.maximum(local, np.float32(1e-6)))
-    weight = np.maximum(cv2.pow(np.minimum(ratio, 1.0, out=ratio), SEED_PURITY), np.float32(1e-20))
-    return cv2.bitwise_and(weight, weight, mask=seeds)
+    weight = cv2.bitwise_and(contrast, contrast, mask=seeds)  # then in place: two frame-sized buffers at most
+    local = cv2.dilate(weight, np.ones((2 * SEED_REACH + 1,) * 2, np.uint8))
+    cv2.divide(weight, np.maximum(local, np.float32(1e-6), out=local), dst=weight)
+    del local
+    cv2.pow(np.minimum(weight, 1.0, out=weight), SEED_PURITY, dst=weight)
+    np.maximum(weight, np.float32(1e-20), out=weight)
+    return np.multiply(weight, seeds, out=weight)
 
 
 def _shading_unmix(image: np.ndarray, plate: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
