@@ -61,13 +61,14 @@ def test_an_inverted_key_gets_a_qc_verdict():
 
 def test_a_subject_mask_only_adds_alpha():
     # A toy-model frame ("a grey cloud", seed 3, 12 DDIM steps) and the toy matting head's mask:
-    # the mask moves the clean plate, which alone lowered alpha by up to 0.32 at the cloud's rim.
+    # the mask moves the clean plate, which alone lowers alpha at the cloud's rim (by up to 0.32
+    # on 3 pixels before the keyer's seeds were weighted by purity, 0.024 on one pixel since).
     frame = np.load(DATA / "toy_grey_cloud_head_mask.npy")
     rgb, mask = np.ascontiguousarray(frame[..., :3]), np.ascontiguousarray(frame[..., 3])
     green = KeyColour.of("green", WORKING_SPACE)
     keyer = Keyer(KeySettings(screen="green"))
     plain = keyer.key(rgb)
-    assert (keyer.key(rgb, hint=mask).alpha < plain.alpha - 0.1).sum() > 0  # the keyer's own use of a mask
+    assert (keyer.key(rgb, hint=mask).alpha < plain.alpha).any()  # the keyer's own use of a mask
     guided = key_element(keyer, rgb, green, mask)
     assert np.all(guided.alpha >= plain.alpha)
     assert (guided.alpha > plain.alpha + 0.1).any()  # and it still adds
