@@ -847,6 +847,8 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     step = max(1, int(np.sqrt(alpha.size / 50_000)))
     bare = _screen_weight(rgb[::step, ::step], screen) > 0.9
     floor = float(np.clip(3.0 * np.std(alpha[::step, ::step][bare]), 1e-3, 0.3)) if bare.sum() > 100 else 1e-3
+    # Specks of the screen's grain that clear the floor are not subject: cleared before the band is chosen.
+    _clear_noise_specks(alpha, _noise_peak(rgb, alpha, plate_small, screen), floor)
 
     # Foreground colour behind the soft pixels: the nearest surely opaque colour, i.e.
     # push-pull from the interior of the opaque region (one pixel in from its edge).
@@ -895,6 +897,44 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     # to the unmixed value, so soft edges above the noise keep their measured alpha.
     alpha.reshape(-1)[band] = _above_floor(unmixed, floor)
     return alpha, floor
+
+
+def _noise_peak(rgb: np.ndarray, alpha: np.ndarray, plate_small: np.ndarray, screen: Screen) -> float:
+    """The highest the screen's noise takes the colour-difference ``alpha`` (0..1): its
+    standard deviation over bare screen times ``sqrt(2 ln n)``, the expected largest of
+    ``n`` normal draws, ``n`` the bare screen's pixels.
+
+    Bare screen is taken by region, where the image at the plate's resolution is screen
+    (weight over 0.5, one plate pixel in from anything else), not pixel by pixel: a pixel
+    whose noise moves its colour off the screen's would otherwise be left out, and with it
+    the noise. Over bare screen ``alpha`` is noise about 0 clipped at 0, so its standard
+    deviation is read above 0, as the 84th percentile (the standard deviation of the
+    clipped values is about 0.6 of the noise's).
+    """
+    step = max(1, int(np.sqrt(alpha.size / 50_000)))
+    sample = alpha[::step, ::step]
+    small = cv2.resize(rgb, (plate_small.shape[1], plate_small.shape[0]), interpolation=cv2.INTER_AREA)
+    region = cv2.erode((_screen_weight(small, screen) > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8))
+    bare = cv2.resize(region, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_NEAREST) == 1
+    if bare.sum() <= 100:
+        return 0.0
+    count = bare.mean() * alpha.size
+    return float(np.percentile(sample[bare], 84.13) * np.sqrt(2.0 * np.log(count)))
+
+
+def _clear_noise_specks(alpha: np.ndarray, peak: float, floor: float) -> None:
+    """Set to 0, in place, each piece of ``alpha`` above ``floor`` (8-connected) that
+    nowhere rises above ``peak``, the highest the screen's noise reaches: a speck of the
+    screen's grain, not subject. Faint alpha joined to alpha above the noise is kept (the
+    two thresholds of a hysteresis), so soft edges keep the floor's reach."""
+    above = (alpha > floor).astype(np.uint8)
+    count, labels = cv2.connectedComponents(above, connectivity=8)
+    if count <= 1:
+        return
+    subject = np.zeros(count, bool)
+    subject[labels[alpha > peak]] = True
+    subject[0] = True  # label 0 is everything at or under the floor, left as it is
+    alpha[~subject[labels]] = 0.0
 
 
 def _above_floor(alpha: np.ndarray, floor: float) -> np.ndarray:
