@@ -927,14 +927,13 @@ def _clear_noise_specks(alpha: np.ndarray, peak: float, floor: float) -> None:
     nowhere rises above ``peak``, the highest the screen's noise reaches: a speck of the
     screen's grain, not subject. Faint alpha joined to alpha above the noise is kept (the
     two thresholds of a hysteresis), so soft edges keep the floor's reach."""
-    above = (alpha > floor).astype(np.uint8)
-    count, labels = cv2.connectedComponents(above, connectivity=8)
+    count, labels = cv2.connectedComponents(cv2.compare(alpha, floor, cv2.CMP_GT), connectivity=8)
     if count <= 1:
         return
-    subject = np.zeros(count, bool)
-    subject[labels[alpha > peak]] = True
-    subject[0] = True  # label 0 is everything at or under the floor, left as it is
-    alpha[~subject[labels]] = 0.0
+    subject = np.zeros(count, np.uint8)
+    subject[labels[alpha > peak]] = 1
+    subject[0] = 1  # label 0 is everything at or under the floor, left as it is
+    np.multiply(alpha, np.take(subject, labels), out=alpha)
 
 
 def _above_floor(alpha: np.ndarray, floor: float) -> np.ndarray:
@@ -1034,10 +1033,10 @@ def _refine(rgb: np.ndarray, alpha: np.ndarray, radius: int, scale: int = 3, eps
     soft = ((alpha > 0.0) & (alpha < 1.0)).astype(np.uint8)
     band = cv2.dilate(soft, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
     out = alpha.copy()
-    x, y, bw, bh = cv2.boundingRect(band)  # applied over the band's bounding box (views, no copies)
-    k, i = coefficients[y:y + bh, x:x + bw], rgb[y:y + bh, x:x + bw]
-    refined = k[..., 0] * i[..., 0] + k[..., 1] * i[..., 1] + k[..., 2] * i[..., 2] + k[..., 3]
-    np.copyto(out[y:y + bh, x:x + bw], np.clip(refined, 0.0, 1.0), where=band[y:y + bh, x:x + bw] == 1)
+    pixels = np.flatnonzero(band)  # applied on the band's pixels only: its cost follows the band, not the frame
+    k, i = np.take(coefficients.reshape(-1, 4), pixels, axis=0), _pixels(rgb, pixels)
+    refined = k[:, 0] * i[:, 0] + k[:, 1] * i[:, 1] + k[:, 2] * i[:, 2] + k[:, 3]
+    out.reshape(-1)[pixels] = np.clip(refined, 0.0, 1.0)
     return out
 
 
