@@ -33,7 +33,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from vfxkey.errors import DataError, VfxkeyError
+from vfxkey.errors import DataError
 from vfxkey.io.colour import WORKING_SPACE, check_colorspace
 from vfxkey.io.frame import MOVIE_EXTENSIONS, STILL_EXTENSIONS
 from vfxkey.io.images import ImageSource, read_header

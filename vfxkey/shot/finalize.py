@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from vfxkey.errors import DataError, VfxkeyError
+from vfxkey.errors import DataError
 from vfxkey.io.files import remove_stale_temporaries
 from vfxkey.io.read import open_source
 from vfxkey.io.sequence import FrameRange, frame_path, scan_frames
