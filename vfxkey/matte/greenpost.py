@@ -86,6 +86,7 @@ SEED_SCALE = 4  # the subject colours behind soft pixels are pushed out at 1/SEE
 MAX_SHADING = 2.0  # the shading model trusts a foreground up to this many times brighter than its reference
 SLOPE_SPAN, CURVE_SPAN = 0.03, 0.08  # how widely the screen must spread (std of x or y, frame = 1) to fit a light slope / curvature
 CORE_CONTRAST = 0.25  # a thin structure's core lies at least this far off the plate, relative to its brightness
+FLOOR_SAMPLE = 50_000  # step 3: the noise floor and the noise's peak are read on an even grid of about this many pixels
 SEED_REACH, SEED_PURITY = 6, 32  # step 3: seeds count by (distance to plate / its max within SEED_REACH px) ** SEED_PURITY
 SEED_RING = 2  # step 3: the opaque interior's outer SEED_RING px are unmixed too, not taken as opaque
 # (SEED_REACH, SEED_PURITY and SEED_RING chosen on bench/keying's dev split: bench/keying/README.md)
@@ -523,9 +524,14 @@ def _towards_subject(foreground: np.ndarray, alpha: np.ndarray, observed: np.nda
     return foreground
 
 
+def _grid_step(image: np.ndarray, count: int) -> int:
+    """The stride of an even grid of about ``count`` pixels over an (H, W, ...) ``image``."""
+    return max(1, int(np.sqrt(image.shape[0] * image.shape[1] / count)))
+
+
 def _gsg(rgb: np.ndarray, screen_rgb: np.ndarray) -> float:
     """GSG (metrics.gsg, scene-linear) on an even grid of about 10,000 pixels."""
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 10_000)))
+    step = _grid_step(rgb, 10_000)
     return gsg(rgb[::step, ::step], screen_rgb)
 
 
@@ -543,7 +549,7 @@ def _checked(rgb: np.ndarray) -> np.ndarray:
 
 def _sample(rgb: np.ndarray, count: int) -> np.ndarray:
     """(N, C) pixels of an even grid of about ``count`` over an (H, W, C) image."""
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / count)))
+    step = _grid_step(rgb, count)
     return rgb[::step, ::step].reshape(-1, rgb.shape[2])
 
 
@@ -844,7 +850,7 @@ def _unmix(rgb: np.ndarray, plate: np.ndarray, plate_small: np.ndarray, screen: 
     alpha = _difference_alpha(rgb, plate_small, screen.channel)
 
     # Noise floor: the spread of alpha over bare screen (sensor noise, fabric texture).
-    step = max(1, int(np.sqrt(alpha.size / 50_000)))
+    step = _grid_step(alpha, FLOOR_SAMPLE)
     bare = _screen_weight(rgb[::step, ::step], screen) > 0.9
     floor = float(np.clip(3.0 * np.std(alpha[::step, ::step][bare]), 1e-3, 0.3)) if bare.sum() > 100 else 1e-3
     # Specks of the screen's grain that clear the floor are not subject: cleared before the band is chosen.
@@ -911,7 +917,7 @@ def _noise_peak(rgb: np.ndarray, alpha: np.ndarray, plate_small: np.ndarray, scr
     deviation is read above 0, as the 84th percentile (the standard deviation of the
     clipped values is about 0.6 of the noise's).
     """
-    step = max(1, int(np.sqrt(alpha.size / 50_000)))
+    step = _grid_step(alpha, FLOOR_SAMPLE)
     sample = alpha[::step, ::step]
     small = cv2.resize(rgb, (plate_small.shape[1], plate_small.shape[0]), interpolation=cv2.INTER_AREA)
     region = cv2.erode((_screen_weight(small, screen) > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8))
